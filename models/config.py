@@ -1,0 +1,174 @@
+"""Frozen, validated configuration for a training run.
+
+The resolved config is saved as `config.json` in every run folder; `TrainConfig.from_dict`
+reads it back, so a CLI flag, a JSON/YAML config file and the Python API are the same thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from models.errors import ConfigError
+
+METHODS = ("classic", "linear_probe", "full", "lora", "zero_shot")
+"""Training methods, cheapest first."""
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a run does. Defaults suit MiniLM on BANKING77 on a laptop CPU."""
+
+    method: str = "full"
+    """One of classic, linear_probe, full, lora, zero_shot."""
+    model: str = "all-MiniLM-L6-v2"
+    """Registry name, local folder or Hugging Face hub id. Ignored by `classic`."""
+    dataset: str = "banking77"
+    """Dataset catalog name or a path to a user file (CSV/TSV/Parquet/JSONL)."""
+    text_column: str | None = None
+    """For user files: the column holding the text."""
+    label_column: str | None = None
+    """For user files: the column holding the label."""
+    epochs: int = 3
+    """Passes over the training split."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (overrides epochs when smaller); None for no cap."""
+    learning_rate: float = 1e-4
+    """Peak AdamW learning rate (after warm-up); for linear_probe/classic the inverse L2 strength C is separate."""
+    batch_size: int = 32
+    """Training examples per optimizer step (per process under DDP)."""
+    eval_batch_size: int = 128
+    """Examples per forward pass during evaluation and prediction."""
+    max_length: int = 128
+    """Tokens kept per text; BANKING77 has a 98-token maximum under MiniLM's tokenizer."""
+    warmup_ratio: float = 0.06
+    """Fraction of total steps spent warming the learning rate up linearly from 0."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay (not applied to biases and LayerNorm weights)."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping threshold (L2 norm); 0 disables clipping."""
+    early_stopping_patience: int = 2
+    """Epochs without validation-accuracy improvement before stopping; 0 disables."""
+    checkpoint_every_steps: int = 0
+    """Save a resumable checkpoint every N optimizer steps; 0 saves only at epoch ends."""
+    seed: int = 42
+    """Seed for splits, shuffling, initialisation and dropout."""
+    device: str = "auto"
+    """auto (CUDA, then MPS, then CPU), cpu, cuda or mps."""
+    precision: str = "auto"
+    """auto (bf16 autocast on GPUs that support it, else fp32), fp32 or bf16."""
+    lora_r: int = 8
+    """LoRA rank."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator (scale = alpha / r)."""
+    lora_dropout: float = 0.1
+    """Dropout on the LoRA branch."""
+    classic_c: float = 10.0
+    """Inverse regularisation strength of the logistic regression (classic and linear_probe)."""
+    few_shot_k: int = 0
+    """zero_shot only: examples per class put in the prompt (0 = zero-shot)."""
+    train_examples_per_class: int | None = None
+    """Use at most this many training examples per class (learning curves); None uses all."""
+    pii_scrub: bool = False
+    """Mask emails, phone numbers, card numbers and IBANs before training."""
+    runs_dir: str = "data/runs"
+    """Folder under which each run gets its own folder."""
+    run_name: str | None = None
+    """Run folder name; None makes one from method, model and time."""
+    num_threads: int | None = None
+    """CPU threads for torch; None leaves torch's default."""
+
+    def __post_init__(self) -> None:
+        _check_choice("method", self.method, METHODS)
+        _check_choice("device", self.device, DEVICES)
+        _check_choice("precision", self.precision, PRECISIONS)
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigError(f"epochs must be a whole number of at least 1, got {self.epochs!r}")
+        if self.epochs > 1000:
+            raise ConfigError(f"epochs={self.epochs} is absurd; use at most 1000 (early stopping ends runs sooner)")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be at least 1 or None, got {self.max_steps}")
+        _check_positive_finite("learning_rate", self.learning_rate, upper=1.0)
+        _check_positive_finite("classic_c", self.classic_c, upper=1e6)
+        for name in ("batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 1 <= value <= 8192:
+                raise ConfigError(f"{name} must be between 1 and 8192, got {value!r}")
+        if not 8 <= self.max_length <= 8192:
+            raise ConfigError(f"max_length must be between 8 and 8192 tokens, got {self.max_length}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not (math.isfinite(self.weight_decay) and 0.0 <= self.weight_decay <= 1.0):
+            raise ConfigError(f"weight_decay must be in [0, 1], got {self.weight_decay}")
+        if not (math.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0):
+            raise ConfigError(f"max_grad_norm must be >= 0 (0 disables clipping), got {self.max_grad_norm}")
+        for name in ("early_stopping_patience", "checkpoint_every_steps", "few_shot_k"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.lora_r < 1 or self.lora_alpha < 1:
+            raise ConfigError(f"lora_r and lora_alpha must be >= 1, got r={self.lora_r}, alpha={self.lora_alpha}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.train_examples_per_class is not None and self.train_examples_per_class < 1:
+            raise ConfigError(f"train_examples_per_class must be >= 1 or None, got {self.train_examples_per_class}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"num_threads must be >= 1 or None, got {self.num_threads}")
+        if (self.text_column is None) != (self.label_column is None):
+            raise ConfigError("give both text_column and label_column, or neither (catalog datasets)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a dict (config file, saved config.json); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; known keys are: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a JSON or YAML config file; its keys are the CLI flags' names with underscores."""
+        import json
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+        try:
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                values = yaml.safe_load(text) or {}
+            else:
+                values = json.loads(text)
+        except Exception as e:  # noqa: BLE001 - yaml and json raise different types
+            raise ConfigError(f"config file {path} is not valid {path.suffix[1:].upper()}: {e}") from e
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of key: value")
+        return cls.from_dict(values)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with `changes` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_positive_finite(name: str, value: float, upper: float) -> None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
+    if value > upper:
+        raise ConfigError(f"{name}={value} is above the sane maximum {upper}; lower it")

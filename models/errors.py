@@ -1,0 +1,47 @@
+"""Exception types of the model engine. Every message says what to change."""
+
+from __future__ import annotations
+
+
+class StratLabModelError(Exception):
+    """Base class for every error raised by `models/`."""
+
+
+class ConfigError(StratLabModelError, ValueError):
+    """A configuration value is out of range or contradicts another one."""
+
+
+class DatasetError(StratLabModelError):
+    """A dataset could not be found, read or verified."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """Neither the mirror folder nor the network has the dataset."""
+
+
+class DataValidationError(DatasetError):
+    """User data failed validation before training; `problems` lists every finding."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems or [])
+
+
+class ModelNotFoundError(StratLabModelError):
+    """The model name is not in the registry, not on disk, and not reachable on the hub."""
+
+
+class ModelAccessError(StratLabModelError):
+    """A model path lies outside the allowed model folders."""
+
+
+class DeviceError(StratLabModelError):
+    """The requested device (CUDA, MPS) is not available on this machine."""
+
+
+class TrainingError(StratLabModelError):
+    """Training failed in a way the user can act on (out of memory at batch size 1, NaN loss...)."""
+
+
+class RunFolderError(StratLabModelError):
+    """A run folder is missing, incomplete, or cannot be written."""
