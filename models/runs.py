@@ -202,3 +202,12 @@ def run_status(run_dir: Path) -> dict[str, Any] | None:
     """Contents of status.json, or None while the run is unfinished."""
     path = Path(run_dir) / STATUS_FILE
     return read_json(path) if path.exists() else None
+
+
+def list_runs(runs_dir: Path | str) -> list[Path]:
+    """Run folders under `runs_dir` (those holding a config.json), newest first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if (p / "config.json").is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -1,0 +1,41 @@
+"""Home: what is in the workspace and where to go next."""
+
+import streamlit as st
+
+from pages import _shared as shared
+
+shared.start_page("Strategy Lab", "Market data, product metrics and model cost-vs-accuracy in one workspace.")
+summary = shared.workspace_summary(shared.generation())
+runs = shared.run_count()
+shared.sample_badge()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Tables", len(summary.tables))
+c2.metric("Product events", f"{summary.events:,}")
+c3.metric("Accounts", f"{summary.accounts:,}")
+c4.metric("Model runs", runs)
+if summary.first_event:
+    st.caption(f"Event log spans {summary.first_event} to {summary.last_event}.")
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Tables")
+    st.dataframe(summary.tables, hide_index=True, width="stretch")
+with right:
+    st.subheader("Datasets for models")
+    st.dataframe(shared.dataset_catalog(), hide_index=True, width="stretch")
+
+st.subheader("Where next")
+n1, n2, n3, n4 = st.columns(4)
+with n1:
+    st.page_link("pages/data.py", label="Import your data", icon=":material/upload:")
+    st.caption("CSV, TSV, Parquet, Excel or JSONL into a table; explore with read-only SQL.")
+with n2:
+    st.page_link("pages/market.py", label="Size the market", icon=":material/public:")
+    st.caption("TAM, SAM and SOM both ways, sensitivity, competitors.")
+with n3:
+    st.page_link("pages/metrics.py", label="Read product metrics", icon=":material/monitoring:")
+    st.caption("Active users, funnel, retention cohorts, MRR, churn, NRR.")
+with n4:
+    st.page_link("pages/finetune.py", label="Fine-tune a model", icon=":material/model_training:")
+    st.caption("Train and measure models; compare cost and accuracy.")

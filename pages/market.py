@@ -1,0 +1,8 @@
+"""Market: being built."""
+
+import streamlit as st
+
+from pages import _shared as shared
+
+shared.start_page("Market")
+st.info("Coming soon.", icon=":material/construction:")

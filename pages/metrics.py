@@ -1,0 +1,8 @@
+"""Metrics: being built."""
+
+import streamlit as st
+
+from pages import _shared as shared
+
+shared.start_page("Metrics")
+st.info("Coming soon.", icon=":material/construction:")
