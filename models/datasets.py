@@ -590,8 +590,8 @@ def validate_labelled_frame(df: pd.DataFrame, text_column: str, label_column: st
 def _check_classes(report: ValidationReport, labels: list[str], label_column: str) -> None:
     counts = Counter(labels)
     if len(counts) < 2:
-        only = f" (only {next(iter(counts))!r})" if counts else ""
-        report.errors.append(f"column {label_column!r} has one class{only}; a classifier needs at least 2 "
+        only = f" ({next(iter(counts))!r})" if counts else ""
+        report.errors.append(f"column {label_column!r} has only one class{only}; a classifier needs at least 2 "
                              "different labels")
     singles = sorted(c for c, n in counts.items() if n == 1)
     if singles and len(counts) >= 2:
@@ -603,7 +603,7 @@ def _check_classes(report: ValidationReport, labels: list[str], label_column: st
         variants[re.sub(r"\s+", " ", label).strip().casefold()].add(label)
     for group in sorted(variants.values(), key=lambda g: sorted(g)):
         if len(group) > 1:
-            ordered = sorted(group, key=lambda v: -counts[v])
+            ordered = sorted(group, key=lambda v: (-counts[v], v))
             report.warnings.append(f"labels {' and '.join(map(repr, ordered))} differ only in case or spaces; "
                                    f"merge them into one label (e.g. {ordered[0]!r})")
 
