@@ -1,0 +1,308 @@
+"""Market sizing: hand-computed TAM/SAM/SOM, mappings of user tables, sensitivity, projection, competitors."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from analytics import charts_market
+from analytics.db import Workspace
+from analytics.market import (
+    AssumptionError,
+    CompetitorMapping,
+    MappingError,
+    MarketAssumptions,
+    SegmentMapping,
+    bottom_up,
+    competitor_positioning,
+    format_usd,
+    load_segments,
+    project,
+    sensitivity,
+    top_down,
+)
+
+
+@pytest.fixture
+def segments() -> pd.DataFrame:
+    """Three segments small enough to size by hand."""
+    return pd.DataFrame({
+        "region": ["NA", "NA", "EU"],
+        "industry": ["SaaS", "Fintech", "SaaS"],
+        "company_size": ["SMB", "Enterprise", "SMB"],
+        "companies": [1000.0, 100.0, 2000.0],
+        "adoption_rate": [0.2, 0.5, 0.1],
+        "acv_usd": [5000.0, 100000.0, 4000.0],
+        "growth_rate": [0.10, 0.0, 0.5],
+    })
+
+
+# -- sizing ------------------------------------------------------------------------------------------------
+def test_top_down_by_hand(segments):
+    result = top_down(segments, MarketAssumptions(regions=("NA",), obtainable_share=0.1))
+    # TAM: 1000*5000 + 100*100000 + 2000*4000 (every segment, served or not)
+    assert result.tam_usd == pytest.approx(23_000_000)
+    # SAM: NA only: 1000*0.2*5000 + 100*0.5*100000
+    assert result.sam_usd == pytest.approx(6_000_000)
+    assert result.som_usd == pytest.approx(600_000)
+    assert result.served_companies == pytest.approx(1100)
+    assert result.customers == pytest.approx((200 + 50) * 0.1)
+    assert result.formulas[2] == "SOM = SAM × obtainable share"
+
+
+def test_top_down_all_segments_when_nothing_selected(segments):
+    result = top_down(segments, MarketAssumptions(obtainable_share=0.1))
+    assert result.sam_usd == pytest.approx(1_000_000 + 5_000_000 + 2000 * 0.1 * 4000)
+    assert result.som_usd == pytest.approx(680_000)
+
+
+def test_served_filters_combine(segments):
+    a = MarketAssumptions(industries=("SaaS",), company_sizes=("SMB",), regions=("EU",), obtainable_share=0.5)
+    assert top_down(segments, a).sam_usd == pytest.approx(2000 * 0.1 * 4000)
+
+
+def test_multipliers_scale_acv_and_adoption(segments):
+    a = MarketAssumptions(regions=("NA",), obtainable_share=0.1, acv_multiplier=1.5, adoption_multiplier=2.0)
+    result = top_down(segments, a)
+    assert result.tam_usd == pytest.approx(23_000_000 * 1.5)
+    # adoption 0.4 and 1.0 (0.5 * 2 reaches the cap exactly)
+    assert result.sam_usd == pytest.approx(1000 * 0.4 * 7500 + 100 * 1.0 * 150000)
+
+
+def test_adoption_is_capped_at_one(segments):
+    a = MarketAssumptions(regions=("NA",), company_sizes=("Enterprise",), adoption_multiplier=3.0)
+    assert top_down(segments, a).sam_usd == pytest.approx(100 * 1.0 * 100000)
+
+
+def test_bottom_up_by_hand(segments):
+    result = bottom_up(segments, MarketAssumptions(regions=("NA",), reach_rate=0.5, win_rate=0.2))
+    assert result.tam_usd == pytest.approx(23_000_000)
+    # reachable: 500 SMB + 50 enterprise accounts
+    assert result.sam_usd == pytest.approx(500 * 5000 + 50 * 100000)
+    assert result.som_usd == pytest.approx(1_500_000)
+    assert result.customers == pytest.approx(110)
+
+
+def test_bottom_up_fixed_reachable_accounts_spread_and_capped(segments):
+    spread = bottom_up(segments, MarketAssumptions(regions=("NA",), reachable_accounts=220, win_rate=0.2))
+    # 220 accounts split 1000:100 -> 200 SMB + 20 enterprise
+    assert spread.sam_usd == pytest.approx(200 * 5000 + 20 * 100000)
+    assert spread.som_usd == pytest.approx(600_000)
+    capped = bottom_up(segments, MarketAssumptions(regions=("NA",), reachable_accounts=5000, win_rate=0.2))
+    assert capped.sam_usd == pytest.approx(1000 * 5000 + 100 * 100000)  # only 1,100 companies exist
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"obtainable_share": 1.5}, "obtainable_share"),
+    ({"win_rate": -0.1}, "win_rate"),
+    ({"reach_rate": 2}, "reach_rate"),
+    ({"acv_multiplier": 0}, "acv_multiplier"),
+    ({"reachable_accounts": -5}, "reachable_accounts"),
+    ({"growth_multiplier": 11}, "growth_multiplier"),
+])
+def test_assumptions_reject_out_of_range(kwargs, word):
+    with pytest.raises(AssumptionError, match=word):
+        MarketAssumptions(**kwargs)
+    assert issubclass(AssumptionError, ValueError)
+
+
+def test_assumptions_take_lists_as_tuples():
+    a = MarketAssumptions(regions=["NA", "EU"])
+    assert a.regions == ("NA", "EU")
+    hash(a)  # usable as a cache key
+
+
+# -- sensitivity ----------------------------------------------------------------------------------------------
+def test_sensitivity_orders_by_swing_and_respects_bounds(segments):
+    sens = sensitivity(segments, MarketAssumptions(obtainable_share=0.9), delta=0.2)
+    # SAM 6.8M, SOM 6.12M. ACV and adoption move SOM by ±20 %; the share can only rise to 1.0.
+    assert list(sens["assumption"]) == ["acv_multiplier", "adoption_multiplier", "obtainable_share"]
+    share = sens.iloc[2]
+    assert share["low_value"] == pytest.approx(0.72)
+    assert share["high_value"] == pytest.approx(1.0)
+    assert share["som_low_usd"] == pytest.approx(6_800_000 * 0.72)
+    assert share["som_high_usd"] == pytest.approx(6_800_000)
+    assert share["swing_usd"] == pytest.approx(1_904_000)
+    assert sens.iloc[0]["swing_usd"] == pytest.approx(6_120_000 * 0.4)
+    assert sens["som_base_usd"].tolist() == pytest.approx([6_120_000] * 3)
+
+
+def test_sensitivity_bottom_up_and_growth_after_year_zero(segments):
+    a = MarketAssumptions(obtainable_share=0.1, reach_rate=0.5, win_rate=0.2)
+    assert set(sensitivity(segments, a, method="bottom_up")["assumption"]) == {
+        "reach_rate", "win_rate", "acv_multiplier"}
+    year1 = sensitivity(segments, a, year=1).set_index("assumption")
+    growth = year1.loc["growth_multiplier"]
+    # growth x0.8: 1000*1.08, 2000*1.4 companies; x1.2: 1000*1.12, 2000*1.6
+    assert growth["som_low_usd"] == pytest.approx(0.1 * (1080 * 0.2 * 5000 + 5_000_000 + 2800 * 0.1 * 4000))
+    assert growth["som_high_usd"] == pytest.approx(0.1 * (1120 * 0.2 * 5000 + 5_000_000 + 3200 * 0.1 * 4000))
+    assert growth["swing_usd"] == pytest.approx(20_000)
+    with pytest.raises(AssumptionError):
+        sensitivity(segments, a, delta=1.5)
+
+
+# -- projection -------------------------------------------------------------------------------------------
+def test_projection_compounds_growth(segments):
+    proj = project(segments, MarketAssumptions(obtainable_share=0.1, adoption_gain_per_year=0.1), years=5)
+    assert list(proj["year"]) == [0, 1, 2, 3, 4, 5]
+    assert proj.loc[0, "tam_usd"] == pytest.approx(23_000_000)
+    assert proj.loc[1, "tam_usd"] == pytest.approx(1100 * 5000 + 10_000_000 + 3000 * 4000)
+    # year 2: companies 1000*1.1^2 = 1210, 100, 2000*1.5^2 = 4500; adoption +0.2 -> 0.4, 0.7, 0.3
+    assert proj.loc[2, "tam_usd"] == pytest.approx(1210 * 5000 + 10_000_000 + 4500 * 4000)
+    assert proj.loc[2, "sam_usd"] == pytest.approx(1210 * 0.4 * 5000 + 100 * 0.7 * 100000 + 4500 * 0.3 * 4000)
+    assert proj.loc[2, "som_usd"] == pytest.approx(1_482_000)
+    assert proj.loc[5, "companies"] == pytest.approx(1000 * 1.1**5 + 100 + 2000 * 1.5**5)
+    # enterprise adoption 0.5 + 0.5 reaches the cap at year 5
+    assert proj.loc[5, "sam_usd"] == pytest.approx(
+        1000 * 1.1**5 * 0.7 * 5000 + 100 * 1.0 * 100000 + 2000 * 1.5**5 * 0.6 * 4000)
+
+
+def test_projection_bottom_up_and_no_growth(segments):
+    proj = project(segments, MarketAssumptions(reach_rate=0.5, win_rate=0.2, growth_multiplier=0.0), years=2)
+    assert proj["tam_usd"].tolist() == pytest.approx([23_000_000] * 3)
+    assert proj["som_bottom_up_usd"].tolist() == pytest.approx([0.5 * 0.2 * 23_000_000] * 3)
+
+
+# -- loading from the workspace ------------------------------------------------------------------------------
+def test_sample_segments_load_in_canonical_columns(ws: Workspace):
+    frame = load_segments(ws)
+    assert list(frame.columns) == ["region", "industry", "company_size", "companies", "adoption_rate", "acv_usd",
+                                   "growth_rate"]
+    assert len(frame) == 4 * 6 * 3
+    assert frame["companies"].sum() == ws.scalar("select sum(companies) from market_segments")
+    assert top_down(frame, MarketAssumptions()).tam_usd == pytest.approx(
+        ws.scalar("select sum(companies * acv_usd) from market_segments"))
+
+
+def _user_segments(ws: Workspace) -> None:
+    ws.rows('create table my_market (geo varchar, vertical varchar, "Company Count" bigint, '
+            "adopt double, price decimal(12, 2), note varchar)")
+    ws.rows("insert into my_market values ('NA', 'SaaS', 1000, 0.2, 5000, 'x'), "
+            "('NA', 'Fintech', 100, 0.5, 100000, 'y'), ('EU', 'SaaS', 2000, 0.1, 4000, 'z')")
+
+
+def test_mapped_user_table_loads_and_sizes(empty_ws: Workspace):
+    _user_segments(empty_ws)
+    mapping = SegmentMapping(table="my_market", region="geo", industry="vertical", company_size=None,
+                             companies="Company Count", adoption_rate="adopt", acv_usd="price", growth_rate=None)
+    frame = load_segments(empty_ws, mapping)
+    expected = pd.DataFrame({
+        "region": ["EU", "NA", "NA"], "industry": ["SaaS", "Fintech", "SaaS"],
+        "company_size": ["(blank)"] * 3, "companies": [2000.0, 100.0, 1000.0], "adoption_rate": [0.1, 0.5, 0.2],
+        "acv_usd": [4000.0, 100000.0, 5000.0], "growth_rate": [0.0, 0.0, 0.0],
+    })
+    pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+    assert top_down(frame, MarketAssumptions(regions=("NA",), obtainable_share=0.1)).som_usd == pytest.approx(600_000)
+
+
+def test_mapping_errors_list_columns(empty_ws: Workspace):
+    _user_segments(empty_ws)
+    with pytest.raises(MappingError) as missing:
+        load_segments(empty_ws, SegmentMapping(table="my_market", region="geo", industry=None, company_size=None,
+                                               companies="companies", adoption_rate="adopt", acv_usd="price",
+                                               growth_rate=None))
+    message = str(missing.value)
+    assert "column 'companies' for companies is not in table 'my_market'" in message
+    assert "geo (VARCHAR)" in message and "Company Count (BIGINT)" in message
+    with pytest.raises(MappingError, match="column 'note' for acv_usd is VARCHAR, not a number"):
+        load_segments(empty_ws, SegmentMapping(table="my_market", region=None, industry=None, company_size=None,
+                                               companies="Company Count", adoption_rate="adopt", acv_usd="note",
+                                               growth_rate=None))
+    with pytest.raises(MappingError, match="no table 'nowhere'.*tables are: .*my_market"):
+        load_segments(empty_ws, SegmentMapping(table="nowhere"))
+
+
+def test_hostile_names_never_reach_sql(empty_ws: Workspace):
+    _user_segments(empty_ws)
+    with pytest.raises(MappingError, match="segment table"):
+        SegmentMapping(table="my_market; drop table my_market")
+    with pytest.raises(MappingError, match="is not in table"):
+        load_segments(empty_ws, SegmentMapping(table="my_market", companies='geo" from my_market; --'))
+    assert empty_ws.row_count("my_market") == 3
+
+
+def test_percent_adoption_is_refused_with_the_fix(empty_ws: Workspace):
+    empty_ws.rows("create table pct (companies integer, adoption double, acv double)")
+    empty_ws.rows("insert into pct values (10, 25, 1000), (20, 0.3, 1000)")
+    mapping = SegmentMapping(table="pct", region=None, industry=None, company_size=None, companies="companies",
+                             adoption_rate="adoption", acv_usd="acv", growth_rate=None)
+    with pytest.raises(MappingError, match="divide percentages by 100: 1 rows, e.g. 25"):
+        load_segments(empty_ws, mapping)
+
+
+def test_empty_user_table_is_refused(empty_ws: Workspace):
+    empty_ws.rows("create table nothing_here (companies integer, adoption double, acv double)")
+    mapping = SegmentMapping(table="nothing_here", region=None, industry=None, company_size=None,
+                             companies="companies", adoption_rate="adoption", acv_usd="acv", growth_rate=None)
+    with pytest.raises(MappingError, match="has no rows"):
+        load_segments(empty_ws, mapping)
+
+
+# -- competitors -------------------------------------------------------------------------------------------------
+SAMPLE_COMPETITORS = [
+    # name, price, capability (mean of the four scores, rounded to 2 places in the table), funding, launch
+    ("Triagely", 119.0, 8.75, 420.0, 2016),
+    ("CaseMind", 89.0, 8.12, 310.0, 2017),
+    ("Resolvd", 69.0, 7.88, 150.0, 2018),
+    ("Lumen Desk (us)", 49.0, 7.62, 18.0, 2024),
+    ("AnswerLoop", 39.0, 7.25, 120.0, 2019),
+    ("QueueZero", 55.0, 7.25, 85.0, 2021),
+    ("ReplyRocket", 45.0, 7.0, 60.0, 2022),
+    ("TicketPilot", 25.0, 6.12, 45.0, 2020),
+    ("DeskGenie", 29.0, 5.88, 30.0, 2023),
+    ("HelpForge", 15.0, 5.12, 12.0, 2022),
+]
+
+
+def test_competitor_positioning_exact_rows(ws: Workspace):
+    frame = competitor_positioning(ws)
+    rows = [(r.name, r.price_per_seat_usd, r.capability_score, r.funding_usd_m, r.launch_year)
+            for r in frame.itertuples()]
+    assert rows == SAMPLE_COMPETITORS
+    assert frame["capability_per_usd"].tolist() == pytest.approx([c / p for _, p, c, _, _ in SAMPLE_COMPETITORS])
+    assert frame.loc[frame["is_us"], "name"].tolist() == ["Lumen Desk (us)"]
+
+
+def test_competitor_capability_columns_are_averaged(ws: Workspace):
+    mapping = CompetitorMapping(capability=("cap_automation", "cap_accuracy", "cap_integrations", "cap_analytics"),
+                                funding_usd_m=None, launch_year=None)
+    frame = competitor_positioning(ws, mapping, our_name="CaseMind").set_index("name")
+    assert frame.loc["TicketPilot", "capability_score"] == pytest.approx((6.0 + 6.5 + 7.0 + 5.0) / 4)
+    assert frame.loc["Resolvd", "capability_score"] == pytest.approx((7.0 + 8.0 + 8.0 + 8.5) / 4)
+    assert frame.index[frame["is_us"]].tolist() == ["CaseMind"]
+    assert frame["funding_usd_m"].isna().all()
+
+
+def test_competitor_mapping_errors(ws: Workspace):
+    with pytest.raises(MappingError, match="column 'name' for capability #1 is VARCHAR, not a number"):
+        competitor_positioning(ws, CompetitorMapping(capability=("name",)))
+    with pytest.raises(MappingError, match="repeat"):
+        CompetitorMapping(capability=("cap_accuracy", "cap_accuracy"))
+    with pytest.raises(MappingError, match="at least one"):
+        CompetitorMapping(capability=())
+
+
+# -- formatting and charts ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value, text", [
+    (4_488_599_140, "$4.49B"), (46_672_644.9, "$46.7M"), (850_000, "$850K"), (950, "$950"),
+    (999_960_000, "$1.00B"), (0, "$0"), (-2_500_000, "-$2.5M"), (1.2e12, "$1.20T"),
+])
+def test_format_usd(value, text):
+    assert format_usd(value) == text
+
+
+def test_chart_builders(segments, ws: Workspace):
+    a = MarketAssumptions(obtainable_share=0.1)
+    sens = sensitivity(segments, a)
+    fig = charts_market.tornado(sens)
+    assert len(fig.data) == 2 and fig.data[0].orientation == "h"
+    assert list(fig.data[1].x + fig.data[1].base) == pytest.approx(list(sens["som_high_usd"]))
+    proj = charts_market.projection(project(segments, a))
+    assert [t.name for t in proj.data] == ["TAM", "SAM", "SOM top-down", "SOM bottom-up"]
+    assert proj.layout.yaxis.type == "log"
+    assert all(not math.isnan(v) for v in proj.layout.yaxis.tickvals)
+    bubbles = charts_market.positioning(competitor_positioning(ws))
+    assert [t.name for t in bubbles.data] == ["Competitors", "Us"]
+    assert list(bubbles.data[1].text) == ["Lumen Desk (us)"]
