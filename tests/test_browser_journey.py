@@ -1,0 +1,307 @@
+"""One real-browser journey: the app in a Streamlit server, driven by Debian's Chromium through Playwright.
+
+Home -> Data (upload a CSV, preview, import) -> Market -> Metrics, with a full-page screenshot at each step in
+test-artifacts/browser/ and no app errors in the browser console. Without Chromium (or Playwright) the test
+skips locally and FAILS when $CI is set: a journey that cannot run in CI must not pass silently.
+
+Run just this: .venv/bin/pytest -q tests/test_browser_journey.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--no-first-run",
+]
+SERVER_START_S = 120
+"""Seconds allowed for the server to answer /_stcore/health (it builds a 30k-event workspace first)."""
+STEP_MS = 60_000
+"""Milliseconds allowed for any one page element to appear (CI machines are slow and shared)."""
+VIEWPORT = {"width": 1400, "height": 900}
+
+# Console messages that are not the app's fault, and why they are ignored.
+BENIGN_CONSOLE = (
+    "favicon.ico",  # the browser asks for /favicon.ico before the page sets its icon
+    "Permissions-Policy",  # Chromium warns about feature names Streamlit's headers list
+    "ERR_BLOCKED_BY_CLIENT",  # blocked telemetry requests (usage stats are off)
+    "webhooks.fivetran.com",  # Streamlit's usage-stats endpoint, unreachable offline
+    "Failed to load resource: net::ERR_NAME_NOT_RESOLVED",  # offline CI: external fonts/telemetry
+    "Failed to load resource: net::ERR_INTERNET_DISCONNECTED",  # same, other Chromium wording
+)
+
+SAMPLE_CSV = (
+    "account,region,seats,mrr_usd\n"
+    "Acme Robotics,EMEA,25,2500\n"
+    "Blue Harbor,AMER,40,4000\n"
+    "Cedar Labs,APAC,12,1200\n"
+    "Delta Health,AMER,60,6600\n"
+)
+IMPORT_TABLE = "journey_accounts"
+
+
+# -- prerequisites -------------------------------------------------------------------------------------
+def _chromium() -> str:
+    """The Chromium executable; skip without it locally, fail in CI."""
+    for candidate in (os.environ.get("STRATLAB_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    _missing("Chromium is not installed (Debian: apt-get install chromium; or set STRATLAB_CHROMIUM)")
+    return ""  # unreachable: _missing raises
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI is set, so the browser journey must run here", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the server ----------------------------------------------------------------------------------------
+@dataclass
+class Server:
+    """A running `streamlit run app.py` with its own workspace, runs and jobs folders."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    tmp: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+def _server_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("STRATLAB_PASSWORD", None)
+    env.update(
+        STRATLAB_WORKSPACE=str(tmp / "workspace.duckdb"),
+        STRATLAB_DEMO_EVENTS="30000",
+        STRATLAB_RUNS_DIR=str(tmp / "runs"),
+        STRATLAB_JOBS_DIR=str(tmp / "jobs"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _wait_healthy(server: Server, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}", pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as r:
+                if r.status == 200 and r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"streamlit did not answer /_stcore/health within {timeout_s:.0f} s:\n{server.log_tail()}",
+                pytrace=False)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Terminate the server's process group, then kill it if it does not stop within 10 s."""
+    if process.poll() is not None:
+        return
+    pgid = os.getpgid(process.pid)
+    os.killpg(pgid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(pgid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real app on a free loopback port, stopped (terminate, then kill) at the end of the session."""
+    tmp = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    log_path = tmp / "streamlit.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    with log_path.open("wb") as log:
+        # Own session, so teardown can stop the server and anything it started, and nothing else.
+        process = subprocess.Popen(command, cwd=ROOT, env=_server_env(tmp), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, tmp=tmp)
+    try:
+        _wait_healthy(server, SERVER_START_S)
+        yield server
+    finally:
+        _stop(process)
+
+
+# -- the browser ---------------------------------------------------------------------------------------
+@dataclass
+class Console:
+    """Browser console errors and uncaught page errors, minus known benign noise."""
+
+    errors: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def record(self, text: str) -> None:
+        (self.ignored if any(b in text for b in BENIGN_CONSOLE) else self.errors).append(text)
+
+
+@pytest.fixture
+def browser_page(app_server: Server):
+    """A Chromium page on a fresh context, with console errors collected into `page.console_log`."""
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+        page = context.new_page()
+        page.set_default_timeout(STEP_MS)
+        console = Console()
+        page.on("console", lambda m: console.record(f"{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: console.record(f"pageerror: {e}"))
+        page.console_log = console  # type: ignore[attr-defined]
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+# -- page helpers --------------------------------------------------------------------------------------
+def _settle(page) -> None:
+    """Wait until Streamlit has finished the current script run (no 'Running...' status widget)."""
+    page.wait_for_timeout(300)  # let a rerun triggered by the last action start
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=STEP_MS)
+    page.locator('[data-testid="stSkeleton"]').first.wait_for(state="hidden", timeout=STEP_MS)
+
+
+def _see(page, text: str, exact: bool = False) -> None:
+    """Wait until `text` is visible in the app (first match)."""
+    page.get_by_text(text, exact=exact).first.wait_for(state="visible", timeout=STEP_MS)
+
+
+def _screenshot(page, name: str) -> Path:
+    """Full-page screenshot: Streamlit scrolls inside its main container, so grow the viewport to fit it."""
+    _settle(page)
+    height = page.evaluate(
+        """() => Math.max(...[...document.querySelectorAll(
+            '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"], section.main, body')]
+            .map(e => e.scrollHeight))"""
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 8000))})
+    page.wait_for_timeout(500)  # charts re-layout to the new size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+    return path
+
+
+def _go(page, title: str) -> None:
+    """Open a page through the sidebar navigation and wait for its title."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title).first.wait_for(state="visible", timeout=STEP_MS)
+    _settle(page)
+
+
+def _no_exceptions(page, where: str) -> None:
+    shown = page.get_by_test_id("stException")
+    if shown.count():
+        pytest.fail(f"{where}: the app shows an exception:\n{shown.first.inner_text()}", pytrace=False)
+
+
+# -- the journey ---------------------------------------------------------------------------------------
+@pytest.mark.browser
+@pytest.mark.slow
+def test_journey_home_import_market_metrics(app_server: Server, browser_page, tmp_path: Path) -> None:
+    page = browser_page
+    page.goto(app_server.url, wait_until="domcontentloaded")
+
+    # Home: the sample-data label and the four metric cards.
+    page.get_by_role("heading", name="Strategy Lab").first.wait_for(state="visible", timeout=STEP_MS)
+    _see(page, "Sample data")
+    metrics = page.get_by_test_id("stMetric")
+    metrics.nth(3).wait_for(state="visible")
+    labels = page.get_by_test_id("stMetricLabel").all_inner_texts()
+    assert {"Tables", "Product events", "Accounts", "Model runs"} <= {t.strip() for t in labels}, labels
+    _no_exceptions(page, "Home")
+    _screenshot(page, "01-home.png")
+
+    _import_csv(page, tmp_path)
+    _market(page)
+    _metrics(page)
+
+    console = page.console_log
+    assert not console.errors, "browser console errors from the app:\n" + "\n".join(console.errors)
+
+
+def _import_csv(page, tmp_path: Path) -> None:
+    csv_path = tmp_path / "journey accounts.csv"
+    csv_path.write_text(SAMPLE_CSV.replace(",", ";"), encoding="utf-8")  # ';' so delimiter detection is real
+    _go(page, "Data")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(csv_path))
+    _see(page, "Acme Robotics")  # the preview table
+    _see(page, ";")  # detected delimiter shown
+    _settle(page)
+    _no_exceptions(page, "Data preview")
+    _screenshot(page, "02-data-preview.png")
+
+    name_box = page.get_by_label("Table name")
+    if name_box.count():
+        name_box.first.fill(IMPORT_TABLE)
+        name_box.first.press("Enter")
+        _settle(page)
+    page.get_by_role("button", name="Import").first.click()
+    _see(page, IMPORT_TABLE)
+    page.get_by_test_id("stAlertContentSuccess").first.wait_for(state="visible", timeout=STEP_MS)
+    _no_exceptions(page, "Data import")
+    _screenshot(page, "03-data-imported.png")
+
+
+def _market(page) -> None:
+    _go(page, "Market")
+    for word in ("TAM", "SAM", "SOM"):
+        _see(page, word)
+    charts = page.locator(".js-plotly-plot")
+    charts.first.wait_for(state="visible", timeout=STEP_MS)
+    _see(page, "Competitor")
+    assert charts.count() >= 2, f"expected several plotly charts on Market, found {charts.count()}"
+    _no_exceptions(page, "Market")
+    _screenshot(page, "04-market.png")
+
+
+def _metrics(page) -> None:
+    _go(page, "Metrics")
+    page.get_by_test_id("stMetric").first.wait_for(state="visible", timeout=STEP_MS)
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=STEP_MS)
+    _see(page, "ohort")  # "Cohorts" / "Retention cohorts"
+    heatmaps = page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot g.hm")
+    assert heatmaps.count() >= 1, "no plotly heatmap rendered on Metrics"
+    _no_exceptions(page, "Metrics")
+    _screenshot(page, "05-metrics.png")
