@@ -1,0 +1,349 @@
+"""Training runs in the workspace: ingest finished run folders exactly once, list them, read one back.
+
+A run folder (layout in models/runs.py) is read directly with json and pandas, so the data layer does not
+depend on models/. A run is ingested when its status.json exists (written last by the trainer): all its rows
+(runs, run_epochs, run_predictions) go in one transaction, after checking inside that transaction that it is
+not there yet, so a crash at any point leaves either the whole run or nothing, and the next `ingest_all`
+finishes the job. A failed or cancelled run that is later resumed and finishes again (a new status.json with
+another finished_at) replaces its earlier rows; a succeeded run is never written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analytics.db import Workspace, register_app_tables
+from analytics.errors import AnalyticsError, QueryError
+
+log = logging.getLogger(__name__)
+
+RUN_TABLES = ("runs", "run_epochs", "run_predictions")
+register_app_tables(*RUN_TABLES)
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+RUN_COLUMNS = (
+    "run_id", "job_id", "method", "model", "dataset", "state", "started_at", "finished_at", "train_seconds",
+    "hardware", "device", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "macro_f1_ci_low",
+    "macro_f1_ci_high", "n_test", "samples_per_s", "peak_memory_bytes", "error", "config_json",
+    "environment_json", "eval_json", "ingested_at",
+)
+EPOCH_COLUMNS = ("run_id", "epoch", "step", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "improved")
+PREDICTION_COLUMNS = ("run_id", "text_id", "true_label", "pred_label", "confidence", "correct", "probs")
+
+
+_DELETE_RUN = (
+    "delete from run_predictions where run_id = ?",
+    "delete from run_epochs where run_id = ?",
+    "delete from runs where run_id = ?",
+)
+
+
+class RunIngestError(AnalyticsError):
+    """A run folder is malformed (unreadable JSON, a succeeded run without eval.json...); nothing was written."""
+
+
+class RunNotFoundError(QueryError):
+    """No ingested run with that id."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything one run folder contributes, ready to insert."""
+
+    run_id: str
+    """Folder name."""
+    state: str
+    """succeeded, failed or cancelled (from status.json)."""
+    finished_at: pd.Timestamp
+    """status.json finished_at, naive UTC."""
+    run: pd.DataFrame
+    """One row in RUN_COLUMNS order (ingested_at filled at insert)."""
+    epochs: pd.DataFrame
+    """EPOCH_COLUMNS rows."""
+    predictions: pd.DataFrame
+    """PREDICTION_COLUMNS rows."""
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """One ingested run for the results view."""
+
+    summary: dict[str, Any]
+    """The runs row without the json blobs."""
+    config: dict[str, Any]
+    """The resolved TrainConfig as saved in config.json."""
+    environment: dict[str, Any]
+    """Hardware and library versions (environment.json)."""
+    evaluation: dict[str, Any]
+    """eval.json: metrics, per-class figures, confusion matrix ({} for failed runs)."""
+    epochs: pd.DataFrame
+    """Per-epoch metrics in epoch order."""
+    predictions: pd.DataFrame
+    """Per-example predictions, the most confident mistakes first."""
+
+
+# ------------------------------------------------------------------------------------------ ingest
+
+
+def ingest_run(ws: Workspace, run_dir: Path | str) -> bool:
+    """Ingest one run folder if it has finished and is not in the workspace yet.
+
+    Returns True when rows were written, False when the run is unfinished (no status.json) or already
+    ingested. Raises RunIngestError for a malformed folder; then nothing is written.
+    """
+    record = read_run_folder(run_dir)
+    if record is None:
+        return False
+    with ws.transaction() as cur:
+        existing = cur.execute("select state, finished_at from runs where run_id = ?", [record.run_id]).fetchone()
+        if existing is not None and not _replaces(existing, record):
+            return False
+        if existing is not None:
+            for statement in _DELETE_RUN:
+                cur.execute(statement, [record.run_id])
+        run = record.run.assign(ingested_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        ws.insert_frame(cur, "runs", run)
+        if len(record.epochs):
+            ws.insert_frame(cur, "run_epochs", record.epochs)
+        if len(record.predictions):
+            ws.insert_frame(cur, "run_predictions", record.predictions)
+    log.info("ingested run %s (%s, %d predictions)", record.run_id, record.state, len(record.predictions))
+    return True
+
+
+def _replaces(existing: tuple[str, Any], record: RunRecord) -> bool:
+    """A resumed failed/cancelled run that finished again replaces its rows; nothing else does."""
+    state, finished_at = existing
+    return state != "succeeded" and pd.Timestamp(finished_at) != record.finished_at
+
+
+def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
+    """Ingest every finished, not yet ingested run under `runs_dir` (e.g. those that ended while the app was
+    down). A malformed folder is logged and skipped. Returns the ids ingested now, in name order."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    known = {run_id: (state, finished) for run_id, state, finished in
+             ws.rows("select run_id, state, finished_at from runs")}
+    ingested = []
+    for run_dir in sorted(p for p in root.iterdir() if (p / "status.json").is_file()):
+        if run_dir.name in known and known[run_dir.name][0] == "succeeded":
+            continue  # the common case, decided without reading the folder
+        try:
+            if ingest_run(ws, run_dir):
+                ingested.append(run_dir.name)
+        except RunIngestError as e:
+            log.warning("skipping run folder %s: %s", run_dir, e)
+    return ingested
+
+
+# ------------------------------------------------------------------------------------------ reading a folder
+
+
+def read_run_folder(run_dir: Path | str) -> RunRecord | None:
+    """The rows a finished run folder contributes; None while it has no status.json.
+
+    Raises RunIngestError when a file is unreadable or a succeeded run lacks eval.json / predictions.parquet.
+    """
+    run_dir = Path(run_dir)
+    status = _read_json(run_dir / "status.json", required=False)
+    if status is None:
+        return None
+    state = status.get("state")
+    if state not in FINAL_STATES:
+        raise RunIngestError(f"{run_dir}/status.json has state {state!r}; expected one of {', '.join(FINAL_STATES)}")
+    finished_at = _timestamp(status.get("finished_at"))
+    if finished_at is None:
+        raise RunIngestError(f"{run_dir}/status.json has no valid finished_at")
+    succeeded = state == "succeeded"
+    config = _read_json(run_dir / "config.json", required=True)
+    environment = _read_json(run_dir / "environment.json", required=False) or {}
+    evaluation = _read_json(run_dir / "eval.json", required=succeeded) or {}
+    job = _read_json(run_dir / "job.json", required=False) or {}
+    events = _read_events(run_dir / "events.jsonl")
+    run_row = _run_row(run_dir.name, config, environment, evaluation, status, events, job)
+    return RunRecord(run_id=run_dir.name, state=state, finished_at=finished_at, run=run_row,
+                     epochs=_epoch_rows(run_dir.name, events),
+                     predictions=_prediction_rows(run_dir, required=succeeded))
+
+
+def _read_json(path: Path, *, required: bool) -> dict[str, Any] | None:
+    if not path.is_file():
+        if required:
+            raise RunIngestError(f"{path} is missing; the run folder is incomplete")
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise RunIngestError(f"cannot read {path}: {e}") from e
+    if not isinstance(value, dict):
+        raise RunIngestError(f"{path} must hold a JSON object")
+    return value
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    """Complete lines of events.jsonl (a torn last line is skipped)."""
+    if not path.is_file():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            events.append(value)
+    return events
+
+
+def _timestamp(value: Any) -> pd.Timestamp | None:
+    """ISO text -> naive UTC timestamp (DuckDB `timestamp`), None if absent or unparsable."""
+    if not value:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return None
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _interval(evaluation: dict[str, Any], metric: str) -> tuple[float | None, float | None]:
+    """(low, high) of a metric's 95% interval: '<metric>_ci95': [low, high] or '<metric>_ci_low/high'."""
+    pair = evaluation.get(f"{metric}_ci95")
+    if isinstance(pair, (list, tuple)) and len(pair) == 2:
+        return _number(pair[0]), _number(pair[1])
+    return _number(evaluation.get(f"{metric}_ci_low")), _number(evaluation.get(f"{metric}_ci_high"))
+
+
+def _run_row(run_id: str, config: dict[str, Any], environment: dict[str, Any], evaluation: dict[str, Any],
+             status: dict[str, Any], events: list[dict[str, Any]], job: dict[str, Any]) -> pd.DataFrame:
+    method = str(config.get("method", "unknown"))
+    acc_low, acc_high = _interval(evaluation, "accuracy")
+    f1_low, f1_high = _interval(evaluation, "macro_f1")
+    n_test = evaluation.get("n_test_scored", evaluation.get("n"))
+    memory = status.get("memory_bytes")
+    row = {
+        "run_id": run_id, "job_id": job.get("job_id"), "method": method,
+        "model": "tfidf" if method == "classic" else str(config.get("model", "unknown")),
+        "dataset": str(config.get("dataset", "unknown")), "state": status["state"],
+        "started_at": _started_at(events, environment), "finished_at": _timestamp(status["finished_at"]),
+        "train_seconds": _number(status.get("train_seconds")), "hardware": environment.get("hardware"),
+        "device": _device(method, status, events), "accuracy": _number(evaluation.get("accuracy")),
+        "accuracy_ci_low": acc_low, "accuracy_ci_high": acc_high, "macro_f1": _number(evaluation.get("macro_f1")),
+        "macro_f1_ci_low": f1_low, "macro_f1_ci_high": f1_high,
+        "n_test": int(n_test) if isinstance(n_test, int) else None,
+        "samples_per_s": _samples_per_s(status, events),
+        "peak_memory_bytes": int(memory) if isinstance(memory, (int, float)) else None,
+        "error": status.get("error"), "config_json": json.dumps(config, sort_keys=True),
+        "environment_json": json.dumps(environment, sort_keys=True),
+        "eval_json": json.dumps(evaluation, sort_keys=True) if evaluation else None,
+    }
+    return pd.DataFrame([row], columns=[c for c in RUN_COLUMNS if c != "ingested_at"])
+
+
+def _started_at(events: list[dict[str, Any]], environment: dict[str, Any]) -> pd.Timestamp | None:
+    first = next((e.get("time") for e in events if e.get("time")), None)
+    return _timestamp(first or environment.get("recorded_at"))
+
+
+def _device(method: str, status: dict[str, Any], events: list[dict[str, Any]]) -> str | None:
+    start = next((e for e in reversed(events) if e.get("kind") == "start" and e.get("device")), {})
+    device = status.get("device") or start.get("device")
+    return str(device) if device else ("cpu" if method == "classic" else None)
+
+
+def _samples_per_s(status: dict[str, Any], events: list[dict[str, Any]]) -> float | None:
+    """Training throughput: status.json's figure, else the mean of the step events'."""
+    for key in ("samples_per_s", "embed_samples_per_s"):
+        if _number(status.get(key)) is not None:
+            return _number(status.get(key))
+    rates = [_number(e.get("samples_per_s")) for e in events if e.get("kind") == "step"]
+    rates = [r for r in rates if r is not None]
+    return sum(rates) / len(rates) if rates else None
+
+
+def _epoch_rows(run_id: str, events: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per epoch event (the last when logged twice); train_loss = mean step loss within that epoch."""
+    losses: dict[int, list[float]] = {}
+    for e in events:
+        if e.get("kind") == "step" and _number(e.get("loss")) is not None and _number(e.get("epoch")) is not None:
+            losses.setdefault(int(math.floor(e["epoch"])) + 1, []).append(float(e["loss"]))
+    by_epoch: dict[int, dict[str, Any]] = {}
+    for e in events:
+        if e.get("kind") == "epoch" and isinstance(e.get("epoch"), int) and e["epoch"] >= 1:
+            epoch = e["epoch"]
+            window = losses.get(epoch, [])
+            by_epoch[epoch] = {
+                "run_id": run_id, "epoch": epoch, "step": e.get("step"),
+                "train_loss": sum(window) / len(window) if window else None,
+                "val_loss": _number(e.get("val_loss")), "val_accuracy": _number(e.get("val_accuracy")),
+                "val_macro_f1": _number(e.get("val_macro_f1")), "improved": e.get("improved"),
+            }
+    return pd.DataFrame([by_epoch[k] for k in sorted(by_epoch)], columns=list(EPOCH_COLUMNS))
+
+
+def _prediction_rows(run_dir: Path, *, required: bool) -> pd.DataFrame:
+    path = run_dir / "predictions.parquet"
+    if not path.is_file():
+        if required:
+            raise RunIngestError(f"{path} is missing; the run folder is incomplete")
+        return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a torn or foreign file
+        raise RunIngestError(f"cannot read {path}: {e}") from e
+    missing = [c for c in ("text_id", "true_label", "pred_label") if c not in frame.columns]
+    if missing:
+        raise RunIngestError(f"{path} lacks columns {missing}; it has: {', '.join(map(str, frame.columns))}")
+    out = pd.DataFrame({
+        "run_id": run_dir.name,
+        "text_id": frame["text_id"].astype(str),
+        "true_label": frame["true_label"].astype(str),
+        "pred_label": frame["pred_label"].astype(str),
+        "confidence": frame["confidence"].astype(float) if "confidence" in frame else None,
+        "correct": frame["correct"].astype(bool) if "correct" in frame
+        else frame["true_label"].astype(str) == frame["pred_label"].astype(str),
+        "probs": [list(map(float, p)) for p in frame["probs"]] if "probs" in frame else None,
+    })
+    return out[list(PREDICTION_COLUMNS)]
+
+
+# ------------------------------------------------------------------------------------------ reading back
+
+
+def list_runs(ws: Workspace) -> pd.DataFrame:
+    """Every ingested run, newest first: ids, method, model, dataset, state, times, metrics with 95% CIs."""
+    return ws.query("runs_list")
+
+
+def run_detail(ws: Workspace, run_id: str) -> RunDetail:
+    """One ingested run with its config, environment, evaluation, epochs and predictions.
+
+    Raises RunNotFoundError for an id that is not in the workspace.
+    """
+    rows = ws.sql("select * from runs where run_id = ?", [run_id], label="run detail")
+    if rows.empty:
+        raise RunNotFoundError(f"no ingested run {run_id!r}; pick one from the runs list")
+    row = rows.iloc[0].to_dict()
+    blobs = {k: row.pop(k) for k in ("config_json", "environment_json", "eval_json")}
+    return RunDetail(
+        summary=row,
+        config=json.loads(blobs["config_json"]),
+        environment=json.loads(blobs["environment_json"]) if isinstance(blobs["environment_json"], str) else {},
+        evaluation=json.loads(blobs["eval_json"]) if isinstance(blobs["eval_json"], str) else {},
+        epochs=ws.query("runs_epochs", run_id=run_id),
+        predictions=ws.query("runs_predictions", run_id=run_id),
+    )
