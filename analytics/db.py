@@ -39,6 +39,9 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 DEFAULT_WORKSPACE = PROJECT_ROOT / "data" / "workspace.duckdb"
 
+DriverError = duckdb.Error
+"""DuckDB's base exception, for modules that must catch driver errors without importing duckdb."""
+
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MIGRATION_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # Words DuckDB will not take as a bare table name, and names the app owns.
