@@ -630,8 +630,9 @@ def tail_log(job_id: str, lines: int = 50, jobs_dir: Path | str | None = None) -
 def progress(job_id: str, jobs_dir: Path | str | None = None) -> dict[str, Any]:
     """Latest figures from the run's events.jsonl for a progress bar and live curves.
 
-    Keys: state, step, total_steps, fraction (0..1 or None), epoch, loss, eta_s, samples_per_s, memory_bytes,
-    val_accuracy, loss_curve (list of {step, loss}), epochs (list of epoch events), events (count).
+    Keys: state, stage (kind or stage of the newest event, e.g. 'step', 'train_start'), step, total_steps,
+    fraction (0..1 or None), epoch, loss, eta_s, samples_per_s, memory_bytes, val_accuracy,
+    loss_curve (list of {step, loss}), epochs (list of epoch events), events (count).
     """
     info = get_job(job_id, jobs_dir)
     events = read_events(info.run_dir)
@@ -645,7 +646,8 @@ def progress(job_id: str, jobs_dir: Path | str | None = None) -> dict[str, Any]:
     else:
         fraction = min(1.0, done / total) if isinstance(done, int) and total else None
     return {
-        "state": info.state, "step": done, "total_steps": total, "fraction": fraction,
+        "state": info.state, "stage": (events[-1].get("kind") or events[-1].get("stage")) if events else None,
+        "step": done, "total_steps": total, "fraction": fraction,
         "epoch": step.get("epoch"), "loss": step.get("loss"), "eta_s": step.get("eta_s"),
         "samples_per_s": step.get("samples_per_s"), "memory_bytes": step.get("memory_bytes"),
         "val_accuracy": epochs[-1].get("val_accuracy") if epochs else None,
