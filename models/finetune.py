@@ -10,6 +10,7 @@ weights, optimizer, scheduler, RNG states of every process and the data position
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import math
@@ -19,6 +20,8 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,8 @@ class Progress:
     train_seconds: float = 0.0
     """Training wall time summed over sessions (resumes)."""
     last_loss: float | None = None
+    data_fingerprint: str = ""
+    """SHA-256 of the label names and training ids/labels; a resume with other data is refused."""
     history: list[dict[str, Any]] = field(default_factory=list)
     """Per-epoch validation metrics."""
 
@@ -186,8 +191,20 @@ def make_accelerator(device: str, precision: str) -> Accelerator:
         # A single process may run several trainings (app, tests, benchmark) with different devices or
         # precisions; accelerate keeps one global state, so start each run from a clean one.
         AcceleratorState._reset_state(reset_partial_state=True)
-    cpu = device == "cpu" or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    cpu = wants_cpu(device)
     return Accelerator(cpu=cpu, mixed_precision=_mixed_precision(device, precision, cpu))
+
+
+def wants_cpu(device: str) -> bool:
+    """True when training must run on CPU: asked for, set by `accelerate launch --cpu`, or no GPU at all.
+
+    The last case matters under `accelerate launch --multi_gpu --num_processes N` on a CPU-only machine
+    (accelerate 1.x runs N>1 CPU processes only that way or through MPI): without cpu=True accelerate
+    would see no distributed backend and every process would think it is the only one.
+    """
+    if device == "cpu" or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+        return True
+    return device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available()
 
 
 def check_device(device: str) -> None:
@@ -262,6 +279,12 @@ def linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_s
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def data_fingerprint(data: DataSplits) -> str:
+    """SHA-256 over label names, training ids and labels (what a resumed run must see again)."""
+    digest = hashlib.sha256(json.dumps([data.label_names, data.train.ids, data.train.labels]).encode())
+    return digest.hexdigest()
+
+
 def _encode_splits(tokenizer: Any, data: DataSplits, max_length: int) -> tuple[EncodedTexts, ...]:
     return tuple(
         encode_texts(tokenizer, split.texts, split.labels, max_length)
@@ -272,7 +295,12 @@ def _encode_splits(tokenizer: Any, data: DataSplits, max_length: int) -> tuple[E
 def _setup(config: TrainConfig, data: DataSplits, writer: RunWriter, checkpoint: Path | None) -> tuple[Session, Progress]:
     accelerator = make_accelerator(config.device, config.precision)
     set_seed(config.seed)
-    progress = _read_progress(checkpoint) if checkpoint else Progress(batch_size=config.batch_size, sampler_seed=config.seed)
+    fingerprint = data_fingerprint(data)
+    progress = _read_progress(checkpoint) if checkpoint else Progress(
+        batch_size=config.batch_size, sampler_seed=config.seed, data_fingerprint=fingerprint)
+    if progress.data_fingerprint != fingerprint:
+        raise TrainingError(f"checkpoint {checkpoint} was trained on different data (labels or training rows); "
+                            "resume with the same dataset and split, or start a new run")
     config = config.replace(batch_size=progress.batch_size)
     model, tokenizer = load_model_and_tokenizer(config, data.label_names)
     train, validation, test = _encode_splits(tokenizer, data, config.max_length)
@@ -305,8 +333,7 @@ def _fit(config: TrainConfig, data: DataSplits, writer: RunWriter, *, resume: bo
     session, progress = _setup(config, data, writer, checkpoint)
     try:
         _log_start(session, progress, checkpoint)
-        started = time.monotonic()
-        _run_epochs(session, progress, started)
+        _run_epochs(session, progress)
         return _finish(session, progress, data, oom_retries, resumed_from=checkpoint)
     finally:
         session.accelerator.free_memory()
@@ -329,9 +356,8 @@ def _epoch_batches(s: Session, p: Progress) -> list[np.ndarray]:
     return shard_batches(batches, a.process_index, a.num_processes)
 
 
-def _run_epochs(s: Session, p: Progress, started: float) -> None:
-    meter = ThroughputMeter(s.accelerator.num_processes)
-    session_start_step = p.global_step
+def _run_epochs(s: Session, p: Progress) -> None:
+    meter, clock = ThroughputMeter(s.accelerator.num_processes), Clock(p.global_step)
     while p.epoch < s.config.epochs and p.global_step < s.total_steps and not p.stopped_early:
         batches = _epoch_batches(s, p)
         s.model.train()
@@ -341,18 +367,36 @@ def _run_epochs(s: Session, p: Progress, started: float) -> None:
             p.global_step, p.batch_index = p.global_step + 1, index + 1
             meter.add(loss, len(batches[index]), int(batch["attention_mask"].sum()))
             if p.global_step % s.config.log_every_steps == 0 or p.global_step == s.total_steps:
-                _log_step(s, p, meter, len(batches), started, session_start_step)
+                _log_step(s, p, meter, len(batches), clock.eta_s(p.global_step, s.total_steps))
             if p.global_step >= s.total_steps:
                 break
             every = s.config.checkpoint_every_steps
             if every and p.global_step % every == 0 and index + 1 < len(batches):
-                p.train_seconds += time.monotonic() - started
-                started = time.monotonic()
-                save_checkpoint(s, p)
-        _end_epoch(s, p)
-        p.train_seconds += time.monotonic() - started
-        started = time.monotonic()
-        save_checkpoint(s, p)
+                with meter.paused():
+                    clock.bank(p)
+                    save_checkpoint(s, p)
+        with meter.paused():
+            _end_epoch(s, p)
+            clock.bank(p)
+            save_checkpoint(s, p)
+            s.model.train()
+
+
+class Clock:
+    """Training wall time (banked into Progress before each checkpoint) and the ETA of this session."""
+
+    def __init__(self, start_step: int) -> None:
+        self.start_step = start_step
+        self.session_start = self.mark = time.monotonic()
+
+    def bank(self, p: Progress) -> None:
+        now = time.monotonic()
+        p.train_seconds += now - self.mark
+        self.mark = now
+
+    def eta_s(self, step: int, total_steps: int) -> float:
+        per_step_s = (time.monotonic() - self.session_start) / max(step - self.start_step, 1)
+        return per_step_s * (total_steps - step)
 
 
 def _train_step(s: Session, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -384,6 +428,15 @@ class ThroughputMeter:
         self.loss_sum: torch.Tensor | float = 0.0
         self.steps = self.samples = self.tokens = 0
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Leave the enclosed time (evaluation, checkpointing) out of the throughput window."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.window_start += time.monotonic() - began
+
     def add(self, loss: torch.Tensor, samples: int, tokens: int) -> None:
         self.loss_sum = self.loss_sum + loss
         self.steps += 1
@@ -403,15 +456,12 @@ class ThroughputMeter:
         return figures
 
 
-def _log_step(s: Session, p: Progress, meter: ThroughputMeter, batches_in_epoch: int, started: float,
-              session_start_step: int) -> None:
+def _log_step(s: Session, p: Progress, meter: ThroughputMeter, batches_in_epoch: int, eta_s: float) -> None:
     figures = meter.read()
     p.last_loss = figures["loss"]
     if not math.isfinite(figures["loss"]):
         raise TrainingError(f"loss became {figures['loss']} at step {p.global_step}; lower learning_rate "
                             f"(now {s.config.learning_rate}) or keep max_grad_norm > 0")
-    done = p.global_step - session_start_step
-    eta_s = (time.monotonic() - started) / max(done, 1) * (s.total_steps - p.global_step)
     event = {
         "kind": "step", "step": p.global_step, "epoch": round(p.epoch + p.batch_index / batches_in_epoch, 4),
         "lr": s.scheduler.get_last_lr()[0], **figures, "eta_s": round(eta_s, 1), **memory_usage(s.accelerator.device),
@@ -553,7 +603,7 @@ def _read_progress(checkpoint: Path) -> Progress:
 
 def _load_training_state(checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                          scheduler: torch.optim.lr_scheduler.LRScheduler) -> None:
-    load_model(model, str(checkpoint / "model.safetensors"), device=str(next(model.parameters()).device))
+    load_model(model, str(checkpoint / "model.safetensors"))  # read on CPU, copied onto the params
     optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
 
@@ -598,22 +648,22 @@ def _finish(s: Session, p: Progress, data: DataSplits, oom_retries: list[dict[st
     model = a.unwrap_model(s.model)
     best = s.checkpoints / BEST_WEIGHTS
     if p.best_epoch is not None and best.is_file():
-        load_model(model, str(best), device=str(a.device))
+        load_model(model, str(best))
     probs = predict_probs(s, s.test)
     extra = _extra_figures(s, p, oom_retries, resumed_from)
-    metrics: dict[str, Any] = {}
-    if a.is_main_process:
-        metrics = _write_outputs(s, data, probs, extra)
+    result = RunResult(run_dir=s.writer.run_dir, method=s.config.method, model=s.config.model, metrics={},
+                       train_seconds=p.train_seconds, extra=extra)
+    if a.is_main_process:  # other processes return empty metrics; the run folder has them
+        result = _write_outputs(s, p, data, probs, extra)
     a.wait_for_everyone()
-    return RunResult(run_dir=s.writer.run_dir, method=s.config.method, model=s.config.model, metrics=metrics,
-                     train_seconds=p.train_seconds, extra=extra)
+    return result
 
 
 def _extra_figures(s: Session, p: Progress, oom_retries: list[dict[str, int]], resumed_from: Path | None) -> dict[str, Any]:
     steps_run = p.global_step
     train_examples = min(steps_run, s.total_steps) * p.batch_size * s.accelerator.num_processes
     return {
-        "steps": steps_run, "train_seconds": round(p.train_seconds, 3), "epochs_run": len(p.history) or p.epoch, "best_epoch": p.best_epoch,
+        "steps": steps_run, "epochs_run": len(p.history) or p.epoch, "best_epoch": p.best_epoch,
         "best_val_accuracy": p.best_val_accuracy, "stopped_early": p.stopped_early, "final_loss": p.last_loss,
         "batch_size": p.batch_size, "effective_batch_size": p.batch_size * s.accelerator.num_processes,
         "num_processes": s.accelerator.num_processes, "device": str(s.accelerator.device),
@@ -624,18 +674,15 @@ def _extra_figures(s: Session, p: Progress, oom_retries: list[dict[str, int]], r
     }
 
 
-def _write_outputs(s: Session, data: DataSplits, probs: np.ndarray, extra: dict[str, Any]) -> dict[str, Any]:
-    from models.evaluate import evaluate_predictions, predictions_frame
+def _write_outputs(s: Session, p: Progress, data: DataSplits, probs: np.ndarray, extra: dict[str, Any]) -> RunResult:
+    """Model folder first, then eval.json, predictions.parquet and status.json (the shared finisher)."""
+    from models.outputs import finish_classifier_run, write_label_names
 
-    y_true = list(data.test.labels)
-    metrics = evaluate_predictions(y_true, probs, data.label_names)
-    s.writer.write_json("eval.json", metrics)
-    s.writer.write_predictions(predictions_frame(list(data.test.ids), y_true, probs, data.label_names))
-    save_final_model(s.accelerator.unwrap_model(s.model), s.tokenizer, s.writer.run_dir, lora=s.config.method == "lora")
-    s.writer.event(kind="done", step=extra["steps"], test_accuracy=metrics.get("accuracy"))
-    s.writer.finish("succeeded", train_seconds=extra["train_seconds"], test_accuracy=metrics.get("accuracy"),
-                    steps=extra["steps"], oom_retries=extra["oom_retries"])
-    return metrics
+    model_dir = save_final_model(s.accelerator.unwrap_model(s.model), s.tokenizer, s.writer.run_dir,
+                                 lora=s.config.method == "lora")
+    write_label_names(model_dir, data.label_names)
+    return finish_classifier_run(s.writer, s.config, data, data.test, probs, model_name=s.config.model,
+                                 train_seconds=p.train_seconds, extra=extra)
 
 
 def save_final_model(model: torch.nn.Module, tokenizer: Any, run_dir: Path, *, lora: bool) -> Path:

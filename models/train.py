@@ -12,6 +12,7 @@ creates and writes the run folder.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -70,10 +71,12 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
         raise
 
 
-def resume_run(run_dir: str | Path) -> RunResult:
+def resume_run(run_dir: str | Path, data: DataSplits | None = None) -> RunResult:
     """Continue an unfinished run from its folder (config.json is read back; newest checkpoint used).
 
-    Raises RunFolderError if the folder has no config.json or the run already succeeded.
+    `data` must be the splits the run started with when it was given data explicitly; None reloads
+    config.dataset. Raises RunFolderError if the folder has no config.json or the run already succeeded,
+    TrainingError if the data differ from the checkpoint's.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -82,7 +85,7 @@ def resume_run(run_dir: str | Path) -> RunResult:
     if status and status.get("state") == "succeeded":
         raise RunFolderError(f"run {run_dir.name} already succeeded; start a new run instead of resuming it")
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
-    return train(config.replace(runs_dir=str(run_dir.parent)), resume=True, run_id=run_dir.name)
+    return train(config.replace(runs_dir=str(run_dir.parent)), data, resume=True, run_id=run_dir.name)
 
 
 def load_training_data(config: TrainConfig) -> DataSplits:
@@ -90,14 +93,14 @@ def load_training_data(config: TrainConfig) -> DataSplits:
     from models import datasets
 
     if config.text_column is not None:
-        data = datasets.load_user_dataset(config.dataset, text_column=config.text_column,
-                                          label_column=config.label_column, seed=config.seed)
+        data = datasets.load_user_dataset(config.dataset, config.text_column, config.label_column,
+                                          seed=config.seed, pii_scrub=config.pii_scrub)
     else:
-        data = datasets.load_dataset(config.dataset, seed=config.seed)
+        data = datasets.load_dataset(config.dataset, seed=config.seed, pii_scrub=config.pii_scrub)
     if config.train_examples_per_class is not None:
-        data = datasets.limit_per_class(data, config.train_examples_per_class, seed=config.seed)
-    if config.pii_scrub:
-        data = datasets.scrub_splits(data)
+        train = datasets.limit_per_class(data.train, config.train_examples_per_class, seed=config.seed)
+        data = dataclasses.replace(data, train=train,
+                                   meta={**data.meta, "train_examples_per_class": config.train_examples_per_class})
     return data
 
 
@@ -138,7 +141,9 @@ def _create_writer(config: TrainConfig, run_id: str | None, resume: bool) -> Run
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
-    state = PartialState()
+    from models.finetune import wants_cpu
+
+    state = PartialState(cpu=wants_cpu(config.device))
     chosen = [run_id or make_run_id(config)]
     broadcast_object_list(chosen, from_process=0)
     writer: RunWriter = _main_writer(config, chosen[0], resume) if state.is_main_process else _SilentWriter(
