@@ -15,14 +15,16 @@ FONT_SIZE = 18
 TEMPLATE = go.layout.Template(
     layout=go.Layout(
         font={"size": FONT_SIZE, "family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "color": "#1b1f24"},
-        title={"font": {"size": FONT_SIZE + 4}, "x": 0.0, "xanchor": "left"},
+        title={"font": {"size": FONT_SIZE + 4}, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
         colorway=[BLUE, ORANGE, GREEN, RED, GREY],
         paper_bgcolor="white",
         plot_bgcolor="white",
-        xaxis={"gridcolor": "#e6e9ef", "zerolinecolor": "#c9ced8", "linecolor": "#c9ced8"},
-        yaxis={"gridcolor": "#e6e9ef", "zerolinecolor": "#c9ced8", "linecolor": "#c9ced8"},
+        xaxis={"gridcolor": "#e6e9ef", "zerolinecolor": "#c9ced8", "linecolor": "#c9ced8", "automargin": True,
+               "title": {"standoff": 12}},
+        yaxis={"gridcolor": "#e6e9ef", "zerolinecolor": "#c9ced8", "linecolor": "#c9ced8", "automargin": True,
+               "title": {"standoff": 12}},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0.0},
-        margin={"l": 20, "r": 20, "t": 70, "b": 20},
+        margin={"l": 20, "r": 20, "t": 100, "b": 20},
         hoverlabel={"font": {"size": FONT_SIZE - 2}},
     )
 )
@@ -54,25 +56,27 @@ def tornado(sens: pd.DataFrame, title: str = "What moves SOM most") -> go.Figure
     if sens.empty:
         return fig.update_layout(template=TEMPLATE, title=title)
     base = float(sens["som_base_usd"].iloc[0])
+    # Two-line axis labels: the assumption, then the input range tried (e.g. "4.0% – 6.0%").
     labels = [
-        f"{row.label}  {_format_value(row.assumption, row.low_value)} – {_format_value(row.assumption, row.high_value)}"
-        for row in sens.itertuples()
+        f"<b>{r.label}</b><br><span style='font-size:{FONT_SIZE - 4}px'>"
+        f"{_format_value(r.assumption, r.low_value)} – {_format_value(r.assumption, r.high_value)}</span>"
+        for r in sens.itertuples()
     ]
     for column, name, color in (("som_low_usd", "Low input", ORANGE), ("som_high_usd", "High input", BLUE)):
         fig.add_bar(
             y=labels, x=sens[column] - base, base=base, orientation="h", name=name, marker_color=color,
             text=[format_usd(v) for v in sens[column]], textposition="outside", cliponaxis=False,
-            hovertemplate="%{y}<br>SOM %{text}<extra>" + name + "</extra>",
+            hovertemplate="SOM %{text}<extra>" + name + "</extra>",
         )
     low, high = float(sens[["som_low_usd", "som_high_usd"]].min().min()), float(sens[["som_low_usd", "som_high_usd"]].max().max())
-    pad = (high - low) * 0.25 or base * 0.1 or 1.0
+    pad = (high - low) * 0.35 or base * 0.1 or 1.0  # room for the value labels outside the bars
     ticks = [low, base, high]
     fig.add_vline(x=base, line_color=GREY, line_dash="dot")
     fig.update_layout(
         template=TEMPLATE, title=f"{title} (base {format_usd(base)})", barmode="overlay", bargap=0.35,
         height=120 + 70 * len(sens), showlegend=True,
-        xaxis={"range": [low - pad, high + pad], "tickvals": ticks, "ticktext": [format_usd(t) for t in ticks]},
-        yaxis={"autorange": "reversed"},
+        xaxis={"range": [low - pad, high + pad], "autorange": False, "tickvals": ticks, "ticktext": [format_usd(t) for t in ticks]},
+        yaxis={"autorange": "reversed", "automargin": True},
     )
     return fig
 
@@ -94,7 +98,7 @@ def projection(proj: pd.DataFrame, title: str = "Market over the next years") ->
                     "xaxis": {"title": "Year from today", "dtick": 1}}
     if positive.size:
         tickvals, ticktext = _usd_ticks(float(positive.min()) / 1.5, float(positive.max()) * 1.5)
-        layout["yaxis"] = {"type": "log", "tickvals": tickvals, "ticktext": ticktext}
+        layout["yaxis"] = {"type": "log", "tickvals": tickvals, "ticktext": ticktext, "title": "USD a year (log scale)"}
     return fig.update_layout(**layout)
 
 
@@ -121,8 +125,11 @@ def positioning(comp: pd.DataFrame, title: str = "Price vs capability (bubble = 
                     "line": {"width": 3 if is_us else 1, "color": "#1b1f24" if is_us else "white"}},
             hovertext=hover, hoverinfo="text",
         )
+    caps = comp["capability_score"].astype(float)
+    span = float(caps.max() - caps.min()) or 1.0
     return fig.update_layout(
         template=TEMPLATE, title=title, height=560,
         xaxis={"title": "Price per seat per month (USD)", "tickprefix": "$"},
-        yaxis={"title": "Capability score"},
+        # Headroom above the top bubble for its label.
+        yaxis={"title": "Capability score", "range": [float(caps.min()) - 0.12 * span, float(caps.max()) + 0.22 * span]},
     )

@@ -62,9 +62,9 @@ FORMULAS_LATEX = {
     ),
     "bottom_up": (
         r"\mathrm{TAM} = \sum_{\text{all}} \text{companies} \times \text{ACV}",
-        r"\mathrm{SAM} = \sum_{\text{served}} \text{companies} \times \text{reach} \times \text{ACV}",
-        r"\mathrm{SOM} = \sum_{\text{served}} \text{companies} \times \text{reach} \times \text{win rate}"
-        r" \times \text{ACV}",
+        r"\mathrm{SAM} = \text{reachable} \times \text{ACV}",
+        r"\mathrm{SOM} = \text{reachable} \times \text{win rate} \times \text{ACV}",
+        r"\text{reachable} = \sum_{\text{served}} \text{companies} \times \text{reach}",
     ),
 }
 """The sizing formulas as LaTeX (for st.latex), per method."""
@@ -544,5 +544,6 @@ ASSUMPTION_HELP = {
     "acv_multiplier": "Your price against the data's ACV (1.2 = 20 % above).",
     "adoption_multiplier": "Scales each segment's adoption rate (capped at 100 %).",
     "adoption_gain_per_year": "Projection: adoption rises by this many points a year.",
+    "growth_multiplier": "Projection: scales each segment's yearly growth rate (0 = no growth).",
 }
 """Help text per assumption, for widgets."""

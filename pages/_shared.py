@@ -155,6 +155,30 @@ def dataset_catalog():
     )
 
 
+# -- market (analytics/market.py; imported lazily so other pages do not pay for it) ---------------------
+@st.cache_data(show_spinner=False)
+def table_columns(gen: int, table: str) -> list[tuple[str, str]]:
+    """(column name, DuckDB type) of `table`, in order."""
+    frame = workspace().columns(table)
+    return list(zip(frame["column_name"], frame["data_type"], strict=True))
+
+
+@st.cache_data(show_spinner=False)
+def market_segments(gen: int, mapping=None):
+    """analytics.market.load_segments for a SegmentMapping (None = the sample table)."""
+    from analytics import market
+
+    return market.load_segments(workspace(), mapping)
+
+
+@st.cache_data(show_spinner=False)
+def competitor_positioning(gen: int, mapping=None, our_name: str | None = None):
+    """analytics.market.competitor_positioning for a CompetitorMapping (None = the sample table)."""
+    from analytics import market
+
+    return market.competitor_positioning(workspace(), mapping, our_name)
+
+
 # -- Data page (import plans, table profiles) -------------------------------------------------------------
 @st.cache_data(show_spinner="Reading the file...", max_entries=4)
 def import_plan(name: str, data: bytes, encoding: str | None, delimiter: str | None,

@@ -1,8 +1,209 @@
-"""Market: being built."""
+"""Market: TAM/SAM/SOM both ways, what moves SOM, five years out, and who else is selling."""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
+from analytics import charts_market as charts
+from analytics import market
+from analytics.errors import AnalyticsError
 from pages import _shared as shared
 
-shared.start_page("Market")
-st.info("Coming soon.", icon=":material/construction:")
+SAMPLE, MINE, NONE = "Sample table", "My table", "(none)"
+PROJECTION_YEARS = 5
+
+
+def _user_tables(gen: int) -> list[str]:
+    tables = shared.workspace_summary(gen).tables
+    return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
+
+
+def _pick(label: str, columns: list[str], default: str | None, key: str, optional: bool = False) -> str | None:
+    """A column selectbox that starts on the column named like the role, when there is one."""
+    options = ([NONE] if optional else []) + columns
+    index = options.index(default) if default in options else 0
+    choice = st.selectbox(label, options, index=index, key=key)
+    return None if choice == NONE else choice
+
+
+def _choose_table(gen: int, key: str) -> str | None:
+    tables = _user_tables(gen)
+    if not tables:
+        st.info("No tables of yours yet: import one on the Data page.", icon=":material/upload:")
+        return None
+    return st.selectbox("Table", tables, key=key)
+
+
+def _segment_mapping(gen: int) -> market.SegmentMapping | None:
+    """Sidebar: sample table, or a user table with a column for each role. None when nothing to load."""
+    source = st.radio("Segments from", [SAMPLE, MINE], horizontal=True, key="mk_seg_source")
+    if source == SAMPLE:
+        return market.SegmentMapping()
+    table = _choose_table(gen, "mk_seg_table")
+    if table is None:
+        return None
+    columns = [name for name, _ in shared.table_columns(gen, table)]
+    roles = {
+        "region": ("Region", True), "industry": ("Industry", True), "company_size": ("Company size", True),
+        "companies": ("Companies", False), "adoption_rate": ("Adoption rate (0-1)", False),
+        "acv_usd": ("ACV (USD)", False), "growth_rate": ("Growth rate / yr", True),
+    }
+    picked = {role: _pick(label, columns, role, f"mk_seg_{role}", optional) for role, (label, optional)
+              in roles.items()}
+    return market.SegmentMapping(table=table, **picked)
+
+
+def _assumptions(segments: pd.DataFrame) -> market.MarketAssumptions:
+    """Sidebar widgets -> MarketAssumptions (percent inputs become shares)."""
+    help_ = market.ASSUMPTION_HELP
+    served = {}
+    for field, column, label in (("regions", "region", "Regions"), ("industries", "industry", "Industries"),
+                                 ("company_sizes", "company_size", "Company sizes")):
+        options = sorted(segments[column].unique().tolist())
+        served[field] = tuple(st.multiselect(label, options, key=f"mk_{field}", placeholder=f"All {label.lower()}",
+                                             help=help_[field]))
+    share = st.number_input("Obtainable share of SAM (%)", 0.0, 100.0, 5.0, 0.5, key="mk_share",
+                            help=help_["obtainable_share"])
+    reach = st.number_input("Reach rate (% of served / yr)", 0.0, 100.0, 10.0, 1.0, key="mk_reach",
+                            help=help_["reach_rate"])
+    accounts = st.number_input("…or reachable accounts / yr (0 = use reach rate)", 0, 10_000_000, 0, 100,
+                               key="mk_accounts", help=help_["reachable_accounts"])
+    win = st.number_input("Win rate (% of reached)", 0.0, 100.0, 8.0, 1.0, key="mk_win", help=help_["win_rate"])
+    acv = st.number_input("ACV ×", 0.05, 10.0, 1.0, 0.05, key="mk_acv", help=help_["acv_multiplier"])
+    adoption = st.number_input("Adoption ×", 0.0, 10.0, 1.0, 0.05, key="mk_adoption",
+                               help=help_["adoption_multiplier"])
+    growth = st.number_input("Market growth ×", 0.0, 10.0, 1.0, 0.1, key="mk_growth", help=help_["growth_multiplier"])
+    gain = st.number_input("Adoption gain (points / yr)", 0.0, 100.0, 0.0, 0.5, key="mk_gain",
+                           help=help_["adoption_gain_per_year"])
+    return market.MarketAssumptions(
+        **served, obtainable_share=share / 100, reach_rate=reach / 100, win_rate=win / 100,
+        reachable_accounts=int(accounts) or None, acv_multiplier=acv, adoption_multiplier=adoption,
+        growth_multiplier=growth, adoption_gain_per_year=gain / 100,
+    )
+
+
+def _kpis(result: market.SizingResult, title: str) -> None:
+    st.subheader(title)
+    cols = st.columns(3)
+    for col, label, value, formula in zip(cols, ("TAM", "SAM", "SOM"),
+                                          (result.tam_usd, result.sam_usd, result.som_usd), result.formulas,
+                                          strict=True):
+        col.metric(label, market.format_usd(value), help=formula)
+    st.caption(f"≈ {result.customers:,.0f} customers · {result.served_companies:,.0f} companies served")
+    with st.expander("Formulas"):
+        st.latex(r"\begin{aligned}" + r"\\".join(
+            line.replace(" = ", " &= ", 1) for line in market.FORMULAS_LATEX[result.method]) + r"\end{aligned}")
+
+
+def _sensitivity(segments: pd.DataFrame, assumptions: market.MarketAssumptions) -> None:
+    year = st.slider("SOM in year", 0, PROJECTION_YEARS, PROJECTION_YEARS, key="mk_sens_year",
+                     help="Each assumption moved 20 % down and up. Growth only matters after year 0.")
+    left, right = st.columns(2, gap="large")
+    for col, method, title in ((left, "top_down", "Top-down SOM"), (right, "bottom_up", "Bottom-up SOM")):
+        sens = market.sensitivity(segments, assumptions, delta=0.2, method=method, year=year)
+        col.plotly_chart(charts.tornado(sens, f"{title}, year {year}"), width="stretch", theme=None)
+
+
+def _projection(segments: pd.DataFrame, assumptions: market.MarketAssumptions) -> None:
+    proj = market.project(segments, assumptions, years=PROJECTION_YEARS)
+    st.plotly_chart(charts.projection(proj), width="stretch", theme=None)
+    table = pd.DataFrame({"Year": proj["year"], "Companies served": proj["companies"].map("{:,.0f}".format)})
+    for column, label in (("tam_usd", "TAM"), ("sam_usd", "SAM"), ("som_usd", "SOM top-down"),
+                          ("som_bottom_up_usd", "SOM bottom-up")):
+        table[label] = proj[column].map(market.format_usd)
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def _competitor_mapping(gen: int) -> market.CompetitorMapping | None:
+    source = st.radio("Competitors from", [SAMPLE, MINE], horizontal=True, key="mk_comp_source")
+    if source == SAMPLE:
+        return market.CompetitorMapping()
+    table = _choose_table(gen, "mk_comp_table")
+    if table is None:
+        return None
+    columns = [name for name, _ in shared.table_columns(gen, table)]
+    c1, c2, c3, c4, c5 = st.columns(5)
+    with c1:
+        name = _pick("Name", columns, "name", "mk_comp_name")
+    with c2:
+        price = _pick("Price per seat (USD)", columns, "price_per_seat_usd", "mk_comp_price")
+    with c3:
+        default_caps = [c for c in ("capability_score",) if c in columns]
+        caps = st.multiselect("Capability (averaged)", columns, default=default_caps, key="mk_comp_caps")
+    with c4:
+        funding = _pick("Funding (USD M)", columns, "funding_usd_m", "mk_comp_funding", optional=True)
+    with c5:
+        launch = _pick("Launch year", columns, "launch_year", "mk_comp_launch", optional=True)
+    return market.CompetitorMapping(table=table, name=name, price_per_seat_usd=price, capability=tuple(caps),
+                                    funding_usd_m=funding, launch_year=launch)
+
+
+def _competitors(gen: int) -> None:
+    try:
+        mapping = _competitor_mapping(gen)
+        if mapping is None:
+            return
+        detected = shared.competitor_positioning(gen, mapping)
+        names = detected["name"].tolist()
+        ours = detected.loc[detected["is_us"], "name"].tolist()
+        with st.columns(3)[0]:
+            choice = st.selectbox("Our product", [NONE, *names], index=1 + names.index(ours[0]) if ours else 0,
+                                  key="mk_comp_us")
+        frame = shared.competitor_positioning(gen, mapping, "" if choice == NONE else choice)
+    except AnalyticsError as e:
+        shared.show_error(e)
+        return
+    st.plotly_chart(charts.positioning(frame), width="stretch", theme=None)
+    st.dataframe(
+        frame, hide_index=True, width="stretch",
+        column_order=["is_us", "name", "price_per_seat_usd", "capability_score", "capability_per_usd",
+                      "funding_usd_m", "launch_year"],
+        column_config={
+            "is_us": st.column_config.CheckboxColumn("Us", width="small"),
+            "name": "Product",
+            "price_per_seat_usd": st.column_config.NumberColumn("Price / seat / mo", format="$%.0f"),
+            "capability_score": st.column_config.NumberColumn("Capability", format="%.2f"),
+            "capability_per_usd": st.column_config.ProgressColumn(
+                "Value: capability per $", format="%.3f", min_value=0.0,
+                max_value=float(frame["capability_per_usd"].max() or 1.0)),
+            "funding_usd_m": st.column_config.NumberColumn("Funding", format="$%.0fM"),
+            "launch_year": st.column_config.NumberColumn("Launched", format="%d"),
+        },
+    )
+
+
+shared.start_page("Market", "How big is the market, how much of it can we win, and who else sells there.")
+gen = shared.generation()
+
+segments = assumptions = None
+with st.sidebar:
+    st.header("Market data")
+    try:
+        mapping = _segment_mapping(gen)
+        segments = None if mapping is None else shared.market_segments(gen, mapping)
+    except AnalyticsError as e:
+        shared.show_error(e)
+    if segments is not None:
+        st.header("Assumptions")
+        assumptions = _assumptions(segments)
+
+if segments is not None and assumptions is not None:
+    if st.session_state.get("mk_seg_source", SAMPLE) == SAMPLE:
+        shared.sample_badge()
+    left, right = st.columns(2, gap="large")
+    with left:
+        _kpis(market.top_down(segments, assumptions), "Top-down")
+    with right:
+        _kpis(market.bottom_up(segments, assumptions), "Bottom-up")
+else:
+    st.warning("Pick a segments table and its columns in the sidebar to size the market.", icon=":material/tune:")
+
+tab_sens, tab_proj, tab_comp = st.tabs(["What moves SOM", f"{PROJECTION_YEARS}-year projection", "Competitors"])
+if segments is not None and assumptions is not None:
+    with tab_sens:
+        _sensitivity(segments, assumptions)
+    with tab_proj:
+        _projection(segments, assumptions)
+with tab_comp:
+    _competitors(gen)
