@@ -61,6 +61,7 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
     try:
         if data is None:
             data = load_training_data(config)
+        writer.write_json("data.json", describe_data(data))
         return _dispatch(config, data, writer, resume)
     except KeyboardInterrupt:
         writer.finish("cancelled", error="interrupted")
@@ -102,6 +103,13 @@ def load_training_data(config: TrainConfig) -> DataSplits:
         data = dataclasses.replace(data, train=train,
                                    meta={**data.meta, "train_examples_per_class": config.train_examples_per_class})
     return data
+
+
+def describe_data(data: DataSplits) -> dict[str, Any]:
+    """What the run trained on: name, labels, split sizes and provenance (licence, sha256, PII report)."""
+    return {"name": data.name, "label_names": list(data.label_names),
+            "rows": {"train": len(data.train), "validation": len(data.validation), "test": len(data.test)},
+            "meta": data.meta}
 
 
 def _dispatch(config: TrainConfig, data: DataSplits, writer: RunWriter, resume: bool) -> RunResult:
