@@ -1,0 +1,372 @@
+"""Command line of the model engine: python -m models train|evaluate|predict|bench|models|datasets.
+
+Every TrainConfig field is a `train` flag, generated from the dataclass (names, types, defaults) and its
+field docstrings (read with `ast` from models/config.py), so the CLI, config files and the Python API
+never drift apart. Errors of our own types print one line `error: ...` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import dataclasses
+import inspect
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from models.config import DEVICES, METHODS, PRECISIONS, TrainConfig
+from models.errors import DataValidationError, StratLabModelError
+
+log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+MAIN_EPILOG = """\
+examples:
+  python -m models datasets                      # what can I train on?
+  python -m models models                        # which models are available offline?
+  python -m models train --method classic --dataset banking77
+  python -m models train --method full --model all-MiniLM-L6-v2 --epochs 3 --batch-size 32
+  python -m models train --config my_run.yaml --learning-rate 5e-5    # flags override the file
+  python -m models evaluate --run data/runs/<run-id>
+  python -m models predict --run data/runs/<run-id> "my card has not arrived" "how do I top up?"
+  python -m models predict --run data/runs/<run-id> --input tickets.csv --text-column body --output out.jsonl
+  python -m models bench --run data/runs/<run-id> --precision int8
+
+run `python -m models <command> --help` for the options of one command.
+"""
+
+TRAIN_EPILOG = """\
+config files: --config run.json or run.yaml holds the same keys as these flags, with underscores
+(e.g. `learning_rate: 5e-5`); a flag given on the command line wins over the file.
+
+examples:
+  python -m models train --method classic --dataset banking77                    # seconds
+  python -m models train --method linear_probe --dataset sst2
+  python -m models train --method lora --epochs 2 --lora-r 16
+  python -m models train --method zero_shot --model SmolLM2-135M-Instruct --eval-limit 200 --few-shot-k 1
+  python -m models train --dataset tickets.csv --text-column body --label-column intent --method full
+"""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as one `error:` line (plus a hint) and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+# ---------------------------------------------------------------- TrainConfig -> flags
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written under each dataclass field (`x: int = 1` then `\"\"\"...\"\"\"`), by field name."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            docs[node.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def _optional(parse: Any) -> Any:
+    def convert(text: str) -> Any:
+        return None if text.strip().lower() in ("none", "null", "") else parse(text)
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def _finite_float(text: str) -> float:
+    return float(text)  # NaN/inf pass here and are rejected by TrainConfig with a clear message
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "str": str, "int": int, "float": _finite_float,
+    "str | None": _optional(str), "int | None": _optional(int), "float | None": _optional(_finite_float),
+}
+_CHOICES = {"method": METHODS, "device": DEVICES, "precision": PRECISIONS}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One --flag per TrainConfig field; defaults are SUPPRESSed so we know which flags were given."""
+    docs = field_docs(TrainConfig)
+    group = parser.add_argument_group("training configuration (same keys as a --config file)")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        help_text = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")
+        if f.type == "bool":
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+            continue
+        convert = _FIELD_TYPES.get(str(f.type))
+        if convert is None:
+            raise TypeError(f"TrainConfig.{f.name} has type {f.type}; teach models/cli.py to parse it")
+        group.add_argument(flag, dest=f.name, type=convert, choices=_CHOICES.get(f.name),
+                           default=argparse.SUPPRESS, help=help_text,
+                           metavar=None if f.name in _CHOICES else f.name.upper())
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """--config file values, overridden by the flags given on the command line; validated."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values: dict[str, Any] = TrainConfig.from_file(args.config).to_dict() if args.config else {}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    return TrainConfig.from_dict(values)
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="python -m models",
+        description="Strategy Lab model engine: train text classifiers (classic TF-IDF, linear probe, full "
+                    "fine-tune, LoRA, zero-shot LLM), evaluate them, predict, and benchmark inference. "
+                    "Works offline with the packaged models and datasets.",
+        epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser)
+    train = sub.add_parser("train", help="train one method and write a run folder", epilog=TRAIN_EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description="Train and evaluate one method; everything lands in <runs_dir>/<run-id>/.")
+    train.add_argument("--config", metavar="FILE", help="JSON or YAML file with TrainConfig keys")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an unfinished run folder (other flags ignored)")
+    add_config_flags(train)
+    _add_evaluate(sub)
+    _add_predict(sub)
+    _add_bench(sub)
+    sub.add_parser("models", help="list the model catalog (what is available offline)",
+                   description="List every model: name, family, parameters, size, licence, availability.")
+    sub.add_parser("datasets", help="list the built-in datasets",
+                   description="List the dataset catalog: rows per split, labels, licence.")
+    return parser
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a finished run folder, e.g. data/runs/<id>")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="where to run (default: auto)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "int8", "bf16"),
+                   help="fp32 as trained; int8 = dynamic int8 Linear layers on CPU; bf16 for GPUs")
+
+
+def _add_evaluate(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="re-evaluate a saved run on a split",
+                       description="Re-evaluate a saved model on its dataset (or --split) and print the metrics.",
+                       epilog="example:\n  python -m models evaluate --run data/runs/<id> --compare-precision int8",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_options(p)
+    p.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    p.add_argument("--compare-precision", choices=("int8", "bf16"),
+                   help="also report the accuracy change of int8/bf16 against fp32 on the same examples")
+    p.add_argument("--output", metavar="FILE", help="write the full metrics JSON here")
+
+
+def _add_predict(sub: Any) -> None:
+    p = sub.add_parser("predict", help="label texts with a saved run",
+                       description="Predict labels for texts given as arguments or in a file.",
+                       epilog="examples:\n  python -m models predict --run data/runs/<id> \"card not arrived\"\n"
+                              "  python -m models predict --run data/runs/<id> --input texts.txt --output out.csv",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_options(p)
+    p.add_argument("texts", nargs="*", help="texts to classify")
+    p.add_argument("--input", metavar="FILE", help=".txt (one text per line) or CSV/TSV/Parquet/JSONL")
+    p.add_argument("--text-column", default="text", help="column of --input holding the text (default: text)")
+    p.add_argument("--output", metavar="FILE", help=".csv or .jsonl; default: CSV on stdout")
+    p.add_argument("--top-k", type=int, default=1, help="also write the k best labels with probabilities")
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="measure latency and throughput of a saved run",
+                       description="Warm up, then time single requests and whole-set batches until both a "
+                                   "minimum count and a minimum duration are reached.")
+    _add_run_options(p)
+    p.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    p.add_argument("--limit", type=int, default=None, help="use only the first N texts of the split")
+    p.add_argument("--min-seconds", type=float, default=5.0, help="minimum timed seconds per measurement")
+    p.add_argument("--min-iterations", type=int, default=10, help="minimum single-request calls")
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.train import resume_run, train
+
+    if args.resume:
+        result = resume_run(Path(args.resume))
+    else:
+        config = config_from_args(args)
+        _check_model_exists(config)
+        result = train(config)
+    summary = {"run_dir": str(result.run_dir), "method": result.method, "model": result.model,
+               "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
+               "n_test": result.metrics.get("n"), "train_seconds": round(result.train_seconds, 2)}
+    print(json.dumps(summary))
+    return 0
+
+
+def _check_model_exists(config: TrainConfig) -> None:
+    """Fail before a run folder is created when the model name is wrong."""
+    if config.method != "classic":
+        from models.registry import resolve_model
+
+        resolve_model(config.model)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from models.infer import compare_precision, evaluate_run
+
+    metrics = evaluate_run(Path(args.run), split=args.split, device=args.device, precision=args.precision)
+    if args.output:
+        Path(args.output).write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+    keys = ("run", "split", "precision", "n", "accuracy", "accuracy_ci95", "macro_f1", "weighted_f1", "log_loss", "ece")
+    summary = {k: metrics.get(k) for k in keys}
+    if args.compare_precision:
+        summary["precision_comparison"] = compare_precision(Path(args.run), args.compare_precision, split=args.split)
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def read_input_texts(path: Path, text_column: str) -> list[str]:
+    """Texts from a .txt file (one per non-empty line) or a table file's `text_column`."""
+    if path.suffix.lower() in (".txt", ""):
+        try:
+            return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as e:
+            raise DataValidationError(f"cannot read {path}: {e.strerror}") from e
+    from models.datasets import read_table
+
+    frame = read_table(path)
+    if text_column not in frame.columns:
+        raise DataValidationError(f"column {text_column!r} not found in {path}; columns are: "
+                                  f"{', '.join(map(str, frame.columns))}; pass --text-column")
+    return [str(t) for t in frame[text_column].tolist()]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from models.infer import load_predictor
+
+    texts = list(args.texts) + (read_input_texts(Path(args.input), args.text_column) if args.input else [])
+    if not texts:
+        raise DataValidationError("no texts to predict; pass them as arguments or with --input FILE")
+    predictor = load_predictor(Path(args.run), device=args.device, precision=args.precision)
+    chunk = 1024
+    rows: list[dict[str, Any]] = []
+    for start in tqdm(range(0, len(texts), chunk), desc="predicting", unit="chunk", disable=None, file=sys.stderr):
+        part = texts[start : start + chunk]
+        rows += prediction_rows(part, predictor.predict_proba(part), predictor.label_names, args.top_k)
+    write_rows(rows, Path(args.output) if args.output else None)
+    return 0
+
+
+def prediction_rows(texts: Sequence[str], probs: Any, label_names: Sequence[str], top_k: int) -> list[dict[str, Any]]:
+    """One dict per text: text, label, confidence and (top_k > 1) the k best 'label:prob' pairs."""
+    rows = []
+    for text, row in zip(texts, probs, strict=True):
+        order = row.argsort()[::-1]
+        item: dict[str, Any] = {"text": text, "label": label_names[order[0]], "confidence": round(float(row[order[0]]), 6)}
+        if top_k > 1:
+            item["top_k"] = "; ".join(f"{label_names[i]}:{row[i]:.4f}" for i in order[:top_k])
+        rows.append(item)
+    return rows
+
+
+def write_rows(rows: list[dict[str, Any]], path: Path | None) -> None:
+    """JSONL when path ends with .jsonl/.json, else CSV; stdout when path is None."""
+    if path is not None and path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        return
+    handle = open(path, "w", newline="", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    finally:
+        if path:
+            handle.close()
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from models.infer import benchmark, load_predictor, split_of
+    from models.runs import read_json
+    from models.train import load_training_data
+
+    config = TrainConfig.from_dict(read_json(Path(args.run) / "config.json"))
+    texts = list(split_of(load_training_data(config), args.split).texts)[: args.limit]
+    predictor = load_predictor(Path(args.run), device=args.device, precision=args.precision)
+    result = benchmark(predictor, texts, min_seconds=args.min_seconds, min_iterations=args.min_iterations)
+    print(json.dumps({"run": Path(args.run).name, "precision": args.precision, **result}))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from models.registry import list_models
+
+    for spec in list_models():
+        params = f"{spec.params / 1e6:.1f}M" if spec.params else "?"
+        size = f"{spec.size_bytes / 2**20:.0f} MiB" if spec.size_bytes else "-"
+        state = "available" if spec.available else "unavailable"
+        print(f"{spec.name:45s} {spec.family:9s} {params:>7s} {size:>9s} {spec.licence:12s} {state:11s} {spec.note}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from models.datasets import list_datasets
+
+    for entry in list_datasets():
+        rows = ", ".join(f"{k} {v}" for k, v in entry.rows.items())
+        labels = f"{entry.num_labels} labels" if entry.num_labels else "no labels"
+        print(f"{entry.name:30s} {entry.task:18s} {labels:10s} {rows:40s} {entry.licence}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench,
+            "models": cmd_models, "datasets": cmd_datasets}
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "filelock", "transformers", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def error_line(error: BaseException) -> str:
+    """`error: <message>` on one line; validation problems are appended after the message."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    problems = getattr(error, "problems", None)
+    if problems:
+        message += " - " + "; ".join(" ".join(p.split()) for p in problems[:10])
+    return f"error: {message}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m models`; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except StratLabModelError as e:
+        log.debug("command failed", exc_info=True)
+        sys.stderr.write(error_line(e) + "\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
