@@ -34,6 +34,12 @@ RUN_COLUMNS = (
     "macro_f1_ci_high", "n_test", "samples_per_s", "peak_memory_bytes", "error", "config_json",
     "environment_json", "eval_json", "ingested_at",
 )
+INFERENCE_FILE = "inference.json"
+INFERENCE_COLUMNS = (
+    "p50_ms", "p95_ms", "throughput_per_s", "inference_hardware", "inference_measured_at", "model_params",
+    "tokens_per_request", "api_input_tokens", "api_output_tokens", "api_tokenizer",
+)
+"""Columns filled from a run folder's inference.json (migration 004); NULL until it exists."""
 EPOCH_COLUMNS = ("run_id", "epoch", "step", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "improved")
 PREDICTION_COLUMNS = ("run_id", "text_id", "true_label", "pred_label", "confidence", "correct", "probs")
 
@@ -133,8 +139,11 @@ def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
     known = {run_id: (state, finished) for run_id, state, finished in
              ws.rows("select run_id, state, finished_at from runs")}
     ingested = []
+    without_inference = {r[0] for r in ws.rows("select run_id from runs where inference_measured_at is null")}
     for run_dir in sorted(p for p in root.iterdir() if (p / "status.json").is_file()):
         if run_dir.name in known and known[run_dir.name][0] == "succeeded":
+            if run_dir.name in without_inference and (run_dir / INFERENCE_FILE).is_file():
+                attach_inference(ws, run_dir)
             continue  # the common case, decided without reading the folder
         try:
             if ingest_run(ws, run_dir):
@@ -142,6 +151,24 @@ def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
         except RunIngestError as e:
             log.warning("skipping run folder %s: %s", run_dir, e)
     return ingested
+
+
+def attach_inference(ws: Workspace, run_dir: Path | str) -> bool:
+    """Fill the inference columns of an ingested run from its inference.json (written after status.json,
+    so it may land after the run was ingested). Returns True when a row was updated; a malformed file is
+    logged and skipped."""
+    run_dir = Path(run_dir)
+    try:
+        values = _inference_values(run_dir)
+    except RunIngestError as e:
+        log.warning("skipping %s: %s", run_dir / INFERENCE_FILE, e)
+        return False
+    if values["inference_measured_at"] is None:
+        return False
+    sets = ", ".join(f"{column} = ?" for column in INFERENCE_COLUMNS)
+    with ws.transaction() as cur:
+        cur.execute(f"update runs set {sets} where run_id = ?", [*values.values(), run_dir.name])
+    return True
 
 
 # ------------------------------------------------------------------------------------------ reading a folder
@@ -169,6 +196,12 @@ def read_run_folder(run_dir: Path | str) -> RunRecord | None:
     job = _read_json(run_dir / "job.json", required=False) or {}
     events = _read_events(run_dir / "events.jsonl")
     run_row = _run_row(run_dir.name, config, environment, evaluation, status, events, job)
+    try:
+        inference = _inference_values(run_dir)
+    except RunIngestError as e:  # the benchmark is an add-on: a bad file must not keep the run out
+        log.warning("ignoring %s: %s", run_dir / INFERENCE_FILE, e)
+        inference = dict.fromkeys(INFERENCE_COLUMNS)
+    run_row = run_row.assign(**{k: [v] for k, v in inference.items()})
     return RunRecord(run_id=run_dir.name, state=state, finished_at=finished_at, run=run_row,
                      epochs=_epoch_rows(run_dir.name, events),
                      predictions=_prediction_rows(run_dir, required=succeeded))
@@ -186,6 +219,22 @@ def _read_json(path: Path, *, required: bool) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise RunIngestError(f"{path} must hold a JSON object")
     return value
+
+
+def _inference_values(run_dir: Path) -> dict[str, Any]:
+    """INFERENCE_COLUMNS from inference.json (all None when the file is absent)."""
+    bench = _read_json(run_dir / INFERENCE_FILE, required=False) or {}
+    api = bench.get("api_prompt") if isinstance(bench.get("api_prompt"), dict) else {}
+    params = _number(bench.get("model_params"))
+    return {
+        "p50_ms": _number(bench.get("p50_ms")), "p95_ms": _number(bench.get("p95_ms")),
+        "throughput_per_s": _number(bench.get("throughput_per_s")),
+        "inference_hardware": bench.get("hardware"), "inference_measured_at": _timestamp(bench.get("measured_at")),
+        "model_params": int(params) if params is not None else None,
+        "tokens_per_request": _number(bench.get("tokens_per_request")),
+        "api_input_tokens": _number(api.get("input_tokens_mean")),
+        "api_output_tokens": _number(api.get("output_tokens_mean")), "api_tokenizer": api.get("tokenizer"),
+    }
 
 
 def _read_events(path: Path) -> list[dict[str, Any]]:
