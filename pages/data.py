@@ -182,6 +182,7 @@ def _load_example() -> None:
 
 def _sql_tab(ws) -> None:
     titles = list(explorer.EXAMPLE_QUERIES)
+    st.session_state.setdefault("data_sql_example", titles[1])
     st.selectbox("Example queries", [OWN_QUERY, *titles], key="data_sql_example", on_change=_load_example)
     st.session_state.setdefault("data_sql_text", explorer.EXAMPLE_QUERIES[titles[1]])
     text = st.text_area("SQL: one read-only SELECT", key="data_sql_text", height=160)

@@ -120,12 +120,14 @@ def test_sql_tab_refuses_drop_and_runs_examples(app_env):
     at.button(key="data_sql_run").click().run()
     assert any("read-only: DROP statements are refused" in e for e in errors(at))
     assert "events" in tables(at)["table"].tolist()
-    at.selectbox(key="data_sql_example").set_value("Events by type (sample data)").run()
+    at.selectbox(key="data_sql_example").set_value("Competitors by price (sample data)").run()
+    assert at.text_area(key="data_sql_text").value.startswith("select name, price_per_seat_usd")
     at.button(key="data_sql_run").click().run()
     assert not errors(at)
     frame = at.dataframe[-1].value
-    assert frame.columns.tolist() == ["event_type", "events", "accounts"]
-    assert int(frame["events"].sum()) == tables(at).set_index("table").loc["events", "rows"]
+    assert frame.columns.tolist() == ["name", "price_per_seat_usd", "capability_score", "funding_usd_m"]
+    assert len(frame) == tables(at).set_index("table").loc["competitors", "rows"]
+    assert frame["price_per_seat_usd"].is_monotonic_increasing
     assert [b.label for b in at.get("download_button")] == ["Download CSV"]
 
 
