@@ -613,7 +613,23 @@ def _load_text(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
     loaded = _Loaded(frame=pd.DataFrame(), columns=list(header), row_numbers=np.asarray(lines, dtype=np.int64),
                      row_word="line", problems=problems)
     loaded.frame = _typed_frame(columns, _safe_names(header))
+    if delimiter != ",":
+        _read_decimal_commas(loaded)
     return loaded
+
+
+def _read_decimal_commas(loaded: _Loaded) -> None:
+    """Text columns like '2,5' in a non-comma file are numbers written with a decimal comma."""
+    for name in loaded.frame.columns:
+        series = loaded.frame[name]
+        if not isinstance(series.dtype, pd.StringDtype):
+            continue
+        values = series.dropna().str.strip()
+        if (values.empty or not values.str.fullmatch(r"[+-]?\d+(,\d+)?").all()
+                or not values.str.contains(",", regex=False).any()):
+            continue
+        loaded.frame[name] = _cast(series.str.strip().str.replace(",", ".", regex=False), "Float64")
+        loaded.warnings.append(f"column {name!r}: decimal commas (2,5) were read as numbers (2.5)")
 
 
 def _columns_from_rows(rows: list[list[str]], width: int) -> list[pd.Series]:

@@ -376,3 +376,13 @@ def test_preview_is_capped_but_row_count_is_not():
     plan = sniff_file("thirty.csv", data)
     assert plan.row_count == 30 and plan.preview.shape == (20, 1)
     assert plan.preview["n"].tolist() == list(range(20))
+
+
+def test_decimal_commas_in_semicolon_files():
+    plan, frame = load("eu.csv", b"name;price;code\nx;1,5;0,1\ny;2;0,25\nz;;1\n")
+    assert plan.delimiter == ";" and plan.types == ("VARCHAR", "DOUBLE", "DOUBLE")
+    assert frame["price"].tolist()[:2] == [1.5, 2.0] and pd.isna(frame["price"][2])
+    assert frame["code"].tolist() == [0.1, 0.25, 1.0]
+    assert any("decimal commas" in w for w in plan.warnings)
+    _, comma = load("us.csv", b'name,amount\nx,"1,5"\n')  # in a comma file "1,5" stays text
+    assert comma["amount"].tolist() == ["1,5"]
