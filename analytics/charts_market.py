@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics.market import format_usd
+from analytics.market import MarketView, format_usd
 
 BLUE, ORANGE, GREEN, GREY, RED = "#1f5fbf", "#e8730c", "#2a9d55", "#8a94a6", "#c8332b"
 FONT_SIZE = 18
@@ -133,3 +133,13 @@ def positioning(comp: pd.DataFrame, title: str = "Price vs capability (bubble = 
         # Headroom above the top bubble for its label.
         yaxis={"title": "Capability score", "range": [float(caps.min()) - 0.12 * span, float(caps.max()) + 0.22 * span]},
     )
+
+
+def market_figures(view: MarketView) -> dict[str, go.Figure]:
+    """The page's sizing figures: 'tornado_top_down', 'tornado_bottom_up', 'projection'."""
+    year = view.sensitivity_year
+    return {
+        "tornado_top_down": tornado(view.sensitivity_top_down, f"Top-down SOM, year {year}"),
+        "tornado_bottom_up": tornado(view.sensitivity_bottom_up, f"Bottom-up SOM, year {year}"),
+        "projection": projection(view.projection),
+    }

@@ -366,60 +366,68 @@ def served_mask(segments: pd.DataFrame, assumptions: MarketAssumptions) -> pd.Se
     return mask
 
 
-def _prepare(segments: pd.DataFrame, assumptions: MarketAssumptions, year: int = 0) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Prepared:
+    """Per-segment arrays at one year (numpy: pandas overhead dominates on ~100 rows)."""
+
+    companies: np.ndarray
+    adoption: np.ndarray
+    acv: np.ndarray
+    served: np.ndarray
+
+
+def _prepare(segments: pd.DataFrame, assumptions: MarketAssumptions, year: int = 0) -> _Prepared:
     """Per segment at `year`: companies (grown), adoption (scaled, raised, capped), acv (scaled), served."""
     missing = [c for c in SEGMENT_COLUMNS if c not in segments.columns]
     if missing:
         raise MarketError(f"segments lack columns {', '.join(missing)}; load them with load_segments")
     a = assumptions
-    growth = (segments["growth_rate"].astype(float) * a.growth_multiplier).clip(lower=-1.0)
-    companies = segments["companies"].astype(float) * (1.0 + growth) ** year
-    adoption = segments["adoption_rate"].astype(float) * a.adoption_multiplier + a.adoption_gain_per_year * year
-    return pd.DataFrame({
-        "companies": companies,
-        "adoption": adoption.clip(upper=1.0),
-        "acv": segments["acv_usd"].astype(float) * a.acv_multiplier,
-        "served": served_mask(segments, a),
-    }, index=segments.index)
+    growth = np.maximum(segments["growth_rate"].to_numpy(dtype=float) * a.growth_multiplier, -1.0)
+    adoption = segments["adoption_rate"].to_numpy(dtype=float) * a.adoption_multiplier + a.adoption_gain_per_year * year
+    return _Prepared(
+        companies=segments["companies"].to_numpy(dtype=float) * (1.0 + growth) ** year,
+        adoption=np.minimum(adoption, 1.0),
+        acv=segments["acv_usd"].to_numpy(dtype=float) * a.acv_multiplier,
+        served=served_mask(segments, a).to_numpy(dtype=bool),
+    )
 
 
 def top_down(segments: pd.DataFrame, assumptions: MarketAssumptions, year: int = 0) -> SizingResult:
     """TAM, SAM (served x adoption) and SOM (SAM x obtainable share) at `year` (0 = today's data)."""
     f = _prepare(segments, assumptions, year)
-    served = f[f["served"]]
-    sam = float((served["companies"] * served["adoption"] * served["acv"]).sum())
-    buyers = float((served["companies"] * served["adoption"]).sum())
+    companies, adoption, acv = f.companies[f.served], f.adoption[f.served], f.acv[f.served]
+    sam = float((companies * adoption * acv).sum())
     return SizingResult(
         method="top_down",
-        tam_usd=float((f["companies"] * f["acv"]).sum()),
+        tam_usd=float((f.companies * f.acv).sum()),
         sam_usd=sam,
         som_usd=sam * assumptions.obtainable_share,
-        served_companies=float(served["companies"].sum()),
-        customers=buyers * assumptions.obtainable_share,
+        served_companies=float(companies.sum()),
+        customers=float((companies * adoption).sum()) * assumptions.obtainable_share,
     )
 
 
-def _reachable(served: pd.DataFrame, assumptions: MarketAssumptions) -> pd.Series:
+def _reachable(companies: np.ndarray, assumptions: MarketAssumptions) -> np.ndarray:
     """Reachable accounts per served segment (a year's sales and marketing capacity)."""
     if assumptions.reachable_accounts is None:
-        return served["companies"] * assumptions.reach_rate
-    total = float(served["companies"].sum())
+        return companies * assumptions.reach_rate
+    total = float(companies.sum())
     if total <= 0:
-        return served["companies"] * 0.0
-    return served["companies"] * (min(float(assumptions.reachable_accounts), total) / total)
+        return companies * 0.0
+    return companies * (min(float(assumptions.reachable_accounts), total) / total)
 
 
 def bottom_up(segments: pd.DataFrame, assumptions: MarketAssumptions, year: int = 0) -> SizingResult:
     """TAM, SAM (reachable accounts x ACV) and SOM (reachable x win rate x ACV) at `year`."""
     f = _prepare(segments, assumptions, year)
-    served = f[f["served"]]
-    reach = _reachable(served, assumptions)
+    companies, acv = f.companies[f.served], f.acv[f.served]
+    reach = _reachable(companies, assumptions)
     return SizingResult(
         method="bottom_up",
-        tam_usd=float((f["companies"] * f["acv"]).sum()),
-        sam_usd=float((reach * served["acv"]).sum()),
-        som_usd=float((reach * assumptions.win_rate * served["acv"]).sum()),
-        served_companies=float(served["companies"].sum()),
+        tam_usd=float((f.companies * f.acv).sum()),
+        sam_usd=float((reach * acv).sum()),
+        som_usd=float((reach * assumptions.win_rate * acv).sum()),
+        served_companies=float(companies.sum()),
         customers=float(reach.sum()) * assumptions.win_rate,
     )
 
@@ -519,6 +527,38 @@ def project(segments: pd.DataFrame, assumptions: MarketAssumptions, years: int =
         rows.append({"year": year, "companies": down.served_companies, "tam_usd": down.tam_usd,
                      "sam_usd": down.sam_usd, "som_usd": down.som_usd, "som_bottom_up_usd": up.som_usd})
     return pd.DataFrame(rows)
+
+
+# -- everything the page shows, in one call -----------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class MarketView:
+    """Sizing both ways, tornado data for both, and the projection, for one set of inputs."""
+
+    top_down: SizingResult
+    """Top-down TAM/SAM/SOM today."""
+    bottom_up: SizingResult
+    """Bottom-up TAM/SAM/SOM today."""
+    sensitivity_top_down: pd.DataFrame
+    """`sensitivity(..., method='top_down', year=sensitivity_year)`."""
+    sensitivity_bottom_up: pd.DataFrame
+    """`sensitivity(..., method='bottom_up', year=sensitivity_year)`."""
+    sensitivity_year: int
+    """Year whose SOM the sensitivity rows describe."""
+    projection: pd.DataFrame
+    """`project(..., years)`."""
+
+
+def market_view(segments: pd.DataFrame, assumptions: MarketAssumptions, sensitivity_year: int = 5,
+                years: int = 5, delta: float = 0.2) -> MarketView:
+    """All of the Market page's numbers for one set of segments and assumptions."""
+    return MarketView(
+        top_down=top_down(segments, assumptions),
+        bottom_up=bottom_up(segments, assumptions),
+        sensitivity_top_down=sensitivity(segments, assumptions, delta, "top_down", sensitivity_year),
+        sensitivity_bottom_up=sensitivity(segments, assumptions, delta, "bottom_up", sensitivity_year),
+        sensitivity_year=sensitivity_year,
+        projection=project(segments, assumptions, years),
+    )
 
 
 # -- formatting --------------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ workspace's `generation`, which `changed()` bumps after every write, so no page 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -16,6 +19,7 @@ from analytics.errors import AnalyticsError
 from analytics.summary import WorkspaceSummary, summarize
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_log = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner="Opening the workspace (first start creates the sample data)...")
@@ -99,6 +103,7 @@ def start_page(title: str, caption: str | None = None) -> Workspace:
     except AnalyticsError as e:
         st.error(f"The workspace could not be opened: {e}")
         st.stop()
+    sync_jobs()  # finished jobs land in the workspace on any page, also after an app restart
     _sidebar(ws)
     st.title(title)
     if caption:
@@ -179,6 +184,25 @@ def competitor_positioning(gen: int, mapping=None, our_name: str | None = None):
     return market.competitor_positioning(workspace(), mapping, our_name)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def market_view(gen: int, mapping, assumptions, sensitivity_year: int):
+    """(MarketView, figures) for one set of inputs. Built once and shared read-only: Plotly figures
+    are slow to build (about 0.1 s each) and cache_data would rebuild them when unpickling."""
+    from analytics import charts_market, market
+
+    view = market.market_view(market_segments(gen, mapping), assumptions, sensitivity_year)
+    return view, charts_market.market_figures(view)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def competitor_chart(gen: int, mapping, our_name: str | None):
+    """(competitor table, positioning figure), shared read-only."""
+    from analytics import charts_market
+
+    frame = competitor_positioning(gen, mapping, our_name)
+    return frame, charts_market.positioning(frame)
+
+
 # -- Data page (import plans, table profiles) -------------------------------------------------------------
 @st.cache_data(show_spinner="Reading the file...", max_entries=4)
 def import_plan(name: str, data: bytes, encoding: str | None, delimiter: str | None,
@@ -201,3 +225,129 @@ def table_profile(gen: int, table: str):
 def table_preview(gen: int, table: str, limit: int = 100):
     """The first `limit` rows of `table`."""
     return workspace().preview(table, limit)
+
+
+# -- jobs and runs (Fine-tune page; no torch: models.jobs and analytics.runs read plain files) -----------
+_SYNC_LOCK = threading.Lock()
+
+
+def runs_dir() -> Path:
+    """Where jobs write run folders: $STRATLAB_RUNS_DIR, else <project>/data/runs (read at every call)."""
+    from models.registry import runs_dir as default_runs_dir
+
+    return default_runs_dir()
+
+
+@st.cache_resource
+def _ingested_signatures() -> dict[str, tuple[tuple[str, int], ...]]:
+    return {}
+
+
+def _runs_signature(root: Path) -> tuple[tuple[str, int], ...]:
+    """(run folder, status.json mtime) of every finished run: what ingest_all would look at."""
+    if not root.is_dir():
+        return ()
+    found = []
+    for entry in os.scandir(root):
+        try:
+            found.append((entry.name, os.stat(os.path.join(entry.path, "status.json")).st_mtime_ns))
+        except OSError:
+            continue  # not a run folder, or still running (no status.json yet)
+    return tuple(sorted(found))
+
+
+def sync_jobs() -> list[str]:
+    """Advance the job queue (models.jobs.tick: start queued jobs, notice ended ones) and ingest every
+    finished run folder not yet in the workspace (also runs that ended while the app was down).
+
+    Cheap when nothing changed (a tick and one directory scan). Calls `changed()` when runs were ingested;
+    returns their ids. Never raises: a problem is logged and shown by the Fine-tune page, not every page.
+    """
+    from analytics.runs import ingest_all
+    from models import jobs
+
+    try:
+        jobs.tick()
+    except Exception:  # noqa: BLE001 - a broken job folder must not break every page
+        _log.exception("job queue tick failed")
+    root = runs_dir()
+    with _SYNC_LOCK:
+        signature = _runs_signature(root)
+        key = f"{workspace().path}|{root}"
+        if _ingested_signatures().get(key) == signature:
+            return []
+        try:
+            ingested = ingest_all(workspace(), root)
+        except Exception:  # noqa: BLE001
+            _log.exception("ingesting finished runs failed")
+            return []
+        _ingested_signatures()[key] = signature
+    if ingested:
+        changed()
+    return ingested
+
+
+@st.cache_data(show_spinner=False)
+def run_list(gen: int):
+    """analytics.runs.list_runs: every ingested run, newest first."""
+    from analytics.runs import list_runs
+
+    return list_runs(workspace())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def run_detail(gen: int, run_id: str):
+    """analytics.runs.run_detail for one run (raises RunNotFoundError)."""
+    from analytics.runs import run_detail as detail
+
+    return detail(workspace(), run_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def model_catalog():
+    """models.registry.list_models(), refreshed every minute (hub availability can change)."""
+    from models.registry import list_models
+
+    return list_models()
+
+
+@st.cache_data(show_spinner=False)
+def hardware_prices(gen: int, kind: str):
+    """analytics.prices.price_table for 'cpu' or 'gpu' rows."""
+    from analytics.prices import price_table
+
+    return price_table(workspace(), kind)
+
+
+@st.cache_data(show_spinner="Reading the uploaded file...", max_entries=4)
+def uploaded_table(path: str):
+    """models.datasets.read_table of a saved upload (cached per path; the name holds the content hash)."""
+    from models.datasets import read_table
+
+    return read_table(path)
+
+
+@st.cache_data(show_spinner="Timing a few real steps in a separate process...", max_entries=16)
+def measured_steps(config_json: str):
+    """models.estimate.measure for a TrainConfig given as JSON (cached per config)."""
+    import json
+
+    from models.config import TrainConfig
+    from models.estimate import measure
+
+    return measure(TrainConfig.from_dict(json.loads(config_json)))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def run_test_texts(config_json: str) -> dict[str, str]:
+    """models.forms.test_texts for a run's config (JSON), {} when the data cannot be read any more."""
+    import json
+
+    from models.errors import StratLabModelError
+    from models.forms import test_texts
+
+    try:
+        return test_texts(json.loads(config_json))
+    except (StratLabModelError, OSError, KeyError) as e:
+        _log.warning("test texts unavailable: %s", e)
+        return {}

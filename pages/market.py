@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import charts_market as charts
 from analytics import market
 from analytics.errors import AnalyticsError
 from pages import _shared as shared
@@ -96,18 +95,16 @@ def _kpis(result: market.SizingResult, title: str) -> None:
             line.replace(" = ", " &= ", 1) for line in market.FORMULAS_LATEX[result.method]) + r"\end{aligned}")
 
 
-def _sensitivity(segments: pd.DataFrame, assumptions: market.MarketAssumptions) -> None:
-    year = st.slider("SOM in year", 0, PROJECTION_YEARS, PROJECTION_YEARS, key="mk_sens_year",
-                     help="Each assumption moved 20 % down and up. Growth only matters after year 0.")
+def _sensitivity(figures: dict) -> None:
+    st.slider("SOM in year", 0, PROJECTION_YEARS, PROJECTION_YEARS, key="mk_sens_year",
+              help="Each assumption moved 20 % down and up. Growth only matters after year 0.")
     left, right = st.columns(2, gap="large")
-    for col, method, title in ((left, "top_down", "Top-down SOM"), (right, "bottom_up", "Bottom-up SOM")):
-        sens = market.sensitivity(segments, assumptions, delta=0.2, method=method, year=year)
-        col.plotly_chart(charts.tornado(sens, f"{title}, year {year}"), width="stretch", theme=None)
+    left.plotly_chart(figures["tornado_top_down"], width="stretch", theme=None)
+    right.plotly_chart(figures["tornado_bottom_up"], width="stretch", theme=None)
 
 
-def _projection(segments: pd.DataFrame, assumptions: market.MarketAssumptions) -> None:
-    proj = market.project(segments, assumptions, years=PROJECTION_YEARS)
-    st.plotly_chart(charts.projection(proj), width="stretch", theme=None)
+def _projection(proj: pd.DataFrame, figures: dict) -> None:
+    st.plotly_chart(figures["projection"], width="stretch", theme=None)
     table = pd.DataFrame({"Year": proj["year"], "Companies served": proj["companies"].map("{:,.0f}".format)})
     for column, label in (("tam_usd", "TAM"), ("sam_usd", "SAM"), ("som_usd", "SOM top-down"),
                           ("som_bottom_up_usd", "SOM bottom-up")):
@@ -150,11 +147,11 @@ def _competitors(gen: int) -> None:
         with st.columns(3)[0]:
             choice = st.selectbox("Our product", [NONE, *names], index=1 + names.index(ours[0]) if ours else 0,
                                   key="mk_comp_us")
-        frame = shared.competitor_positioning(gen, mapping, "" if choice == NONE else choice)
+        frame, figure = shared.competitor_chart(gen, mapping, "" if choice == NONE else choice)
     except AnalyticsError as e:
         shared.show_error(e)
         return
-    st.plotly_chart(charts.positioning(frame), width="stretch", theme=None)
+    st.plotly_chart(figure, width="stretch", theme=None)
     st.dataframe(
         frame, hide_index=True, width="stretch",
         column_order=["is_us", "name", "price_per_seat_usd", "capability_score", "capability_per_usd",
@@ -176,34 +173,37 @@ def _competitors(gen: int) -> None:
 shared.start_page("Market", "How big is the market, how much of it can we win, and who else sells there.")
 gen = shared.generation()
 
-segments = assumptions = None
+view = figures = None
 with st.sidebar:
     st.header("Market data")
     try:
         mapping = _segment_mapping(gen)
         segments = None if mapping is None else shared.market_segments(gen, mapping)
+        if segments is not None:
+            st.header("Assumptions")
+            assumptions = _assumptions(segments)
+            # The slider sits in a tab further down; its last value is already in session state.
+            year = st.session_state.get("mk_sens_year", PROJECTION_YEARS)
+            view, figures = shared.market_view(gen, mapping, assumptions, year)
     except AnalyticsError as e:
         shared.show_error(e)
-    if segments is not None:
-        st.header("Assumptions")
-        assumptions = _assumptions(segments)
 
-if segments is not None and assumptions is not None:
+if view is not None:
     if st.session_state.get("mk_seg_source", SAMPLE) == SAMPLE:
         shared.sample_badge()
     left, right = st.columns(2, gap="large")
     with left:
-        _kpis(market.top_down(segments, assumptions), "Top-down")
+        _kpis(view.top_down, "Top-down")
     with right:
-        _kpis(market.bottom_up(segments, assumptions), "Bottom-up")
+        _kpis(view.bottom_up, "Bottom-up")
 else:
     st.warning("Pick a segments table and its columns in the sidebar to size the market.", icon=":material/tune:")
 
 tab_sens, tab_proj, tab_comp = st.tabs(["What moves SOM", f"{PROJECTION_YEARS}-year projection", "Competitors"])
-if segments is not None and assumptions is not None:
+if view is not None:
     with tab_sens:
-        _sensitivity(segments, assumptions)
+        _sensitivity(figures)
     with tab_proj:
-        _projection(segments, assumptions)
+        _projection(view.projection, figures)
 with tab_comp:
     _competitors(gen)

@@ -19,6 +19,7 @@ from analytics.market import (
     competitor_positioning,
     format_usd,
     load_segments,
+    market_view,
     project,
     sensitivity,
     top_down,
@@ -306,3 +307,15 @@ def test_chart_builders(segments, ws: Workspace):
     bubbles = charts_market.positioning(competitor_positioning(ws))
     assert [t.name for t in bubbles.data] == ["Competitors", "Us"]
     assert list(bubbles.data[1].text) == ["Lumen Desk (us)"]
+
+
+def test_market_view_bundles_everything(segments):
+    a = MarketAssumptions(obtainable_share=0.1, reach_rate=0.5, win_rate=0.2)
+    view = market_view(segments, a, sensitivity_year=1, years=3)
+    assert view.top_down.som_usd == pytest.approx(680_000)
+    assert view.bottom_up.som_usd == pytest.approx(0.5 * 0.2 * 23_000_000)
+    assert "growth_multiplier" in set(view.sensitivity_top_down["assumption"])
+    assert list(view.projection["year"]) == [0, 1, 2, 3]
+    figures = charts_market.market_figures(view)
+    assert set(figures) == {"tornado_top_down", "tornado_bottom_up", "projection"}
+    assert figures["tornado_bottom_up"].layout.title.text.startswith("Bottom-up SOM, year 1")
