@@ -349,15 +349,21 @@ class Workspace:
         return ExplorerResult(frame=frame, truncated=len(rows) > row_cap, elapsed_s=elapsed)
 
 
-APP_TABLES = frozenset({
-    "schema_migrations", "workspace_meta", "market_segments", "competitors", "plans",
-    "accounts", "users", "events", "imported_tables",
-})
-"""Tables the app owns (later migrations extend this with `register_app_tables`)."""
+def _migration_tables() -> frozenset[str]:
+    """Every table a migration creates: the tables the app owns (complete at import time)."""
+    pattern = re.compile(r"create\s+table\s+(?:if\s+not\s+exists\s+)?([a-z_][a-z0-9_]*)", re.IGNORECASE)
+    names = {"schema_migrations"}
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        names.update(m.lower() for m in pattern.findall(path.read_text(encoding="utf-8")))
+    return frozenset(names)
+
+
+APP_TABLES = _migration_tables()
+"""Tables the app owns: read from the migration files, so every module sees the full set."""
 
 
 def register_app_tables(*names: str) -> None:
-    """Mark more tables as app-owned (called by modules whose migrations add tables)."""
+    """Mark more tables as app-owned (tables created outside migrations; migration tables are already known)."""
     global APP_TABLES
     APP_TABLES = APP_TABLES | frozenset(names)
 
