@@ -89,8 +89,24 @@ def _gate() -> None:
     st.stop()
 
 
+def _ensure_app_navigation() -> None:
+    """Make app.py's navigation win over Streamlit's old folder-based pages.
+
+    Streamlit treats a folder named pages/ as an old-style multipage app until some session runs
+    app.py's `st.navigation`. After a server restart, a browser tab that reconnects straight to
+    /data would get the raw folder listing (and a page without app.py's config). Clearing that flag
+    and rerunning runs app.py, which routes the same URL to our page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def start_page(title: str, caption: str | None = None) -> Workspace:
     """Gate, sidebar and title of a page; returns the workspace. Every page calls this first."""
+    _ensure_app_navigation()
     _gate()
     if _exposed() and not _password():
         st.warning(
