@@ -62,7 +62,7 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
         if data is None:
             data = load_training_data(config)
         writer.write_json("data.json", describe_data(data))
-        return _dispatch(config, data, writer, resume)
+        result = _dispatch(config, data, writer, resume)
     except KeyboardInterrupt:
         writer.finish("cancelled", error="interrupted")
         raise
@@ -70,6 +70,20 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
         log.error("run %s failed: %s", writer.run_dir.name, e)
         writer.finish("failed", error=f"{type(e).__name__}: {e}")
         raise
+    if result.state == "succeeded" and not isinstance(writer, _SilentWriter):
+        _record_inference(result.run_dir, data, config)
+    return result
+
+
+def _record_inference(run_dir: Path, data: DataSplits, config: TrainConfig) -> None:
+    """Short inference benchmark -> inference.json (models/inference_record.py). The run has already
+    succeeded, so a failure or a cancel here only leaves the file out (the Compare page flags it)."""
+    from models.inference_record import record_inference
+
+    try:
+        record_inference(run_dir, data, device=config.device)
+    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - never turn a succeeded run into a failed one
+        log.warning("inference benchmark of run %s skipped: %s: %s", run_dir.name, type(e).__name__, e)
 
 
 def resume_run(run_dir: str | Path, data: DataSplits | None = None) -> RunResult:

@@ -16,6 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("STRATLAB_DATASET_MIRROR", str(ROOT.parent / "shared" / "datasets"))
+os.environ.setdefault("STRATLAB_INFERENCE_BENCH_S", "0.05")  # every test training run: a short benchmark
 
 
 @pytest.fixture(scope="session")
@@ -58,11 +59,13 @@ def empty_ws(tmp_path: Path):
 
 @pytest.fixture
 def app_env(workspace_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the app at a private workspace and runs folder; clear Streamlit caches before and after."""
+    """Point the app at a private workspace, runs, jobs and uploads folders; clear Streamlit caches before and after."""
     import streamlit as st
 
     monkeypatch.setenv("STRATLAB_WORKSPACE", str(workspace_file))
     monkeypatch.setenv("STRATLAB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("STRATLAB_JOBS_DIR", str(tmp_path / "jobs"))
+    monkeypatch.setenv("STRATLAB_UPLOADS_DIR", str(tmp_path / "uploads"))
     monkeypatch.delenv("STRATLAB_PASSWORD", raising=False)
     monkeypatch.chdir(ROOT)
     st.cache_data.clear()

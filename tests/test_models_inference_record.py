@@ -1,0 +1,76 @@
+"""inference.json after every succeeded run: measured latency/throughput, token counts; never fails a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from models.config import TrainConfig
+from models.data import DataSplits, LabelledTexts
+from models.runs import run_status
+
+TEXTS = ("love it", "hate it", "love this", "hate this") * 3
+
+
+def toy_data() -> DataSplits:
+    split = LabelledTexts(ids=tuple(f"r{i}" for i in range(len(TEXTS))), texts=TEXTS, labels=(1, 0, 1, 0) * 3)
+    return DataSplits("toy", ("not_happy", "happy"), split, split, split)
+
+
+def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.train import train
+
+    monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0.05")
+    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
+    record = json.loads((result.run_dir / "inference.json").read_text())
+    assert record["hardware"].startswith("CPU x") and record["device"] == "cpu" and record["method"] == "classic"
+    assert record["single_iterations"] >= 20 and record["batch_texts"] == len(TEXTS)
+    assert 0 < record["p50_ms"] <= record["p95_ms"] and record["throughput_per_s"] > 0
+    assert record["model_params"] is None and record["tokens_per_request"] is None
+    api = record["api_prompt"]
+    # the answer is a label name ('not happy' / 'happy') plus an end token
+    assert api["tokenizer"] == "SmolLM2-135M BPE" and api["n_texts"] == len(TEXTS)
+    assert api["input_tokens_mean"] > api["prompt_overhead_tokens"] > 10
+    assert 2 <= api["output_tokens_mean"] <= 4
+
+
+def test_switched_off_benchmark_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.train import train
+
+    monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0")
+    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
+    assert not (result.run_dir / "inference.json").exists()
+    assert run_status(result.run_dir)["state"] == "succeeded"
+
+
+def test_a_failing_benchmark_never_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import inference_record
+    from models.train import train
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt("cancelled during the benchmark")
+
+    monkeypatch.setattr(inference_record, "record_inference", broken)
+    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
+    assert result.state == "succeeded" and run_status(result.run_dir)["state"] == "succeeded"
+    assert not (result.run_dir / "inference.json").exists()
+
+
+def test_ingest_attaches_an_inference_record_that_lands_late(tmp_path: Path, empty_ws, monkeypatch) -> None:
+    from analytics.runs import ingest_all
+    from models.train import train
+
+    monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0")
+    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="late"), toy_data())
+    assert ingest_all(empty_ws, tmp_path) == ["late"]
+    assert empty_ws.scalar("select p50_ms from runs where run_id = 'late'") is None
+    (result.run_dir / "inference.json").write_text(json.dumps({
+        "measured_at": "2026-03-01T10:00:00+00:00", "hardware": "CPU x2", "p50_ms": 3.5, "p95_ms": 7.0,
+        "throughput_per_s": 250.0, "model_params": 22_713_216, "tokens_per_request": 14.5,
+        "api_prompt": {"input_tokens_mean": 460.5, "output_tokens_mean": 4.5, "tokenizer": "SmolLM2-135M BPE"}}))
+    assert ingest_all(empty_ws, tmp_path) == []  # the run itself is not ingested twice...
+    row = empty_ws.rows("select p50_ms, p95_ms, throughput_per_s, inference_hardware, model_params, "
+                        "tokens_per_request, api_input_tokens, api_output_tokens, api_tokenizer from runs")
+    assert row == [(3.5, 7.0, 250.0, "CPU x2", 22_713_216, 14.5, 460.5, 4.5, "SmolLM2-135M BPE")]  # ...but filled
