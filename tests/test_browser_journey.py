@@ -10,6 +10,7 @@ Run just this: .venv/bin/pytest -q tests/test_browser_journey.py
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -211,7 +212,7 @@ def _screenshot(page, name: str) -> Path:
     _settle(page)
     height = page.evaluate(
         """() => Math.max(...[...document.querySelectorAll(
-            '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"], section.main, body')]
+            '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"], [data-testid="stSidebarContent"], body')]
             .map(e => e.scrollHeight))"""
     )
     page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 8000))})
@@ -265,35 +266,62 @@ def _import_csv(page, tmp_path: Path) -> None:
     csv_path = tmp_path / "journey accounts.csv"
     csv_path.write_text(SAMPLE_CSV.replace(",", ";"), encoding="utf-8")  # ';' so delimiter detection is real
     _go(page, "Data")
+    tables_before = _sidebar_table_count(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(csv_path))
-    _see(page, "Acme Robotics")  # the preview table
-    _see(page, ";")  # detected delimiter shown
-    _settle(page)
+    _see(page, "Preview (first 4 rows)")
+    facts = page.get_by_test_id("stMarkdownContainer").filter(has_text="Delimiter").first.inner_text()
+    assert "Delimiter ';'" in facts and "Rows 4" in facts and "Columns 4" in facts, facts
+    page.get_by_test_id("stDataFrame").first.wait_for(state="visible")
     _no_exceptions(page, "Data preview")
     _screenshot(page, "02-data-preview.png")
 
     name_box = page.get_by_label("Table name")
-    if name_box.count():
-        name_box.first.fill(IMPORT_TABLE)
-        name_box.first.press("Enter")
-        _settle(page)
-    page.get_by_role("button", name="Import").first.click()
-    _see(page, IMPORT_TABLE)
-    page.get_by_test_id("stAlertContentSuccess").first.wait_for(state="visible", timeout=STEP_MS)
+    name_box.fill(IMPORT_TABLE)
+    name_box.press("Enter")
+    _settle(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    _see(page, f"Created table '{IMPORT_TABLE}' from {csv_path.name}: 4 rows, 4 columns.")
+    _see(page, f"{tables_before + 1} tables ·")  # the sidebar counts the new table
     _no_exceptions(page, "Data import")
+    page.get_by_role("tab", name="Tables").click()
+    _choose(page, "Inspect a table", IMPORT_TABLE)
+    _see(page, f"First 100 rows of {IMPORT_TABLE}")
+    _see(page, f"Yes, permanently drop '{IMPORT_TABLE}'")  # imported tables can be dropped
     _screenshot(page, "03-data-imported.png")
+
+
+def _sidebar_table_count(page) -> int:
+    caption = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"^\d+ tables ·")).first.inner_text()
+    return int(caption.split()[0])
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick `option` in the Streamlit selectbox labelled `label`."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    _settle(page)
 
 
 def _market(page) -> None:
     _go(page, "Market")
-    for word in ("TAM", "SAM", "SOM"):
-        _see(page, word)
-    charts = page.locator(".js-plotly-plot")
-    charts.first.wait_for(state="visible", timeout=STEP_MS)
-    _see(page, "Competitor")
-    assert charts.count() >= 2, f"expected several plotly charts on Market, found {charts.count()}"
+    for word in ("Top-down", "Bottom-up"):
+        _see(page, word, exact=True)
+    labels = {t.strip() for t in page.get_by_test_id("stMetricLabel").all_inner_texts()}
+    assert {"TAM", "SAM", "SOM"} <= labels, labels
+    _visible_chart(page)  # the tornado ("What moves SOM" is the first tab)
     _no_exceptions(page, "Market")
     _screenshot(page, "04-market.png")
+    page.get_by_role("tab", name="Competitors").click()
+    _visible_chart(page, "Competitors")
+    _no_exceptions(page, "Market competitors")
+    _screenshot(page, "04b-market-competitors.png")
+
+
+def _visible_chart(page, tab: str | None = None) -> None:
+    """Wait for a drawn plotly chart (its SVG plot area) in the selected tab panel, or anywhere."""
+    scope = page.get_by_role("tabpanel", name=tab) if tab else page
+    scope.locator(".js-plotly-plot .main-svg").first.wait_for(state="visible", timeout=STEP_MS)
 
 
 def _metrics(page) -> None:
