@@ -58,13 +58,22 @@ IMPORT_TABLE = "journey_accounts"
 
 
 # -- prerequisites -------------------------------------------------------------------------------------
-def _chromium() -> str:
-    """The Chromium executable; skip without it locally, fail in CI."""
-    for candidate in (os.environ.get("STRATLAB_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium executable ($STRATLAB_CHROMIUM if set); skip without it locally, fail in CI."""
+    chosen = os.environ.get("STRATLAB_CHROMIUM")
+    candidates = (chosen,) if chosen else (*CHROMIUM_CANDIDATES, shutil.which("chromium"))
+    for candidate in candidates:
         if candidate and Path(candidate).is_file():
-            return candidate
-    _missing("Chromium is not installed (Debian: apt-get install chromium; or set STRATLAB_CHROMIUM)")
-    return ""  # unreachable: _missing raises
+            break
+    else:
+        _missing(f"Chromium not found at {chosen or ', '.join(CHROMIUM_CANDIDATES)} "
+                 f"(Debian: apt-get install chromium; or set STRATLAB_CHROMIUM)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("the playwright package is not installed (pip install -e '.[dev]')")
+    return str(candidate)
 
 
 def _missing(reason: str) -> None:
@@ -136,7 +145,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def app_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app on a free loopback port, stopped (terminate, then kill) at the end of the session."""
     tmp = tmp_path_factory.mktemp("browser")
     port = _free_port()
@@ -171,15 +180,12 @@ class Console:
 
 
 @pytest.fixture
-def browser_page(app_server: Server):
+def browser_page(chromium: str, app_server: Server):
     """A Chromium page on a fresh context, with console errors collected into `page.console_log`."""
-    executable = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed (pip install -e '.[dev]')")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
         page = context.new_page()
         page.set_default_timeout(STEP_MS)
