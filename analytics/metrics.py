@@ -100,6 +100,23 @@ EVENT_SCHEMA: tuple[EventField, ...] = (
 )
 """The documented event schema (README and the Metrics page render it)."""
 
+DEFINITIONS_MARKDOWN = """
+- **DAU / WAU / MAU**: distinct users with a session that day / in the 7 days / in the 28 days ending that day
+  (rolling windows). **Stickiness** = DAU / MAU; the card shows mean DAU over the last 28 days / MAU.
+- **Funnel** (users whose first sign-up is in the range): signed up -> activated (an activation event) ->
+  active in week 2 (a session on day 7 to 13 after the sign-up day) -> paying (their account has an invoice).
+- **Retention**: users by sign-up month x months since sign-up; the share with at least one session in that
+  calendar month, counted through the end of the range.
+- **MRR**: per account, its latest invoice in the 31 days before the month's end (monthly billing), so an invoice
+  on the 31st still counts in February; **ARR** = 12 x MRR. New / expansion / contraction / churned MRR compare each
+  account with the previous month.
+- **Logo churn**: accounts paying last month but not this month / accounts paying last month. **Revenue churn**:
+  (churned + contraction MRR) / last month's MRR. **NRR**: this month's MRR from the accounts that paid last
+  month (or 12 months ago) / their MRR then.
+- **Plan filter**: the plan on the account's latest upgrade, downgrade or invoice up to the end of the range.
+"""
+"""The definitions above as Markdown (the Metrics page and README show them)."""
+
 FUNNEL_STEPS = {
     "signed_up": "Signed up",
     "activated": "Activated",

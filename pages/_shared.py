@@ -219,6 +219,41 @@ def competitor_chart(gen: int, mapping, our_name: str | None):
     return frame, charts_market.positioning(frame)
 
 
+# -- metrics (analytics/metrics.py; imported lazily) -------------------------------------------------------
+@st.cache_data(show_spinner=False)
+def metrics_options(gen: int) -> dict[str, list[str]]:
+    """Values of the region, industry, company size and plan filters (sample accounts and plans)."""
+    from analytics import metrics
+
+    return metrics.segment_options(workspace())
+
+
+@st.cache_data(show_spinner=False)
+def metrics_span(gen: int, mapping=None):
+    """(first day, last day) of the event source (None = sample events), or None without events."""
+    from analytics import metrics
+
+    return metrics.data_span(workspace(), mapping)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def column_values(gen: int, table: str, column: str, limit: int = 50) -> list[str]:
+    """The most common values of `table.column` as text (for mapping widgets)."""
+    from analytics import metrics
+
+    return metrics.distinct_values(workspace(), table, column, limit)
+
+
+@st.cache_resource(max_entries=32, show_spinner="Computing metrics...")
+def metrics_view(gen: int, filters, mapping=None):
+    """(MetricsReport, figures by name) for one source and filter set, shared read-only (Plotly figures
+    are slow to build and cache_data would rebuild them when unpickling). Errors are not cached."""
+    from analytics import metrics, metrics_charts
+
+    report = metrics.compute_report(workspace(), filters, mapping)
+    return report, metrics_charts.metrics_figures(report)
+
+
 # -- Data page (import plans, table profiles) -------------------------------------------------------------
 @st.cache_data(show_spinner="Reading the file...", max_entries=4)
 def import_plan(name: str, data: bytes, encoding: str | None, delimiter: str | None,

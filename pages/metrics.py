@@ -1,8 +1,153 @@
-"""Metrics: being built."""
+"""Metrics: active users, funnel, retention cohorts, MRR/ARR, churn and NRR from an event log."""
+
+from __future__ import annotations
+
+from datetime import date
 
 import streamlit as st
 
+from analytics import metrics
+from analytics.errors import AnalyticsError
 from pages import _shared as shared
 
-shared.start_page("Metrics")
-st.info("Coming soon.", icon=":material/construction:")
+SAMPLE, MINE, NONE, ALL = "Sample events", "A table of mine", "(none)", "All"
+COLUMN_GUESSES = {
+    "event_time": ("event_time", "timestamp", "time", "created_at", "ts", "date"),
+    "user_id": ("user_id", "user", "uid"),
+    "account_id": ("account_id", "account", "company_id", "org_id", "customer_id"),
+    "event_type": ("event_type", "event", "type", "name", "action"),
+    "amount_usd": ("amount_usd", "amount", "revenue", "price"),
+    "plan": ("plan", "plan_name", "tier"),
+}
+
+
+def _user_tables(gen: int) -> list[str]:
+    tables = shared.workspace_summary(gen).tables
+    return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
+
+
+def _pick(label: str, columns: list[str], role: str, optional: bool = False) -> str | None:
+    """A column selectbox that starts on the column named like the role, when there is one."""
+    options = ([NONE] if optional else []) + columns
+    lower = [c.lower() for c in options]
+    index = next((lower.index(g) for g in COLUMN_GUESSES[role] if g in lower), 0)
+    choice = st.selectbox(label, options, index=index, key=f"mt_col_{role}")
+    return None if choice == NONE else choice
+
+
+def _mapping(gen: int) -> metrics.EventMapping | None:
+    """Sidebar: the event source. None = sample events; stops the page when a mapping is incomplete."""
+    source = st.radio("Events from", [SAMPLE, MINE], horizontal=True, key="mt_source")
+    if source == SAMPLE:
+        return None
+    tables = _user_tables(gen)
+    if not tables:
+        st.info("No tables of yours yet: import an events table on the Data page.", icon=":material/upload:")
+        st.stop()
+    table = st.selectbox("Table", tables, key="mt_table")
+    columns = [name for name, _ in shared.table_columns(gen, table)]
+    picked = {role: _pick(label, columns, role, optional) for role, label, optional in (
+        ("event_time", "Event time", False), ("user_id", "User id", False), ("account_id", "Account id", False),
+        ("event_type", "Event type", False), ("amount_usd", "Invoice amount (USD)", True),
+        ("plan", "Plan", True))}
+    values = shared.column_values(gen, table, picked["event_type"])
+    st.caption("Which of your event types mean ours?")
+    pairs = {}
+    for ours in metrics.EVENT_TYPES:
+        default = [v for v in values if v.lower() == ours]
+        for theirs in st.multiselect(ours, values, default=default, key=f"mt_type_{ours}"):
+            pairs[theirs] = ours
+    try:
+        return metrics.EventMapping(table=table, event_types=pairs, **picked)
+    except AnalyticsError as e:
+        shared.show_error(e)
+        st.stop()
+
+
+def _filters(gen: int, span: tuple[date, date], mapped: bool) -> metrics.MetricFilters:
+    """Date range and segment filters; stops the page with a message when the range is incomplete."""
+    options = shared.metrics_options(gen)
+    cols = st.columns([2, 1, 1, 1, 1])
+    picked = cols[0].date_input("Date range", value=span, key="mt_dates", format="YYYY-MM-DD")
+    segment = {}
+    for col, (field, label) in zip(cols[1:], (("region", "Region"), ("industry", "Industry"),
+                                              ("company_size", "Company size"), ("plan", "Plan")), strict=True):
+        disabled = mapped and field != "plan"
+        choice = col.selectbox(label, [ALL, *options[field]], key=f"mt_{field}", disabled=disabled,
+                               help="Needs the sample accounts table" if disabled else None)
+        segment[field] = None if disabled or choice == ALL else choice
+    if not isinstance(picked, (tuple, list)) or len(picked) != 2:
+        st.info("Pick an end date to finish the date range.", icon=":material/date_range:")
+        st.stop()
+    try:
+        return metrics.MetricFilters(start=picked[0], end=picked[1], **segment)
+    except AnalyticsError as e:
+        shared.show_error(e)
+        st.stop()
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.0f}"
+
+
+def _kpis(kpis: metrics.Kpis) -> None:
+    c = st.columns(6)
+    c[0].metric("MAU (28 days)", "n/a" if kpis.mau is None else f"{kpis.mau:,}")
+    c[1].metric("Stickiness", _pct(kpis.stickiness), help="Mean DAU over the last 28 days / MAU")
+    c[2].metric("MRR", _usd(kpis.mrr_usd),
+                None if kpis.mrr_change_usd is None else f"{kpis.mrr_change_usd:+,.0f} USD vs previous month")
+    c[3].metric("ARR", _usd(kpis.arr_usd), help="12 x MRR")
+    c[4].metric("Logo churn (month)", _pct(kpis.logo_churn), help="Share of last month's paying accounts lost")
+    c[5].metric(f"NRR ({kpis.nrr_window})", _pct(kpis.nrr))
+
+
+shared.start_page("Metrics", "Active users, activation funnel, retention cohorts, MRR/ARR, churn and NRR, "
+                             "computed in DuckDB from the event log.")
+gen = shared.generation()
+with st.sidebar:
+    st.markdown("**Event source**")
+    mapping = _mapping(gen)
+try:
+    span = shared.metrics_span(gen, mapping)
+except AnalyticsError as e:
+    shared.show_error(e)
+    st.stop()
+if span is None:
+    st.info("The event source has no events yet.", icon=":material/info:")
+    st.stop()
+
+filters = _filters(gen, span, mapped=mapping is not None)
+try:
+    report, figures = shared.metrics_view(gen, filters, mapping)
+except metrics.NoEventsError as e:
+    st.warning(str(e), icon=":material/event_busy:")
+    st.stop()
+except AnalyticsError as e:
+    shared.show_error(e)
+    st.stop()
+
+if mapping is None:
+    shared.sample_badge()
+else:
+    st.caption(f"Events from table `{mapping.table}` ({report.events_in_range:,} mapped events in range).")
+_kpis(report.kpis)
+
+left, right = st.columns(2)
+left.plotly_chart(figures["active_users"], width="stretch", theme=None)
+right.plotly_chart(figures["stickiness"], width="stretch", theme=None)
+left, right = st.columns([2, 3])
+left.plotly_chart(figures["funnel"], width="stretch", theme=None)
+right.plotly_chart(figures["retention"], width="stretch", theme=None)
+left, right = st.columns(2)
+left.plotly_chart(figures["mrr"], width="stretch", theme=None)
+right.plotly_chart(figures["churn"], width="stretch", theme=None)
+
+with st.expander("Monthly revenue table"):
+    st.dataframe(report.revenue, hide_index=True, width="stretch")
+with st.expander("Definitions and event schema"):
+    st.markdown(metrics.DEFINITIONS_MARKDOWN)
+    st.markdown(metrics.schema_markdown())
