@@ -95,11 +95,14 @@ def _ensure_app_navigation() -> None:
     Streamlit treats a folder named pages/ as an old-style multipage app until some session runs
     app.py's `st.navigation`. After a server restart, a browser tab that reconnects straight to
     /data would get the raw folder listing (and a page without app.py's config). Clearing that flag
-    and rerunning runs app.py, which routes the same URL to our page.
+    and rerunning runs app.py, which routes the same URL to our page. Once per session only, so a
+    rerun never swallows a widget event (AppTest resets the flag before every run).
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    first_run = "_session_started" not in st.session_state
+    st.session_state["_session_started"] = True
+    if first_run and PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
 

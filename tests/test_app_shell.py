@@ -16,7 +16,7 @@ def test_home_shows_workspace_contents(app_env):
     assert any("Sample data" in i.value for i in at.info)
 
 
-@pytest.mark.parametrize("page", ["pages/finetune.py", "pages/playground.py", "pages/compare.py"])
+@pytest.mark.parametrize("page", ["pages/playground.py"])
 def test_placeholder_pages_say_coming(app_env, page):
     at = new_app(page)
     assert not at.exception
