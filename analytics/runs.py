@@ -139,11 +139,9 @@ def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
     known = {run_id: (state, finished) for run_id, state, finished in
              ws.rows("select run_id, state, finished_at from runs")}
     ingested = []
-    without_inference = {r[0] for r in ws.rows("select run_id from runs where inference_measured_at is null")}
+    attach_pending_inference(ws, root)
     for run_dir in sorted(p for p in root.iterdir() if (p / "status.json").is_file()):
         if run_dir.name in known and known[run_dir.name][0] == "succeeded":
-            if run_dir.name in without_inference and (run_dir / INFERENCE_FILE).is_file():
-                attach_inference(ws, run_dir)
             continue  # the common case, decided without reading the folder
         try:
             if ingest_run(ws, run_dir):
@@ -151,6 +149,16 @@ def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
         except RunIngestError as e:
             log.warning("skipping run folder %s: %s", run_dir, e)
     return ingested
+
+
+def attach_pending_inference(ws: Workspace, runs_dir: Path | str) -> list[str]:
+    """Attach inference.json to every ingested succeeded run that lacks it and now has one (the benchmark runs
+    after status.json is written). Cheap: one query and a file check per such run. Returns the run ids."""
+    root = Path(runs_dir)
+    pending = [r[0] for r in ws.rows("select run_id from runs where state = 'succeeded' and "
+                                     "inference_measured_at is null order by run_id")]
+    return [run_id for run_id in pending
+            if (root / run_id / INFERENCE_FILE).is_file() and attach_inference(ws, root / run_id)]
 
 
 def attach_inference(ws: Workspace, run_dir: Path | str) -> bool:
