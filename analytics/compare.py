@@ -29,6 +29,8 @@ Z_95 = 1.959963984540054
 MONTHS = 12
 HOURS_PER_MONTH = 24.0 * costs.DAYS_PER_MONTH
 PREDICTION_FILE_COLUMNS = ("text_id", "pred_label")
+MIN_BREAK_EVEN_REQUESTS = 1.0
+"""Break-even volumes below one request a month are not decisions anyone faces; they are left out."""
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,7 @@ def _assumptions(settings: CompareSettings, catalog: pd.DataFrame, price_ids: Se
 
 
 def break_even_points(board: Leaderboard) -> pd.DataFrame:
-    """Monthly volumes at which two frontier candidates cost the same over the horizon.
+    """Monthly volumes (at least one request) at which two frontier candidates cost the same over the horizon.
 
     Columns: a, b, requests_per_month, total_usd (the shared total there). Pairs that never cross are left out.
     """
@@ -525,7 +527,7 @@ def break_even_points(board: Leaderboard) -> pd.DataFrame:
             fixed_a, fixed_b = _fixed(a), _fixed(b)
             volume = costs.break_even_requests_per_month(fixed_a, a["cost_per_1k_usd"], fixed_b, b["cost_per_1k_usd"],
                                                          months)
-            if volume is not None:
+            if volume is not None and volume >= MIN_BREAK_EVEN_REQUESTS:
                 total = fixed_a + months * a["cost_per_1k_usd"] * volume / 1000.0
                 out.append({"a": a["candidate"], "b": b["candidate"], "requests_per_month": volume,
                             "total_usd": total})
