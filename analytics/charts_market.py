@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -36,7 +37,7 @@ def _usd_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
     values = []
     for exponent in range(int(math.floor(math.log10(max(low, 1.0)))), int(math.ceil(math.log10(max(high, 1.0)))) + 1):
         values += [m * 10.0**exponent for m in (1, 2, 5) if low <= m * 10.0**exponent <= high]
-    return values, [format_usd(v) for v in values]
+    return values, [re.sub(r"\.0+(?=[KMBT]$)", "", format_usd(v)) for v in values]  # $20B, not $20.00B
 
 
 def _format_value(name: str, value: float) -> str:
@@ -65,11 +66,13 @@ def tornado(sens: pd.DataFrame, title: str = "What moves SOM most") -> go.Figure
     for column, name, color in (("som_low_usd", "Low input", ORANGE), ("som_high_usd", "High input", BLUE)):
         fig.add_bar(
             y=labels, x=sens[column] - base, base=base, orientation="h", name=name, marker_color=color,
-            text=[format_usd(v) for v in sens[column]], textposition="outside", cliponaxis=False,
+            # Inside the bar when it fits (white), else just outside it.
+            text=[format_usd(v) for v in sens[column]], textposition="auto", cliponaxis=False,
+            insidetextanchor="middle", insidetextfont={"color": "white"}, outsidetextfont={"color": "#1b1f24"},
             hovertemplate="SOM %{text}<extra>" + name + "</extra>",
         )
     low, high = float(sens[["som_low_usd", "som_high_usd"]].min().min()), float(sens[["som_low_usd", "som_high_usd"]].max().max())
-    pad = (high - low) * 0.35 or base * 0.1 or 1.0  # room for the value labels outside the bars
+    pad = (high - low) * 0.2 or base * 0.1 or 1.0  # room for value labels of short bars
     ticks = [low, base, high]
     fig.add_vline(x=base, line_color=GREY, line_dash="dot")
     fig.update_layout(
