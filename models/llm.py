@@ -82,29 +82,43 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _convert_gguf(location: Path, gguf_file: str, target: Path) -> None:
-    """De-quantise `location/gguf_file` into fp32 safetensors + tokenizer at `target` (atomic)."""
+def _dequantise(location: Path, gguf_file: str) -> tuple[Any, Any]:
+    """(fp32 model without quantization_config, tokenizer) from a GGUF file; slow (tens of seconds on CPU)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    start = time.monotonic()
-    loaded = AutoModelForCausalLM.from_pretrained(location, gguf_file=gguf_file, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
-    config = AutoConfig.from_pretrained(location, gguf_file=gguf_file)
+    from models.registry import quiet_transformers
+
+    with quiet_transformers():
+        loaded = AutoModelForCausalLM.from_pretrained(location, gguf_file=gguf_file, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
+        config = AutoConfig.from_pretrained(location, gguf_file=gguf_file)
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict(), strict=True)
+    return model, tokenizer
+
+
+def _save_atomically(model: Any, tokenizer: Any, target: Path, marker: dict[str, Any]) -> None:
+    """save_pretrained into a temp folder beside `target`, write the marker last, then rename into place."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp.chmod(0o755)
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        marker = {"gguf": str(location / gguf_file), "converted_s": round(time.monotonic() - start, 1)}
         (tmp / CONVERTED_MARKER).write_text(json.dumps(marker), encoding="utf-8")
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _convert_gguf(location: Path, gguf_file: str, target: Path) -> None:
+    """De-quantise `location/gguf_file` into fp32 safetensors + tokenizer at `target` (atomic)."""
+    start = time.monotonic()
+    model, tokenizer = _dequantise(location, gguf_file)
+    marker = {"gguf": str(location / gguf_file), "converted_s": round(time.monotonic() - start, 1)}
+    _save_atomically(model, tokenizer, target, marker)
     log.info("converted %s to %s in %.1f s", gguf_file, target, time.monotonic() - start)
 
 
@@ -128,13 +142,20 @@ def load_causal_lm(spec: Any, device: torch.device | str = "cpu") -> tuple[Any, 
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from models.registry import quiet_transformers
+
+    if getattr(spec, "family", "causal_lm") != "causal_lm":
+        raise ModelNotFoundError(f"{spec.name} is an {spec.family}, not a causal LM; use SmolLM2-135M-Instruct")
     _, location, gguf_file = _spec_fields(spec)
     folder = ensure_converted(spec) if gguf_file else Path(location)
-    if not Path(folder).exists():
+    if getattr(spec, "source", "") != "hub" and not Path(folder).exists():
         raise ModelNotFoundError(f"model folder {folder} does not exist; check the registry entry {spec.name!r}")
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    return model, tokenizer
+    with quiet_transformers():
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to(device).eval(), tokenizer
 
 
 def chat_prompt(tokenizer: Any, user_message: str) -> str:
