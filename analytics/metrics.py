@@ -190,6 +190,17 @@ class MetricFilters:
                 "company_size": self.company_size, "plan": self.plan}
 
 
+def _check_column_name(field_name: str, column: str | None, optional: bool) -> None:
+    """Shape check only: `validate_mapping` allows just the table's real columns (then quoted), so names
+    like 'user' or 'when' work."""
+    if column is None and optional:
+        return
+    if not isinstance(column, str) or not column.strip():
+        raise MetricsInputError(f"{field_name}: choose a column of the table")
+    if len(column) > 255 or any(ord(ch) < 32 for ch in column):
+        raise MetricsInputError(f"{field_name}: {column[:40]!r}... is not a column name; choose a column of the table")
+
+
 @dataclass(frozen=True)
 class EventMapping:
     """How a user's own events table maps onto the event schema (column names and event-type values)."""
@@ -212,14 +223,12 @@ class EventMapping:
     """Column with the plan name; None disables the plan filter."""
 
     def __post_init__(self) -> None:
-        for name in ("table", "event_time", "user_id", "account_id", "event_type", "amount_usd", "plan"):
-            value = getattr(self, name)
-            if value is None and name in ("amount_usd", "plan"):
-                continue
-            try:
-                validate_name(value, "table" if name == "table" else f"{name} column")
-            except InvalidNameError as e:
-                raise MetricsInputError(str(e)) from e
+        try:
+            validate_name(self.table, "table")
+        except InvalidNameError as e:
+            raise MetricsInputError(str(e)) from e
+        for name in ("event_time", "user_id", "account_id", "event_type", "amount_usd", "plan"):
+            _check_column_name(name, getattr(self, name), optional=name in ("amount_usd", "plan"))
         pairs = self.event_types.items() if isinstance(self.event_types, Mapping) else self.event_types
         pairs = tuple(sorted((str(theirs), str(ours)) for theirs, ours in pairs))
         if not pairs:
@@ -337,9 +346,14 @@ def _check_values_occur(ws: Workspace, mapping: EventMapping) -> None:
 
 
 def distinct_values(ws: Workspace, table: str, column: str, limit: int = 50) -> list[str]:
-    """The most common values of `table.column` as text, most frequent first (for the mapping widgets)."""
+    """The most common values of `table.column` as text, most frequent first (for the mapping widgets).
+
+    Raises:
+        MetricsInputError: no such table or column.
+    """
     validate_name(table)
-    validate_name(column, "column")
+    if not ws.has_table(table) or column not in set(ws.columns(table)["column_name"]):
+        raise MetricsInputError(f"no column {column!r} in table {table!r}")
     rows = ws.rows(
         f"select cast({quote_ident(column)} as varchar) as v, count(*) as n from main.{quote_ident(table)} "
         f"where {quote_ident(column)} is not null group by v order by n desc, v limit $limit",
