@@ -405,3 +405,103 @@ def run_test_texts(config_json: str) -> dict[str, str]:
     except (StratLabModelError, OSError, KeyError) as e:
         _log.warning("test texts unavailable: %s", e)
         return {}
+
+
+# -- Compare page (analytics/compare.py, charts_compare.py, memo.py; models/demo_plan.py) ----------------
+def sync_inference() -> list[str]:
+    """Attach inference.json files that landed after their run was ingested (the benchmark runs after
+    status.json); calls `changed()` when any did. Never raises."""
+    from analytics.runs import attach_pending_inference
+
+    try:
+        attached = attach_pending_inference(workspace(), runs_dir())
+    except Exception:  # noqa: BLE001 - a broken file must not break the page
+        _log.exception("attaching inference records failed")
+        return []
+    if attached:
+        changed()
+    return attached
+
+
+@st.cache_data(show_spinner=False)
+def evaluation_sets(gen: int):
+    """analytics.compare.evaluation_sets: datasets with runs or API candidates."""
+    from analytics import compare
+
+    return compare.evaluation_sets(workspace())
+
+
+@st.cache_data(show_spinner=False)
+def compare_hardware(gen: int, dataset: str):
+    """Hardware names measured on `dataset` and the price rows auto-matched to them."""
+    from analytics import compare
+
+    return compare.resolve_hardware_prices(workspace(), dataset)
+
+
+@st.cache_data(show_spinner="Computing the leaderboard...", max_entries=16)
+def compare_board(gen: int, settings):
+    """analytics.compare.leaderboard for a CompareSettings."""
+    from analytics import compare
+
+    return compare.leaderboard(workspace(), settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def compare_figures(gen: int, settings):
+    """The leaderboard's standard charts (frontier, latency, total cost) as a name -> figure dict."""
+    from analytics.memo import standard_figures
+
+    return standard_figures(compare_board(gen, settings))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def compare_projections(gen: int, settings, mfu: float):
+    """analytics.compare.projections of the leaderboard's transformer runs onto catalog GPUs."""
+    from analytics import compare
+
+    return compare.projections(workspace(), compare_board(gen, settings), mfu)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def compare_cascade(gen: int, settings, small_key: str, big_key: str):
+    """analytics.compare.cascade (raises CostInputError for pairs that cannot be simulated)."""
+    from analytics import compare
+
+    return compare.cascade(workspace(), compare_board(gen, settings), small_key, big_key)
+
+
+@st.cache_data(show_spinner="Writing the memo...", max_entries=4)
+def compare_memo(gen: int, settings) -> str:
+    """analytics.memo.build_memo: the self-contained HTML decision memo."""
+    from analytics.memo import memo_html, standard_figures
+
+    board = compare_board(gen, settings)
+    return memo_html(board, standard_figures(board))
+
+
+@st.cache_data(show_spinner=False)
+def scaling_plans(gen: int, params: float, tokens: float, method: str, utilisation: float):
+    """analytics.compare.scaling_plans for every catalog GPU."""
+    from analytics import compare
+
+    return compare.scaling_plans(workspace(), params, tokens, method, utilisation)
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def demo_jobs():
+    """Queued or running quick-demo jobs (models.demo_plan; no torch)."""
+    from models.demo_plan import active_demo_jobs
+
+    return active_demo_jobs()
+
+
+def submit_quick_demo():
+    """Queue the quick demo's jobs and start the first; returns the jobs."""
+    from models import jobs
+    from models.demo_plan import submit_quick_demo as submit
+
+    submitted = submit(runs_dir())
+    jobs.tick()
+    st.cache_data.clear()
+    return submitted

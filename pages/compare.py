@@ -1,12 +1,402 @@
-"""Compare: placeholder until the decision-wing issue lands."""
+"""Compare: build or buy, at what volume, how sure. Measured accuracy against measured or priced dollars."""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
+from analytics import charts_compare as charts
+from analytics import compare, prices
+from analytics.costs import CostInputError
+from analytics.errors import AnalyticsError
+from analytics.memo import memo_filename, save_memo
+from models.errors import StratLabModelError
 from pages import _shared as shared
 
-shared.start_page("Compare")
-st.info(
-    "Coming soon: cost against accuracy for every model you trained, API prices, break-even volumes and "
-    "a decision memo. No numbers are shown here until they are measured.",
-    icon=":material/construction:",
-)
+NO_TARGET = 0.0
+PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd",
+                 "peak_tflops", "memory_gb", "bandwidth_gbps", "as_of", "source")
+
+
+# ------------------------------------------------------------------------------------------ empty state, demo
+
+
+def _demo_status() -> None:
+    active = shared.demo_jobs()
+    if active:
+        running = [str(j.config.get("method")) for j in active if j.state == "running"]
+        now = f" (now training: {running[0]})" if running else ""
+        st.info(f"Quick demo: {len(active)} candidate(s) still to finish{now}. They appear here as they land.",
+                icon=":material/hourglass_top:")
+
+
+def _demo_button(primary: bool) -> None:
+    if st.button("Run the quick demo (BANKING77 subset, 3+ real candidates)", type="primary" if primary else
+                 "secondary", key="cmp_demo", disabled=bool(shared.demo_jobs())):
+        try:
+            jobs = shared.submit_quick_demo()
+        except StratLabModelError as e:
+            shared.show_error(e)
+        else:
+            st.session_state["cmp_demo_clicked"] = pd.Timestamp.now(tz="UTC").isoformat()
+            st.success(f"Queued {len(jobs)} training jobs; they run one after another.", icon=":material/check:")
+
+
+@st.fragment(run_every=4)
+def _watch_jobs() -> None:
+    """While demo jobs run: tick the queue, ingest what finished, and redraw the page when something landed."""
+    if not shared.demo_jobs():
+        return
+    if shared.sync_jobs() or shared.sync_inference():
+        st.rerun(scope="app")
+    _demo_status()
+
+
+def _empty_state() -> None:
+    st.info(
+        "No measured candidates yet. Every number on this page comes from a run you trained (accuracy on its test "
+        "set, throughput timed on your machine) or an API you enter with a source: nothing is made up. Train models "
+        "on the Fine-tune page, or measure three real candidates now with the quick demo (a few minutes on a "
+        "laptop CPU).", icon=":material/balance:")
+    _demo_button(primary=True)
+
+
+# ------------------------------------------------------------------------------------------ settings
+
+
+def _settings(dataset: str) -> compare.CompareSettings | None:
+    """Volume, utilisation, target and hardware prices -> CompareSettings (None with an error shown)."""
+    cols = st.columns([1.3, 1, 1])
+    volume = cols[0].number_input("Requests per month", min_value=0, value=100_000, step=10_000, key="cmp_volume",
+                                  help="Your expected production volume.")
+    utilisation = cols[1].slider("Utilisation of paid machine time", 5, 100, 50, step=5, format="%d%%",
+                                 key="cmp_util", help="Share of the machine's paid time spent serving at the "
+                                 "measured batch throughput (an autoscaled or shared machine).")
+    target = cols[2].number_input("Accuracy target (%) · 0 = none", min_value=0.0, max_value=100.0, value=NO_TARGET,
+                                  step=1.0, key="cmp_target")
+    chosen = _hardware_pickers(dataset)
+    try:
+        return compare.CompareSettings(dataset=dataset, requests_per_month=float(volume),
+                                       utilisation=utilisation / 100.0, hardware_prices=chosen,
+                                       accuracy_target=target / 100.0 if target > 0 else None)
+    except CostInputError as e:
+        shared.show_error(e)
+        return None
+
+
+def _hardware_pickers(dataset: str) -> tuple[tuple[str, int], ...]:
+    """One price picker per measured hardware name; a hardware without a match starts on '(no price)'."""
+    matched = shared.compare_hardware(shared.generation(), dataset)
+    if not matched:
+        return ()
+    catalog = pd.concat([shared.hardware_prices(shared.generation(), "cpu"),
+                         shared.hardware_prices(shared.generation(), "gpu")])
+    labels = {int(r.price_id): f"{r.label} · ${r.hourly_usd:g}/h" for r in catalog.itertuples()}
+    options = [None, *labels]
+    chosen = []
+    with st.expander("Hardware prices (what each measured machine costs per hour)",
+                     expanded=any(v is None for v in matched.values())):
+        for i, (hardware, default) in enumerate(matched.items()):
+            pick = st.selectbox(f"Price for '{hardware}'", options, index=options.index(default),
+                                format_func=lambda p: "(no price: runs on it are flagged)" if p is None else labels[p],
+                                key=f"cmp_hw_{i}_{hardware}")
+            if pick is not None:
+                chosen.append((hardware, int(pick)))
+    return tuple(chosen)
+
+
+# ------------------------------------------------------------------------------------------ tabs
+
+
+def _format_table(board: compare.Leaderboard) -> pd.DataFrame:
+    table = board.table
+    return pd.DataFrame({
+        "candidate": table["candidate"], "frontier": table["on_frontier"],
+        "accuracy": table["accuracy"] * 100, "CI low": table["accuracy_ci_low"] * 100,
+        "CI high": table["accuracy_ci_high"] * 100, "macro-F1": table["macro_f1"], "p50 ms": table["p50_ms"],
+        "$ / 1k requests": table["cost_per_1k_usd"], "training $": table["training_usd"],
+        "monthly $": table["monthly_usd"], f"{board.settings.months}-month $": table["total_usd"],
+        "hardware / price": table["price_label"].fillna(table["hardware"]), "flag": table["flag"],
+    })
+
+
+def _leaderboard_tab(board: compare.Leaderboard) -> None:
+    st.markdown(f"**Recommendation.** {compare.recommend(board)}")
+    for flag in board.flags:
+        st.warning(flag, icon=":material/flag:")
+    st.dataframe(_format_table(board), hide_index=True, use_container_width=True, column_config={
+        "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+        "CI low": st.column_config.NumberColumn(format="%.1f%%"), "CI high": st.column_config.NumberColumn(format="%.1f%%"),
+        "macro-F1": st.column_config.NumberColumn(format="%.3f"), "p50 ms": st.column_config.NumberColumn(format="%.1f"),
+        "$ / 1k requests": st.column_config.NumberColumn(format="$%.5f"),
+        "training $": st.column_config.NumberColumn(format="$%.4f"),
+        "monthly $": st.column_config.NumberColumn(format="$%.2f"),
+        f"{board.settings.months}-month $": st.column_config.NumberColumn(format="$%.2f")})
+    figures = shared.compare_figures(shared.generation(), board.settings)
+    st.plotly_chart(figures["frontier"], use_container_width=True, key="cmp_frontier")
+    left, right = st.columns(2)
+    left.plotly_chart(figures["latency"], use_container_width=True, key="cmp_latency")
+    right.plotly_chart(figures["total"], use_container_width=True, key="cmp_total")
+    points = compare.break_even_points(board)
+    if len(points):
+        st.caption("Break-even volumes: " + "; ".join(f"{r.a} = {r.b} at {r.requests_per_month:,.0f} requests/month"
+                                                       for r in points.itertuples()))
+    with st.expander("Provenance of every number"):
+        st.dataframe(board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis", "training_basis"]],
+                     hide_index=True, use_container_width=True)
+    with st.expander("Assumptions"):
+        st.markdown("\n".join(f"- {a}" for a in board.assumptions))
+    _projection(board)
+    _api_forms(board)
+
+
+def _projection(board: compare.Leaderboard) -> None:
+    with st.expander("Projection to other hardware (estimates)"):
+        mfu = st.slider("Assumed share of peak FLOP/s reached (MFU)", 5, 80, 30, step=5, format="%d%%", key="cmp_mfu")
+        projection = shared.compare_projections(shared.generation(), board.settings, mfu / 100.0)
+        st.caption("Not measured: throughput = peak FLOP/s x MFU / (2 x parameters x tokens per request), or the "
+                   "memory-bandwidth bound when lower. Use it to decide what to measure next.")
+        st.plotly_chart(charts.projection_chart(projection), use_container_width=True, key="cmp_projection")
+
+
+def _api_forms(board: compare.Leaderboard) -> None:
+    api_rows = shared.hardware_prices(shared.generation(), "api")
+    labels = {int(r.price_id): f"{r.label} · ${r.input_per_m_usd:g}/${r.output_per_m_usd:g} per 1M"
+              for r in api_rows.itertuples()}
+    with st.expander("Add a hosted API candidate"):
+        with st.form("cmp_api_form", clear_on_submit=False):
+            name = st.text_input("Name", placeholder="gpt-4o-mini, zero-shot prompt")
+            price = st.selectbox("API price row", list(labels), format_func=labels.get)
+            cols = st.columns(3)
+            accuracy = cols[0].number_input("Accuracy (%)", 0.0, 100.0, value=None, step=0.1)
+            n_eval = cols[1].number_input("Measured on how many texts", min_value=1, value=None, step=1)
+            macro = cols[2].number_input("Macro-F1 (optional, 0-1)", 0.0, 1.0, value=None, step=0.01)
+            source = st.text_input("Source of the accuracy (required)", placeholder="paper, leaderboard URL, eval file")
+            tokens = st.columns(2)
+            tin = tokens[0].number_input("Input tokens per request (optional: counted from your test texts)",
+                                         min_value=0.0, value=None)
+            tout = tokens[1].number_input("Output tokens per request (optional)", min_value=0.0, value=None)
+            if st.form_submit_button("Add candidate"):
+                _add_api(board.settings.dataset, name, price, accuracy, n_eval, macro, source, tin, tout)
+    with st.expander("Import an API's predictions (CSV with text_id, pred_label)"):
+        _import_api(board, labels)
+    listed = compare.api_candidates(shared.workspace(), board.settings.dataset)
+    for row in listed.itertuples():
+        cols = st.columns([5, 1])
+        cols[0].caption(f"API candidate **{row.name}** · {row.accuracy:.1%} on {row.n_eval} texts · source: "
+                        f"{row.accuracy_source}")
+        if cols[1].button("Remove", key=f"cmp_del_{row.candidate_id}"):
+            compare.delete_api_candidate(shared.workspace(), int(row.candidate_id))
+            shared.changed()
+            st.rerun()
+
+
+def _add_api(dataset: str, name: str, price: int | None, accuracy: float | None, n_eval: int | None,
+             macro: float | None, source: str, tin: float | None, tout: float | None) -> None:
+    if accuracy is None or n_eval is None or price is None:
+        st.error("Enter the accuracy, how many texts it was measured on, and the API price row.")
+        return
+    try:
+        compare.add_api_candidate(shared.workspace(), name=name, dataset=dataset, price_id=int(price),
+                                  accuracy=accuracy / 100.0, n_eval=int(n_eval), accuracy_source=source,
+                                  macro_f1=macro, input_tokens_per_request=tin or None,
+                                  output_tokens_per_request=tout)
+    except (CostInputError, AnalyticsError) as e:
+        shared.show_error(e)
+        return
+    shared.changed()
+    st.rerun()
+
+
+def _import_api(board: compare.Leaderboard, labels: dict[int, str]) -> None:
+    runs = board.table[board.table["kind"] == "self-hosted"]
+    if runs.empty:
+        st.caption("Needs a run on this dataset: its stored test predictions give the true labels.")
+        return
+    upload = st.file_uploader("Predictions file", type=["csv"], key="cmp_api_upload")
+    run_key = st.selectbox("Match to the test set of run", list(runs["key"]),
+                           format_func=dict(zip(runs["key"], runs["candidate"], strict=True)).get, key="cmp_api_run")
+    price = st.selectbox("API price row", list(labels), format_func=labels.get, key="cmp_api_import_price")
+    name = st.text_input("Name", key="cmp_api_import_name")
+    if upload is not None and st.button("Import predictions", key="cmp_api_import"):
+        try:
+            frame = pd.read_csv(upload, dtype=str)
+            compare.import_api_predictions(shared.workspace(), name=name or upload.name, price_id=int(price),
+                                           run_id=run_key.removeprefix("run:"), predictions=frame,
+                                           file_name=upload.name)
+        except (CostInputError, AnalyticsError, ValueError) as e:
+            shared.show_error(e)
+            return
+        shared.changed()
+        st.rerun()
+
+
+def _cascade_tab(board: compare.Leaderboard) -> None:
+    priced = board.priced
+    smalls = priced[priced["kind"] == "self-hosted"]
+    if len(priced) < 2 or smalls.empty:
+        st.info("A cascade needs two priced candidates with stored predictions (one of them a run).")
+        return
+    names = dict(zip(priced["key"], priced["candidate"], strict=True))
+    cols = st.columns(2)
+    small = cols[0].selectbox("First model (answers when confident)", list(smalls["key"]), format_func=names.get,
+                              key="cmp_small")
+    bigs = [k for k in priced.sort_values("accuracy", ascending=False)["key"] if k != small]
+    big = cols[1].selectbox("Fallback (answers when the first is unsure)", bigs, format_func=names.get, key="cmp_big")
+    try:
+        result = shared.compare_cascade(shared.generation(), board.settings, small, big)
+    except CostInputError as e:
+        shared.show_error(e)
+        return
+    st.plotly_chart(charts.cascade_chart(result), use_container_width=True, key="cmp_cascade")
+    best = compare.cascade_operating_points(result)
+    st.caption(f"Simulated on {result.n_examples} test texts both scored: every request runs the first model; "
+               f"those below the confidence threshold also run the fallback. Best operating points:")
+    st.dataframe(best.assign(accuracy=best["accuracy"] * 100, deferred_share=best["deferred_share"] * 100),
+                 hide_index=True, column_config={
+                     "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+                     "deferred_share": st.column_config.NumberColumn("deferred", format="%.0f%%"),
+                     "cost_per_1k_usd": st.column_config.NumberColumn("$ / 1k", format="$%.5f")})
+
+
+def _learning_tab(board: compare.Leaderboard) -> None:
+    cost = st.number_input("Cost per label ($)", min_value=0.0, max_value=100.0, value=0.10, step=0.05,
+                           key="cmp_label_cost", help="What one labelled example costs you (annotator time).")
+    curve = compare.learning_curve(board, cost)
+    st.plotly_chart(charts.learning_curve_chart(curve, cost), use_container_width=True, key="cmp_learning")
+    if not curve.empty:
+        st.dataframe(curve.drop(columns="candidate"), hide_index=True)
+
+
+def _prices_tab(ws) -> None:
+    table = prices.price_table(ws)[list(PRICE_COLUMNS)]
+    st.caption("Edit a cell, say where the new figure comes from, then save. Zero, negative, missing or absurd "
+               "prices are refused; every edit is recorded.")
+    edited = st.data_editor(table, hide_index=True, disabled=["price_id", "kind", "name", "provider"],
+                            key="cmp_price_editor", use_container_width=True)
+    note = st.text_input("Source or reason for these edits (required)", key="cmp_price_note")
+    if st.button("Save price edits", key="cmp_price_save"):
+        _save_prices(ws, table, edited, note)
+    edits = prices.price_edits(ws)
+    if len(edits):
+        st.markdown("**Edit history**")
+        st.dataframe(edits, hide_index=True, use_container_width=True)
+
+
+def _changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> list[tuple[int, str, object]]:
+    cells = []
+    for (_, old), (_, new) in zip(before.iterrows(), after.iterrows(), strict=True):
+        for field in prices.EDITABLE:
+            a, b = old[field], new[field]
+            if (pd.isna(a) and pd.isna(b)) or (not pd.isna(a) and not pd.isna(b) and a == b):
+                continue
+            cells.append((int(old["price_id"]), field, None if pd.isna(b) else b))
+    return cells
+
+
+def _save_prices(ws, before: pd.DataFrame, after: pd.DataFrame, note: str) -> None:
+    cells = _changed_cells(before, after)
+    if not cells:
+        st.info("No cell changed.")
+        return
+    refused = []
+    saved = 0
+    for price_id, field, value in cells:
+        try:
+            prices.update_price(ws, price_id, field, value, note)
+            saved += 1
+        except (CostInputError, AnalyticsError) as e:
+            name = before.loc[before["price_id"] == price_id, "name"].iloc[0]
+            refused.append(f"{name} · {field} = {value!r}: {e}")
+    for message in refused:
+        st.error(f"Refused, not saved: {message}", icon=":material/block:")
+    if saved:
+        shared.changed()
+        st.success(f"Saved {saved} edit(s).")
+
+
+def _planner_tab() -> None:
+    st.markdown("Plan a training run before you rent anything: compute, memory, GPUs, time and dollars for each "
+                "GPU in the price catalog.")
+    cols = st.columns(4)
+    params_b = cols[0].number_input("Parameters N (billions)", min_value=0.001, max_value=2000.0, value=1.0, step=0.5,
+                                    key="cmp_plan_n")
+    tokens_b = cols[1].number_input("Training tokens D (billions)", min_value=0.001, max_value=100000.0, value=20.0,
+                                    step=1.0, key="cmp_plan_d")
+    method = cols[2].selectbox("Method", ["full", "lora", "qlora"], key="cmp_plan_method")
+    util = cols[3].slider("Utilisation (MFU)", 10, 70, 40, step=5, format="%d%%", key="cmp_plan_util")
+    try:
+        plans = shared.scaling_plans(shared.generation(), params_b * 1e9, tokens_b * 1e9, method, util / 100.0)
+    except CostInputError as e:
+        shared.show_error(e)
+        return
+    chinchilla = 20.0 * params_b
+    st.metric("Training compute 6ND", f"{6 * params_b * 1e9 * tokens_b * 1e9:.3g} FLOPs",
+              help="Kaplan et al., 2020")
+    st.caption(f"Chinchilla-optimal data for {params_b:g}B parameters: about {chinchilla:,.0f}B tokens "
+               f"(you chose {tokens_b:,.0f}B, {tokens_b / params_b:,.1f} tokens per parameter).")
+    st.dataframe(plans.drop(columns=["price_id", "chinchilla_tokens"]), hide_index=True, use_container_width=True,
+                 column_config={"flops": st.column_config.NumberColumn(format="%.3e"),
+                                "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
+                                "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
+                                "cost_usd": st.column_config.NumberColumn("$", format="$%.0f")})
+    st.markdown("**Formulas**\n" + "\n".join(f"- {line}" for line in compare.SCALING_FORMULAS))
+
+
+def _memo_tab(board: compare.Leaderboard) -> None:
+    st.markdown(f"**The memo's one sentence:** {compare.recommend(board)}")
+    memo = shared.compare_memo(shared.generation(), board.settings)
+    filename = memo_filename(board.settings)
+    st.download_button("Download the decision memo (HTML, works offline)", memo, file_name=filename,
+                       mime="text/html", type="primary", key="cmp_memo_download")
+    path = st.text_input("Or save it on the server as", value=f"data/memos/{filename}", key="cmp_memo_path")
+    if st.button("Save memo", key="cmp_memo_save"):
+        try:
+            saved = save_memo(memo, path)
+        except AnalyticsError as e:
+            shared.show_error(e)
+        else:
+            st.success(f"Saved {saved} ({len(memo) / 1e6:.1f} MB).")
+
+
+# ------------------------------------------------------------------------------------------ page
+
+
+def main() -> None:
+    ws = shared.start_page("Compare", "Build or buy, at what volume, how sure: every candidate on one evaluation set, "
+                           "priced from measured throughput and dated prices.")
+    shared.sync_jobs()
+    shared.sync_inference()
+    _watch_jobs()
+    sets = shared.evaluation_sets(shared.generation())
+    if sets.empty:
+        _empty_state()
+        tabs = st.tabs(["Prices", "Scaling planner"])
+        with tabs[0]:
+            _prices_tab(ws)
+        with tabs[1]:
+            _planner_tab()
+        return
+    dataset = st.selectbox("Evaluation set", list(sets["dataset"]), key="cmp_dataset",
+                           format_func=lambda d: f"{d} ({int(sets.set_index('dataset').loc[d, 'runs'])} runs, "
+                           f"{int(sets.set_index('dataset').loc[d, 'api_candidates'])} API)")
+    settings = _settings(dataset)
+    tabs = st.tabs(["Leaderboard & charts", "Cascade", "Learning curve", "Prices", "Scaling planner", "Memo"])
+    with tabs[3]:
+        _prices_tab(ws)
+    with tabs[4]:
+        _planner_tab()
+    if settings is None:
+        return
+    board = shared.compare_board(shared.generation(), settings)
+    with tabs[0]:
+        _leaderboard_tab(board)
+    with tabs[1]:
+        _cascade_tab(board)
+    with tabs[2]:
+        _learning_tab(board)
+    with tabs[5]:
+        _memo_tab(board)
+
+
+main()
