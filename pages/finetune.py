@@ -1,12 +1,437 @@
-"""Fine-tune: placeholder until the model-pages issue lands."""
+"""Fine-tune: set up a run, check and estimate it, launch it as a background job, watch it, read its results.
 
+Jobs run as detached processes (models.jobs); this page only submits, polls and reads. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
 import streamlit as st
 
+from analytics import charts_runs
+from models import forms, jobs
+from models.config import METHODS
+from models.datasets import list_datasets, validate_labelled_frame
+from models.errors import ConfigError, StratLabModelError
+from models.estimate import EstimateError, cost_usd, memory_estimate, model_shape, time_estimate
 from pages import _shared as shared
 
-shared.start_page("Fine-tune")
-st.info(
-    "Coming soon: launch and monitor fine-tuning jobs from the browser. Until then the model engine runs "
-    "from the command line: `python -m models train --help`.",
-    icon=":material/construction:",
-)
+STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "succeeded": ":material/check_circle:",
+               "failed": ":material/error:", "cancelled": ":material/cancel:", "interrupted": ":material/pause_circle:"}
+STATE_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "gray",
+                 "interrupted": "orange"}
+FINISHED_SHOWN = 8
+HELP = forms.field_help()
+DEFAULTS = forms.defaults()
+
+
+def _gib(n_bytes: float | None) -> str:
+    return "–" if n_bytes is None else f"{n_bytes / 2**30:.2f} GiB"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+# ---------------------------------------------------------------- setup
+
+
+def dataset_section() -> dict | None:
+    """Dataset choice -> {'dataset', 'text_column', 'label_column', 'n_train', 'num_labels', 'errors'}."""
+    st.subheader("1 · Data")
+    source = st.radio("Source", ["Catalog", "Upload a file"], horizontal=True, key="ft_source")
+    if source == "Catalog":
+        entries = {e.name: e for e in list_datasets() if e.task == "classification"}
+        entry = entries[st.selectbox("Dataset", list(entries), format_func=lambda n: entries[n].title,
+                                     key="ft_dataset")]
+        catalog = shared.dataset_catalog()
+        st.dataframe(catalog[catalog["task"] == "classification"].drop(columns="task"), hide_index=True)
+        st.caption(f"{entry.description} Licence: {entry.licence}. {entry.licence_note}")
+        return {"dataset": entry.name, "text_column": None, "label_column": None, "n_train": entry.rows["train"],
+                "num_labels": entry.num_labels or 2, "errors": []}
+    upload = st.file_uploader("Labelled texts (CSV, TSV, Parquet or JSONL)", type=["csv", "tsv", "parquet", "jsonl"],
+                              key="ft_upload")
+    if upload is None:
+        st.info("Upload a file with one text column and one label column.", icon=":material/upload_file:")
+        return None
+    try:
+        path = forms.save_upload(upload.name, upload.getvalue())
+        frame = shared.uploaded_table(str(path))
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return None
+    return _map_columns(frame, str(path))
+
+
+def _map_columns(frame: pd.DataFrame, path: str) -> dict:
+    columns = [str(c) for c in frame.columns]
+    left, right = st.columns(2)
+    text_col = left.selectbox("Text column", columns, index=_guess(columns, ("text", "sentence", "utterance")),
+                              key="ft_text_col", help=HELP["text_column"])
+    label_col = right.selectbox("Label column", columns, key="ft_label_col", help=HELP["label_column"],
+                                index=_guess(columns, ("label", "category", "intent", "class")))
+    st.dataframe(frame.head(5), hide_index=True)
+    report = validate_labelled_frame(frame, text_col, label_col)
+    for error in report.errors:
+        st.error(error, icon=":material/block:")
+    for warning in report.warnings:
+        st.warning(warning, icon=":material/warning:")
+    num_labels = int(frame[label_col].nunique()) if label_col in frame else 2
+    return {"dataset": path, "text_column": text_col, "label_column": label_col, "n_train": int(len(frame) * 0.7),
+            "num_labels": max(2, num_labels), "errors": report.errors}
+
+
+def _guess(columns: list[str], names: tuple[str, ...]) -> int:
+    lowered = [c.lower() for c in columns]
+    return next((lowered.index(n) for n in names if n in lowered), 0 if names[0] == "text" else min(1, len(columns) - 1))
+
+
+def method_section() -> tuple[str, object | None]:
+    """(method, chosen ModelSpec or None for classic)."""
+    st.subheader("2 · Method and model")
+    method = st.radio("Method", METHODS, key="ft_method", captions=[forms.METHOD_NOTES[m] for m in METHODS],
+                      format_func=lambda m: m.replace("_", " "))
+    if method == "classic":
+        st.caption("The classic baseline uses no neural model.")
+        return method, None
+    specs = {s.name: s for s in shared.model_catalog()}
+    choices = forms.model_choices(method, list(specs.values()))
+    usable = [name for name, ok, _ in choices if ok]
+    if not usable:
+        st.error(f"No model for {method} is available on this machine.")
+        return method, None
+    name = st.selectbox("Model", usable, key=f"ft_model_{method}", help=HELP["model"],
+                        format_func=lambda n: f"{n} · {_params(specs[n].params)}")
+    for other, _, reason in (c for c in choices if not c[1]):
+        st.caption(f":gray[:material/block: {other} (unavailable): {reason}]")
+    return method, specs[name]
+
+
+def _params(n: int | None) -> str:
+    return "? params" if not n else f"{n / 1e6:.0f}M params"
+
+
+def hyperparameters(method: str, prices: pd.DataFrame) -> tuple[dict, str | None, bool, bool]:
+    """The form: (values by TrainConfig field, chosen price label, estimate pressed, launch pressed)."""
+    st.subheader("3 · Settings")
+    values: dict = {}
+    with st.form("ft_settings", border=True):
+        a, b, c = st.columns(3)
+        neural = method in ("full", "lora")
+        if neural:
+            values["epochs"] = a.number_input("Epochs", min_value=0, value=DEFAULTS["epochs"], help=HELP["epochs"],
+                                              key="ft_epochs")
+            values["learning_rate"] = b.number_input("Learning rate", min_value=0.0, value=5e-5 if method == "full"
+                                                     else 5e-4, step=1e-5, format="%.1e", help=HELP["learning_rate"],
+                                                     key="ft_lr")
+            values["batch_size"] = c.number_input("Batch size", min_value=0, value=DEFAULTS["batch_size"],
+                                                  help=HELP["batch_size"], key="ft_batch")
+            values["max_length"] = a.number_input("Max tokens", min_value=0, value=DEFAULTS["max_length"],
+                                                  help=HELP["max_length"], key="ft_max_length")
+            values["max_steps"] = b.number_input("Max steps (0 = no cap)", min_value=0, value=0,
+                                                 help=HELP["max_steps"], key="ft_max_steps")
+            values["early_stopping_patience"] = c.number_input(
+                "Early-stopping patience", min_value=0, value=DEFAULTS["early_stopping_patience"],
+                help=HELP["early_stopping_patience"], key="ft_patience")
+            values["checkpoint_every_steps"] = a.number_input(
+                "Checkpoint every N steps (0 = epoch ends)", min_value=0, value=50,
+                help=HELP["checkpoint_every_steps"], key="ft_ckpt")
+        if method == "lora":
+            values["lora_r"] = b.number_input("LoRA rank", min_value=0, value=DEFAULTS["lora_r"], help=HELP["lora_r"])
+            values["lora_alpha"] = c.number_input("LoRA alpha", min_value=0, value=DEFAULTS["lora_alpha"],
+                                                  help=HELP["lora_alpha"])
+        if method in ("classic", "linear_probe"):
+            values["classic_c"] = a.number_input("Regularisation C", min_value=0.0, value=DEFAULTS["classic_c"],
+                                                 help=HELP["classic_c"], key="ft_c")
+        if method == "zero_shot":
+            values["few_shot_k"] = a.number_input("Examples per class in the prompt", min_value=0, value=0,
+                                                  help=HELP["few_shot_k"])
+            values["eval_limit"] = b.number_input("Score at most N test texts (0 = all)", min_value=0, value=200,
+                                                  help=HELP["eval_limit"])
+        if method != "zero_shot":
+            values["train_examples_per_class"] = b.number_input(
+                "Training examples per class (0 = all)", min_value=0, value=0,
+                help=HELP["train_examples_per_class"] + " Train several runs at 10, 50, 200... for a learning curve.",
+                key="ft_per_class")
+        values["pii_scrub"] = st.toggle("Mask personal data (emails, phones, cards, IBANs) first",
+                                        help=HELP["pii_scrub"], key="ft_pii")
+        with st.expander("Advanced"):
+            _advanced(values, method)
+        price = st.selectbox("Hardware price for the cost estimate", prices["label"].tolist() or [None],
+                             key="ft_price", format_func=lambda p: p or "no prices in the catalog",
+                             help="Rows of the price catalog (Compare page) for this machine's kind.")
+        left, right = st.columns(2)
+        estimate = left.form_submit_button("Check and estimate", icon=":material/calculate:")
+        launch = right.form_submit_button("Launch", type="primary", icon=":material/rocket_launch:")
+    return values, price, estimate, launch
+
+
+def _advanced(values: dict, method: str) -> None:
+    a, b, c = st.columns(3)
+    if method in ("full", "lora"):
+        values["warmup_ratio"] = a.number_input("Warm-up ratio", 0.0, 0.99, DEFAULTS["warmup_ratio"],
+                                                help=HELP["warmup_ratio"])
+        values["weight_decay"] = b.number_input("Weight decay", 0.0, 1.0, DEFAULTS["weight_decay"],
+                                                help=HELP["weight_decay"])
+        values["max_grad_norm"] = c.number_input("Gradient clipping", 0.0, None, DEFAULTS["max_grad_norm"],
+                                                 help=HELP["max_grad_norm"])
+    if method != "classic":
+        values["eval_batch_size"] = a.number_input("Eval batch size", 0, None, DEFAULTS["eval_batch_size"],
+                                                   help=HELP["eval_batch_size"])
+        values["device"] = b.selectbox("Device", ("auto", "cpu", "cuda", "mps"), help=HELP["device"])
+        values["precision"] = c.selectbox("Precision", ("auto", "fp32", "bf16"), help=HELP["precision"])
+        values["num_threads"] = a.number_input("CPU threads (0 = torch default)", 0, None, 0,
+                                               help=HELP["num_threads"])
+    values["seed"] = b.number_input("Seed", 0, None, DEFAULTS["seed"], help=HELP["seed"])
+    values["run_name"] = c.text_input("Run name (optional)", help=HELP["run_name"], key="ft_run_name")
+
+
+# ---------------------------------------------------------------- check, estimate, launch
+
+
+def build(data: dict, method: str, spec, values: dict):
+    """TrainConfig from the page's choices; raises ConfigError with the reason."""
+    if data is None:
+        raise ConfigError("choose a dataset from the catalog or upload a file")
+    if data["errors"]:
+        raise ConfigError("the uploaded file has problems to fix first: " + " | ".join(data["errors"]))
+    chosen = {"method": method, "dataset": data["dataset"], "text_column": data["text_column"],
+              "label_column": data["label_column"], "runs_dir": str(shared.runs_dir()), **values}
+    if spec is not None:
+        chosen["model"] = spec.name
+    return forms.build_config(chosen, model_family=spec.family if spec is not None else None)
+
+
+def show_estimate(config, data: dict, spec, prices: pd.DataFrame, price_label: str | None) -> None:
+    n_train = forms.training_rows(data["n_train"], data["num_labels"], config.train_examples_per_class)
+    batch = config.eval_batch_size if config.method in ("linear_probe", "zero_shot") else config.batch_size
+    shape = model_shape(spec.name, spec.location, spec.params) if spec is not None else None
+    memory = memory_estimate(config.method, shape, batch_size=batch, max_length=config.max_length,
+                             num_labels=data["num_labels"], lora_r=config.lora_r, n_train=n_train,
+                             bf16=config.precision == "bf16")
+    try:
+        measured = shared.measured_steps(json.dumps(config.to_dict(), sort_keys=True))
+    except EstimateError as e:
+        shared.show_error(e)
+        measured = None
+    timing = time_estimate(measured, config) if measured else None
+    row = prices[prices["label"] == price_label].iloc[0] if price_label in set(prices["label"]) else None
+    hourly = float(row["hourly_usd"]) if row is not None else None
+    cols = st.columns(3)
+    cols[0].metric("Time (estimate)", _duration(timing.total_s if timing else None))
+    cols[1].metric("Peak memory (formula)", _gib(memory.total_bytes),
+                   help=f"Measured peak while timing: {_gib(measured.peak_memory_bytes if measured else None)}")
+    cols[2].metric("Cost (estimate)", f"${cost_usd(timing.total_s, hourly):.4f}" if timing and hourly else "–")
+    if timing:
+        st.caption(f"Time = {timing.formula}; measured on {measured.device} with {measured.measured_steps} real "
+                   f"steps. Early stopping can end sooner; other jobs on this machine make it slower.")
+    st.caption(f"Memory = {memory.formula}.")
+    if timing and hourly:
+        st.caption(f"Cost = {_duration(timing.total_s)} / 3600 x ${hourly}/hour ({price_label}).")
+
+
+def launch(config) -> None:
+    try:
+        info = jobs.submit(config)
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return
+    st.success(f"Queued job {info.job_id} (run {info.run_id}). It keeps running if you close this tab.",
+               icon=":material/rocket_launch:")
+    shared.sync_jobs()
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@st.fragment(run_every=2)
+def jobs_panel() -> None:
+    """Every job with live progress; reruns alone every 2 s, so the rest of the page stays usable."""
+    ingested = shared.sync_jobs()
+    all_jobs = jobs.list_jobs()
+    if not all_jobs:
+        st.caption("No jobs yet. Launch one above; it runs in the background.")
+        return
+    active = [j for j in all_jobs if j.state in ("queued", "running")]
+    rest = [j for j in all_jobs if j.state not in ("queued", "running")]
+    for info in active + rest[:FINISHED_SHOWN]:
+        job_card(info)
+    if len(rest) > FINISHED_SHOWN:
+        st.caption(f"{len(rest) - FINISHED_SHOWN} older jobs not shown.")
+    if ingested:
+        st.toast(f"Run {', '.join(ingested)} landed in the workspace.", icon=":material/check_circle:")
+        st.session_state["ft_new_runs"] = ingested
+
+
+def job_card(info: jobs.JobInfo) -> None:
+    with st.container(border=True):
+        head, actions = st.columns([4, 1])
+        colour = STATE_COLOURS.get(info.state, "gray")
+        head.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] **{info.run_id}** · "
+                      f"{info.config.get('method')} · {info.config.get('dataset')} · attempt {info.attempts}")
+        _actions(actions, info)
+        figures = jobs.progress(info.job_id)
+        if info.state in ("running", "queued") or figures["events"]:
+            _progress(info, figures)
+        if info.state in ("failed", "interrupted", "cancelled") and info.error:
+            st.caption(f"Reason: {info.error}")
+        if info.state == "failed":
+            log_text = jobs.tail_log(info.job_id, lines=25)
+            fix = jobs.likely_fix(log_text)
+            if fix:
+                st.error(f"Likely fix: {fix}", icon=":material/build:")
+            st.code(log_text or "(empty log)", language=None)
+
+
+def _actions(column, info: jobs.JobInfo) -> None:
+    if info.state in ("queued", "running", "interrupted"):
+        if column.button("Cancel", key=f"cancel_{info.job_id}", icon=":material/stop:"):
+            _call(jobs.cancel, info.job_id, grace_s=5.0)
+    if info.resumable:
+        if column.button("Resume", key=f"resume_{info.job_id}", icon=":material/play_arrow:"):
+            _call(jobs.resume, info.job_id)
+
+
+def _call(action, job_id: str, **kwargs) -> None:
+    try:
+        action(job_id, **kwargs)
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return
+    st.rerun(scope="fragment")
+
+
+def _progress(info: jobs.JobInfo, figures: dict) -> None:
+    fraction = figures["fraction"]
+    step, total = figures["step"], figures["total_steps"]
+    label = f"step {step}/{total}" if step is not None and total else (figures["stage"] or info.state)
+    if figures["eta_s"] is not None and info.state == "running":
+        label += f" · ETA {_duration(figures['eta_s'])}"
+    st.progress(fraction if fraction is not None else 0.0, text=label)
+    cols = st.columns(4)
+    cols[0].metric("Loss", f"{figures['loss']:.4f}" if figures["loss"] is not None else "–")
+    cols[1].metric("Samples/s", f"{figures['samples_per_s']:.1f}" if figures["samples_per_s"] else "–")
+    cols[2].metric("Memory", _gib(figures["memory_bytes"]))
+    cols[3].metric("Val. accuracy", f"{figures['val_accuracy']:.1%}" if figures["val_accuracy"] is not None else "–")
+    if len(figures["loss_curve"]) > 1 or figures["epochs"]:
+        with st.expander("Curves", expanded=info.state == "running"):
+            left, right = st.columns(2)
+            if len(figures["loss_curve"]) > 1:
+                left.plotly_chart(charts_runs.loss_curve(pd.DataFrame(figures["loss_curve"])),
+                                  key=f"loss_{info.job_id}")
+            epochs = pd.DataFrame(figures["epochs"])
+            if "val_accuracy" in epochs:
+                right.plotly_chart(charts_runs.epoch_curves(epochs), key=f"epochs_{info.job_id}")
+
+
+# ---------------------------------------------------------------- results
+
+
+def results_section() -> None:
+    st.subheader("Results")
+    runs = shared.run_list(shared.generation())
+    if runs.empty:
+        st.caption("Finished runs appear here once their job ends.")
+        return
+    labels = {r.run_id: f"{r.run_id} · {r.state}" + (f" · acc {r.accuracy:.1%}" if pd.notna(r.accuracy) else "")
+              for r in runs.itertuples()}
+    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ft_result_run")
+    try:
+        detail = shared.run_detail(shared.generation(), run_id)
+    except Exception as e:  # noqa: BLE001 - RunNotFoundError or a query error: say it, keep the page
+        shared.show_error(e)
+        return
+    s, evaluation = detail.summary, detail.evaluation
+    if not evaluation:
+        st.warning(f"This run {s['state']}: {s.get('error') or 'no evaluation'}.")
+    else:
+        _headline(s, evaluation)
+        _per_class(evaluation)
+        _mistakes(detail)
+    _provenance(detail)
+
+
+def _headline(s: dict, evaluation: dict) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Accuracy", f"{s['accuracy']:.1%}",
+                   help=f"95% CI {s['accuracy_ci_low']:.1%} – {s['accuracy_ci_high']:.1%} (Wilson)")
+    cols[0].caption(f"95% CI {s['accuracy_ci_low']:.1%} – {s['accuracy_ci_high']:.1%}")
+    if pd.notna(s.get("macro_f1")):
+        cols[1].metric("Macro-F1", f"{s['macro_f1']:.1%}")
+        if pd.notna(s.get("macro_f1_ci_low")):
+            cols[1].caption(f"95% CI {s['macro_f1_ci_low']:.1%} – {s['macro_f1_ci_high']:.1%} (bootstrap)")
+    cols[2].metric("Test examples", f"{int(s['n_test']):,}" if pd.notna(s.get("n_test")) else "–")
+    cols[3].metric("Training time", _duration(s.get("train_seconds") if pd.notna(s.get("train_seconds")) else None))
+
+
+def _per_class(evaluation: dict) -> None:
+    per_class = charts_runs.per_class_frame(evaluation)
+    labels = evaluation.get("label_names") or per_class["label"].tolist()
+    left, right = st.columns(2)
+    if not per_class.empty:
+        left.plotly_chart(charts_runs.per_class_f1(per_class))
+    matrix = evaluation.get("confusion_matrix")
+    if matrix:
+        right.plotly_chart(charts_runs.confusion_heatmap(matrix, labels, top_n=20))
+        right.markdown("**Most confused pairs**")
+        right.dataframe(charts_runs.confused_pairs(matrix, labels), hide_index=True,
+                        column_config={"share_of_true": st.column_config.ProgressColumn(
+                            "share of true class", format="percent", min_value=0.0, max_value=1.0)})
+
+
+def _mistakes(detail) -> None:
+    mistakes = detail.predictions[~detail.predictions["correct"]].head(20).drop(columns=["probs", "correct"])
+    if mistakes.empty:
+        return
+    texts = shared.run_test_texts(json.dumps(detail.config, sort_keys=True))
+    if texts:
+        mistakes.insert(1, "text", mistakes["text_id"].map(texts))
+    st.markdown("**Most confident mistakes**")
+    st.dataframe(mistakes, hide_index=True, column_config={"confidence": st.column_config.NumberColumn(
+        format="%.3f")})
+
+
+def _provenance(detail) -> None:
+    s, env = detail.summary, detail.environment
+    with st.expander("Provenance: hardware, versions, date, config"):
+        st.markdown(f"**Hardware** {s.get('hardware') or env.get('hardware', '?')} · device {s.get('device') or '?'}"
+                    f" · **finished** {s.get('finished_at')} · **job** {s.get('job_id') or '–'}")
+        versions = {k: env.get(k) for k in ("python", "torch", "transformers", "accelerate", "peft", "sklearn")
+                    if env.get(k)}
+        st.markdown("**Versions** " + " · ".join(f"{k} {v}" for k, v in versions.items()))
+        left, right = st.columns(2)
+        left.json(detail.config, expanded=False)
+        right.json(env, expanded=False)
+
+
+# ---------------------------------------------------------------- page
+
+
+ws = shared.start_page("Fine-tune", "Train a classifier on your data; jobs run in the background and survive "
+                                    "closing the browser or restarting the app.")
+prices = shared.hardware_prices(shared.generation(), "gpu" if jobs.cuda_device_count() else "cpu")
+setup, monitor = st.columns([3, 2], gap="large")
+with setup:
+    data = dataset_section()
+    method, spec = method_section()
+    values, price_label, estimate_pressed, launch_pressed = hyperparameters(method, prices)
+
+    if estimate_pressed or launch_pressed:
+        try:
+            config = build(data, method, spec, values)
+        except ConfigError as e:
+            st.error(f"Not launched: {e}", icon=":material/block:")
+        else:
+            if launch_pressed:
+                launch(config)
+            else:
+                show_estimate(config, data, spec, prices, price_label)
+with monitor:
+    st.subheader("Jobs")
+    jobs_panel()
+results_section()

@@ -1,0 +1,162 @@
+"""Fine-tune page in AppTest: renders without torch, refuses invalid settings, queues valid jobs, shows live
+jobs, failed jobs with their log and fix, and (slow, real subprocess) a finished run's results."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import new_app
+
+from models import jobs
+
+PAGE = "pages/finetune.py"
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+@pytest.fixture
+def page_env(app_env: Path, monkeypatch: pytest.MonkeyPatch):
+    """app_env plus one job at a time; never leaves a job process behind."""
+    monkeypatch.setenv("STRATLAB_MAX_JOBS", "1")
+    yield app_env
+    for info in jobs.list_jobs():
+        if info.state == "running" and info.pid:
+            jobs._signal_group(info.pid, signal.SIGKILL)
+            jobs.reap(info.pid)
+
+
+def _wait_final(job_id: str, timeout_s: float) -> jobs.JobInfo:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        jobs.tick()
+        info = jobs.get_job(job_id)
+        if info.state not in jobs.ACTIVE_STATES:
+            return info
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {jobs.get_job(job_id).state} after {timeout_s} s:\n"
+                         f"{jobs.tail_log(job_id)}")
+
+
+def _jobs_dir() -> Path:
+    return Path(os.environ["STRATLAB_JOBS_DIR"])
+
+
+def _choose(at, method: str, dataset: str | None = None):
+    at.radio(key="ft_method").set_value(method).run()
+    if dataset:
+        at.selectbox(key="ft_dataset").set_value(dataset).run()
+    return at
+
+
+def test_page_renders_without_torch(page_env: Path) -> None:
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [b.label for b in at.button] == ["Check and estimate", "Launch"]
+    assert "Jobs" in [h.value for h in at.subheader]
+    assert "No jobs yet" in " ".join(c.value for c in at.caption)
+    assert "torch" not in sys.modules or "torch" in _preloaded_modules(), "the Fine-tune page imported torch"
+
+
+def _preloaded_modules() -> set[str]:
+    """Modules other tests in this process may already have imported (then the check above is void)."""
+    return set(sys.modules) if "torch" in sys.modules else set()
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("ft_epochs", 0, "epochs must be a whole number of at least 1"),
+    ("ft_lr", 0.0, "learning_rate must be a positive finite number"),
+    ("ft_batch", 0, "batch_size must be between 1 and 8192"),
+])
+def test_invalid_settings_show_the_reason_and_submit_nothing(page_env: Path, key: str, value, reason: str) -> None:
+    at = _choose(new_app(PAGE), "full")
+    at.number_input(key=key).set_value(value)
+    at.button[1].click().run()  # Launch
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "Not launched" in errors and reason in errors, errors
+    assert jobs.list_jobs() == []
+    assert not [p for p in _jobs_dir().glob("*") if p.is_dir()]
+
+
+def test_valid_classic_launch_is_queued(page_env: Path) -> None:
+    at = _choose(new_app(PAGE), "classic", "sentiment_labelled_sentences")
+    at.number_input(key="ft_per_class").set_value(20)
+    at.button[1].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    (info,) = jobs.list_jobs()
+    assert info.config["dataset"] == "sentiment_labelled_sentences"
+    assert info.config["train_examples_per_class"] == 20
+    assert info.config["runs_dir"] == os.environ["STRATLAB_RUNS_DIR"]
+    assert "Queued job" in " ".join(s.value for s in at.success)
+    markdown = " ".join(m.value for m in at.markdown)
+    assert info.run_id in markdown  # the jobs panel shows it (queued or already running)
+
+
+def test_two_launches_both_land_in_the_queue(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATLAB_MAX_JOBS", "1")
+    first, second = (_choose(new_app(PAGE), "classic", "sentiment_labelled_sentences") for _ in range(2))
+    for at in (first, second):
+        at.button[1].click().run()
+        assert not at.error, [e.value for e in at.error]
+    assert len(jobs.list_jobs()) == 2
+    assert {j.state for j in jobs.list_jobs()} <= {"queued", "running", "succeeded", "failed"}
+
+
+@pytest.mark.slow
+def test_failed_job_shows_log_lines_and_fix(page_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.config import TrainConfig
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "models_jobs_fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT)]))
+    info = jobs.submit(TrainConfig(method="classic", dataset="missing-dataset", runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    assert _wait_final(info.job_id, 60).state == "failed"
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "Likely fix: Dataset not available offline" in errors, errors
+    logs = " ".join(c.value for c in at.code)
+    assert "DatasetNotFoundError" in logs, logs
+
+
+@pytest.mark.slow
+def test_classic_job_runs_and_its_results_appear(page_env: Path) -> None:
+    at = _choose(new_app(PAGE), "classic", "sentiment_labelled_sentences")
+    at.number_input(key="ft_per_class").set_value(20)
+    at.button[1].click().run()
+    (info,) = jobs.list_jobs()
+    assert _wait_final(info.job_id, 240).state == "succeeded", jobs.tail_log(info.job_id)
+    at.run()  # page start: sync_jobs ingests the finished run
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics.get("Accuracy", "").endswith("%"), metrics
+    assert metrics["Test examples"] == "300"
+    assert any("95% CI" in c.value for c in at.caption)
+    assert at.selectbox(key="ft_result_run").value == info.run_id
+
+
+@pytest.mark.slow
+def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import analytics.runs
+    from models.config import TrainConfig
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from pages import _shared as shared
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "models_jobs_fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT)]))
+    info = jobs.submit(TrainConfig(method="classic", dataset="toy", max_steps=3,
+                                   runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    assert _wait_final(info.job_id, 60).state == "succeeded"
+    calls = []
+    real = analytics.runs.ingest_all
+    monkeypatch.setattr(analytics.runs, "ingest_all", lambda ws, root: calls.append(root) or real(ws, root))
+    assert shared.sync_jobs() == [info.run_id]
+    assert shared.sync_jobs() == []
+    assert len(calls) == 1, "an unchanged runs folder must not be scanned into the workspace again"
+    assert shared.run_list(shared.generation())["run_id"].tolist() == [info.run_id]
