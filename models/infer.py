@@ -169,9 +169,13 @@ def _finished_run_config(run_dir: Path) -> TrainConfig:
 def apply_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
     """fp32: unchanged; int8: torch dynamic quantisation of every nn.Linear (CPU); bf16: bfloat16 weights."""
     if precision == "int8":
+        import warnings
+
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        with warnings.catch_warnings():  # torch marks quantized tensor creation as deprecated; it still works
+            warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+            return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     if precision == "bf16":
         return model.to(torch.bfloat16)
     return model
