@@ -72,6 +72,9 @@ class TrainConfig:
     """Inverse regularisation strength of the logistic regression (classic and linear_probe)."""
     few_shot_k: int = 0
     """zero_shot only: examples per class put in the prompt (0 = zero-shot)."""
+    eval_limit: int | None = None
+    """zero_shot only: score at most this many test examples (a seeded random subset, CPU time); None scores all.
+    eval.json records n_test_scored and n_test_total."""
     train_examples_per_class: int | None = None
     """Use at most this many training examples per class (learning curves); None uses all."""
     pii_scrub: bool = False
@@ -114,6 +117,8 @@ class TrainConfig:
             raise ConfigError(f"lora_r and lora_alpha must be >= 1, got r={self.lora_r}, alpha={self.lora_alpha}")
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.eval_limit is not None and (not isinstance(self.eval_limit, int) or self.eval_limit < 1):
+            raise ConfigError(f"eval_limit must be a whole number >= 1 or None (score all), got {self.eval_limit!r}")
         if self.train_examples_per_class is not None and self.train_examples_per_class < 1:
             raise ConfigError(f"train_examples_per_class must be >= 1 or None, got {self.train_examples_per_class}")
         if self.num_threads is not None and self.num_threads < 1:
