@@ -1,0 +1,299 @@
+"""Figures of the jobs + Fine-tune page issue, measured against the real app in headless Chromium.
+
+    python bench/jobs.py kill        # SIGKILL a running job: seconds until the page shows 'interrupted';
+                                     # resume it from the page and show the steps continue after the checkpoint
+    python bench/jobs.py restart     # kill the Streamlit server while a job runs; the job finishes alone;
+                                     # restart the server: seconds until the run's results are on the page
+    python bench/jobs.py overhead    # training samples/s: CLI alone, then the same job with the page open
+    python bench/jobs.py all
+
+Everything lives in a fresh temporary folder (workspace, runs, jobs) unless --out is given. Models and data
+are the offline ones (all-MiniLM-L6-v2, the dataset mirror). Each figure prints one `RESULT ...` line.
+Baselines are measured in the same invocation (overhead: CLI first, then the page, back to back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models import jobs  # noqa: E402
+from models.config import TrainConfig  # noqa: E402
+from models.runs import read_events  # noqa: E402
+
+CHROMIUM = os.environ.get("STRATLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+PAGE_PATH = "/finetune"
+
+SMALL_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="sentiment_labelled_sentences",
+                  train_examples_per_class=64, batch_size=8, max_length=64, epochs=1, checkpoint_every_steps=4,
+                  log_every_steps=1, learning_rate=5e-5)
+"""16 steps of a real full fine-tune plus 600 evaluated sentences: a couple of minutes on 2 busy cores."""
+OVERHEAD_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="banking77", train_examples_per_class=20,
+                     batch_size=32, max_length=64, epochs=1, log_every_steps=2, learning_rate=5e-5)
+"""BANKING77 subset (1,540 texts, 49 steps): training is stopped after the measured window anyway."""
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: T201
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, every_s: float = 0.1, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+# ---------------------------------------------------------------- environment, server, browser
+
+
+def setup_env(out: Path) -> dict[str, str]:
+    out.mkdir(parents=True, exist_ok=True)
+    env = {"STRATLAB_WORKSPACE": str(out / "workspace.duckdb"), "STRATLAB_RUNS_DIR": str(out / "runs"),
+           "STRATLAB_JOBS_DIR": str(out / "jobs"), "STRATLAB_UPLOADS_DIR": str(out / "uploads"),
+           "STRATLAB_DEMO_EVENTS": "20000", "STRATLAB_MAX_JOBS": "1", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "STRATLAB_DATASET_MIRROR": os.environ.get("STRATLAB_DATASET_MIRROR", str(ROOT.parent / "shared" / "datasets"))}
+    os.environ.update(env)
+    os.environ.pop("STRATLAB_PASSWORD", None)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(out: Path, port: int, name: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+               "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    with open(out / f"streamlit-{name}.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    wait_for(healthy, 180, 0.25, "the Streamlit server")
+    return process
+
+
+def kill_group(process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGKILL) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
+
+@contextmanager
+def browser_page(port: int) -> Iterator[Any]:
+    """A headless Chromium tab on the Fine-tune page (it polls the jobs fragment every 2 s)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"http://127.0.0.1:{port}{PAGE_PATH}")
+        page.get_by_text("Jobs", exact=True).first.wait_for()
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def page_text(page: Any) -> str:
+    return page.inner_text("body")
+
+
+# ---------------------------------------------------------------- job helpers
+
+
+def submit(out: Path, **fields: Any) -> jobs.JobInfo:
+    config = TrainConfig(runs_dir=str(out / "runs"), **fields)
+    info = jobs.submit(config)
+    say(f"submitted {info.job_id} -> run {info.run_id}")
+    return info
+
+
+def steps_of(info: jobs.JobInfo) -> list[dict[str, Any]]:
+    return [e for e in read_events(info.run_dir) if e.get("kind") == "step"]
+
+
+def checkpoint_steps(info: jobs.JobInfo) -> list[int]:
+    root = info.run_dir / "checkpoints"
+    return sorted(int(p.name[5:]) for p in root.glob("step-*") if (p / "state.json").is_file()) if root.is_dir() else []
+
+
+# ---------------------------------------------------------------- figures
+
+
+def figure_kill(out: Path) -> dict[str, Any]:
+    """SIGKILL the job's process group; time until the open page shows it interrupted; resume from the page."""
+    port = free_port()
+    server = start_server(out, port, "kill")
+    try:
+        with browser_page(port) as page:
+            info = submit(out, **SMALL_FULL)
+            wait_for(lambda: len(checkpoint_steps(info)) >= 1 and steps_of(info)[-1]["step"] > checkpoint_steps(info)[-1],
+                     900, 0.5, "a checkpoint and a step after it")
+            info = jobs.get_job(info.job_id)
+            last_step, checkpoint = steps_of(info)[-1]["step"], checkpoint_steps(info)[-1]
+            killed_at = time.monotonic()
+            os.killpg(info.pid, signal.SIGKILL)
+            say(f"SIGKILL pid {info.pid} at step {last_step} (newest checkpoint step-{checkpoint})")
+            wait_for(lambda: "interrupted" in page_text(page), 60, 0.1, "'interrupted' on the page")
+            seen_s = time.monotonic() - killed_at
+            say(f"page shows interrupted after {seen_s:.2f} s")
+            page.screenshot(path=str(out / "kill-interrupted.png"), full_page=True)
+            page.get_by_role("button", name="Resume").first.click()
+            resumed_at = time.monotonic()
+            final = wait_for(lambda: jobs.get_job(info.job_id).state not in ("queued", "running")
+                             and jobs.get_job(info.job_id), 1200, 1.0, "the resumed job to end")
+            wait_for(lambda: "Accuracy" in page_text(page), 120, 0.5, "the results on the page")
+            page.screenshot(path=str(out / "kill-resumed-finished.png"), full_page=True)
+    finally:
+        kill_group(server, signal.SIGTERM)
+    events = read_events(info.run_dir)
+    resume_index = next(i for i, e in enumerate(events) if e.get("kind") == "resume")
+    start_after = next(e for e in events[resume_index:] if e.get("kind") == "start")
+    first_after = next(e for e in events[resume_index:] if e.get("kind") == "step")
+    result = {"seconds_to_interrupted_on_page": round(seen_s, 2), "killed_at_step": last_step,
+              "checkpoint_step": checkpoint, "resumed_from_step": start_after.get("resumed_from_step"),
+              "first_step_after_resume": first_after["step"], "final_state": final.state,
+              "attempts": final.attempts, "resume_to_end_s": round(time.monotonic() - resumed_at, 1)}
+    print("RESULT kill " + json.dumps(result), flush=True)  # noqa: T201
+    return result
+
+
+def figure_restart(out: Path) -> dict[str, Any]:
+    """Kill the server while a job runs; the job ends alone; after a restart its results show up."""
+    port = free_port()
+    server = start_server(out, port, "restart-1")
+    with browser_page(port) as page:
+        info = submit(out, **SMALL_FULL)
+        wait_for(lambda: steps_of(info), 900, 0.5, "the first step event")
+        wait_for(lambda: "step " in page_text(page), 30, 0.5, "the progress bar")
+    kill_group(server, signal.SIGKILL)
+    info = jobs.get_job(info.job_id)
+    alive = jobs.process_alive(info.pid, None)
+    say(f"server killed at step {steps_of(info)[-1]['step']}; job pid {info.pid} alive: {alive}")
+    wait_for(lambda: (info.job_dir / "exit.json").is_file(), 1200, 1.0, "the job to finish without the app")
+    exit_info = json.loads((info.job_dir / "exit.json").read_text())
+    say(f"job ended while the app was down: {exit_info['state']}")
+    started = time.monotonic()
+    server = start_server(out, port, "restart-2")
+    try:
+        with browser_page(port) as page:
+            wait_for(lambda: "Accuracy" in page_text(page), 120, 0.5, "the run's results after restart")
+            shown_s = time.monotonic() - started
+            page.screenshot(path=str(out / "restart-results.png"), full_page=True)
+    finally:
+        kill_group(server, signal.SIGTERM)
+    from analytics.db import Workspace
+
+    ws = Workspace.open(out / "workspace.duckdb")
+    rows = ws.rows("select state, accuracy from runs where run_id = ?", [info.run_id])
+    ws.close()
+    result = {"job_alive_after_server_kill": alive, "job_state": exit_info["state"],
+              "seconds_from_restart_to_results_on_page": round(shown_s, 1), "workspace_rows": len(rows),
+              "accuracy": rows[0][1] if rows else None, "job_state_after_restart": jobs.get_job(info.job_id).state}
+    print("RESULT restart " + json.dumps(result), flush=True)  # noqa: T201
+    return result
+
+
+def _window_samples_per_s(events: list[dict[str, Any]]) -> float:
+    rates = [e["samples_per_s"] for e in events if e.get("kind") == "step"][1:]  # the first window holds warm-up
+    return statistics.mean(rates) if rates else float("nan")
+
+
+def _run_for(run_dir_of: Callable[[], Path | None], seconds: float) -> None:
+    """Wait until the run has a step event, then `seconds` more."""
+    def first_step() -> bool:
+        run_dir = run_dir_of()
+        return bool(run_dir and any(e.get("kind") == "step" for e in read_events(run_dir)))
+
+    wait_for(first_step, 900, 0.5, "the first step")
+    time.sleep(seconds)
+
+
+def figure_overhead(out: Path, seconds: float) -> dict[str, Any]:
+    """samples/s of the same full fine-tune: `python -m models train` alone, then a job with the page open."""
+    config = TrainConfig(runs_dir=str(out / "runs-cli"), run_name="overhead-cli", **OVERHEAD_FULL)
+    (out / "overhead-cli.json").write_text(json.dumps(config.to_dict()))
+    with open(out / "overhead-cli.log", "wb") as log:
+        cli = subprocess.Popen([sys.executable, "-m", "models", "train", "--config", str(out / "overhead-cli.json")],
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    cli_dir = out / "runs-cli" / "overhead-cli"
+    _run_for(lambda: cli_dir, seconds)
+    kill_group(cli, signal.SIGTERM)
+    cli_rate = _window_samples_per_s(read_events(cli_dir))
+    say(f"CLI alone: {cli_rate:.2f} samples/s")
+    port = free_port()
+    server = start_server(out, port, "overhead")
+    try:
+        with browser_page(port) as page:
+            info = submit(out, **OVERHEAD_FULL)
+            _run_for(lambda: info.run_dir, seconds)
+            page.screenshot(path=str(out / "overhead-page.png"), full_page=True)
+            jobs.cancel(info.job_id, grace_s=10)
+    finally:
+        kill_group(server, signal.SIGTERM)
+    page_rate = _window_samples_per_s(read_events(info.run_dir))
+    result = {"cli_samples_per_s": round(cli_rate, 2), "page_open_samples_per_s": round(page_rate, 2),
+              "page_vs_cli": round(page_rate / cli_rate, 3), "window_s": seconds,
+              "cli_windows": len(steps_of_dir(cli_dir)) - 1, "page_windows": len(steps_of(info)) - 1}
+    print("RESULT overhead " + json.dumps(result), flush=True)  # noqa: T201
+    return result
+
+
+def steps_of_dir(run_dir: Path) -> list[dict[str, Any]]:
+    return [e for e in read_events(run_dir) if e.get("kind") == "step"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("figure", choices=("kill", "restart", "overhead", "all"))
+    parser.add_argument("--out", type=Path, help="folder for workspace, runs, jobs, logs, screenshots")
+    parser.add_argument("--seconds", type=float, default=60.0, help="overhead: training window per side")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    setup_env(out.resolve())
+    say(f"working in {out}")
+    if args.figure in ("kill", "all"):
+        figure_kill(out.resolve())
+    if args.figure in ("restart", "all"):
+        figure_restart(out.resolve())
+    if args.figure in ("overhead", "all"):
+        figure_overhead(out.resolve(), args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
