@@ -129,6 +129,11 @@ def build_memo(ws: Workspace, settings: CompareSettings, extra_figures: Mapping[
     return memo_html(board, {**standard_figures(board), **(extra_figures or {})})
 
 
+def build_memo_html(board: Leaderboard) -> str:
+    """memo_html with the standard figures for an already computed leaderboard."""
+    return memo_html(board, standard_figures(board))
+
+
 def save_memo(text: str, path: Path | str) -> Path:
     """Write the memo atomically (temporary file + rename); returns the path. Raises MemoError."""
     target = Path(path).expanduser()

@@ -471,15 +471,6 @@ def compare_cascade(gen: int, settings, small_key: str, big_key: str):
     return compare.cascade(workspace(), compare_board(gen, settings), small_key, big_key)
 
 
-@st.cache_data(show_spinner="Writing the memo...", max_entries=4)
-def compare_memo(gen: int, settings) -> str:
-    """analytics.memo.build_memo: the self-contained HTML decision memo."""
-    from analytics.memo import memo_html, standard_figures
-
-    board = compare_board(gen, settings)
-    return memo_html(board, standard_figures(board))
-
-
 @st.cache_data(show_spinner=False)
 def scaling_plans(gen: int, params: float, tokens: float, method: str, utilisation: float):
     """analytics.compare.scaling_plans for every catalog GPU."""
@@ -505,3 +496,41 @@ def submit_quick_demo():
     jobs.tick()
     st.cache_data.clear()
     return submitted
+
+
+# -- Playground (loaded models are shared by every session; torch is imported only when one loads) ------
+PLAYGROUND_LLM_ENV = "STRATLAB_PLAYGROUND_LLM"
+"""Registry name or folder of the Playground's LLM (tests point it at a tiny model); default SmolLM2."""
+
+
+@st.cache_data(show_spinner=False)
+def playground_runs(gen: int):
+    """analytics.playground.playground_runs: succeeded runs with measured speed and a picker label."""
+    from analytics.playground import playground_runs as runs
+
+    return runs(workspace())
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model...")
+def predictor(run_dir: str):
+    """models.infer.load_predictor for a run folder, loaded once per server (raises RunFolderError)."""
+    from models.infer import load_predictor
+
+    return load_predictor(run_dir)
+
+
+def playground_llm_name() -> str:
+    """The Playground LLM: $STRATLAB_PLAYGROUND_LLM, else SmolLM2-135M-Instruct (read at every call)."""
+    from models.registry import SMOLLM2_NAME
+
+    return os.environ.get(PLAYGROUND_LLM_ENV) or SMOLLM2_NAME
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the language model (the first start converts it once, "
+                                               "up to a minute)...")
+def causal_lm(name: str):
+    """(model, tokenizer) of a causal LM from the registry or an allowed folder, loaded once per server."""
+    from models.llm import load_causal_lm
+    from models.registry import resolve_model
+
+    return load_causal_lm(resolve_model(name))

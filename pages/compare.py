@@ -9,7 +9,7 @@ from analytics import charts_compare as charts
 from analytics import compare, prices
 from analytics.costs import CostInputError
 from analytics.errors import AnalyticsError
-from analytics.memo import memo_filename, save_memo
+from analytics.memo import build_memo_html, memo_filename, save_memo
 from models.errors import StratLabModelError
 from pages import _shared as shared
 
@@ -345,18 +345,20 @@ def _planner_tab() -> None:
 
 def _memo_tab(board: compare.Leaderboard) -> None:
     st.markdown(f"**The memo's one sentence:** {compare.recommend(board)}")
-    memo = shared.compare_memo(shared.generation(), board.settings)
     filename = memo_filename(board.settings)
-    st.download_button("Download the decision memo (HTML, works offline)", memo, file_name=filename,
-                       mime="text/html", type="primary", key="cmp_memo_download")
+    st.caption("One HTML file with the recommendation, the leaderboard, the interactive charts, the assumptions and "
+               "the source of every number; plotly.js is inside it, so it opens offline.")
+    st.download_button("Download the decision memo (HTML, works offline)", lambda: build_memo_html(board),
+                       file_name=filename, mime="text/html", type="primary", key="cmp_memo_download")
     path = st.text_input("Or save it on the server as", value=f"data/memos/{filename}", key="cmp_memo_path")
     if st.button("Save memo", key="cmp_memo_save"):
         try:
-            saved = save_memo(memo, path)
+            text = build_memo_html(board)
+            saved = save_memo(text, path)
         except AnalyticsError as e:
             shared.show_error(e)
         else:
-            st.success(f"Saved {saved} ({len(memo) / 1e6:.1f} MB).")
+            st.success(f"Saved {saved} ({len(text) / 1e6:.1f} MB).")
 
 
 # ------------------------------------------------------------------------------------------ page
