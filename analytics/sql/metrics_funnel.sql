@@ -4,23 +4,24 @@
 -- has an invoice with amount_usd > 0). Later steps look at all events: the range picks the sign-up cohort.
 -- Sessions reduce to one bitstring of users per day (bit i = user id $user_min + i) in a single pass;
 -- week 2 then reads 7 bits per cohort user instead of joining every session to its user's sign-up.
-with signups as (
+with user_firsts as (
     select
         user_id,
         min(account_id) as account_id,
-        min(event_time) as signup_at
+        min(event_time) filter (where event_type = 'signup') as signup_at,
+        bool_or(event_type = 'activation') as is_activated
     from metric_events
-    where event_type = 'signup'
+    where event_type in ('signup', 'activation')
         and user_id is not null
     group by user_id
-    having min(event_time) >= $start
-        and min(event_time) < $end + 1
 ),
 
 cohort as (
-    select user_id, account_id, signup_at::date as signup_day
-    from signups
-    where account_id in (select account_id from metric_scope)
+    select user_id, account_id, signup_at::date as signup_day, is_activated
+    from user_firsts
+    where signup_at >= $start
+        and signup_at < $end + 1
+        and account_id in (select account_id from metric_scope)
 ),
 
 active_days as (
@@ -43,12 +44,6 @@ week_2 as (
     where get_bit(d.users, (c.user_id - $user_min)::integer) = 1
 ),
 
-activated as (
-    select distinct user_id
-    from metric_events
-    where event_type = 'activation'
-),
-
 paying_accounts as (
     select distinct account_id
     from metric_events
@@ -58,11 +53,10 @@ paying_accounts as (
 
 flags as (
     select
-        a.user_id is not null as is_activated,
-        a.user_id is not null and w.user_id is not null as is_active_week_2,
-        a.user_id is not null and w.user_id is not null and p.account_id is not null as is_paying
+        c.is_activated,
+        c.is_activated and w.user_id is not null as is_active_week_2,
+        c.is_activated and w.user_id is not null and p.account_id is not null as is_paying
     from cohort as c
-    left join activated as a on a.user_id = c.user_id
     left join week_2 as w on w.user_id = c.user_id
     left join paying_accounts as p on p.account_id = c.account_id
 ),
