@@ -160,3 +160,19 @@ def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monk
     assert shared.sync_jobs() == []
     assert len(calls) == 1, "an unchanged runs folder must not be scanned into the workspace again"
     assert shared.run_list(shared.generation())["run_id"].tolist() == [info.run_id]
+
+
+@pytest.mark.slow
+def test_estimate_measures_and_prices_a_classic_run(page_env: Path) -> None:
+    at = _choose(new_app(PAGE), "classic", "sentiment_labelled_sentences")
+    at.number_input(key="ft_per_class").set_value(20)
+    at.button[0].click()  # Check and estimate
+    at.run(timeout=180)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Time (estimate)"] != "–" and metrics["Cost (estimate)"].startswith("$"), metrics
+    assert metrics["Peak memory (formula)"] == "0.00 GiB"  # 40 rows x 4 KiB
+    captions = " ".join(c.value for c in at.caption)
+    assert "40 training rows" in captions and "/ 3600 x $" in captions, captions
+    assert jobs.list_jobs() == [], "estimating must not submit anything"
