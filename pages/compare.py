@@ -124,7 +124,7 @@ def _leaderboard_tab(board: compare.Leaderboard) -> None:
     st.markdown(f"**Recommendation.** {compare.recommend(board)}")
     for flag in board.flags:
         st.warning(flag, icon=":material/flag:")
-    st.dataframe(_format_table(board), hide_index=True, use_container_width=True, column_config={
+    st.dataframe(_format_table(board), hide_index=True, width="stretch", column_config={
         "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
         "CI low": st.column_config.NumberColumn(format="%.1f%%"), "CI high": st.column_config.NumberColumn(format="%.1f%%"),
         "macro-F1": st.column_config.NumberColumn(format="%.3f"), "p50 ms": st.column_config.NumberColumn(format="%.1f"),
@@ -133,17 +133,17 @@ def _leaderboard_tab(board: compare.Leaderboard) -> None:
         "monthly $": st.column_config.NumberColumn(format="$%.2f"),
         f"{board.settings.months}-month $": st.column_config.NumberColumn(format="$%.2f")})
     figures = shared.compare_figures(shared.generation(), board.settings)
-    st.plotly_chart(figures["frontier"], use_container_width=True, key="cmp_frontier")
+    st.plotly_chart(figures["frontier"], width="stretch", key="cmp_frontier")
     left, right = st.columns(2)
-    left.plotly_chart(figures["latency"], use_container_width=True, key="cmp_latency")
-    right.plotly_chart(figures["total"], use_container_width=True, key="cmp_total")
+    left.plotly_chart(figures["latency"], width="stretch", key="cmp_latency")
+    right.plotly_chart(figures["total"], width="stretch", key="cmp_total")
     points = compare.break_even_points(board)
     if len(points):
         st.caption("Break-even volumes: " + "; ".join(f"{r.a} = {r.b} at {r.requests_per_month:,.0f} requests/month"
                                                        for r in points.itertuples()))
     with st.expander("Provenance of every number"):
         st.dataframe(board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis", "training_basis"]],
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
     with st.expander("Assumptions"):
         st.markdown("\n".join(f"- {a}" for a in board.assumptions))
     _projection(board)
@@ -156,7 +156,7 @@ def _projection(board: compare.Leaderboard) -> None:
         projection = shared.compare_projections(shared.generation(), board.settings, mfu / 100.0)
         st.caption("Not measured: throughput = peak FLOP/s x MFU / (2 x parameters x tokens per request), or the "
                    "memory-bandwidth bound when lower. Use it to decide what to measure next.")
-        st.plotly_chart(charts.projection_chart(projection), use_container_width=True, key="cmp_projection")
+        st.plotly_chart(charts.projection_chart(projection), width="stretch", key="cmp_projection")
 
 
 def _api_forms(board: compare.Leaderboard) -> None:
@@ -248,7 +248,7 @@ def _cascade_tab(board: compare.Leaderboard) -> None:
     except CostInputError as e:
         shared.show_error(e)
         return
-    st.plotly_chart(charts.cascade_chart(result), use_container_width=True, key="cmp_cascade")
+    st.plotly_chart(charts.cascade_chart(result), width="stretch", key="cmp_cascade")
     best = compare.cascade_operating_points(result)
     st.caption(f"Simulated on {result.n_examples} test texts both scored: every request runs the first model; "
                f"those below the confidence threshold also run the fallback. Best operating points:")
@@ -263,7 +263,7 @@ def _learning_tab(board: compare.Leaderboard) -> None:
     cost = st.number_input("Cost per label ($)", min_value=0.0, max_value=100.0, value=0.10, step=0.05,
                            key="cmp_label_cost", help="What one labelled example costs you (annotator time).")
     curve = compare.learning_curve(board, cost)
-    st.plotly_chart(charts.learning_curve_chart(curve, cost), use_container_width=True, key="cmp_learning")
+    st.plotly_chart(charts.learning_curve_chart(curve, cost), width="stretch", key="cmp_learning")
     if not curve.empty:
         st.dataframe(curve.drop(columns="candidate"), hide_index=True)
 
@@ -273,14 +273,14 @@ def _prices_tab(ws) -> None:
     st.caption("Edit a cell, say where the new figure comes from, then save. Zero, negative, missing or absurd "
                "prices are refused; every edit is recorded.")
     edited = st.data_editor(table, hide_index=True, disabled=["price_id", "kind", "name", "provider"],
-                            key="cmp_price_editor", use_container_width=True)
+                            key="cmp_price_editor", width="stretch")
     note = st.text_input("Source or reason for these edits (required)", key="cmp_price_note")
     if st.button("Save price edits", key="cmp_price_save"):
         _save_prices(ws, table, edited, note)
     edits = prices.price_edits(ws)
     if len(edits):
         st.markdown("**Edit history**")
-        st.dataframe(edits, hide_index=True, use_container_width=True)
+        st.dataframe(edits, hide_index=True, width="stretch")
 
 
 def _changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> list[tuple[int, str, object]]:
@@ -335,7 +335,7 @@ def _planner_tab() -> None:
               help="Kaplan et al., 2020")
     st.caption(f"Chinchilla-optimal data for {params_b:g}B parameters: about {chinchilla:,.0f}B tokens "
                f"(you chose {tokens_b:,.0f}B, {tokens_b / params_b:,.1f} tokens per parameter).")
-    st.dataframe(plans.drop(columns=["price_id", "chinchilla_tokens"]), hide_index=True, use_container_width=True,
+    st.dataframe(plans.drop(columns=["price_id", "chinchilla_tokens"]), hide_index=True, width="stretch",
                  column_config={"flops": st.column_config.NumberColumn(format="%.3e"),
                                 "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
                                 "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
