@@ -64,8 +64,8 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
 
 
 def runs_on_page(page) -> int:
-    """The 'N runs' count the evaluation-set picker shows (0 before any run lands)."""
-    match = re.search(r"banking77 \((\d+) runs", page.inner_text("body"))
+    """The run count the leaderboard's caption shows (0 before any run lands)."""
+    match = re.search(r"candidates on banking77: (\d+) runs", page.inner_text("body"))
     return int(match.group(1)) if match else 0
 
 

@@ -121,6 +121,9 @@ def _format_table(board: compare.Leaderboard) -> pd.DataFrame:
 
 
 def _leaderboard_tab(board: compare.Leaderboard) -> None:
+    runs = int((board.table["kind"] == "self-hosted").sum())
+    st.caption(f"{len(board.table)} candidates on {board.settings.dataset}: {runs} runs, {len(board.table) - runs} "
+               f"API · {int(board.table['on_frontier'].sum())} on the cost-accuracy frontier")
     st.markdown(f"**Recommendation.** {compare.recommend(board)}")
     for flag in board.flags:
         st.warning(flag, icon=":material/flag:")
