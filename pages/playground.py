@@ -1,12 +1,233 @@
-"""Playground: placeholder until the model-pages issue lands."""
+"""Playground: trained classifiers side by side on one text or a CSV batch, with 'why this label', and a small
+local LLM for prompt prototyping with streamed output. Models load once per server (pages/_shared.py)."""
 
+from __future__ import annotations
+
+import math
+
+import pandas as pd
 import streamlit as st
 
+from analytics import charts_playground
+from analytics.compare import CompareSettings
+from analytics.playground import call_cost, default_price_id
+from models import explain, forms, playground
+from models.errors import StratLabModelError
 from pages import _shared as shared
 
-shared.start_page("Playground")
-st.info(
-    "Coming soon: try trained models side by side on your own text. Until then: "
-    "`python -m models predict --help`.",
-    icon=":material/construction:",
-)
+MAX_MODELS = 4
+EXAMPLE_TEXT = "I was charged twice for my order and the parcel still has not arrived. Please refund one payment."
+TEMPLATE_NAMES = {"support_reply": "Draft a support reply", "summarise_ticket": "Summarise a ticket",
+                  "classify": "Classify with label names"}
+EXAMPLE_LABELS = "billing, delivery, account access, product question, other"
+
+
+def _money(usd: float | None) -> str:
+    if usd is None:
+        return "unknown"
+    if usd >= 0.01 or usd == 0:
+        return f"${usd:,.2f}"
+    return f"${usd:.{1 - math.floor(math.log10(usd))}f}"  # two significant digits: $0.000018
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+def classifier_tab(runs: pd.DataFrame) -> None:
+    if runs.empty:
+        st.info("No trained models yet. Train one on the Fine-tune page (the classic baseline takes seconds); "
+                "it appears here when its job ends. The Small LLM tab works without one.", icon=":material/info:")
+        st.page_link("pages/finetune.py", label="Go to Fine-tune", icon=":material/model_training:")
+        return
+    labels = dict(zip(runs["run_id"], runs["label"], strict=True))
+    chosen = st.multiselect("Models to compare (up to 4)", list(labels), default=list(labels)[:2],
+                            format_func=labels.get, max_selections=MAX_MODELS, key="pg_runs")
+    if not chosen:
+        st.caption("Choose at least one model.")
+        return
+    rows = runs.set_index("run_id").loc[chosen].reset_index()
+    price, utilisation = _price_controls(rows)
+    text = st.text_area("Text to classify", EXAMPLE_TEXT, height=90, key="pg_text")
+    explain_on = st.toggle("Why this label: highlight the words that drive each prediction", value=True,
+                           key="pg_explain", help="Occlusion: each word is removed in turn and the model predicts "
+                           "again; green words raise the predicted label's probability, red words lower it.")
+    if text.strip():
+        columns = st.columns(len(rows))
+        for column, row in zip(columns, rows.to_dict("records"), strict=True):
+            with column, st.container(border=True):
+                _one_model(row, text, price, utilisation, explain_on)
+    st.divider()
+    batch_section(rows)
+
+
+def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
+    gen = shared.generation()
+    catalog = pd.concat([shared.hardware_prices(gen, "cpu"), shared.hardware_prices(gen, "gpu")],
+                        ignore_index=True)
+    if catalog.empty:
+        return None, CompareSettings.utilisation
+    ids = catalog["price_id"].tolist()
+    default = default_price_id(rows, catalog)
+    left, right = st.columns([3, 1])
+    price_id = left.selectbox("Hardware price for the cost per 1k calls", ids, key="pg_price",
+                              index=ids.index(default) if default in ids else 0,
+                              format_func=lambda i: _price_label(catalog, i),
+                              help="Pre-selected from the hardware each run's speed was measured on.")
+    utilisation = right.number_input("Utilisation", 0.05, 1.0, CompareSettings.utilisation, 0.05, key="pg_util",
+                                     help="Share of paid machine time spent serving at the measured throughput.")
+    return catalog[catalog["price_id"] == price_id].iloc[0].to_dict(), float(utilisation)
+
+
+def _price_label(catalog: pd.DataFrame, price_id: int) -> str:
+    row = catalog[catalog["price_id"] == price_id].iloc[0]
+    return f"{row['label']} · ${row['hourly_usd']:g}/h"
+
+
+def _one_model(row: dict, text: str, price: dict | None, utilisation: float, explain_on: bool) -> None:
+    st.markdown(f"**{row['method']}** · {row['model'] if row['method'] != 'classic' else 'TF-IDF'}  \n"
+                f":gray[{row['run_id']}]")
+    try:
+        model = shared.predictor(str(playground.run_folder(row["run_id"], row.get("runs_dir"))))
+        result = playground.predict_one(model, text)
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return
+    left, right = st.columns(2)
+    left.metric("Predicted label", result.label)
+    cost = call_cost(row, price, utilisation)
+    right.metric("Cost per 1k calls", _money(cost.per_1k_usd), help=cost.basis)
+    st.plotly_chart(charts_playground.probability_bars(result.probabilities), key=f"pg_bars_{row['run_id']}",
+                    config={"displayModeBar": False})
+    benchmark = f"; p50 {row['p50_ms']:.1f} ms in its benchmark" if pd.notna(row.get("p50_ms")) else ""
+    accuracy = f" · test accuracy {row['accuracy']:.1%}" if pd.notna(row.get("accuracy")) else ""
+    st.caption(f":material/timer: this call: **{result.latency_ms:.1f} ms** (measured here{benchmark}){accuracy}")
+    if explain_on:
+        _explanation(model, text, row["method"])
+
+
+def _explanation(model, text: str, method: str) -> None:
+    try:
+        attribution = explain.occlusion(model, text, max_variants=explain.max_variants_for(method))
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return
+    st.markdown(f"**Why '{attribution.label}'** ({attribution.probability:.1%})")
+    st.html(explain.attribution_html(attribution))
+    st.caption(explain.attribution_summary(attribution))
+
+
+def batch_section(rows: pd.DataFrame) -> None:
+    st.subheader("Batch: a CSV of texts")
+    upload = st.file_uploader("CSV, TSV, Parquet or JSONL with a text column", key="pg_batch",
+                              type=["csv", "tsv", "parquet", "jsonl"])
+    if upload is None:
+        st.caption("Every chosen model predicts every row; download the results as CSV.")
+        return
+    try:
+        frame = shared.uploaded_table(str(forms.save_upload(upload.name, upload.getvalue())))
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return
+    columns = [str(c) for c in frame.columns]
+    guess = next((i for i, c in enumerate(columns) if c.lower() in ("text", "message", "sentence")), 0)
+    text_column = st.selectbox("Text column", columns, index=guess, key="pg_batch_col")
+    st.caption(f"{len(frame):,} rows · {len(rows)} model(s)")
+    if st.button("Predict all rows", type="primary", icon=":material/play_arrow:", key="pg_batch_go"):
+        _run_batch(rows, frame, text_column, upload.name)
+    result = st.session_state.get("pg_batch_result")
+    if result:
+        _show_batch(result)
+
+
+def _run_batch(rows: pd.DataFrame, frame: pd.DataFrame, text_column: str, name: str) -> None:
+    try:
+        texts = playground.batch_texts(frame, text_column)
+        models = {r["run_id"]: shared.predictor(str(playground.run_folder(r["run_id"], r.get("runs_dir"))))
+                  for r in rows.to_dict("records")}
+        with st.spinner(f"Predicting {len(texts):,} rows with {len(models)} model(s)..."):
+            table, seconds = playground.predict_batch(models, texts)
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return
+    st.session_state["pg_batch_result"] = {"table": table, "seconds": seconds, "name": name}
+
+
+def _show_batch(result: dict) -> None:
+    table, seconds = result["table"], result["seconds"]
+    st.caption(" · ".join(f"{run_id}: {s:.2f} s ({len(table) / s:,.0f} rows/s)" if s > 0 else f"{run_id}: <1 ms"
+                          for run_id, s in seconds.items()))
+    st.dataframe(table.head(200), hide_index=True, height=260)
+    stem = result["name"].rsplit(".", 1)[0]
+    st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode("utf-8"),
+                       file_name=f"{stem}-predictions.csv", mime="text/csv", icon=":material/download:",
+                       key="pg_batch_download")
+
+
+# ---------------------------------------------------------------- LLM
+
+
+def llm_tab() -> None:
+    from models import llm  # torch: imported when this tab renders, not before
+
+    name = shared.playground_llm_name()
+    st.caption(f"**{name}** runs on this machine, offline. Small models draft and summarise passably and classify "
+               f"poorly: compare with a fine-tuned classifier before relying on it.")
+    choices = list(TEMPLATE_NAMES) + ["free"]
+    template = st.selectbox("Template", choices, format_func=lambda t: TEMPLATE_NAMES.get(t, "Free prompt"),
+                            key="pg_template")
+    text = st.text_area("Customer message or ticket", EXAMPLE_TEXT, height=80, key="pg_llm_text")
+    labels = st.text_input("Label names (comma-separated)", EXAMPLE_LABELS, key="pg_labels") \
+        if template == "classify" else ""
+    filled = text if template == "free" else playground.fill_template(
+        llm.PROMPT_TEMPLATES[template], text, [w.strip() for w in labels.split(",") if w.strip()])
+    prompt = st.text_area("Prompt (edit freely)", filled, height=170, key=f"pg_prompt_{hash(filled)}")
+    left, right = st.columns(2)
+    temperature = left.slider("Temperature", 0.0, 1.5, 0.3, 0.05, key="pg_temperature",
+                              help="0 always picks the most likely next token; higher is more varied.")
+    max_new = right.slider("Max new tokens", 8, 512, 128, 8, key="pg_max_new")
+    if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="pg_generate"):
+        _generate(name, prompt, temperature, max_new)
+    elif last := st.session_state.get("pg_llm_last"):
+        st.markdown(last["text"])
+        _speed(last["stats"])
+
+
+def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
+    from models import llm
+
+    try:
+        model, tokenizer = shared.causal_lm(name)
+    except StratLabModelError as e:
+        shared.show_error(e)
+        return
+    stream = playground.TimedStream(
+        llm.generate_stream(model, tokenizer, llm.chat_prompt(tokenizer, prompt), max_new, temperature))
+    try:
+        st.write_stream(stream)
+    except RuntimeError as e:
+        shared.show_error(e)
+        return
+    stats = stream.stats(tokenizer)
+    st.session_state["pg_llm_last"] = {"text": stream.text, "stats": stats}
+    _speed(stats)
+
+
+def _speed(stats: playground.GenerationStats) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Time to first token", f"{stats.time_to_first_token_ms:,.0f} ms")
+    cols[1].metric("Tokens/s", f"{stats.tokens_per_s:.1f}" if stats.tokens_per_s == stats.tokens_per_s else "–",
+                   help="Generated tokens after the first, per second (decode speed).")
+    cols[2].metric("New tokens", f"{stats.new_tokens}")
+    cols[3].metric("Total", f"{stats.total_s:.2f} s")
+
+
+# ---------------------------------------------------------------- page
+
+
+shared.start_page("Playground", "Try trained classifiers side by side on your own text or a CSV, see why they "
+                                "chose a label, and prototype prompts with a small local LLM.")
+classifiers, small_llm = st.tabs(["Classifiers", "Small LLM"])
+with classifiers:
+    classifier_tab(shared.playground_runs(shared.generation()))
+with small_llm:
+    llm_tab()
