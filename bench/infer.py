@@ -6,7 +6,9 @@
 
 Both sides use the same model object, threads, max_length and texts (BANKING77 test). Ours: one fast
 tokenizer call for the whole list, length-sorted batches padded only to their own longest text,
-torch.inference_mode. Last line: speedup_vs_pipeline=<x> p50_ms=<ours> pipeline_p50_ms=<theirs>
+torch.inference_mode, and 1 torch thread for single-text requests (too little work to split; change
+with --single-request-threads, 0 = same threads as the pipeline).
+Last line: speedup_vs_pipeline=<x> p50_ms=<ours> pipeline_p50_ms=<theirs>
 (speedup = our batch throughput / the pipeline's).
 """
 
@@ -77,11 +79,15 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, default=5.0)
     parser.add_argument("--batch-size", type=int, default=64, help="our batch size (pipeline keeps 32)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads for both sides")
+    parser.add_argument("--single-request-threads", type=int, default=1,
+                        help="our threads for one-text requests (0: same as --threads)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     texts, label_names = load_texts(args.limit)
     ours, what = make_predictor(args.run, label_names, args.batch_size)
-    print(f"model: {what}\ntexts: {len(texts)} BANKING77 test, threads: {torch.get_num_threads()}")
+    ours.single_request_threads = args.single_request_threads or None
+    print(f"model: {what}\ntexts: {len(texts)} BANKING77 test, threads: {torch.get_num_threads()} "
+          f"(ours on single requests: {ours.single_request_threads or torch.get_num_threads()})")
     theirs = PipelinePredictor(ours.model, ours.tokenizer, label_names, ours.max_length)
     agreement = float(np.mean(ours.predict_proba(texts[:200]).argmax(1) == theirs.predict_proba(texts[:200]).argmax(1)))
     print(f"same predictions on the first 200 texts: {agreement:.3f}")
