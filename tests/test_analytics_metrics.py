@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -378,6 +379,12 @@ def test_distinct_values_most_common_first(tiny):
     _import_user_table(tiny)
     # 14 logins, 6 bills, 5 registers...
     assert metrics.distinct_values(tiny, "my_events", "kind", limit=3) == ["login", "bill", "register"]
+
+
+def test_readme_shows_the_schema_and_definitions():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert metrics.schema_markdown() in readme
+    assert metrics.DEFINITIONS_MARKDOWN.strip() in readme
 
 
 def test_event_schema_documents_every_column():
