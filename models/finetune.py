@@ -128,6 +128,9 @@ def train_finetune(config: TrainConfig, data: DataSplits, writer: RunWriter, *, 
             if not is_out_of_memory(e):
                 raise
             message = str(e).splitlines()[0][:200]
+            if config.batch_size <= 1:
+                raise TrainingError(f"out of memory even at batch size 1 ({message}); use a smaller model, a "
+                                    "shorter max_length or a device with more memory") from e
         config = _halve_batch(config, writer, oom_retries, message)
         resume = False
         _free_memory()
@@ -153,11 +156,6 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 def _halve_batch(config: TrainConfig, writer: RunWriter, retries: list[dict[str, int]], message: str) -> TrainConfig:
-    if config.batch_size <= 1:
-        raise TrainingError(
-            f"out of memory even at batch size 1 ({message}); use a smaller model, a shorter max_length "
-            "or a device with more memory"
-        )
     new_size = config.batch_size // 2
     log.warning("out of memory at batch size %d; retrying the run with batch size %d", config.batch_size, new_size)
     retries.append({"from_batch_size": config.batch_size, "to_batch_size": new_size})
@@ -265,7 +263,12 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
         {"params": [p for p in trainable if p.ndim >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.learning_rate)
+    try:
+        # the fused kernel is ~10x faster than torch's per-tensor loop on CPU (its default there) and exact
+        return torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)
+    except (RuntimeError, ValueError) as e:  # devices without a fused AdamW kernel
+        log.debug("fused AdamW unavailable (%s); using the foreach implementation", e)
+        return torch.optim.AdamW(groups, lr=config.learning_rate, foreach=True)
 
 
 def linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
