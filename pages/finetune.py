@@ -270,11 +270,9 @@ def jobs_panel() -> None:
 
 def job_card(info: jobs.JobInfo) -> None:
     with st.container(border=True):
-        head, actions = st.columns([4, 1])
         colour = STATE_COLOURS.get(info.state, "gray")
-        head.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] **{info.run_id}** · "
-                      f"{info.config.get('method')} · {info.config.get('dataset')} · attempt {info.attempts}")
-        _actions(actions, info)
+        st.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] **{info.run_id}** · "
+                    f"{info.config.get('method')} · {info.config.get('dataset')} · attempt {info.attempts}")
         figures = jobs.progress(info.job_id)
         if info.state in ("running", "queued") or figures["events"]:
             _progress(info, figures)
@@ -286,14 +284,17 @@ def job_card(info: jobs.JobInfo) -> None:
             if fix:
                 st.error(f"Likely fix: {fix}", icon=":material/build:")
             st.code(log_text or "(empty log)", language=None)
+        _actions(info)
 
 
-def _actions(column, info: jobs.JobInfo) -> None:
+def _actions(info: jobs.JobInfo) -> None:
+    left, right, _ = st.columns([1, 1, 2])
     if info.state in ("queued", "running", "interrupted"):
-        if column.button("Cancel", key=f"cancel_{info.job_id}", icon=":material/stop:"):
+        label = "Dismiss" if info.state == "interrupted" else "Cancel"
+        if left.button(label, key=f"cancel_{info.job_id}", icon=":material/stop:"):
             _call(jobs.cancel, info.job_id, grace_s=5.0)
     if info.resumable:
-        if column.button("Resume", key=f"resume_{info.job_id}", icon=":material/play_arrow:"):
+        if right.button("Resume", key=f"resume_{info.job_id}", icon=":material/play_arrow:", type="primary"):
             _call(jobs.resume, info.job_id)
 
 
@@ -313,11 +314,11 @@ def _progress(info: jobs.JobInfo, figures: dict) -> None:
     if figures["eta_s"] is not None and info.state == "running":
         label += f" · ETA {_duration(figures['eta_s'])}"
     st.progress(fraction if fraction is not None else 0.0, text=label)
-    cols = st.columns(4)
-    cols[0].metric("Loss", f"{figures['loss']:.4f}" if figures["loss"] is not None else "–")
-    cols[1].metric("Samples/s", f"{figures['samples_per_s']:.1f}" if figures["samples_per_s"] else "–")
-    cols[2].metric("Memory", _gib(figures["memory_bytes"]))
-    cols[3].metric("Val. accuracy", f"{figures['val_accuracy']:.1%}" if figures["val_accuracy"] is not None else "–")
+    loss = f"{figures['loss']:.4f}" if figures["loss"] is not None else "–"
+    speed = f"{figures['samples_per_s']:.1f}" if figures["samples_per_s"] else "–"
+    val = f"{figures['val_accuracy']:.1%}" if figures["val_accuracy"] is not None else "–"
+    st.markdown(f"loss **{loss}** · **{speed}** samples/s · memory **{_gib(figures['memory_bytes'])}** · "
+                f"val. accuracy **{val}**")
     if len(figures["loss_curve"]) > 1 or figures["epochs"]:
         with st.expander("Curves", expanded=info.state == "running"):
             left, right = st.columns(2)
