@@ -26,6 +26,7 @@ RUN_FILES = ("config.json", "environment.json", "events.jsonl", "eval.json", "pr
              "status.json", "model/pipeline.joblib", "model/labels.json")
 
 
+@pytest.mark.slow
 def test_classic_on_sentiment_sentences_writes_a_complete_run(tmp_path: Path) -> None:
     from models.train import train
 
