@@ -98,6 +98,7 @@ def journey(url: str, timeout_s: float, tmp: Path) -> dict[str, float]:
         while time.monotonic() < deadline:
             page.wait_for_timeout(2000)
             runs = runs_on_page(page)
+            (tmp / "page-text.txt").write_text(page.inner_text("body"))  # what the browser shows now (debugging)
             if runs and "first_chart_s" not in times and page.locator(".js-plotly-plot").count():
                 times["first_chart_s"] = time.monotonic() - clicked
                 print(f"first chart after {times['first_chart_s']:.0f} s", flush=True)

@@ -121,9 +121,6 @@ def _format_table(board: compare.Leaderboard) -> pd.DataFrame:
 
 
 def _leaderboard_tab(board: compare.Leaderboard) -> None:
-    runs = int((board.table["kind"] == "self-hosted").sum())
-    st.caption(f"{len(board.table)} candidates on {board.settings.dataset}: {runs} runs, {len(board.table) - runs} "
-               f"API · {int(board.table['on_frontier'].sum())} on the cost-accuracy frontier")
     st.markdown(f"**Recommendation.** {compare.recommend(board)}")
     for flag in board.flags:
         st.warning(flag, icon=":material/flag:")
@@ -367,6 +364,9 @@ def _memo_tab(board: compare.Leaderboard) -> None:
 # ------------------------------------------------------------------------------------------ page
 
 
+TABS = ["Leaderboard & charts", "Cascade", "Learning curve", "Prices", "Scaling planner", "Memo"]
+
+
 def main() -> None:
     ws = shared.start_page("Compare", "Build or buy, at what volume, how sure: every candidate on one evaluation set, "
                            "priced from measured throughput and dated prices.")
@@ -374,26 +374,20 @@ def main() -> None:
     shared.sync_inference()
     _watch_jobs()
     sets = shared.evaluation_sets(shared.generation())
-    if sets.empty:
-        _empty_state()
-        tabs = st.tabs(["Prices", "Scaling planner"])
-        with tabs[0]:
-            _prices_tab(ws)
-        with tabs[1]:
-            _planner_tab()
-        return
-    dataset = st.selectbox("Evaluation set", list(sets["dataset"]), key="cmp_dataset",
-                           format_func=lambda d: f"{d} ({int(sets.set_index('dataset').loc[d, 'runs'])} runs, "
-                           f"{int(sets.set_index('dataset').loc[d, 'api_candidates'])} API)")
-    settings = _settings(dataset)
-    tabs = st.tabs(["Leaderboard & charts", "Cascade", "Learning curve", "Prices", "Scaling planner", "Memo"])
+    board = None
+    if not sets.empty:
+        board = _board(sets)
+    tabs = st.tabs(TABS)  # the same tabs with or without candidates, so a landing demo keeps the user's tab
     with tabs[3]:
         _prices_tab(ws)
     with tabs[4]:
         _planner_tab()
-    if settings is None:
+    if board is None:
+        with tabs[0]:
+            _empty_state()
+        for i in (1, 2, 5):
+            tabs[i].info("No candidates yet: run the quick demo or train models first.", icon=":material/balance:")
         return
-    board = shared.compare_board(shared.generation(), settings)
     with tabs[0]:
         _leaderboard_tab(board)
     with tabs[1]:
@@ -402,6 +396,22 @@ def main() -> None:
         _learning_tab(board)
     with tabs[5]:
         _memo_tab(board)
+
+
+def _board(sets: pd.DataFrame) -> compare.Leaderboard | None:
+    """Evaluation-set picker, settings and the leaderboard (None when the settings were refused)."""
+    counts = sets.set_index("dataset")
+    dataset = st.selectbox("Evaluation set", list(sets["dataset"]), key="cmp_dataset",
+                           format_func=lambda d: f"{d} ({int(counts.loc[d, 'runs'])} runs, "
+                           f"{int(counts.loc[d, 'api_candidates'])} API)")
+    settings = _settings(dataset)
+    if settings is None:
+        return None
+    board = shared.compare_board(shared.generation(), settings)
+    runs = int((board.table["kind"] == "self-hosted").sum())
+    st.caption(f"{len(board.table)} candidates on {dataset}: {runs} runs, {len(board.table) - runs} API · "
+               f"{int(board.table['on_frontier'].sum())} on the cost-accuracy frontier")
+    return board
 
 
 main()

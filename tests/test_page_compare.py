@@ -35,7 +35,8 @@ def test_empty_workspace_says_how_to_get_candidates(app_env):
     assert not at.exception
     assert any("No measured candidates yet" in i.value for i in at.info)
     assert button(at, "Run the quick demo").label.startswith("Run the quick demo")
-    assert [t.label for t in at.tabs] == ["Prices", "Scaling planner"]
+    assert [t.label for t in at.tabs] == ["Leaderboard & charts", "Cascade", "Learning curve", "Prices",
+                                          "Scaling planner", "Memo"]
     assert not at.get("plotly_chart")  # no chart without a measurement
 
 
@@ -47,6 +48,8 @@ def test_leaderboard_charts_and_recommendation_render(app_env):
     assert [t.label for t in at.tabs] == ["Leaderboard & charts", "Cascade", "Learning curve", "Prices",
                                           "Scaling planner", "Memo"]
     assert any(m.value.startswith("**Recommendation.** At 100,000 requests per month, choose") for m in at.markdown)
+    assert any(c.value == "2 candidates on banking77: 2 runs, 0 API · 2 on the cost-accuracy frontier"
+               for c in at.caption)
     board = at.dataframe[0].value
     assert set(board["candidate"].str.split(" ·").str[0]) == {"classic", "fine-tune"}
     assert len(at.get("plotly_chart")) >= 6  # frontier, latency, total cost, projection, cascade, learning curve
