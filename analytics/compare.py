@@ -361,8 +361,8 @@ def _float(value: object) -> float:
 
 def _fill_latency(row: dict[str, object], run: Mapping[str, object], flags: list[str]) -> None:
     if pd.isna(run["throughput_per_s"]):
-        flags.append("no inference benchmark (inference.json) in its run folder, so no measured throughput or "
-                     "latency; re-run it with a current version, or benchmark it from the Fine-tune page")
+        flags.append("no inference benchmark yet, so no measured throughput or latency (inference.json is written "
+                     "a few seconds after training ends; a run from an older version needs to be trained again)")
         row["latency_basis"] = "not measured"
         return
     row.update(p50_ms=_float(run["p50_ms"]), p95_ms=_float(run["p95_ms"]),
