@@ -91,15 +91,25 @@ def _pct(value: float | None) -> str:
 
 
 def _usd(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:,.0f}"
+    """Compact dollars for KPI cards: $950, $168K, $6.43M, $1.20B."""
+    if value is None:
+        return "n/a"
+    sign, size = ("-" if value < 0 else ""), abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if size >= limit:
+            scaled = size / limit
+            return f"{sign}${scaled:.3g}{suffix}" if scaled < 100 else f"{sign}${scaled:.0f}{suffix}"
+    return f"{sign}${size:.0f}"
 
 
 def _kpis(kpis: metrics.Kpis) -> None:
     c = st.columns(6)
     c[0].metric("MAU (28 days)", "n/a" if kpis.mau is None else f"{kpis.mau:,}")
     c[1].metric("Stickiness", _pct(kpis.stickiness), help="Mean DAU over the last 28 days / MAU")
-    c[2].metric("MRR", _usd(kpis.mrr_usd),
-                None if kpis.mrr_change_usd is None else f"{kpis.mrr_change_usd:+,.0f} USD vs previous month")
+    change = None if kpis.mrr_change_usd is None else ("+" if kpis.mrr_change_usd >= 0 else "") + _usd(
+        kpis.mrr_change_usd)
+    c[2].metric("MRR", _usd(kpis.mrr_usd), change, help="Last month of the range; the change is against the month "
+                "before")
     c[3].metric("ARR", _usd(kpis.arr_usd), help="12 x MRR")
     c[4].metric("Logo churn (month)", _pct(kpis.logo_churn), help="Share of last month's paying accounts lost")
     c[5].metric(f"NRR ({kpis.nrr_window})", _pct(kpis.nrr))
@@ -139,7 +149,7 @@ _kpis(report.kpis)
 left, right = st.columns(2)
 left.plotly_chart(figures["active_users"], width="stretch", theme=None)
 right.plotly_chart(figures["stickiness"], width="stretch", theme=None)
-left, right = st.columns([2, 3])
+left, right = st.columns(2)
 left.plotly_chart(figures["funnel"], width="stretch", theme=None)
 right.plotly_chart(figures["retention"], width="stretch", theme=None)
 left, right = st.columns(2)
