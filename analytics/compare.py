@@ -127,6 +127,15 @@ def price_basis(row: Mapping[str, object]) -> str:
     return f"{row['name']} · {row['provider']}: {figure} ({row['source']}, as of {_day(row.get('as_of'))})"
 
 
+def data_signature(ws: Workspace) -> tuple[int, ...]:
+    """(runs, runs with an inference record, API candidates, price edits): changes whenever anything the
+    Compare page shows could have changed, whoever wrote it (another session, a job sync)."""
+    runs, measured = ws.rows("select count(*), count(inference_measured_at) from runs")[0]
+    apis = ws.scalar("select count(*) from api_candidates")
+    edits = ws.scalar("select count(*) from price_edits")
+    return (int(runs), int(measured), int(apis), int(edits))
+
+
 def evaluation_sets(ws: Workspace) -> pd.DataFrame:
     """Datasets with at least one succeeded run or API candidate: dataset, runs, api_candidates, latest."""
     return ws.query("compare_evaluation_sets")

@@ -297,16 +297,22 @@ def _ingested_signatures() -> dict[str, tuple[tuple[str, int], ...]]:
     return {}
 
 
-def _runs_signature(root: Path) -> tuple[tuple[str, int], ...]:
-    """(run folder, status.json mtime) of every finished run: what ingest_all would look at."""
+def _runs_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """(run folder, status.json mtime, inference.json mtime or 0) of every finished run: what ingest_all looks at.
+    inference.json is written after status.json (the benchmark runs last), so it must change the signature too."""
     if not root.is_dir():
         return ()
     found = []
     for entry in os.scandir(root):
         try:
-            found.append((entry.name, os.stat(os.path.join(entry.path, "status.json")).st_mtime_ns))
+            status_ns = os.stat(os.path.join(entry.path, "status.json")).st_mtime_ns
         except OSError:
             continue  # not a run folder, or still running (no status.json yet)
+        try:
+            inference_ns = os.stat(os.path.join(entry.path, "inference.json")).st_mtime_ns
+        except OSError:
+            inference_ns = 0
+        found.append((entry.name, status_ns, inference_ns))
     return tuple(sorted(found))
 
 
@@ -328,7 +334,8 @@ def sync_jobs() -> list[str]:
     with _SYNC_LOCK:
         signature = _runs_signature(root)
         key = f"{workspace().path}|{root}"
-        if _ingested_signatures().get(key) == signature:
+        previous = _ingested_signatures().get(key)
+        if previous == signature:
             return []
         try:
             ingested = ingest_all(workspace(), root)
@@ -336,7 +343,7 @@ def sync_jobs() -> list[str]:
             _log.exception("ingesting finished runs failed")
             return []
         _ingested_signatures()[key] = signature
-    if ingested:
+    if ingested or previous is not None:  # new runs, or a late inference.json attached to an ingested run
         changed()
     return ingested
 
@@ -421,6 +428,13 @@ def sync_inference() -> list[str]:
     if attached:
         changed()
     return attached
+
+
+def compare_signature() -> tuple[int, ...]:
+    """analytics.compare.data_signature (not cached: one small query)."""
+    from analytics import compare
+
+    return compare.data_signature(workspace())
 
 
 @st.cache_data(show_spinner=False)

@@ -47,7 +47,10 @@ def _watch_jobs() -> None:
     """While demo jobs run: tick the queue, ingest what finished, and redraw the page when something landed."""
     if not shared.demo_jobs():
         return
-    if shared.sync_jobs() or shared.sync_inference():
+    shared.sync_jobs()
+    shared.sync_inference()
+    if shared.compare_signature() != st.session_state.get("cmp_signature"):
+        shared.changed()  # whoever ingested or attached it, this session's cached views are stale now
         st.rerun(scope="app")
     _demo_status()
 
@@ -372,6 +375,10 @@ def main() -> None:
                            "priced from measured throughput and dated prices.")
     shared.sync_jobs()
     shared.sync_inference()
+    signature = shared.compare_signature()
+    if st.session_state.get("cmp_signature", signature) != signature:
+        shared.changed()  # written elsewhere (another session, a job sync): cached views are stale
+    st.session_state["cmp_signature"] = signature
     _watch_jobs()
     sets = shared.evaluation_sets(shared.generation())
     board = None
