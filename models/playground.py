@@ -21,6 +21,11 @@ MAX_BATCH_ROWS = 5_000
 """Most rows one Playground batch predicts (a bigger file belongs in `python -m models predict`)."""
 
 
+def timed_calls(method: str) -> int:
+    """Single-text calls to time per Playground prediction: 3, or 1 for zero-shot (an LLM call per label)."""
+    return 1 if method == "zero_shot" else 3
+
+
 def run_folder(run_id: str, recorded_runs_dir: str | None = None) -> Path:
     """The folder of run `run_id`: under the current runs folder, else under the one its config recorded.
 
@@ -45,19 +50,29 @@ class TimedPrediction:
     probabilities: pd.DataFrame
     """Columns label, probability (0-1): every label, most likely first."""
     latency_ms: float
-    """Wall time of the predict_proba call, measured with perf_counter."""
+    """Wall time of the fastest of `calls` single-text predict_proba calls (perf_counter)."""
+    calls: int
+    """How many identical calls were timed (the fastest is the least disturbed by other work)."""
 
 
-def predict_one(model: ProbabilityModel, text: str) -> TimedPrediction:
-    """Predict one text and time the call. Raises ConfigError for an empty text."""
+def predict_one(model: ProbabilityModel, text: str, calls: int = 3) -> TimedPrediction:
+    """Predict one text, timing `calls` identical single-text calls and keeping the fastest.
+
+    Raises ConfigError for an empty text or calls < 1.
+    """
     if not text.strip():
         raise ConfigError("type a text to classify; it is empty")
-    start = time.perf_counter()
-    probs = np.asarray(model.predict_proba([text]))[0]  # [num_labels]
-    latency_ms = (time.perf_counter() - start) * 1000.0
+    if calls < 1:
+        raise ConfigError(f"calls must be at least 1, got {calls}")
+    timings_ms = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        probs = np.asarray(model.predict_proba([text]))[0]  # [num_labels]
+        timings_ms.append((time.perf_counter() - start) * 1000.0)
+    latency_ms = min(timings_ms)
     frame = pd.DataFrame({"label": list(model.label_names), "probability": probs.astype(float)})
     frame = frame.sort_values(["probability", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return TimedPrediction(label=str(frame.loc[0, "label"]), probabilities=frame, latency_ms=latency_ms)
+    return TimedPrediction(label=str(frame.loc[0, "label"]), probabilities=frame, latency_ms=latency_ms, calls=calls)
 
 
 def batch_texts(frame: pd.DataFrame, text_column: str, max_rows: int = MAX_BATCH_ROWS) -> list[str]:

@@ -76,7 +76,7 @@ def test_a_text_shows_label_latency_cost_and_why(with_run: str) -> None:
     assert _metric(at, "Predicted label") == "positive"
     assert _metric(at, "Cost per 1k calls").startswith("$")  # the run has a measured throughput
     captions = " ".join(c.value for c in at.caption)
-    assert "this call: **" in captions and " ms** (measured here; p50 " in captions
+    assert "this text: **" in captions and " ms** (fastest of 3 calls here; p50 " in captions
     assert "Removing these words changes P(positive) most" in captions
     highlighted = at.get("html")
     assert highlighted and "loved" in highlighted[0].proto.body and "rgba(46,160,67," in highlighted[0].proto.body
