@@ -74,14 +74,43 @@ def pareto_chart(board: Leaderboard) -> go.Figure:
     fig.add_trace(go.Scatter(x=frontier["cost_per_1k_usd"], y=frontier["accuracy"], mode="lines+markers+text",
                              name="frontier", line={"color": BLUE, "shape": "hv", "width": 2},
                              marker={"color": BLUE, "size": 14}, error_y=_error_y(frontier) | {"color": BLUE},
-                             text=[_short(c) for c in frontier["candidate"]], textposition="top left",
-                             hovertext=_hover(frontier), hoverinfo="text"))
+                             text=[_label(c) for c in frontier["candidate"]], textposition=_positions(len(frontier)),
+                             cliponaxis=False, hovertext=_hover(frontier), hoverinfo="text"))
     fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(tickformat="$.2~g")
     return fig
 
 
 def _short(name: str, limit: int = 34) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _positions(n: int) -> list[str]:
+    """Label positions for points sorted left to right: the end labels lean inwards so none is cut off."""
+    if n == 1:
+        return ["top center"]
+    return ["top right"] + ["top center"] * (n - 2) + ["top left"]
+
+
+def _usd_ticks(low: float, high: float) -> dict[str, object]:
+    """Log-axis ticks at powers of ten labelled $0.01, $1, $100, $10k, $1M (every other decade when wide)."""
+    first, last = math.floor(math.log10(max(low, 1e-9))), math.ceil(math.log10(max(high, 1e-9)))
+    step = 1 if last - first <= 6 else 2
+    values = [10.0**e for e in range(first, last + 1, step)]
+    return {"tickvals": values, "ticktext": [_usd_label(v) for v in values]}
+
+
+def _usd_label(value: float) -> str:
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"${value / scale:g}{suffix}"
+    return f"${value:g}"
+
+
+def _label(name: str, limit: int = 30) -> str:
+    """A point label: the candidate without its run-id suffix, shortened ('linear probe · all-MiniLM-L6-v2')."""
+    base = name.rsplit(" [", 1)[0].replace("TF-IDF + logistic regression", "TF-IDF")
+    return _short(base, limit)
 
 
 def latency_chart(board: Leaderboard) -> go.Figure:
@@ -90,17 +119,19 @@ def latency_chart(board: Leaderboard) -> go.Figure:
     if measured.empty:
         return empty_figure("No run has a latency measurement (inference.json) yet")
     missing = board.table[~np.isfinite(board.table["p50_ms"].astype(float))]
-    title = "Latency against accuracy (single request, p50)"
+    fig = _figure("Latency against accuracy (single request: dot p50, bar to p95)", "p50 latency, ms (log)",
+                  "test accuracy", log_x=True)
     if len(missing):
-        title += f"<br><sup>not measured: {', '.join(_short(c, 24) for c in missing['candidate'])}</sup>"
-    fig = _figure(title, "p50 latency, ms (log)", "test accuracy", log_x=True)
+        fig.add_annotation(text=f"not measured: {', '.join(_label(c, 28) for c in missing['candidate'])}",
+                           x=1, y=1.02, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
+                           showarrow=False, font={"size": 13, "color": GREY})
     for on_frontier, colour, name in ((False, GREY, "dominated on cost"), (True, BLUE, "on the cost frontier")):
         part = measured[measured["on_frontier"] == on_frontier]
         if len(part):
             fig.add_trace(go.Scatter(
                 x=part["p50_ms"], y=part["accuracy"], mode="markers+text", name=name, error_y=_error_y(part),
-                marker={"color": colour, "size": 13}, text=[_short(c, 22) for c in part["candidate"]],
-                textposition="top center", hovertext=_hover(part), hoverinfo="text",
+                marker={"color": colour, "size": 13}, text=[_label(c, 26) for c in part["candidate"]],
+                textposition="top center", cliponaxis=False, hovertext=_hover(part), hoverinfo="text",
                 error_x={"type": "data", "symmetric": False, "array": part["p95_ms"] - part["p50_ms"],
                          "arrayminus": np.zeros(len(part)), "thickness": 1, "width": 0}))
     fig.update_yaxes(tickformat=".0%")
@@ -118,11 +149,13 @@ def total_cost_chart(board: Leaderboard) -> go.Figure:
     for i, (name, part) in enumerate(curves.groupby("candidate", sort=False)):
         frontier = bool(part["on_frontier"].iloc[0])
         fig.add_trace(go.Scatter(
-            x=part["requests_per_month"], y=part["total_usd"].clip(lower=1e-4), mode="lines", name=_short(name),
+            x=part["requests_per_month"], y=part["total_usd"].clip(lower=1e-4), mode="lines", name=_label(name, 40),
             line={"color": PALETTE[i % len(PALETTE)] if frontier else GREY, "width": 3 if frontier else 1.5,
                   "dash": "solid" if frontier else "dot"},
             hovertemplate=f"<b>{name}</b><br>%{{x:,.0f}} requests/month<br>$%{{y:,.2f}}<extra></extra>"))
     points = break_even_points(board)
+    low, high = curves["requests_per_month"].min(), curves["requests_per_month"].max()
+    points = points[(points["requests_per_month"] >= low) & (points["requests_per_month"] <= high)]
     if len(points):
         fig.add_trace(go.Scatter(
             x=points["requests_per_month"], y=points["total_usd"].clip(lower=1e-4), mode="markers", name="break-even",
@@ -131,6 +164,7 @@ def total_cost_chart(board: Leaderboard) -> go.Figure:
             hoverinfo="text"))
     fig.add_vline(x=board.settings.requests_per_month, line={"color": GREEN, "dash": "dash"},
                   annotation_text="your volume", annotation_position="top left")
+    fig.update_yaxes(**_usd_ticks(curves["total_usd"].clip(lower=1e-4).min(), curves["total_usd"].max()))
     return fig
 
 

@@ -551,7 +551,7 @@ def _fixed(row: Mapping[str, object]) -> float:
 def total_cost_curves(board: Leaderboard, volumes: Sequence[float] | None = None) -> pd.DataFrame:
     """Total cost over the horizon for each priced candidate at each monthly volume (long format):
     candidate, requests_per_month, total_usd, on_frontier."""
-    grid = np.asarray(volumes if volumes is not None else np.logspace(2, 9, 57), dtype=float)
+    grid = np.asarray(volumes if volumes is not None else np.logspace(0, 9, 73), dtype=float)
     months = board.settings.months
     parts = [pd.DataFrame({"candidate": r["candidate"], "requests_per_month": grid,
                            "total_usd": _fixed(r) + months * r["cost_per_1k_usd"] * grid / 1000.0,
@@ -575,16 +575,18 @@ def recommend(board: Leaderboard) -> str:
         return (f"No candidate reaches the {target:.1%} accuracy target; the most accurate is {best['candidate']} "
                 f"at {_pct(best)}, costing {_money(best['total_usd'])} over {board.settings.months} months at "
                 f"{volume}: collect more labels or try a larger model before deciding.")
+    months = board.settings.months
     if target is None:
         choice = _best_value(priced)
-        why = ("is the most accurate candidate with a cost" if choice["accuracy"] >= priced["accuracy"].max()
-               else "is within the 95% interval of the most accurate candidate")
+        why = ("the highest of any priced candidate," if choice["accuracy"] >= priced["accuracy"].max()
+               else "statistically level with the most accurate candidate (95% intervals overlap),")
+        sentence = f"At {volume}, choose {choice['candidate']}: accuracy {_pct(choice)}, {why} for the lowest "
     else:
         choice = eligible.sort_values(["total_usd", "accuracy"], ascending=[True, False]).iloc[0]
-        why = f"meets the {target:.1%} target"
-    sentence = (f"At {volume}, choose {choice['candidate']}: accuracy {_pct(choice)} {why} at the lowest "
-                f"{board.settings.months}-month cost, {_money(choice['total_usd'])} "
-                f"({_money(choice['cost_per_1k_usd'])} per 1k requests)")
+        sentence = (f"At {volume}, choose {choice['candidate']}: accuracy {_pct(choice)} meets the {target:.1%} "
+                    f"target at the lowest ")
+    sentence += (f"{months}-month cost, {_money(choice['total_usd'])} ({_money(choice['cost_per_1k_usd'])} per 1k "
+                 f"requests)")
     better = priced[priced["accuracy_ci_low"] > choice["accuracy_ci_high"]]
     if not better.empty:
         alt = better.sort_values("total_usd").iloc[0]
