@@ -260,3 +260,41 @@ def test_scaling_plans_and_projections(filled) -> None:
     t4 = projection[projection["gpu"] == "T4 · Modal"].iloc[0]
     assert t4["requests_per_s"] == pytest.approx(65e12 * 0.3 / (2 * 22_700_000 * 16))
     assert t4["basis"].startswith("estimate, compute-bound")
+
+
+def test_data_signature_moves_with_every_writer(filled) -> None:
+    from analytics.prices import update_price
+
+    before = compare.data_signature(filled)
+    assert before == (2, 2, 0, 0)
+    compare.add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
+                              accuracy=0.7, n_eval=10, accuracy_source="s")
+    update_price(filled, price_id(filled, "gpt-4o-mini"), "input_per_m_usd", 0.2, "new price page")
+    assert compare.data_signature(filled) == (2, 2, 1, 1)
+
+
+def test_migration_005_keeps_candidates_and_lets_prices_change(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from analytics import db
+    from analytics.prices import update_price
+
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for path in sorted(db.MIGRATIONS_DIR.glob("00[1-4]_*.sql")):
+        shutil.copy(path, old / path.name)
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", old)
+    ws = db.Workspace.open(tmp_path / "w.duckdb", seed_demo=False)
+    seed_prices(ws)
+    mini = price_id(ws, "gpt-4o-mini")
+    compare.add_api_candidate(ws, name="x", dataset="banking77", price_id=mini, accuracy=0.7, n_eval=10,
+                              accuracy_source="s")
+    ws.close()
+    monkeypatch.undo()
+    ws = db.Workspace.open(tmp_path / "w.duckdb", seed_demo=False)  # applies 005
+    try:
+        assert ws.rows("select name, price_id, accuracy from api_candidates") == [("x", mini, 0.7)]
+        update_price(ws, mini, "input_per_m_usd", 0.2, "new price page")
+        assert ws.scalar("select input_per_m_usd from prices where price_id = ?", [mini]) == 0.2
+    finally:
+        ws.close()
