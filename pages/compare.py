@@ -8,6 +8,7 @@ import streamlit as st
 from analytics import charts_compare as charts
 from analytics import compare, prices
 from analytics.costs import CostInputError
+from analytics.db import DriverError
 from analytics.errors import AnalyticsError
 from analytics.memo import build_memo_html, memo_filename, save_memo
 from models.errors import StratLabModelError
@@ -308,7 +309,7 @@ def _save_prices(ws, before: pd.DataFrame, after: pd.DataFrame, note: str) -> No
         try:
             prices.update_price(ws, price_id, field, value, note)
             saved += 1
-        except (CostInputError, AnalyticsError) as e:
+        except (CostInputError, AnalyticsError, DriverError) as e:  # DriverError: a NOT NULL/check constraint
             name = before.loc[before["price_id"] == price_id, "name"].iloc[0]
             refused.append(f"{name} · {field} = {value!r}: {e}")
     for message in refused:
