@@ -62,13 +62,15 @@ def test_leaderboard_charts_and_recommendation_render(app_env):
 def test_bad_price_edit_is_refused_in_place(app_env):
     fill(app_env)
     at = new_app("pages/compare.py")
-    at.session_state["cmp_price_editor"] = {"edited_rows": {"0": {"hourly_usd": -3.0}}, "added_rows": [],
-                                            "deleted_rows": []}
+    at.session_state["cmp_price_editor"] = {"edited_rows": {"0": {"hourly_usd": -3.0}, "1": {"source": None}},
+                                            "added_rows": [], "deleted_rows": []}
     at.text_input(key="cmp_price_note").set_value("typo test")
     at.run()
     button(at, "Save price edits").click().run()
     assert not at.exception
-    assert any("Refused, not saved" in e.value and "hourly_usd must be more than zero" in e.value for e in at.error)
+    refused = [e.value for e in at.error if "Refused, not saved" in e.value]
+    assert len(refused) == 2, refused
+    assert "hourly_usd must be more than zero" in refused[0] and "source = None" in refused[1]
     ws = Workspace.open(app_env)
     try:
         assert ws.scalar("select count(*) from price_edits") == 0
