@@ -189,7 +189,7 @@ def llm_tab() -> None:
     if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="pg_generate"):
         _generate(name, prompt, temperature, max_new)
     elif last := st.session_state.get("pg_llm_last"):
-        st.markdown(last["text"])
+        st.container(border=True).markdown(last["text"])
         _speed(last["stats"])
 
 
@@ -204,7 +204,7 @@ def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
     stream = playground.TimedStream(
         llm.generate_stream(model, tokenizer, llm.chat_prompt(tokenizer, prompt), max_new, temperature))
     try:
-        st.write_stream(stream)
+        st.container(border=True).write_stream(stream)
     except RuntimeError as e:
         shared.show_error(e)
         return
