@@ -10,7 +10,7 @@ $STRATLAB_INFERENCE_BENCH_S seconds, default 2) and batched throughput on the te
 inference.json:
     measured_at, hardware ("CPU x2" or the GPU name), device, method, precision,
     p50_ms, p95_ms, p99_ms, single_iterations, throughput_per_s, batch_texts, batch_passes, torch_threads,
-    peak_rss_bytes, model_params, tokens_per_request, api_prompt {tokenizer, input_tokens_mean,
+    peak_rss_bytes, cpu_count, load_average_1m (busy machine = slower figures), model_params, tokens_per_request, api_prompt {tokenizer, input_tokens_mean,
     output_tokens_mean, prompt_overhead_tokens, n_texts}
 """
 
@@ -81,6 +81,7 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
         "single_iterations": timing["single_iterations"], "throughput_per_s": timing["throughput_samples_per_s"],
         "batch_texts": timing["batch_texts"], "batch_passes": timing["batch_passes"],
         "torch_threads": timing["torch_threads"], "peak_rss_bytes": timing.get("peak_rss_bytes"),
+        "cpu_count": os.cpu_count(), "load_average_1m": _load_average(),
         "model_params": sum(int(p.numel()) for p in model.parameters()) if model is not None else None,
         "tokens_per_request": _mean_tokens(getattr(predictor, "tokenizer", None), texts),
         "api_prompt": api_prompt_tokens(texts, [data.label_names[i] for i in data.test.labels], data.label_names),
@@ -89,6 +90,14 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
     log.info("run %s: p50 %.1f ms, %.1f requests/s on %s", run_dir.name, record["p50_ms"],
              record["throughput_per_s"], record["hardware"])
     return record
+
+
+def _load_average() -> float | None:
+    """1-minute load average when the benchmark ended: above cpu_count, other work shared the machine."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _torch_module(predictor: Any) -> Any | None:
