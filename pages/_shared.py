@@ -512,7 +512,7 @@ def submit_quick_demo():
     return submitted
 
 
-# -- Playground (loaded models are shared by every session; torch is imported only when one loads) ------
+# -- Playground (loaded predictors and the LLM are shared by every session) -----------------------------
 PLAYGROUND_LLM_ENV = "STRATLAB_PLAYGROUND_LLM"
 """Registry name or folder of the Playground's LLM (tests point it at a tiny model); default SmolLM2."""
 
