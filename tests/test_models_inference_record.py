@@ -19,6 +19,7 @@ def toy_data() -> DataSplits:
     return DataSplits("toy", ("not_happy", "happy"), split, split, split)
 
 
+@pytest.mark.slow  # the first predictor load imports torch: ~10 s on a busy 2-core machine
 def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from models.train import train
 
