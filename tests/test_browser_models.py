@@ -27,6 +27,8 @@ from test_browser_journey import (  # noqa: F401 - fixtures are used by name
 
 JOB_FINISH_MS = 240_000
 """A classic job is seconds of training, but its process imports the model stack first (slow on busy CPUs)."""
+LLM_MS = 240_000
+"""Loading SmolLM2 (converted once into the model cache) and streaming 128 tokens on a shared CPU."""
 PER_CLASS = "20"
 TEXT = "I still have not received my new card, it has been two weeks"
 
@@ -41,6 +43,7 @@ def test_journey_finetune_then_playground(app_server: Server, browser_page) -> N
     run_id = _launch_classic(page)
     _wait_succeeded(page, run_id)
     _playground(page, run_id)
+    _small_llm(page)
     _finetune_results(page)
 
     console = page.console_log
@@ -68,6 +71,20 @@ def _wait_succeeded(page, run_id: str) -> None:
     card.first.wait_for(state="visible", timeout=JOB_FINISH_MS)
     _no_exceptions(page, "Fine-tune job")
     _screenshot(page, "10-finetune-done.png")
+
+
+def _small_llm(page) -> None:
+    """The Small LLM tab with the packaged SmolLM2: a support-reply draft streamed, then its speed."""
+    page.get_by_role("tab", name="Small LLM").click()
+    panel = page.get_by_role("tabpanel", name="Small LLM")
+    panel.get_by_label("Max new tokens").wait_for(state="visible")
+    panel.get_by_role("button", name="Generate").click()
+    panel.get_by_test_id("stMetricLabel").filter(has_text="Tokens/s").first.wait_for(state="visible",
+                                                                                     timeout=LLM_MS)
+    tokens = panel.get_by_test_id("stMetric").filter(has_text="New tokens").get_by_test_id("stMetricValue")
+    assert int(tokens.first.inner_text()) > 0
+    _no_exceptions(page, "Small LLM")
+    _screenshot(page, "12-playground-llm.png")
 
 
 def _finetune_results(page) -> None:
