@@ -379,6 +379,12 @@ def _fill_latency(row: dict[str, object], run: Mapping[str, object], flags: list
     row["latency_basis"] = (f"measured on {row['hardware']}, {_day(run['inference_measured_at'])}: single request "
                             f"p50 {row['p50_ms']:.1f} ms / p95 {row['p95_ms']:.1f} ms; batched "
                             f"{row['throughput_per_s']:,.1f} requests/s")
+    load, cpus = _float(run.get("inference_load_average")), _float(run.get("inference_cpu_count"))
+    if math.isfinite(load) and math.isfinite(cpus) and load > cpus:
+        busy = f"machine busy while measured (load {load:.1f} on {cpus:.0f} cores)"
+        row["latency_basis"] += f"; {busy}"
+        flags.append(f"{busy}: its throughput and latency read worse than the hardware is; re-measure on an idle "
+                     f"machine before deciding on cost")
 
 
 def _fill_self_hosted_cost(row: dict[str, object], run: Mapping[str, object], catalog: pd.DataFrame,

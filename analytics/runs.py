@@ -37,7 +37,8 @@ RUN_COLUMNS = (
 INFERENCE_FILE = "inference.json"
 INFERENCE_COLUMNS = (
     "p50_ms", "p95_ms", "throughput_per_s", "inference_hardware", "inference_measured_at", "model_params",
-    "tokens_per_request", "api_input_tokens", "api_output_tokens", "api_tokenizer",
+    "tokens_per_request", "api_input_tokens", "api_output_tokens", "api_tokenizer", "inference_load_average",
+    "inference_cpu_count",
 )
 """Columns filled from a run folder's inference.json (migration 004); NULL until it exists."""
 EPOCH_COLUMNS = ("run_id", "epoch", "step", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "improved")
@@ -242,6 +243,8 @@ def _inference_values(run_dir: Path) -> dict[str, Any]:
         "tokens_per_request": _number(bench.get("tokens_per_request")),
         "api_input_tokens": _number(api.get("input_tokens_mean")),
         "api_output_tokens": _number(api.get("output_tokens_mean")), "api_tokenizer": api.get("tokenizer"),
+        "inference_load_average": _number(bench.get("load_average_1m")),
+        "inference_cpu_count": int(bench["cpu_count"]) if isinstance(bench.get("cpu_count"), int) else None,
     }
 
 

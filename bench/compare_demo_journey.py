@@ -69,9 +69,13 @@ def runs_on_page(page) -> int:
     return int(match.group(1)) if match else 0
 
 
-def shoot(page, name: str) -> None:
-    page.wait_for_timeout(1500)
+def shoot(page, name: str, height: int = 3400) -> None:
+    """Full-page screenshot; Streamlit scrolls inside its own container, so a tall viewport shows it all."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": height})
+    page.wait_for_timeout(2500)
     page.screenshot(path=str(OUT / name), full_page=True)
+    page.set_viewport_size(size)
     print(f"screenshot {OUT / name}", flush=True)
 
 
@@ -80,7 +84,7 @@ def open_tab(page, label: str) -> None:
     page.wait_for_timeout(1000)
 
 
-def journey(url: str, timeout_s: float, tmp: Path) -> dict[str, float]:
+def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     times: dict[str, float] = {}
@@ -89,13 +93,18 @@ def journey(url: str, timeout_s: float, tmp: Path) -> dict[str, float]:
         page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
         page.set_default_timeout(120_000)
         page.goto(f"{url}/compare")
-        page.get_by_text("No measured candidates yet").wait_for()
-        shoot(page, "compare-empty.png")
-        page.get_by_role("button", name=re.compile("Run the quick demo")).click()
         clicked = time.monotonic()
-        print("clicked the quick demo", flush=True)
         deadline = clicked + timeout_s
-        while time.monotonic() < deadline:
+        if not screens_only:
+            page.get_by_text("No measured candidates yet").wait_for()
+            shoot(page, "compare-empty.png")
+            page.get_by_role("button", name=re.compile("Run the quick demo")).click()
+            clicked = time.monotonic()
+            print("clicked the quick demo", flush=True)
+            deadline = clicked + timeout_s
+        else:
+            page.get_by_text("candidates on banking77").wait_for()
+        while not screens_only and time.monotonic() < deadline:
             page.wait_for_timeout(2000)
             runs = runs_on_page(page)
             (tmp / "page-text.txt").write_text(page.inner_text("body"))  # what the browser shows now (debugging)
@@ -149,13 +158,15 @@ def frontier(tmp: Path) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout-min", type=float, default=40)
+    parser.add_argument("--screens-only", type=Path, default=None,
+                        help="a folder from an earlier run: only take the screenshots again")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="compare-demo-"))
+    tmp = args.screens_only or Path(tempfile.mkdtemp(prefix="compare-demo-"))
     port = free_port()
     server = start_server(tmp, port)
     try:
-        times = journey(f"http://127.0.0.1:{port}", args.timeout_min * 60, tmp)
+        times = journey(f"http://127.0.0.1:{port}", args.timeout_min * 60, tmp, args.screens_only is not None)
     finally:
         os.killpg(os.getpgid(server.pid), signal.SIGTERM)
         server.wait(timeout=30)
@@ -163,7 +174,8 @@ def main() -> None:
     spans = [json.loads(p.read_text()) for p in jobs]
     result = {"times_s": times, "jobs": [(s["state"], s.get("started_at"), s.get("finished_at")) for s in spans],
               "frontier": frontier(tmp), "tmp": str(tmp)}
-    (OUT / "demo-timing.json").write_text(json.dumps(result, indent=2, default=str))
+    name = "demo-screens.json" if args.screens_only else "demo-timing.json"
+    (OUT / name).write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))
 
 

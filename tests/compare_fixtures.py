@@ -14,7 +14,7 @@ BASE_RUN = {
     "peak_memory_bytes": None, "error": None, "environment_json": "{}", "ingested_at": datetime(2026, 3, 1, 10, 1),
     "p50_ms": None, "p95_ms": None, "throughput_per_s": None, "inference_hardware": None,
     "inference_measured_at": None, "model_params": None, "tokens_per_request": None, "api_input_tokens": None,
-    "api_output_tokens": None, "api_tokenizer": None,
+    "api_output_tokens": None, "api_tokenizer": None, "inference_load_average": None, "inference_cpu_count": None,
 }
 
 

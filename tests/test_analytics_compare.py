@@ -298,3 +298,14 @@ def test_migration_005_keeps_candidates_and_lets_prices_change(tmp_path, monkeyp
         assert ws.scalar("select input_per_m_usd from prices where price_id = ?", [mini]) == 0.2
     finally:
         ws.close()
+
+
+def test_a_busy_benchmark_is_flagged(filled) -> None:
+    insert_run(filled, "r-busy", method="linear_probe", model="all-MiniLM-L6-v2", accuracy=0.88, n_test=100,
+               train_seconds=100, throughput_per_s=24.5, p50_ms=320, inference_load_average=10.5,
+               inference_cpu_count=2)
+    board = compare.leaderboard(filled, settings())
+    busy = row(board, "run:r-busy")
+    assert busy["latency_basis"].endswith("; machine busy while measured (load 10.5 on 2 cores)")
+    assert busy["flag"].startswith("machine busy while measured (load 10.5 on 2 cores): its throughput")
+    assert math.isfinite(busy["cost_per_1k_usd"])  # still priced: flagged, not hidden

@@ -30,6 +30,7 @@ def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytes
     assert record["single_iterations"] >= 20 and record["batch_texts"] == len(TEXTS)
     assert 0 < record["p50_ms"] <= record["p95_ms"] and record["throughput_per_s"] > 0
     assert record["model_params"] is None and record["tokens_per_request"] is None
+    assert record["cpu_count"] >= 1 and record["load_average_1m"] >= 0
     api = record["api_prompt"]
     # the answer is a label name ('not happy' / 'happy') plus an end token
     assert api["tokenizer"] == "SmolLM2-135M BPE" and api["n_texts"] == len(TEXTS)
@@ -69,9 +70,11 @@ def test_ingest_attaches_an_inference_record_that_lands_late(tmp_path: Path, emp
     assert empty_ws.scalar("select p50_ms from runs where run_id = 'late'") is None
     (result.run_dir / "inference.json").write_text(json.dumps({
         "measured_at": "2026-03-01T10:00:00+00:00", "hardware": "CPU x2", "p50_ms": 3.5, "p95_ms": 7.0,
-        "throughput_per_s": 250.0, "model_params": 22_713_216, "tokens_per_request": 14.5,
+        "throughput_per_s": 250.0, "model_params": 22_713_216, "tokens_per_request": 14.5, "cpu_count": 2,
+        "load_average_1m": 3.5,
         "api_prompt": {"input_tokens_mean": 460.5, "output_tokens_mean": 4.5, "tokenizer": "SmolLM2-135M BPE"}}))
     assert ingest_all(empty_ws, tmp_path) == []  # the run itself is not ingested twice...
     row = empty_ws.rows("select p50_ms, p95_ms, throughput_per_s, inference_hardware, model_params, "
-                        "tokens_per_request, api_input_tokens, api_output_tokens, api_tokenizer from runs")
-    assert row == [(3.5, 7.0, 250.0, "CPU x2", 22_713_216, 14.5, 460.5, 4.5, "SmolLM2-135M BPE")]  # ...but filled
+                        "tokens_per_request, api_input_tokens, api_output_tokens, api_tokenizer, "
+                        "inference_load_average, inference_cpu_count from runs")
+    assert row == [(3.5, 7.0, 250.0, "CPU x2", 22_713_216, 14.5, 460.5, 4.5, "SmolLM2-135M BPE", 3.5, 2)]
