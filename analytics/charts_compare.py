@@ -67,17 +67,19 @@ def pareto_chart(board: Leaderboard) -> go.Figure:
     frontier = priced[priced["on_frontier"]].sort_values("cost_per_1k_usd")
     dominated = priced[~priced["on_frontier"]]
     if len(dominated):
-        fig.add_trace(go.Scatter(x=dominated["cost_per_1k_usd"], y=dominated["accuracy"], mode="markers",
+        fig.add_trace(go.Scatter(x=dominated["cost_per_1k_usd"], y=dominated["accuracy"], mode="markers+text",
                                  name="dominated (cheaper and as accurate exists)", error_y=_error_y(dominated),
                                  marker={"color": GREY, "size": 12, "opacity": 0.6}, hovertext=_hover(dominated),
-                                 hoverinfo="text"))
+                                 hoverinfo="text", text=[_label(c, 26) for c in dominated["candidate"]],
+                                 textposition="bottom center", textfont={"size": 12, "color": GREY},
+                                 cliponaxis=False))
     fig.add_trace(go.Scatter(x=frontier["cost_per_1k_usd"], y=frontier["accuracy"], mode="lines+markers+text",
                              name="frontier", line={"color": BLUE, "shape": "hv", "width": 2},
                              marker={"color": BLUE, "size": 14}, error_y=_error_y(frontier) | {"color": BLUE},
                              text=[_label(c) for c in frontier["candidate"]], textposition=_positions(len(frontier)),
                              cliponaxis=False, hovertext=_hover(frontier), hoverinfo="text"))
     fig.update_yaxes(tickformat=".0%")
-    fig.update_xaxes(tickformat="$.2~g")
+    fig.update_xaxes(**_usd_ticks(priced["cost_per_1k_usd"].min(), priced["cost_per_1k_usd"].max()))
     return fig
 
 
@@ -94,10 +96,12 @@ def _positions(n: int) -> list[str]:
 
 def _usd_ticks(low: float, high: float) -> dict[str, object]:
     """Log-axis ticks at powers of ten labelled $0.01, $1, $100, $10k, $1M (every other decade when wide)."""
-    first, last = math.floor(math.log10(max(low, 1e-9))), math.ceil(math.log10(max(high, 1e-9)))
-    step = 1 if last - first <= 6 else 2
-    values = [10.0**e for e in range(first, last + 1, step)]
-    return {"tickvals": values, "ticktext": [_usd_label(v) for v in values]}
+    first, last = math.floor(math.log10(max(low, 1e-12))), math.ceil(math.log10(max(high, 1e-12)))
+    span = last - first
+    mantissas = (1, 2, 5) if span <= 3 else (1,)
+    step = 1 if span <= 6 else 2
+    values = [m * 10.0**e for e in range(first, last + 1, step) for m in mantissas]
+    return {"tickvals": values, "ticktext": [_usd_label(v) for v in values], "minor": {"showgrid": False}}
 
 
 def _usd_label(value: float) -> str:
@@ -119,7 +123,7 @@ def latency_chart(board: Leaderboard) -> go.Figure:
     if measured.empty:
         return empty_figure("No run has a latency measurement (inference.json) yet")
     missing = board.table[~np.isfinite(board.table["p50_ms"].astype(float))]
-    fig = _figure("Latency against accuracy (single request: dot p50, bar to p95)", "p50 latency, ms (log)",
+    fig = _figure("Latency against accuracy", "single-request latency, ms (log): dot p50, bar to p95",
                   "test accuracy", log_x=True)
     if len(missing):
         fig.add_annotation(text=f"not measured: {', '.join(_label(c, 28) for c in missing['candidate'])}",

@@ -69,13 +69,10 @@ def runs_on_page(page) -> int:
     return int(match.group(1)) if match else 0
 
 
-def shoot(page, name: str, height: int = 3400) -> None:
-    """Full-page screenshot; Streamlit scrolls inside its own container, so a tall viewport shows it all."""
-    size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": height})
+def shoot(page, name: str) -> None:
+    """Full-page screenshot (of the window: Streamlit scrolls inside its own container)."""
     page.wait_for_timeout(2500)
     page.screenshot(path=str(OUT / name), full_page=True)
-    page.set_viewport_size(size)
     print(f"screenshot {OUT / name}", flush=True)
 
 
@@ -90,7 +87,8 @@ def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -
     times: dict[str, float] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
+        height = 3400 if screens_only else 1000  # a tall window: Streamlit scrolls inside its own container
+        page = browser.new_context(viewport={"width": 1400, "height": height}, accept_downloads=True).new_page()
         page.set_default_timeout(120_000)
         page.goto(f"{url}/compare")
         clicked = time.monotonic()
