@@ -174,6 +174,7 @@ def figure_kill(out: Path) -> dict[str, Any]:
             page.screenshot(path=str(out / "kill-interrupted.png"), full_page=True)
             page.get_by_role("button", name="Resume").first.click()
             resumed_at = time.monotonic()
+            wait_for(lambda: jobs.get_job(info.job_id).attempts >= 2, 60, 0.2, "the page to requeue and start the job")
             final = wait_for(lambda: jobs.get_job(info.job_id).state not in ("queued", "running")
                              and jobs.get_job(info.job_id), 1200, 1.0, "the resumed job to end")
             wait_for(lambda: "Accuracy" in page_text(page), 120, 0.5, "the results on the page")

@@ -263,9 +263,9 @@ def jobs_panel() -> None:
         job_card(info)
     if len(rest) > FINISHED_SHOWN:
         st.caption(f"{len(rest) - FINISHED_SHOWN} older jobs not shown.")
-    if ingested:
-        st.toast(f"Run {', '.join(ingested)} landed in the workspace.", icon=":material/check_circle:")
+    if ingested:  # a run just landed: rerun the whole page so that Results shows it
         st.session_state["ft_new_runs"] = ingested
+        st.rerun(scope="app")
 
 
 def job_card(info: jobs.JobInfo) -> None:
@@ -415,6 +415,8 @@ def _provenance(detail) -> None:
 
 ws = shared.start_page("Fine-tune", "Train a classifier on your data; jobs run in the background and survive "
                                     "closing the browser or restarting the app.")
+for new_run in st.session_state.pop("ft_new_runs", []):
+    st.toast(f"Run {new_run} landed in the workspace.", icon=":material/check_circle:")
 prices = shared.hardware_prices(shared.generation(), "gpu" if jobs.cuda_device_count() else "cpu")
 setup, monitor = st.columns([3, 2], gap="large")
 with setup:
