@@ -108,12 +108,17 @@ def _usd_label(value: float) -> str:
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if value >= scale:
             return f"${value / scale:g}{suffix}"
+    if value < 0.01:
+        return "$" + f"{value:.8f}".rstrip("0")  # $0.00002, not $2e-05
     return f"${value:g}"
 
 
 def _label(name: str, limit: int = 30) -> str:
     """A point label: the candidate without its run-id suffix, shortened ('linear probe · all-MiniLM-L6-v2')."""
-    base = name.rsplit(" [", 1)[0].replace("TF-IDF + logistic regression", "TF-IDF")
+    base = name.rsplit(" [", 1)[0]
+    for long, short in (("TF-IDF + logistic regression", "TF-IDF"), ("linear probe", "probe"),
+                        ("all-MiniLM-L6-v2", "MiniLM-L6"), ("SmolLM2-135M-Instruct", "SmolLM2-135M")):
+        base = base.replace(long, short)
     return _short(base, limit)
 
 

@@ -340,7 +340,7 @@ def _planner_tab() -> None:
     st.caption(f"Chinchilla-optimal data for {params_b:g}B parameters: about {chinchilla:,.0f}B tokens "
                f"(you chose {tokens_b:,.0f}B, {tokens_b / params_b:,.1f} tokens per parameter).")
     st.dataframe(plans.drop(columns=["price_id", "chinchilla_tokens"]), hide_index=True, width="stretch",
-                 column_config={"flops": st.column_config.NumberColumn(format="%.3e"),
+                 column_config={"flops": st.column_config.NumberColumn("FLOPs", format="scientific"),
                                 "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
                                 "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
                                 "cost_usd": st.column_config.NumberColumn("$", format="$%.0f")})
