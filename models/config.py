@@ -85,6 +85,8 @@ class TrainConfig:
     """Run folder name; None makes one from method, model and time."""
     num_threads: int | None = None
     """CPU threads for torch; None leaves torch's default."""
+    log_every_steps: int = 10
+    """full/lora: write a progress event (loss, lr, samples/s, memory, ETA) every N optimizer steps."""
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
@@ -121,6 +123,8 @@ class TrainConfig:
             raise ConfigError(f"eval_limit must be a whole number >= 1 or None (score all), got {self.eval_limit!r}")
         if self.train_examples_per_class is not None and self.train_examples_per_class < 1:
             raise ConfigError(f"train_examples_per_class must be >= 1 or None, got {self.train_examples_per_class}")
+        if not isinstance(self.log_every_steps, int) or self.log_every_steps < 1:
+            raise ConfigError(f"log_every_steps must be a whole number >= 1, got {self.log_every_steps!r}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be >= 1 or None, got {self.num_threads}")
         if (self.text_column is None) != (self.label_column is None):
