@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Strategy Lab", page_icon=":material/insights:", layout="wide")
+st.set_page_config(page_title="Strategy Lab", page_icon="data/icon.png", layout="wide")
 
 st.navigation(
     {

@@ -563,13 +563,16 @@ def market_view(segments: pd.DataFrame, assumptions: MarketAssumptions, sensitiv
 
 # -- formatting --------------------------------------------------------------------------------------------
 def format_usd(value_usd: float) -> str:
-    """Compact dollars for KPI cards: $4.49B, $46.7M, $850K, $950."""
+    """Compact dollars for KPI cards: $4.49B, $933M, $46.7M, $850K, $950."""
     sign, v = ("-" if value_usd < 0 else ""), abs(float(value_usd))
     units = ((1e12, "T", 2), (1e9, "B", 2), (1e6, "M", 1), (1e3, "K", 0), (1.0, "", 0))
     for (scale, suffix, digits), (lower, _, lower_digits) in zip(units, units[1:], strict=False):
         # Promote when the smaller unit would print 1,000 or more (999.96M -> $1.00B).
         if v >= scale or round(v / lower, lower_digits) >= 1000:
-            return f"{sign}${v / scale:,.{digits}f}{suffix}"
+            shown = v / scale
+            if suffix == "M" and round(shown, 1) >= 100:
+                digits = 0  # $933M, not $933.4M: a KPI card on a projector has room for ~6 characters
+            return f"{sign}${shown:,.{digits}f}{suffix}"
     return f"{sign}${v:,.0f}"
 
 

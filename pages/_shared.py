@@ -134,7 +134,7 @@ def _sidebar(ws: Workspace) -> None:
     summary = workspace_summary(generation())
     with st.sidebar:
         st.markdown("**Workspace**")
-        st.code(summary.path, language=None)
+        st.markdown(f":material/database: `{Path(summary.path).name}`", help=summary.path)
         st.caption(f"{len(summary.tables)} tables · {summary.events:,} events")
         if summary.sample_label:
             st.caption(f":material/science: {summary.sample_label}")

@@ -17,13 +17,10 @@ c4.metric("Model runs", runs)
 if summary.first_event:
     st.caption(f"Event log spans {summary.first_event} to {summary.last_event}.")
 
-left, right = st.columns([3, 2], gap="large")
-with left:
-    st.subheader("Tables")
-    st.dataframe(summary.tables, hide_index=True, width="stretch")
-with right:
-    st.subheader("Datasets for models")
-    st.dataframe(shared.dataset_catalog(), hide_index=True, width="stretch")
+st.subheader("Tables")
+st.dataframe(summary.tables, hide_index=True, width="stretch")
+st.subheader("Datasets for models")
+st.dataframe(shared.dataset_catalog(), hide_index=True, width="stretch")
 
 st.subheader("Where next")
 n1, n2, n3, n4 = st.columns(4)
