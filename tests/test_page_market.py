@@ -29,9 +29,11 @@ def _sample_totals(path: Path) -> tuple[float, float]:
 
 
 def _usd(value: float) -> str:
-    """$4.49B / $46.7M formatting, written out here so the page's formatter is checked too."""
+    """$4.49B / $933M / $46.7M formatting, written out here so the page's formatter is checked too."""
     if value >= 1e9:
         return f"${value / 1e9:.2f}B"
+    if value >= 100e6:
+        return f"${value / 1e6:.0f}M"
     if value >= 1e6:
         return f"${value / 1e6:.1f}M"
     return f"${value / 1e3:.0f}K"
