@@ -5,6 +5,7 @@
     python bench/jobs.py restart     # kill the Streamlit server while a job runs; the job finishes alone;
                                      # restart the server: seconds until the run's results are on the page
     python bench/jobs.py overhead    # training samples/s: CLI alone, then the same job with the page open
+    python bench/jobs.py page-cpu [--live-curves]   # CPU seconds/s the open page costs (server + Chromium)
     python bench/jobs.py all
 
 Everything lives in a fresh temporary folder (workspace, runs, jobs) unless --out is given. Models and data
@@ -46,9 +47,9 @@ SMALL_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="sentiment_la
                   train_examples_per_class=64, batch_size=8, max_length=64, epochs=1, checkpoint_every_steps=4,
                   log_every_steps=1, learning_rate=5e-5)
 """16 steps of a real full fine-tune plus 600 evaluated sentences: a couple of minutes on 2 busy cores."""
-OVERHEAD_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="banking77", train_examples_per_class=20,
+OVERHEAD_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="banking77", train_examples_per_class=100,
                      batch_size=32, max_length=64, epochs=1, log_every_steps=2, learning_rate=5e-5)
-"""BANKING77 subset (1,540 texts, 49 steps): training is stopped after the measured window anyway."""
+"""BANKING77 subset (~7,400 texts, ~230 steps): longer than the window on a quiet machine; stopped after it."""
 
 
 def say(message: str) -> None:
@@ -244,33 +245,99 @@ def _run_for(run_dir_of: Callable[[], Path | None], seconds: float) -> None:
     time.sleep(seconds)
 
 
-def figure_overhead(out: Path, seconds: float) -> dict[str, Any]:
-    """samples/s of the same full fine-tune: `python -m models train` alone, then a job with the page open."""
-    config = TrainConfig(runs_dir=str(out / "runs-cli"), run_name="overhead-cli", **OVERHEAD_FULL)
-    (out / "overhead-cli.json").write_text(json.dumps(config.to_dict()))
-    with open(out / "overhead-cli.log", "wb") as log:
-        cli = subprocess.Popen([sys.executable, "-m", "models", "train", "--config", str(out / "overhead-cli.json")],
+def _overhead_cli(out: Path, seconds: float, tag: str) -> float:
+    config = TrainConfig(runs_dir=str(out / "runs-cli"), run_name=f"overhead-cli-{tag}", **OVERHEAD_FULL)
+    (out / f"overhead-cli-{tag}.json").write_text(json.dumps(config.to_dict()))
+    with open(out / f"overhead-cli-{tag}.log", "wb") as log:
+        cli = subprocess.Popen([sys.executable, "-m", "models", "train", "--config", str(out / f"overhead-cli-{tag}.json")],
                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    cli_dir = out / "runs-cli" / "overhead-cli"
-    _run_for(lambda: cli_dir, seconds)
+    run_dir = out / "runs-cli" / f"overhead-cli-{tag}"
+    _run_for(lambda: run_dir, seconds)
     kill_group(cli, signal.SIGTERM)
-    cli_rate = _window_samples_per_s(read_events(cli_dir))
-    say(f"CLI alone: {cli_rate:.2f} samples/s")
+    rate = _window_samples_per_s(read_events(run_dir))
+    say(f"CLI alone: {rate:.2f} samples/s ({len(steps_of_dir(run_dir))} windows)")
+    return rate
+
+
+def _overhead_page(out: Path, seconds: float, tag: str) -> float:
     port = free_port()
-    server = start_server(out, port, "overhead")
+    server = start_server(out, port, f"overhead-{tag}")
     try:
         with browser_page(port) as page:
             info = submit(out, **OVERHEAD_FULL)
             _run_for(lambda: info.run_dir, seconds)
-            page.screenshot(path=str(out / "overhead-page.png"), full_page=True)
-            jobs.cancel(info.job_id, grace_s=10)
+            page.screenshot(path=str(out / f"overhead-page-{tag}.png"), full_page=True)
+            if jobs.get_job(info.job_id).is_active:
+                jobs.cancel(info.job_id, grace_s=10)
     finally:
         kill_group(server, signal.SIGTERM)
-    page_rate = _window_samples_per_s(read_events(info.run_dir))
-    result = {"cli_samples_per_s": round(cli_rate, 2), "page_open_samples_per_s": round(page_rate, 2),
-              "page_vs_cli": round(page_rate / cli_rate, 3), "window_s": seconds,
-              "cli_windows": len(steps_of_dir(cli_dir)) - 1, "page_windows": len(steps_of(info)) - 1}
+    rate = _window_samples_per_s(read_events(info.run_dir))
+    say(f"page open: {rate:.2f} samples/s ({len(steps_of(info))} windows)")
+    return rate
+
+
+def figure_overhead(out: Path, seconds: float, order: str) -> dict[str, Any]:
+    """samples/s of the same full fine-tune: `python -m models train` alone vs a job with the page open in
+    Chromium, in the given order (e.g. 'cp' = CLI then page, 'cppc' = ABBA), back to back."""
+    rates: dict[str, list[float]] = {"c": [], "p": []}
+    for i, side in enumerate(order):
+        runner = _overhead_cli if side == "c" else _overhead_page
+        rates[side].append(runner(out, seconds, f"{i}{side}"))
+    cli, page = statistics.mean(rates["c"]), statistics.mean(rates["p"])
+    result = {"order": order, "cli_samples_per_s": [round(r, 2) for r in rates["c"]],
+              "page_open_samples_per_s": [round(r, 2) for r in rates["p"]], "page_vs_cli": round(page / cli, 3),
+              "window_s": seconds}
     print("RESULT overhead " + json.dumps(result), flush=True)  # noqa: T201
+    return result
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by `pids` (from /proc/<pid>/stat)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _chromium_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-f", "chromium"], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in found]
+
+
+def figure_page_cpu(out: Path, seconds: float, live_curves: bool) -> dict[str, Any]:
+    """CPU the open page costs while a job runs: the Streamlit server and Chromium, in CPU seconds per second.
+
+    Immune to other load on the machine (unlike samples/s). The job is the fake trainer of the tests (it sleeps,
+    so it steals nothing) logging a step event every 0.2 s, which is more often than real training does.
+    """
+    os.environ.update(STRATLAB_TRAIN_FUNCTION="models_jobs_fake_train:train", FAKE_STEP_S="0.2",
+                      PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT)]))
+    port = free_port()
+    server = start_server(out, port, "page-cpu")
+    try:
+        with browser_page(port) as page:
+            if live_curves:
+                page.get_by_text("Show live curves").click()
+            info = submit(out, method="full", dataset="toy", max_steps=int(seconds * 5) + 200, log_every_steps=1)
+            wait_for(lambda: steps_of(info), 120, 0.2, "the first step")
+            time.sleep(4)
+            server_0, chromium_0 = _cpu_seconds([server.pid]), _cpu_seconds(_chromium_pids())
+            time.sleep(seconds)
+            server_s = _cpu_seconds([server.pid]) - server_0
+            chromium_s = _cpu_seconds(_chromium_pids()) - chromium_0
+            page.screenshot(path=str(out / f"page-cpu-curves-{live_curves}.png"))
+            jobs.cancel(info.job_id, grace_s=2)
+    finally:
+        kill_group(server, signal.SIGTERM)
+    cores = os.cpu_count() or 1
+    result = {"live_curves": live_curves, "window_s": seconds, "server_cpu_s": round(server_s, 2),
+              "chromium_cpu_s": round(chromium_s, 2),
+              "share_of_machine": round((server_s + chromium_s) / (seconds * cores), 3), "cores": cores}
+    print("RESULT page_cpu " + json.dumps(result), flush=True)  # noqa: T201
     return result
 
 
@@ -280,9 +347,11 @@ def steps_of_dir(run_dir: Path) -> list[dict[str, Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("figure", choices=("kill", "restart", "overhead", "all"))
+    parser.add_argument("figure", choices=("kill", "restart", "overhead", "page-cpu", "all"))
     parser.add_argument("--out", type=Path, help="folder for workspace, runs, jobs, logs, screenshots")
     parser.add_argument("--seconds", type=float, default=60.0, help="overhead: training window per side")
+    parser.add_argument("--live-curves", action="store_true", help="page-cpu: switch the live curves on")
+    parser.add_argument("--order", default="cp", help="overhead: c = CLI, p = page open, e.g. cppc (ABBA)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     setup_env(out.resolve())
@@ -291,8 +360,10 @@ def main() -> int:
         figure_kill(out.resolve())
     if args.figure in ("restart", "all"):
         figure_restart(out.resolve())
+    if args.figure == "page-cpu":
+        figure_page_cpu(out.resolve(), min(args.seconds, 30.0), args.live_curves)
     if args.figure in ("overhead", "all"):
-        figure_overhead(out.resolve(), args.seconds)
+        figure_overhead(out.resolve(), args.seconds, args.order)
     return 0
 
 

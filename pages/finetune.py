@@ -23,6 +23,11 @@ STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "s
 STATE_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "gray",
                  "interrupted": "orange"}
 FINISHED_SHOWN = 8
+LIVE_CHART_PX = 520
+LIVE_CHART_CONFIG = {"displayModeBar": False, "responsive": False}
+CURVE_REFRESH_S = 10.0
+"""Live curves are redrawn this often, in their own fragment: every Plotly redraw costs the browser CPU, which
+on a small machine competes with the training job (measured with bench/jobs.py overhead)."""
 HELP = forms.field_help()
 DEFAULTS = forms.defaults()
 
@@ -319,15 +324,28 @@ def _progress(info: jobs.JobInfo, figures: dict) -> None:
     val = f"{figures['val_accuracy']:.1%}" if figures["val_accuracy"] is not None else "–"
     st.markdown(f"loss **{loss}** · **{speed}** samples/s · memory **{_gib(figures['memory_bytes'])}** · "
                 f"val. accuracy **{val}**")
-    if len(figures["loss_curve"]) > 1 or figures["epochs"]:
-        with st.expander("Curves", expanded=info.state == "running"):
-            left, right = st.columns(2)
-            if len(figures["loss_curve"]) > 1:
-                left.plotly_chart(charts_runs.loss_curve(pd.DataFrame(figures["loss_curve"])),
-                                  key=f"loss_{info.job_id}")
-            epochs = pd.DataFrame(figures["epochs"])
-            if "val_accuracy" in epochs:
-                right.plotly_chart(charts_runs.epoch_curves(epochs), key=f"epochs_{info.job_id}")
+
+
+@st.fragment(run_every=CURVE_REFRESH_S)
+def live_curves() -> None:
+    """Loss and validation curves of running jobs, redrawn every CURVE_REFRESH_S (not with the 2 s poll)."""
+    if not st.toggle("Show live curves", key="ft_live_curves",
+                     help="Redrawing charts costs CPU in the browser; with the browser on the training machine "
+                          "(a laptop, a 2-core server) it slows training by several percent, so they are off by "
+                          "default. The figures above stay live either way."):
+        return
+    for info in (j for j in jobs.list_jobs() if j.state == "running"):
+        figures = jobs.progress(info.job_id)
+        epochs = pd.DataFrame(figures["epochs"])
+        if len(figures["loss_curve"]) < 2 and "val_accuracy" not in epochs:
+            continue
+        st.caption(f"Live curves of {info.run_id} (redrawn every {CURVE_REFRESH_S:.0f} s)")
+        if len(figures["loss_curve"]) > 1:
+            st.plotly_chart(charts_runs.loss_curve(pd.DataFrame(figures["loss_curve"])), key=f"loss_{info.job_id}",
+                            width=LIVE_CHART_PX, config=LIVE_CHART_CONFIG)
+        if "val_accuracy" in epochs:
+            st.plotly_chart(charts_runs.epoch_curves(epochs), key=f"epochs_{info.job_id}", width=LIVE_CHART_PX,
+                            config=LIVE_CHART_CONFIG)
 
 
 # ---------------------------------------------------------------- results
@@ -354,6 +372,8 @@ def results_section() -> None:
         _headline(s, evaluation)
         _per_class(evaluation)
         _mistakes(detail)
+    if not detail.epochs.empty and detail.epochs["val_accuracy"].notna().any():
+        st.plotly_chart(charts_runs.epoch_curves(detail.epochs))
     _provenance(detail)
 
 
@@ -437,4 +457,5 @@ with setup:
 with monitor:
     st.subheader("Jobs")
     jobs_panel()
+    live_curves()
 results_section()

@@ -176,3 +176,26 @@ def test_estimate_measures_and_prices_a_classic_run(page_env: Path) -> None:
     captions = " ".join(c.value for c in at.caption)
     assert "40 training rows" in captions and "/ 3600 x $" in captions, captions
     assert jobs.list_jobs() == [], "estimating must not submit anything"
+
+
+@pytest.mark.slow
+def test_running_job_shows_progress_and_live_curves_on_demand(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.config import TrainConfig
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "models_jobs_fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT)]))
+    monkeypatch.setenv("FAKE_STEP_S", "0.5")
+    info = jobs.submit(TrainConfig(method="full", dataset="toy", max_steps=60, runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(jobs.progress(info.job_id)["loss_curve"]) < 3:
+        jobs.tick()
+        time.sleep(0.2)
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "running" in " ".join(m.value for m in at.markdown)
+    assert any(p.proto.text.startswith("step ") for p in at.get("progress")), "no progress bar with the step"
+    assert not at.get("plotly_chart"), "live curves are off by default"
+    at.toggle(key="ft_live_curves").set_value(True).run()
+    assert len(at.get("plotly_chart")) == 1  # the loss curve (no epoch has ended yet)
+    jobs.cancel(info.job_id, grace_s=2)
+    assert jobs.get_job(info.job_id).state == "cancelled"
