@@ -163,9 +163,10 @@ def run_trainer(config: TrainConfig, data: DataSplits) -> dict[str, float]:
         train_started = time.perf_counter()
         output = trainer.train()
         train_seconds = time.perf_counter() - train_started
-        logits = trainer.predict(splits["test"]).predictions
+        # Trainer may return test rows in its own (length-grouped) order: score against its label_ids
+        prediction = trainer.predict(splits["test"])
     seconds = time.perf_counter() - started
-    accuracy = float((np.argmax(logits, axis=1) == np.asarray(data.test.labels)).mean())
+    accuracy = float((np.argmax(prediction.predictions, axis=1) == np.asarray(prediction.label_ids)).mean())
     return {"seconds": seconds, "train_seconds": train_seconds, "accuracy": accuracy,
             "samples_per_s": output.metrics.get("train_samples_per_second", 0.0),
             "epochs": output.metrics.get("epoch", 0.0)}
