@@ -3,6 +3,7 @@
     python bench/infer.py                       # MiniLM with a random head (same speed as a fine-tuned one)
     python bench/infer.py --run data/runs/<id>  # a fine-tuned full/LoRA run folder
     python bench/infer.py --limit 500 --min-seconds 2   # quicker
+    python bench/infer.py --run data/runs/<id> --precision int8   # ours int8 (pipeline fp32), with accuracies
 
 Both sides use the same model object, threads, max_length and texts (BANKING77 test). Ours: one fast
 tokenizer call for the whole list, length-sorted batches padded only to their own longest text,
@@ -24,7 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.infer import TransformerPredictor, benchmark, load_predictor  # noqa: E402
+from models import fastpath  # noqa: E402
+from models.infer import TransformerPredictor, benchmark, lean_for_inference, load_predictor  # noqa: E402
 
 PIPELINE_BATCH = 32
 
@@ -49,25 +51,27 @@ class PipelinePredictor:
         return probs
 
 
-def load_texts(limit: int | None) -> tuple[list[str], tuple[str, ...]]:
+def load_texts(limit: int | None) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
     from models.datasets import load_dataset
 
     data = load_dataset("banking77")
-    return list(data.test.texts)[:limit], data.label_names
+    return list(data.test.texts)[:limit], np.asarray(data.test.labels)[:limit], data.label_names
 
 
-def make_predictor(run: str | None, label_names: tuple[str, ...], batch_size: int) -> tuple[TransformerPredictor, str]:
+def make_predictor(run: str | None, label_names: tuple[str, ...], batch_size: int,
+                   precision: str = "fp32") -> tuple[TransformerPredictor, str]:
     if run:
-        predictor = load_predictor(Path(run), device="cpu", batch_size=batch_size)
+        predictor = load_predictor(Path(run), device="cpu", batch_size=batch_size, precision=precision)
         if not isinstance(predictor, TransformerPredictor):
             raise SystemExit(f"--run must be a full or lora run (got method {predictor.method})")
         return predictor, f"fine-tuned run {Path(run).name}"
+    from models.infer import apply_precision
     from models.registry import load_sequence_classifier, load_tokenizer, resolve_model
 
     spec = resolve_model("all-MiniLM-L6-v2")
-    model = load_sequence_classifier(spec, label_names).eval()
+    model = apply_precision(lean_for_inference(load_sequence_classifier(spec, label_names)), precision)
     predictor = TransformerPredictor(model, load_tokenizer(spec), label_names, batch_size=batch_size,
-                                     max_length=128, method="full")
+                                     max_length=128, method="full", precision=precision)
     return predictor, ("all-MiniLM-L6-v2 with a RANDOM classification head (no --run given): accuracy is "
                        "meaningless, speed is the same as a fine-tuned MiniLM classifier")
 
@@ -81,16 +85,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads for both sides")
     parser.add_argument("--single-request-threads", type=int, default=1,
                         help="our threads for one-text requests (0: same as --threads)")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                        help="ours only: int8 = dynamic int8 quantisation (the pipeline stays fp32); prints the "
+                        "accuracy of both on the texts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    texts, label_names = load_texts(args.limit)
-    ours, what = make_predictor(args.run, label_names, args.batch_size)
+    texts, labels, label_names = load_texts(args.limit)
+    ours, what = make_predictor(args.run, label_names, args.batch_size, args.precision)
     ours.single_request_threads = args.single_request_threads or None
-    print(f"model: {what}\ntexts: {len(texts)} BANKING77 test, threads: {torch.get_num_threads()} "
-          f"(ours on single requests: {ours.single_request_threads or torch.get_num_threads()})")
-    theirs = PipelinePredictor(ours.model, ours.tokenizer, label_names, ours.max_length)
-    agreement = float(np.mean(ours.predict_proba(texts[:200]).argmax(1) == theirs.predict_proba(texts[:200]).argmax(1)))
-    print(f"same predictions on the first 200 texts: {agreement:.3f}")
+    print(f"model: {what}, ours in {args.precision}\ntexts: {len(texts)} BANKING77 test, threads: "
+          f"{torch.get_num_threads()} (ours on single requests: {ours.single_request_threads or torch.get_num_threads()})")
+    reference, _ = make_predictor(args.run, label_names, args.batch_size) if args.precision != "fp32" else (ours, "")
+    theirs = PipelinePredictor(fastpath.unwrap(reference.model), ours.tokenizer, label_names, ours.max_length)
+    checked = texts if args.precision != "fp32" and args.run else texts[:200]
+    ours_pred, their_pred = ours.predict_proba(checked).argmax(1), theirs.predict_proba(checked).argmax(1)
+    print(f"same predictions on {len(checked)} texts: {float(np.mean(ours_pred == their_pred)):.3f}")
+    if args.run:
+        truth = labels[: len(checked)]
+        print(f"accuracy on {len(checked)} texts: ours ({args.precision}) {float(np.mean(ours_pred == truth)):.4f}, "
+              f"pipeline (fp32) {float(np.mean(their_pred == truth)):.4f}")
     results = {}
     for name, predictor in (("ours", ours), ("pipeline", theirs)):
         results[name] = benchmark(predictor, texts, min_seconds=args.min_seconds)

@@ -302,9 +302,12 @@ def _measure_finetune(config: TrainConfig, data: Any, steps: int, start: float) 
     import torch.nn.functional as F
 
     from models.batching import resolve_device
+    from models.fastpath import tune_cpu_allocator
     from models.finetune import build_optimizer, load_model_and_tokenizer
 
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        tune_cpu_allocator()  # as training does: estimates must see the same step time
     model, tokenizer = load_model_and_tokenizer(config, tuple(data.label_names))
     model.to(device).train()
     optimizer = build_optimizer(model, config)

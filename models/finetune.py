@@ -34,6 +34,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from safetensors.torch import load_model, save_model
 
+from models import fastpath
 from models.config import TrainConfig
 from models.data import DataSplits
 from models.errors import ConfigError, DataValidationError, DeviceError, TrainingError
@@ -239,8 +240,23 @@ def load_model_and_tokenizer(config: TrainConfig, label_names: tuple[str, ...]) 
     tokenizer = registry.load_tokenizer(spec)
     model = registry.load_sequence_classifier(spec, list(label_names))
     if config.method == "lora":
-        model = _wrap_lora(model, config)
-    return model, tokenizer
+        return _wrap_lora(model, config), tokenizer
+    if config.freeze_embeddings:
+        freeze_embeddings(model)
+    return fastpath.accelerate(model, config.attention_dropout), tokenizer
+
+
+def freeze_embeddings(model: torch.nn.Module) -> None:
+    """Stop training the embedding block (token, position, type tables and their LayerNorm).
+
+    Saves the gradient of the 30k x hidden token table (a dense tensor every step), its AdamW update and
+    the backward pass into the first layer's input. Models without a named embedding block freeze
+    their input embeddings only.
+    """
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    embeddings = getattr(base, "embeddings", None)
+    block = embeddings if isinstance(embeddings, torch.nn.Module) else model.get_input_embeddings()
+    block.requires_grad_(False)
 
 
 def _wrap_lora(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
@@ -297,6 +313,8 @@ def _encode_splits(tokenizer: Any, data: DataSplits, max_length: int) -> tuple[E
 
 def _setup(config: TrainConfig, data: DataSplits, writer: RunWriter, checkpoint: Path | None) -> tuple[Session, Progress]:
     accelerator = make_accelerator(config.device, config.precision)
+    if accelerator.device.type == "cpu":
+        fastpath.tune_cpu_allocator()
     set_seed(config.seed)
     fingerprint = data_fingerprint(data)
     progress = _read_progress(checkpoint) if checkpoint else Progress(
@@ -350,7 +368,8 @@ def _log_start(s: Session, p: Progress, checkpoint: Path | None) -> None:
         s.writer.event(kind="start", method=s.config.method, device=str(a.device), num_processes=a.num_processes,
                        mixed_precision=a.mixed_precision, batch_size=p.batch_size, total_steps=s.total_steps,
                        steps_per_epoch=s.steps_per_epoch, resumed_from_step=p.global_step if checkpoint else None,
-                       trainable_parameters=sum(x.numel() for x in s.model.parameters() if x.requires_grad))
+                       trainable_parameters=sum(x.numel() for x in s.model.parameters() if x.requires_grad),
+                       lean_forward=isinstance(a.unwrap_model(s.model), fastpath.FastSequenceClassifier))
 
 
 def _epoch_batches(s: Session, p: Progress) -> list[np.ndarray]:
@@ -681,7 +700,7 @@ def _write_outputs(s: Session, p: Progress, data: DataSplits, probs: np.ndarray,
     """Model folder first, then eval.json, predictions.parquet and status.json (the shared finisher)."""
     from models.outputs import finish_classifier_run, write_label_names
 
-    model_dir = save_final_model(s.accelerator.unwrap_model(s.model), s.tokenizer, s.writer.run_dir,
+    model_dir = save_final_model(fastpath.unwrap(s.accelerator.unwrap_model(s.model)), s.tokenizer, s.writer.run_dir,
                                  lora=s.config.method == "lora")
     write_label_names(model_dir, data.label_names)
     return finish_classifier_run(s.writer, s.config, data, data.test, probs, model_name=s.config.model,

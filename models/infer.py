@@ -205,6 +205,15 @@ def apply_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
     return model
 
 
+def lean_for_inference(model: torch.nn.Module) -> torch.nn.Module:
+    """Eval-mode `model` behind the lean BERT forward when it has one (models/fastpath.py), else as is."""
+    from models import fastpath
+
+    if fastpath.supports(model):
+        return fastpath.FastSequenceClassifier(model).freeze_for_inference()
+    return model.eval()
+
+
 def _load_transformer(model_dir: Path, config: TrainConfig, label_names: tuple[str, ...], device: torch.device,
                       precision: str, batch_size: int) -> TransformerPredictor:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -217,7 +226,7 @@ def _load_transformer(model_dir: Path, config: TrainConfig, label_names: tuple[s
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
     except (OSError, ValueError) as e:
         raise RunFolderError(f"cannot load the fine-tuned model from {model_dir}: {e}") from e
-    model = apply_precision(model.to(device).eval(), precision)
+    model = apply_precision(lean_for_inference(model.to(device)), precision)
     return TransformerPredictor(model, tokenizer, label_names, batch_size=batch_size,
                                 max_length=config.max_length, method=config.method, precision=precision)
 

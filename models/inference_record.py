@@ -82,7 +82,7 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
         "batch_texts": timing["batch_texts"], "batch_passes": timing["batch_passes"],
         "torch_threads": timing["torch_threads"], "peak_rss_bytes": timing.get("peak_rss_bytes"),
         "cpu_count": os.cpu_count(), "load_average_1m": _load_average(),
-        "model_params": sum(int(p.numel()) for p in model.parameters()) if model is not None else None,
+        "model_params": _parameter_count(model),
         "tokens_per_request": _mean_tokens(getattr(predictor, "tokenizer", None), texts),
         "api_prompt": api_prompt_tokens(texts, [data.label_names[i] for i in data.test.labels], data.label_names),
     }
@@ -108,6 +108,13 @@ def _torch_module(predictor: Any) -> Any | None:
             if module is not None and hasattr(module, "parameters"):
                 return module
     return None
+
+
+def _parameter_count(model: Any | None) -> int | None:
+    """Parameters of the underlying model (a lean wrapper's fused copies of q/k/v are not counted twice)."""
+    if model is None:
+        return None
+    return sum(int(p.numel()) for p in getattr(model, "hf_model", model).parameters())
 
 
 def _device(model: Any | None) -> Any:

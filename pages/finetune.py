@@ -185,6 +185,11 @@ def _advanced(values: dict, method: str) -> None:
                                                 help=HELP["weight_decay"])
         values["max_grad_norm"] = c.number_input("Gradient clipping", 0.0, None, DEFAULTS["max_grad_norm"],
                                                  help=HELP["max_grad_norm"])
+    if method == "full":
+        values["freeze_embeddings"] = a.checkbox("Freeze embeddings", DEFAULTS["freeze_embeddings"],
+                                                 help=HELP["freeze_embeddings"])
+        values["attention_dropout"] = b.number_input("Attention dropout", 0.0, 0.99, DEFAULTS["attention_dropout"],
+                                                     help=HELP["attention_dropout"])
     if method != "classic":
         values["eval_batch_size"] = a.number_input("Eval batch size", 0, None, DEFAULTS["eval_batch_size"],
                                                    help=HELP["eval_batch_size"])

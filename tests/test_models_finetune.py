@@ -182,6 +182,25 @@ def test_full_run_writes_every_file_and_the_best_model(tmp_path: Path, tiny_mode
     np.testing.assert_allclose(model_probs(run_dir / "model", list(sentences.test.texts)), probs, atol=1e-5)
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_full_run_uses_the_lean_forward_and_freezes_embeddings_when_asked(
+        tmp_path: Path, tiny_model: str, sentences: DataSplits, freeze: bool) -> None:
+    config = tiny_config(tmp_path, tiny_model, epochs=1, freeze_embeddings=freeze, run_name="lean")
+    result = train(config, sentences)
+    start = next(e for e in read_events(result.run_dir) if e.get("kind") == "start")
+    assert start["lean_forward"] is True
+    before = load_file(Path(tiny_model) / "model.safetensors")
+    after = load_file(result.run_dir / "model" / "model.safetensors")
+
+    def weight(weights: dict[str, torch.Tensor], suffix: str) -> torch.Tensor:
+        return next(v for k, v in weights.items() if k.endswith(suffix))
+
+    for suffix in ("embeddings.word_embeddings.weight", "embeddings.LayerNorm.weight"):
+        assert torch.equal(weight(after, suffix), weight(before, suffix)) is freeze, suffix
+    suffix = "encoder.layer.0.intermediate.dense.weight"  # the encoder itself trains either way
+    assert not torch.equal(weight(after, suffix), weight(before, suffix))
+
+
 @pytest.mark.slow
 def test_lora_run_saves_merged_model_and_adapter(tmp_path: Path, tiny_model: str, sentences: DataSplits) -> None:
     config = tiny_config(tmp_path, tiny_model, method="lora", epochs=1, learning_rate=5e-3, run_name="lora-e2e")
