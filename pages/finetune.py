@@ -131,9 +131,9 @@ def hyperparameters(method: str, prices: pd.DataFrame) -> tuple[dict, str | None
         if neural:
             values["epochs"] = a.number_input("Epochs", min_value=0, value=DEFAULTS["epochs"], help=HELP["epochs"],
                                               key="ft_epochs")
-            values["learning_rate"] = b.number_input("Learning rate", min_value=0.0, value=5e-5 if method == "full"
-                                                     else 5e-4, step=1e-5, format="%.1e", help=HELP["learning_rate"],
-                                                     key="ft_lr")
+            values["learning_rate"] = b.number_input("Learning rate", min_value=0.0, value=DEFAULTS["learning_rate"] if
+                                                     method == "full" else forms.LORA_LEARNING_RATE, step=1e-5, format="%.1e", help=HELP["learning_rate"],
+                                                     key=f"ft_lr_{method}")  # per method: its own default
             values["batch_size"] = c.number_input("Batch size", min_value=0, value=DEFAULTS["batch_size"],
                                                   help=HELP["batch_size"], key="ft_batch")
             values["max_length"] = a.number_input("Max tokens", min_value=0, value=DEFAULTS["max_length"],
@@ -186,9 +186,7 @@ def _advanced(values: dict, method: str) -> None:
         values["max_grad_norm"] = c.number_input("Gradient clipping", 0.0, None, DEFAULTS["max_grad_norm"],
                                                  help=HELP["max_grad_norm"])
     if method == "full":
-        values["freeze_embeddings"] = a.checkbox("Freeze embeddings", DEFAULTS["freeze_embeddings"],
-                                                 help=HELP["freeze_embeddings"])
-        values["attention_dropout"] = b.number_input("Attention dropout", 0.0, 0.99, DEFAULTS["attention_dropout"],
+        values["attention_dropout"] = a.number_input("Attention dropout", 0.0, 0.99, DEFAULTS["attention_dropout"],
                                                      help=HELP["attention_dropout"])
     if method != "classic":
         values["eval_batch_size"] = a.number_input("Eval batch size", 0, None, DEFAULTS["eval_batch_size"],
@@ -199,6 +197,9 @@ def _advanced(values: dict, method: str) -> None:
                                                help=HELP["num_threads"])
     values["seed"] = b.number_input("Seed", 0, None, DEFAULTS["seed"], help=HELP["seed"])
     values["run_name"] = c.text_input("Run name (optional)", help=HELP["run_name"], key="ft_run_name")
+    if method == "full":
+        values["freeze_embeddings"] = st.checkbox("Freeze the embedding tables (faster; train the layers above them)",
+                                                  DEFAULTS["freeze_embeddings"], help=HELP["freeze_embeddings"])
 
 
 # ---------------------------------------------------------------- check, estimate, launch

@@ -67,9 +67,23 @@ def _preloaded_modules() -> set[str]:
     return set(sys.modules) if "torch" in sys.modules else set()
 
 
+def test_neural_methods_start_from_the_measured_settings(page_env: Path) -> None:
+    from models.config import TrainConfig
+    from models.forms import LORA_LEARNING_RATE
+
+    at = _choose(new_app(PAGE), "full")
+    assert at.number_input(key="ft_lr_full").value == TrainConfig().learning_rate
+    (freeze,) = [c for c in at.checkbox if c.label.startswith("Freeze the embedding tables")]
+    assert freeze.value is True
+    assert [n.value for n in at.number_input if n.label == "Attention dropout"] == [TrainConfig().attention_dropout]
+    at = _choose(at, "lora")
+    assert at.number_input(key="ft_lr_lora").value == LORA_LEARNING_RATE
+    assert not [c for c in at.checkbox if c.label.startswith("Freeze the embedding tables")]  # full only
+
+
 @pytest.mark.parametrize(("key", "value", "reason"), [
     ("ft_epochs", 0, "epochs must be a whole number of at least 1"),
-    ("ft_lr", 0.0, "learning_rate must be a positive finite number"),
+    ("ft_lr_full", 0.0, "learning_rate must be a positive finite number"),
     ("ft_batch", 0, "batch_size must be between 1 and 8192"),
 ])
 def test_invalid_settings_show_the_reason_and_submit_nothing(page_env: Path, key: str, value, reason: str) -> None:
