@@ -204,8 +204,7 @@ def run_side(side: str) -> dict[str, float]:
     """Run this script again for one side in a fresh process; its figures come back as JSON."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{side}-") as tmp:
         out = Path(tmp) / "figures.json"
-        argv = [a for a in sys.argv[1:]]
-        subprocess.run([sys.executable, __file__, *argv, "--only", side, "--json-out", str(out)], check=True)
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--only", side, "--json-out", str(out)], check=True)
         return json.loads(out.read_text())
 
 

@@ -116,7 +116,8 @@ class FastSequenceClassifier(nn.Module):
                 token_type_ids: torch.Tensor | None = None) -> Output:
         x = self._embed(input_ids, token_type_ids)
         mask = None
-        if attention_mask is not None and not bool(attention_mask.all()):
+        # the all-ones test reads the tensor back: free on CPU, a device sync per step on a GPU (keep the mask there)
+        if attention_mask is not None and (attention_mask.device.type != "cpu" or not bool(attention_mask.all())):
             mask = attention_mask[:, None, None, :].bool()  # [B, 1, 1, L]: True = attend
         layers = self.bert.encoder.layer
         for number, layer in enumerate(layers):
@@ -127,7 +128,8 @@ class FastSequenceClassifier(nn.Module):
     def _embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
         e = self.bert.embeddings
         length = input_ids.shape[1]
-        if token_type_ids is None or not bool(token_type_ids.any()):  # single-segment input: one shared row
+        if token_type_ids is None or (token_type_ids.device.type == "cpu" and not bool(token_type_ids.any())):
+            # single-segment input: one shared row (tested on CPU only: on a GPU the test would be a device sync)
             x = e.word_embeddings(input_ids) + (e.position_embeddings.weight[:length] + e.token_type_embeddings.weight[0])
         else:
             x = e.word_embeddings(input_ids) + e.token_type_embeddings(token_type_ids) + e.position_embeddings.weight[:length]

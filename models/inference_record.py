@@ -10,8 +10,8 @@ $STRATLAB_INFERENCE_BENCH_S seconds, default 2) and batched throughput on the te
 inference.json:
     measured_at, hardware ("CPU x2" or the GPU name), device, method, precision,
     p50_ms, p95_ms, p99_ms, single_iterations, throughput_per_s, batch_texts, batch_passes, torch_threads,
-    peak_rss_bytes, cpu_count, load_average_1m (busy machine = slower figures), model_params, tokens_per_request, api_prompt {tokenizer, input_tokens_mean,
-    output_tokens_mean, prompt_overhead_tokens, n_texts}
+    peak_rss_bytes, cpu_count, load_average_1m (busy machine = slower figures), model_params,
+    tokens_per_request, api_prompt {tokenizer, input_tokens_mean, output_tokens_mean, prompt_overhead_tokens, n_texts}
 """
 
 from __future__ import annotations
