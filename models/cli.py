@@ -14,12 +14,13 @@ import dataclasses
 import inspect
 import json
 import logging
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from models.config import DEVICES, METHODS, PRECISIONS, TrainConfig
+from models.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_types
 from models.errors import DataValidationError, StratLabModelError
 
 log = logging.getLogger(__name__)
@@ -78,23 +79,52 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def _optional(parse: Any) -> Any:
-    def convert(text: str) -> Any:
-        return None if text.strip().lower() in ("none", "null", "") else parse(text)
+def whole_number(text: str) -> int:
+    """argparse type: an integer ('3', also '3.0' and '1e3' as in config files); the error names the type."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value.is_integer()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(value)
 
-    convert.__name__ = parse.__name__
+
+def number(text: str) -> float:
+    """argparse type: a number ('5e-5', '0.1'); NaN and inf pass here and TrainConfig refuses them by name."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _optional(parse: Callable[[str], Any], words: str) -> Callable[[str], Any]:
+    """`parse`, or None for 'none'/'null'/''; the error says both are accepted."""
+    def convert(text: str) -> Any:
+        if text.strip().lower() in ("none", "null", ""):
+            return None
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"expected {words} or none, got {text!r}") from None
+
     return convert
 
 
-def _finite_float(text: str) -> float:
-    return float(text)  # NaN/inf pass here and are rejected by TrainConfig with a clear message
-
-
-_FIELD_TYPES: dict[str, Any] = {
-    "str": str, "int": int, "float": _finite_float,
-    "str | None": _optional(str), "int | None": _optional(int), "float | None": _optional(_finite_float),
-}
+_PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
+    int: (whole_number, "a whole number"), float: (number, "a number"), str: (str, "text")}
 _CHOICES = {"method": METHODS, "device": DEVICES, "precision": PRECISIONS}
+
+
+def _flag_type(name: str) -> Callable[[str], Any]:
+    """The argparse type of TrainConfig field `name`, from its annotation."""
+    base, optional = field_types()[name]
+    parse, words = _PARSERS[base]
+    return _optional(parse, words) if optional else parse
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -105,14 +135,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = f.default
         help_text = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")
-        if f.type == "bool":
+        if field_types()[f.name][0] is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
             continue
-        convert = _FIELD_TYPES.get(str(f.type))
-        if convert is None:
-            raise TypeError(f"TrainConfig.{f.name} has type {f.type}; teach models/cli.py to parse it")
-        group.add_argument(flag, dest=f.name, type=convert, choices=_CHOICES.get(f.name),
+        group.add_argument(flag, dest=f.name, type=_flag_type(f.name), choices=_CHOICES.get(f.name),
                            default=argparse.SUPPRESS, help=help_text,
                            metavar=None if f.name in _CHOICES else f.name.upper())
 
@@ -183,7 +210,7 @@ def _add_predict(sub: Any) -> None:
     p.add_argument("--input", metavar="FILE", help=".txt (one text per line) or CSV/TSV/Parquet/JSONL")
     p.add_argument("--text-column", default="text", help="column of --input holding the text (default: text)")
     p.add_argument("--output", metavar="FILE", help=".csv or .jsonl; default: CSV on stdout")
-    p.add_argument("--top-k", type=int, default=1, help="also write the k best labels with probabilities")
+    p.add_argument("--top-k", type=whole_number, default=1, help="also write the k best labels with probabilities")
 
 
 def _add_bench(sub: Any) -> None:
@@ -192,9 +219,9 @@ def _add_bench(sub: Any) -> None:
                                    "minimum count and a minimum duration are reached.")
     _add_run_options(p)
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    p.add_argument("--limit", type=int, default=None, help="use only the first N texts of the split")
-    p.add_argument("--min-seconds", type=float, default=5.0, help="minimum timed seconds per measurement")
-    p.add_argument("--min-iterations", type=int, default=10, help="minimum single-request calls")
+    p.add_argument("--limit", type=whole_number, default=None, help="use only the first N texts of the split")
+    p.add_argument("--min-seconds", type=number, default=5.0, help="minimum timed seconds per measurement")
+    p.add_argument("--min-iterations", type=whole_number, default=10, help="minimum single-request calls")
 
 
 # ---------------------------------------------------------------- commands

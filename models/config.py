@@ -7,10 +7,20 @@ reads it back, so a CLI flag, a JSON/YAML config file and the Python API are the
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import math
+import numbers
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from models.errors import ConfigError
 
@@ -98,6 +108,7 @@ class TrainConfig:
     """full/lora: write a progress event (loss, lr, samples/s, memory, ETA) every N optimizer steps."""
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check_choice("method", self.method, METHODS)
         _check_choice("device", self.device, DEVICES)
         _check_choice("precision", self.precision, PRECISIONS)
@@ -147,36 +158,38 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dict (config file, saved config.json); unknown keys are an error."""
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """Build from a mapping (config file, saved config.json); unknown keys are an error.
+
+        Raises ConfigError naming the first wrong key, its expected type or its allowed range.
+        """
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"a config must be a mapping of key: value, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(str(k) for k in values if k not in known)
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; known keys are: {', '.join(sorted(known))}")
         return cls(**values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
-        """Read a JSON or YAML config file; its keys are the CLI flags' names with underscores."""
-        import json
+        """Read a JSON or YAML config file; its keys are the CLI flags' names with underscores.
 
+        YAML numbers such as 5e-5 are read as numbers (YAML 1.2), not as text. Raises ConfigError whose
+        message starts with the file name as given and, for a bad value, the line of its key.
+        """
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"config file {path} is not UTF-8 text ({e.reason}); save it as UTF-8") from e
+        values, key_lines = _parse_config_text(path, text)
         try:
-            if path.suffix.lower() in (".yaml", ".yml"):
-                import yaml
-
-                values = yaml.safe_load(text) or {}
-            else:
-                values = json.loads(text)
-        except Exception as e:  # noqa: BLE001 - yaml and json raise different types
-            raise ConfigError(f"config file {path} is not valid {path.suffix[1:].upper()}: {e}") from e
-        if not isinstance(values, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of key: value")
-        return cls.from_dict(values)
+            return cls.from_dict(values)
+        except ConfigError as e:
+            raise ConfigError(f"{_where(path, key_lines, str(e))}: {e}") from e
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with `changes` applied (and validated)."""
@@ -193,3 +206,121 @@ def _check_positive_finite(name: str, value: float, upper: float) -> None:
         raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
     if value > upper:
         raise ConfigError(f"{name}={value} is above the sane maximum {upper}; lower it")
+
+
+# ---------------------------------------------------------------- types
+
+
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+@functools.lru_cache(maxsize=1)
+def field_types() -> dict[str, tuple[type, bool]]:
+    """TrainConfig field name -> (base type, None allowed), from the annotations (`int | None` -> (int, True))."""
+    out: dict[str, tuple[type, bool]] = {}
+    for name, hint in typing.get_type_hints(TrainConfig).items():
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()
+        base = next((a for a in args if a is not type(None)), hint)
+        if base not in _TYPE_WORDS or len(args) > 2:
+            raise TypeError(f"TrainConfig.{name} has type {hint}; teach models/config.py to check it")
+        out[name] = (base, type(None) in args)
+    return out
+
+
+def type_words(name: str) -> str:
+    """What a field takes, in words: 'a whole number', 'a number or None'..."""
+    base, optional = field_types()[name]
+    return _TYPE_WORDS[base] + (" or None (null in YAML/JSON)" if optional else "")
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Refuse a value of the wrong type with a ConfigError naming the field; normalise the accepted ones.
+
+    An int is fine for a float field (stored as float); a float with an integral value (3.0, YAML 1e3) is
+    fine for an int field (stored as int); a bool is never a number; a path is fine for a text field.
+    """
+    for name, (base, optional) in field_types().items():
+        value = getattr(config, name)
+        if value is None and optional:
+            continue
+        converted = _convert(value, base)
+        if converted is None:
+            raise ConfigError(_type_message(name, value))
+        if converted is not value:
+            object.__setattr__(config, name, converted)
+
+
+def _convert(value: Any, base: type) -> Any:
+    """`value` as `base` when it is acceptable as one (see `_check_types`), else None."""
+    if base is bool:
+        return value if isinstance(value, bool) else None
+    if isinstance(value, bool) or value is None:
+        return None
+    if base is int and isinstance(value, numbers.Integral):
+        return value if type(value) is int else int(value)
+    if base is int and isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    if base is float and isinstance(value, numbers.Real):
+        return value if type(value) is float else float(value)
+    if base is str and isinstance(value, (str, os.PathLike)):
+        return value if type(value) is str else os.fspath(value)
+    return None
+
+
+def _type_message(name: str, value: Any) -> str:
+    base = field_types()[name][0]
+    if base is bool:
+        fix = "write true or false"
+    elif base is str:
+        fix = f"write it as quoted text, e.g. \"{value}\""
+    else:
+        default = next(f.default for f in fields(TrainConfig) if f.name == name)
+        example = default if default is not None else {int: 100, float: 0.1}[base]
+        fix = f"give a value such as {example}" + (" without quotes" if isinstance(value, str) else "")
+    got = "nothing (None)" if value is None else f"{value!r} ({type(value).__name__})"
+    return f"{name} must be {type_words(name)}, got {got}; {fix}"
+
+
+# ---------------------------------------------------------------- config files
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that reads 5e-5 and 1e3 as numbers (YAML 1.2) instead of strings (PyYAML's YAML 1.1)."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def _parse_config_text(path: Path, text: str) -> tuple[Any, dict[str, int]]:
+    """(values, key -> line number) of a JSON or YAML config file's text."""
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+    try:
+        values = (yaml.load(text, Loader=_YamlLoader) or {}) if is_yaml else json.loads(text)
+    except (yaml.YAMLError, ValueError) as e:
+        kind = "YAML" if is_yaml else "JSON"
+        raise ConfigError(f"config file {path} is not valid {kind}: {' '.join(str(e).split())}") from e
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of key: value, e.g. `epochs: 3`")
+    return values, _key_lines(text, is_yaml)
+
+
+def _key_lines(text: str, is_yaml: bool) -> dict[str, int]:
+    """Line (1-based) of each top-level key; keys not found are left out."""
+    if is_yaml:
+        node = yaml.compose(text, Loader=_YamlLoader)
+        pairs = node.value if isinstance(node, yaml.MappingNode) else []
+        return {str(k.value): k.start_mark.line + 1 for k, _ in pairs}  # the last wins, as in load
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        for key in re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"\s*:', line):
+            lines[key] = number  # the last wins, as in json.loads
+    return lines
+
+
+def _where(path: Path, key_lines: dict[str, int], message: str) -> str:
+    """'run.yaml, line 3' when the message starts with a key of the file, else 'run.yaml'."""
+    first = re.match(r"[A-Za-z_][A-Za-z0-9_]*", message)
+    line = key_lines.get(first.group(0)) if first else None
+    return f"{path}, line {line}" if line else str(path)

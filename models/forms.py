@@ -145,7 +145,7 @@ def build_config(values: Mapping[str, Any], *, model_family: str | None = None) 
     for key, value in values.items():
         if isinstance(value, str) and not value.strip():
             value = None
-        if key in _OPTIONAL_ZERO_IS_NONE and value == 0:
+        if key in _OPTIONAL_ZERO_IS_NONE and value == 0 and not isinstance(value, bool):  # False is no 0
             value = None
         cleaned[key] = value
     if cleaned.get("dataset") is None:

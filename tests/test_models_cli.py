@@ -39,7 +39,7 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     (["train", "--epochs", "0"], "error: epochs must be a whole number of at least 1, got 0"),
     (["train", "--batch-size", "100000"], "error: batch_size must be between 1 and 8192, got 100000"),
     (["train", "--method", "zero_shot", "--model", "no-such-model"], "error: unknown model 'no-such-model'"),
-    (["train", "--epochs", "three"], "error: argument --epochs: invalid int value: 'three'"),
+    (["train", "--epochs", "three"], "error: argument --epochs: expected a whole number, got 'three'"),
     (["train", "--config", "/nonexistent/run.yaml"], "error: cannot read config file /nonexistent/run.yaml"),
     (["predict", "--run", "/nonexistent/run", "hello"], "error: /nonexistent/run is not a run folder"),
 ])
