@@ -7,7 +7,9 @@ Sources of a model:
     hub      a Hugging Face hub id: usable when cached locally or when the machine is online
     tiny     random tiny models written by `tiny_encoder` / `tiny_causal_lm` for tests
 
-Weights always load as safetensors (or the packaged GGUF) and never with `trust_remote_code`.
+Weights always load as safetensors (or the packaged GGUF) and never with `trust_remote_code`: at resolve
+time, before any weights are read or downloaded, a config.json that needs custom code (`auto_map`, a model
+type or architecture transformers does not ship) is refused, and so is a truncated or corrupt safetensors file.
 Local paths must lie inside the allowed model folders (see `allowed_model_dirs`).
 """
 
@@ -202,12 +204,52 @@ def _folder_stats(folder: Path) -> tuple[int | None, int | None]:
     return params, sum(f.stat().st_size for f in files)
 
 
-def _family_from_config(folder: Path) -> str:
+def read_model_config(path: Path) -> dict[str, Any]:
+    """A model's config.json as a dict; raises ModelNotFoundError when it is unreadable or not an object."""
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ModelNotFoundError(f"{folder}/config.json is unreadable ({e}); re-save the model with "
-                                 "save_pretrained()") from e
+        raise ModelNotFoundError(f"{path} is unreadable ({e}); re-save the model with save_pretrained()") from e
+    if not isinstance(config, dict):
+        raise ModelNotFoundError(f"{path} must hold a JSON object; re-save the model with save_pretrained()")
+    return config
+
+
+def check_builtin_architecture(config: dict[str, Any], where: str) -> None:
+    """Refuse a model whose code would have to come with it (`trust_remote_code`), before any weights load.
+
+    Refused: an `auto_map` (custom classes shipped as Python files), a `model_type` transformers does not
+    know, or an architecture class transformers does not have. Raises ModelAccessError with the reason.
+    """
+    fix = "Strategy Lab never runs code that comes with a model; pick a model of a built-in architecture"
+    if config.get("auto_map"):
+        raise ModelAccessError(f"model {where} needs its own Python code (config.json has auto_map "
+                               f"{sorted(config['auto_map'])}); {fix}")
+    model_type, known_types, known_classes = config.get("model_type"), *_builtin_architectures()
+    if model_type not in known_types:
+        raise ModelAccessError(f"model {where} has model_type {model_type!r}, which this transformers does not "
+                               f"know; {fix}")
+    unknown = [a for a in config.get("architectures") or [] if a not in known_classes]
+    if unknown:
+        raise ModelAccessError(f"model {where} uses architecture {', '.join(map(str, unknown))}, which this "
+                               f"transformers does not have; {fix}")
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_architectures() -> tuple[frozenset[str], frozenset[str]]:
+    """(model types, model class names) that transformers ships, from its auto-class tables."""
+    from transformers.models.auto import modeling_auto
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    classes: set[str] = set()
+    for name in dir(modeling_auto):
+        if name.endswith("_MAPPING_NAMES"):
+            for value in getattr(modeling_auto, name).values():
+                classes.update([value] if isinstance(value, str) else value)
+    return frozenset(CONFIG_MAPPING_NAMES), frozenset(classes)
+
+
+def _family_from_config(config: dict[str, Any]) -> str:
     architectures = config.get("architectures") or []
     causal_types = ("llama", "gpt2", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma", "gemma2", "gpt_neox")
     if any("CausalLM" in a or "LMHead" in a for a in architectures) or config.get("model_type") in causal_types:
@@ -331,8 +373,12 @@ def resolve_model(name_or_path: str, allowed_dirs: Sequence[Path | str] | None =
     if _looks_like_hub_id(text):
         online = hub_online()
         entry = _HubEntry(text, "encoder", "unknown", 0, "Hugging Face hub model.")
-        spec = replace(_hub_spec(entry, online), params=None)
-        return _checked_hub(spec, catalog)
+        spec = _checked_hub(replace(_hub_spec(entry, online), params=None), catalog)
+        config = read_model_config(_fetch_hub_config(text))
+        check_builtin_architecture(config, f"{text} on the Hugging Face hub")
+        family = _family_from_config(config)
+        tasks = ENCODER_TASKS if family == "encoder" else CAUSAL_LM_TASKS
+        return replace(spec, family=family, tasks=tasks)
     raise ModelNotFoundError(f"unknown model {text!r}; {_names_hint(catalog)}")
 
 
@@ -343,6 +389,21 @@ def _looks_like_path(text: str) -> bool:
 def _looks_like_hub_id(text: str) -> bool:
     parts = text.split("/")
     return len(parts) == 2 and all(p and not p.startswith(".") and " " not in p for p in parts)
+
+
+def _fetch_hub_config(hub_id: str) -> Path:
+    """Local path of a hub model's config.json (a few KB): the cached copy, else downloaded; no weights.
+
+    Raises ModelNotFoundError when the hub does not have it (wrong id, gated or private model).
+    """
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(hub_id, "config.json"))
+    except Exception as e:  # noqa: BLE001 - the hub client raises many types
+        raise ModelNotFoundError(
+            f"cannot fetch config.json of hub model {hub_id} ({type(e).__name__}: {' '.join(str(e).split())}); "
+            "check the id on huggingface.co (gated or private models need `huggingface-cli login`)") from e
 
 
 def _checked_hub(spec: ModelSpec, catalog: Sequence[ModelSpec]) -> ModelSpec:
@@ -371,7 +432,28 @@ def _resolve_folder(path: Path, allowed_dirs: Sequence[Path | str] | None) -> Mo
         raise ModelNotFoundError(
             f"{folder} holds no transformer weights (needs config.json and *.safetensors; .bin/.pt pickles are "
             "refused for safety; classic runs keep a scikit-learn model instead)")
-    return _local_spec(folder, is_run_root or _is_run_model(folder))
+    config = read_model_config(folder / "config.json")
+    check_builtin_architecture(config, str(folder))
+    check_safetensors(folder)
+    return _local_spec(folder, is_run_root or _is_run_model(folder), _family_from_config(config))
+
+
+def check_safetensors(folder: Path) -> None:
+    """Refuse a folder whose *.safetensors files are truncated or corrupt, reading their headers only.
+
+    `safe_open` parses the JSON header and checks that the tensors cover the file exactly; no weights load.
+    Raises ModelNotFoundError naming the file and the reason.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    for path in _weight_files(folder):
+        try:
+            with safe_open(str(path), framework="numpy") as handle:
+                handle.keys()
+        except (SafetensorError, OSError) as e:
+            raise ModelNotFoundError(
+                f"{path} is not a readable safetensors file ({e}); the download or copy is truncated or "
+                "corrupt: copy the model again or re-save it with save_pretrained()") from e
 
 
 def _is_run_model(folder: Path) -> bool:
@@ -380,8 +462,7 @@ def _is_run_model(folder: Path) -> bool:
     return in_runs or (folder.name == "model" and (folder.parent / "config.json").is_file())
 
 
-def _local_spec(folder: Path, is_run: bool) -> ModelSpec:
-    family = _family_from_config(folder)
+def _local_spec(folder: Path, is_run: bool, family: str) -> ModelSpec:
     params, size = _folder_stats(folder)
     name = folder.parent.name if is_run and folder.name == "model" else folder.name
     tasks = ENCODER_TASKS if family == "encoder" else CAUSAL_LM_TASKS

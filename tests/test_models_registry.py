@@ -181,3 +181,106 @@ def test_tiny_causal_lm_runs(tmp_path: Path) -> None:
     with torch.inference_mode():
         logits = model(**batch).logits
     assert logits.shape[-1] == 49152
+
+
+# ---------------------------------------------------------------- refused before any weights load
+
+
+def _model_folder(folder: Path, config: dict, weights: bytes | None = None) -> Path:
+    """A folder with `config` as config.json and a tiny valid safetensors file (or `weights` as its bytes)."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    save_file({"embeddings.weight": np.zeros((4, 2), dtype=np.float32)}, str(folder / "model.safetensors"))
+    if weights is not None:
+        (folder / "model.safetensors").write_bytes(weights)
+    return folder
+
+
+BERT = {"model_type": "bert", "architectures": ["BertModel"]}
+
+
+def test_plain_local_folder_resolves(tmp_path: Path) -> None:
+    spec = resolve_model(str(_model_folder(tmp_path / "plain", BERT)), allowed_dirs=[tmp_path])
+    assert spec.family == "encoder" and spec.params == 8
+
+
+@pytest.mark.parametrize(("config", "reason"), [
+    ({**BERT, "auto_map": {"AutoModel": "modeling_evil.EvilModel"}}, "needs its own Python code .*auto_map"),
+    ({"model_type": "evil_bert", "architectures": ["BertModel"]}, "model_type 'evil_bert'"),
+    ({"model_type": "bert", "architectures": ["EvilBertModel"]}, "architecture EvilBertModel"),
+])
+def test_local_folder_needing_remote_code_is_refused(tmp_path: Path, config: dict, reason: str) -> None:
+    folder = _model_folder(tmp_path / "custom", config)
+    with pytest.raises(ModelAccessError, match=f"{reason}.*never runs code that comes with a model"):
+        resolve_model(str(folder), allowed_dirs=[tmp_path])
+
+
+@pytest.mark.parametrize(("weights", "reason"), [
+    (None, "incomplete metadata"),  # truncated: the last bytes are cut below
+    (b"not a safetensors file at all", "header too large"),
+    (b"abc", "header too small"),
+    ((12).to_bytes(8, "little") + b"{not json!!}", "invalid JSON in header"),
+])
+def test_corrupt_safetensors_is_refused_at_resolve_time(tmp_path: Path, weights: bytes | None, reason: str) -> None:
+    folder = _model_folder(tmp_path / "broken", BERT, weights)
+    if weights is None:
+        path = folder / "model.safetensors"
+        path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(ModelNotFoundError, match=f"model.safetensors is not a readable safetensors file.*{reason}"):
+        resolve_model(str(folder), allowed_dirs=[tmp_path])
+
+
+def _online_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: dict) -> list[str]:
+    """Pretend to be online; the hub 'serves' `config` as config.json and records what was fetched."""
+    import json
+
+    fetched: list[str] = []
+    path = tmp_path / "hub-config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+
+    def fetch(hub_id: str) -> Path:
+        fetched.append(hub_id)
+        return path
+
+    monkeypatch.setattr(registry, "hub_online", lambda: True)
+    monkeypatch.setattr(registry, "hub_cached", lambda hub_id: False)
+    monkeypatch.setattr(registry, "_fetch_hub_config", fetch)
+    return fetched
+
+
+def test_hub_model_with_remote_code_is_refused_before_download(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    config = {"model_type": "custom", "architectures": ["CustomModel"],
+              "auto_map": {"AutoModel": "modeling_custom.CustomModel"}}
+    fetched = _online_hub(monkeypatch, tmp_path, config)
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("weights downloaded"))
+    with pytest.raises(ModelAccessError, match="someorg/custom-model on the Hugging Face hub needs its own Python"):
+        resolve_model("someorg/custom-model")
+    assert fetched == ["someorg/custom-model"]
+
+
+def test_hub_model_of_a_builtin_architecture_resolves_with_its_family(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    _online_hub(monkeypatch, tmp_path, {"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
+    spec = resolve_model("someorg/small-llama")
+    assert (spec.source, spec.family, spec.available) == ("hub", "causal_lm", True)
+    assert "generation" in spec.tasks
+
+
+def test_hub_fetch_failure_is_a_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    def missing(*args: object, **kwargs: object) -> str:
+        raise huggingface_hub.errors.EntryNotFoundError("404 config.json")
+
+    monkeypatch.setattr(registry, "hub_online", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", missing)
+    with pytest.raises(ModelNotFoundError, match="cannot fetch config.json of hub model someorg/nothing"):
+        resolve_model("someorg/nothing")
