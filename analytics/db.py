@@ -7,13 +7,14 @@ can read or write outside the workspace; data enters as DataFrames registered fr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from analytics.errors import (
     ForbiddenQueryError,
@@ -39,18 +41,46 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 DEFAULT_WORKSPACE = PROJECT_ROOT / "data" / "workspace.duckdb"
 
+_LOCKED_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+"""Settings of every connection: no files, no network, no extensions, and no SET can undo them."""
+
 DriverError = duckdb.Error
 """DuckDB's base exception, for modules that must catch driver errors without importing duckdb."""
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MIGRATION_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-# Words DuckDB will not take as a bare table name, and names the app owns.
-_RESERVED = {
-    "select", "from", "where", "table", "order", "group", "by", "limit", "join", "union", "all",
-    "and", "or", "not", "null", "true", "false", "create", "drop", "insert", "update", "delete",
-    "alter", "with", "as", "on", "in", "is", "case", "when", "then", "else", "end", "default",
-    "primary", "key", "unique", "check", "column", "user", "having", "offset", "into", "values",
-}
+_KEYWORD_LOCK = threading.Lock()
+_KEYWORD_PARSER: list[duckdb.DuckDBPyConnection] = []
+
+
+def needs_quotes(name: str) -> bool:
+    """True when DuckDB's parser cannot take `name` bare as a table and column name (a keyword such as
+    `order`). Asks the parser itself, so the answer follows the installed DuckDB's grammar.
+    `name` must already match the identifier pattern."""
+    with _KEYWORD_LOCK:
+        if not _KEYWORD_PARSER:
+            _KEYWORD_PARSER.append(_parser_connection())
+        try:
+            _KEYWORD_PARSER[0].extract_statements(f"select {name} from {name} as t ({name})")
+        except duckdb.Error:
+            return True
+    return False
+
+
+DEFAULT_MEMORY_LIMIT = "700MB"
+"""DuckDB's memory limit for the workspace: sorts, joins and aggregates spill to disk beyond it, and one
+query (the SQL explorer's included) cannot take the machine's memory."""
+
+
+def default_memory_limit() -> str:
+    """`$STRATLAB_DUCKDB_MEMORY` (DuckDB syntax: '700MB', '4GB') if set, else DEFAULT_MEMORY_LIMIT."""
+    return os.environ.get("STRATLAB_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
 
 
 def default_workspace_path() -> Path:
@@ -70,8 +100,9 @@ def validate_name(name: str, kind: str = "table") -> str:
             f"{kind} name {name!r} may only hold letters, digits and underscores and must not start "
             f"with a digit; try {suggest_name(name)!r}"
         )
-    if name.lower() in _RESERVED:
-        raise InvalidNameError(f"{kind} name {name!r} is an SQL keyword; try {name.lower() + '_data'!r}")
+    if needs_quotes(name):
+        raise InvalidNameError(f"{kind} name {name!r} is an SQL keyword, so queries could not name it "
+                               f"without quotes; try {name.lower() + '_data'!r}")
     return name
 
 
@@ -81,7 +112,7 @@ def suggest_name(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")[:63] or "data"
     if slug[0].isdigit():
         slug = f"t_{slug}"[:63]
-    if slug in _RESERVED:
+    if needs_quotes(slug):
         slug = f"{slug}_data"
     return slug
 
@@ -102,18 +133,6 @@ def read_sql(name: str) -> str:
         raise QueryError(f"no query file {path.name} in {SQL_DIR}") from e
 
 
-@dataclass(frozen=True)
-class ExplorerResult:
-    """Result of a read-only explorer query."""
-
-    frame: pd.DataFrame
-    """At most `row_cap` rows."""
-    truncated: bool
-    """True when the query returned more rows than the cap."""
-    elapsed_s: float
-    """Wall time of execution and fetch."""
-
-
 class Workspace:
     """An open workspace database. Create with `Workspace.open(...)`."""
 
@@ -122,11 +141,15 @@ class Workspace:
         self._con = con
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._functions: dict[str, tuple[str, bool]] | None = None
+        self._readers: dict[threading.Thread, duckdb.DuckDBPyConnection] = {}
+        self._readers_lock = threading.Lock()
 
     # -- opening -----------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path | str | None = None, *, seed_demo: bool = True,
-             demo_events: int | None = None, threads: int | None = None) -> Workspace:
+             demo_events: int | None = None, threads: int | None = None,
+             memory_limit: str | None = None) -> Workspace:
         """Open (creating if needed) the workspace at `path`, apply migrations, seed the sample data.
 
         Args:
@@ -134,6 +157,7 @@ class Workspace:
             seed_demo: generate the sample data on first open.
             demo_events: approximate number of sample events (default `$STRATLAB_DEMO_EVENTS` or 1,000,000).
             threads: DuckDB worker threads (default: all cores).
+            memory_limit: DuckDB memory limit, e.g. '2GB' (default `default_memory_limit()`).
         Raises:
             WorkspaceLockedError: another process has the file open.
             WorkspaceError: the file is not a DuckDB database or cannot be created.
@@ -142,7 +166,7 @@ class Workspace:
         in_memory = str(target) == ":memory:"
         if not in_memory:
             target.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {"enable_external_access": False}
+        config: dict[str, Any] = {**_LOCKED_CONFIG, "memory_limit": memory_limit or default_memory_limit()}
         if threads:
             config["threads"] = threads
         try:
@@ -166,6 +190,13 @@ class Workspace:
         return workspace
 
     def close(self) -> None:
+        """Stop read-only queries still unwinding after a timeout, then close the database."""
+        with self._readers_lock:
+            readers = list(self._readers.items())
+        for worker, cur in readers:
+            with suppress(duckdb.Error):
+                cur.interrupt()
+            worker.join(10)
         self._con.close()
 
     # -- cursors and plain queries -------------------------------------------------------------------
@@ -313,40 +344,191 @@ class Workspace:
             applied.append(version)
         return applied
 
-    # -- the read-only SQL explorer ------------------------------------------------------------------------
-    def explore(self, text: str, *, row_cap: int = 1000, timeout_s: float = 10.0) -> ExplorerResult:
-        """Run one read-only SELECT for the SQL explorer.
-
-        Refuses anything but a single SELECT (writes, DDL, COPY, ATTACH, INSTALL/LOAD, SET, PRAGMA...);
-        file readers fail because external access is off. Stops the query after `timeout_s`.
-        Raises ForbiddenQueryError, QueryTimeoutError or QueryError.
-        """
-        check_read_only(self._con, text)
-        cur = self._con.cursor()  # a fresh cursor so an interrupt cannot hit other work
-        timer = threading.Timer(timeout_s, cur.interrupt)
-        started = time.perf_counter()
-        timer.start()
+    # -- read-only primitives for the SQL explorer (its policy lives in analytics/explorer.py) ------------
+    def parse(self, text: str) -> list[ParsedStatement]:
+        """Split `text` into statements with DuckDB's own parser; raises QueryError when it cannot parse."""
         try:
-            cur.execute(text)
-            columns = [d[0] for d in cur.description or []]
-            rows = cur.fetchmany(row_cap + 1)
-        except duckdb.InterruptException as e:
-            raise QueryTimeoutError(
-                f"query stopped after the {timeout_s:g} s limit; add filters or a LIMIT, or aggregate first"
-            ) from e
+            statements = [(s.type.name, s.query) for s in self._parser().extract_statements(text)]
         except duckdb.Error as e:
-            if isinstance(e, duckdb.PermissionException):
-                raise ForbiddenQueryError(
-                    "the explorer cannot read files or reach outside the workspace; "
-                    "import the file on the Data page first"
-                ) from e
-            raise QueryError(f"query failed: {e}") from e
-        finally:
-            timer.cancel()
-            cur.close()
-        elapsed = time.perf_counter() - started
-        frame = pd.DataFrame.from_records(rows[:row_cap], columns=_unique_columns(columns))
-        return ExplorerResult(frame=frame, truncated=len(rows) > row_cap, elapsed_s=elapsed)
+            raise QueryError(f"cannot parse the query: {_first_line(e)}") from e
+        except ValueError as e:  # a statement type this duckdb package's enum does not name
+            raise ForbiddenQueryError(f"the explorer is read-only: this statement is of a kind it does not "
+                                      f"run ({e}). Use SELECT") from e
+        return [ParsedStatement(kind=kind, query=query) for kind, query in statements]
+
+    def syntax_tree(self, query: str) -> dict[str, Any]:
+        """DuckDB's syntax tree of one SELECT as JSON (`json_serialize_sql`); raises QueryError.
+
+        Anything that is not a plain SELECT (PIVOT statements, DML) cannot be serialised and is an error.
+        """
+        try:
+            text = self._parser().execute("select json_serialize_sql(?)", [query]).fetchone()[0]
+            tree = json.loads(text)
+        except (duckdb.Error, RecursionError, ValueError) as e:
+            raise QueryError(f"cannot read the query's structure: {_first_line(e)}") from e
+        if tree.get("error"):
+            raise QueryError(f"cannot read the query's structure: {tree.get('error_message', 'unknown')}")
+        return tree
+
+    def function_kinds(self) -> dict[str, tuple[str, bool]]:
+        """Every function DuckDB knows: name -> (function_type, has_side_effects), from duckdb_functions()."""
+        if self._functions is None:
+            rows = self._parser().execute(
+                "select function_name, function_type, bool_or(coalesce(has_side_effects, false)) "
+                "from duckdb_functions() group by all").fetchall()
+            kinds: dict[str, tuple[str, bool]] = {}
+            for name, kind, side_effects in rows:
+                known = kinds.get(name.lower())
+                # a name can be both a scalar and a table function (range): keep the side-effect flag
+                kinds[name.lower()] = (kind if known is None else f"{known[0]},{kind}",
+                                       bool(side_effects) or (known is not None and known[1]))
+            self._functions = kinds
+        return self._functions
+
+    def read_only(self, sql: str, params: list[Any] | None = None, *, row_cap: int, byte_cap: int,
+                  timeout_s: float) -> ReadOnlyResult:
+        """Run `sql` in a READ ONLY transaction that is always rolled back, on a cursor of its own.
+
+        DuckDB itself refuses any write inside such a transaction, so even a statement that a check
+        misjudged changes nothing. Stops after `row_cap` rows or `byte_cap` bytes (Arrow size) and
+        returns within `timeout_s` seconds wall time, cursor clean-up included.
+        Raises ForbiddenQueryError (a write or file access was attempted), QueryTimeoutError, QueryError.
+        """
+        cur = self._con.cursor()
+        box: dict[str, Any] = {}
+        started = time.perf_counter()
+
+        def work() -> None:
+            try:
+                box["result"] = _fetch_read_only(cur, sql, params, row_cap, byte_cap)
+            except BaseException as e:  # handed to the caller's thread below
+                box["error"] = e
+            finally:
+                cur.close()
+                with self._readers_lock:
+                    self._readers.pop(threading.current_thread(), None)
+
+        worker = threading.Thread(target=work, name="stratlab-read-only", daemon=True)
+        grace_s = min(1.0, timeout_s / 10)  # time for DuckDB to unwind after the interrupt
+        with self._readers_lock:
+            self._readers[worker] = cur
+        worker.start()
+        worker.join(max(0.0, timeout_s - grace_s))
+        if worker.is_alive():
+            with suppress(duckdb.Error):
+                cur.interrupt()
+            worker.join(grace_s)
+        if worker.is_alive():  # still unwinding: it finishes in the background; close() waits for it
+            raise QueryTimeoutError(
+                f"query stopped after the {timeout_s:g} s limit; add filters or a LIMIT, or aggregate first")
+        if "error" in box:
+            raise _read_only_error(box["error"], timeout_s) from box["error"]
+        table, rows_cut, bytes_cut = box["result"]
+        return ReadOnlyResult(table=table, rows_cut=rows_cut, bytes_cut=bytes_cut,
+                              elapsed_s=time.perf_counter() - started)
+
+    def _parser(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory connection of this thread for parsing and catalog look-ups: it holds no data."""
+        con = getattr(self._local, "parser", None)
+        if con is None:
+            con = _parser_connection()
+            self._local.parser = con
+        return con
+
+
+@dataclass(frozen=True)
+class ParsedStatement:
+    """One statement as DuckDB's parser sees it."""
+
+    kind: str
+    """DuckDB's statement type name: SELECT, INSERT, COPY, ATTACH, ..."""
+    query: str
+    """The statement's own text, without the separating ';'."""
+
+
+@dataclass(frozen=True)
+class ReadOnlyResult:
+    """What a read-only query returned, within its caps."""
+
+    table: pa.Table
+    """At most the row cap and about the byte cap."""
+    rows_cut: bool
+    """True when the query had more rows than the cap."""
+    bytes_cut: bool
+    """True when rows were left out to stay within the byte cap."""
+    elapsed_s: float
+    """Wall time of the whole call, clean-up included."""
+
+
+_FETCH_ROWS = 64
+"""Rows per Arrow batch while fetching, so the byte cap cuts close to its mark."""
+
+
+def _fetch_read_only(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None,
+                     row_cap: int, byte_cap: int) -> tuple[pa.Table, bool, bool]:
+    cur.execute("begin transaction read only")
+    try:
+        reader = cur.sql(sql, params=params).to_arrow_reader(_FETCH_ROWS)
+        batches: list[pa.RecordBatch] = []
+        rows = size = 0
+        rows_cut = bytes_cut = False
+        for batch in reader:
+            if rows + batch.num_rows > row_cap:
+                batch, rows_cut = batch.slice(0, row_cap - rows), True
+            keep = _rows_within(batch, byte_cap - size)
+            if keep < batch.num_rows:
+                batch, bytes_cut = batch.slice(0, keep), True
+            batches.append(batch)
+            rows += batch.num_rows
+            size += batch.nbytes
+            if rows_cut or bytes_cut:
+                break
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+        reader.close()  # the open result must go before the rollback
+    finally:
+        cur.execute("rollback")
+    return table, rows_cut, bytes_cut
+
+
+def _rows_within(batch: pa.RecordBatch, budget: int) -> int:
+    """How many leading rows of `batch` fit in `budget` bytes (Arrow size)."""
+    if batch.nbytes <= budget:
+        return batch.num_rows
+    low, high = 0, batch.num_rows  # the first `low` rows fit; `high` rows do not
+    while high - low > 1:
+        mid = (low + high) // 2
+        if batch.slice(0, mid).nbytes <= budget:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def _read_only_error(error: BaseException, timeout_s: float) -> Exception:
+    """Our exception for what the read-only worker raised."""
+    if isinstance(error, duckdb.InterruptException):
+        return QueryTimeoutError(
+            f"query stopped after the {timeout_s:g} s limit; add filters or a LIMIT, or aggregate first")
+    if isinstance(error, duckdb.PermissionException):
+        return ForbiddenQueryError("the explorer is read-only and cannot read files or reach outside the "
+                                   "workspace; import the file on the Data page first")
+    if isinstance(error, duckdb.TransactionException) and "read-only" in str(error):
+        return ForbiddenQueryError("the explorer only reads: this query tried to change the workspace and "
+                                   "nothing was written. Import or drop tables on the Data page")
+    if isinstance(error, duckdb.Error):
+        return QueryError(f"query failed: {_first_line(error)}")
+    if isinstance(error, MemoryError):
+        return QueryError("the query ran out of memory; add filters or a LIMIT, or aggregate first")
+    return QueryError(f"query failed: {type(error).__name__}: {error}")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _parser_connection() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(":memory:", config={**_LOCKED_CONFIG})
 
 
 def _migration_tables() -> frozenset[str]:
@@ -366,36 +548,6 @@ def register_app_tables(*names: str) -> None:
     """Mark more tables as app-owned (tables created outside migrations; migration tables are already known)."""
     global APP_TABLES
     APP_TABLES = APP_TABLES | frozenset(names)
-
-
-def check_read_only(con: duckdb.DuckDBPyConnection, text: str) -> None:
-    """Raise ForbiddenQueryError unless `text` is exactly one SELECT statement."""
-    if not text or not text.strip():
-        raise ForbiddenQueryError("the query is empty; write one SELECT statement")
-    try:
-        statements = con.extract_statements(text)
-    except duckdb.Error as e:
-        raise QueryError(f"cannot parse the query: {e}") from e
-    if len(statements) != 1:
-        raise ForbiddenQueryError(
-            f"the explorer runs one statement at a time; found {len(statements)}. Remove the extra ';' parts"
-        )
-    kind = statements[0].type
-    if kind != duckdb.StatementType.SELECT:
-        raise ForbiddenQueryError(
-            f"the explorer is read-only: {kind.name} statements are refused. Use SELECT; "
-            f"import or drop tables on the Data page"
-        )
-
-
-def _unique_columns(columns: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for col in columns:
-        n = seen.get(col, 0)
-        seen[col] = n + 1
-        out.append(col if n == 0 else f"{col}_{n}")
-    return out
 
 
 def list_migrations() -> list[tuple[int, str, Path]]:

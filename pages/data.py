@@ -186,8 +186,8 @@ def _sql_tab(ws) -> None:
     st.selectbox("Example queries", [OWN_QUERY, *titles], key="data_sql_example", on_change=_load_example)
     st.session_state.setdefault("data_sql_text", explorer.EXAMPLE_QUERIES[titles[1]])
     text = st.text_area("SQL: one read-only SELECT", key="data_sql_text", height=160)
-    st.caption(f"Read-only: no writes, no files, no extensions. Results stop at {explorer.ROW_CAP:,} rows; "
-               f"queries stop after {explorer.TIMEOUT_S:g} s.")
+    st.caption(f"Read-only: no writes, no files, no extensions. Results stop at {explorer.ROW_CAP:,} rows "
+               f"or {explorer.BYTE_CAP / 1e6:,.0f} MB; queries stop after {explorer.TIMEOUT_S:g} s.")
     if st.button("Run", type="primary", key="data_sql_run"):
         try:
             st.session_state["_data_sql_result"] = explorer.run_query(ws, text)
@@ -197,16 +197,20 @@ def _sql_tab(ws) -> None:
     if isinstance(result, Exception):
         shared.show_error(result)
     elif result is not None:
-        _show_result(result)
+        try:
+            _show_result(result)
+        except Exception as e:  # a result the grid cannot draw must not stick: the next run starts clean
+            st.session_state.pop("_data_sql_result", None)
+            st.error(f"The result could not be shown ({type(e).__name__}: {e}). Cast the odd columns to "
+                     "VARCHAR and run again.", icon=":material/error:")
 
 
 def _show_result(result) -> None:
-    note = f"{len(result.frame):,} rows · {result.elapsed_s * 1000:,.0f} ms"
-    if result.truncated:
-        note += (f" · showing the first {explorer.ROW_CAP:,} rows; add a LIMIT or aggregate to see the rest")
+    note = " · ".join([f"{len(result.frame):,} rows", f"{result.elapsed_s * 1000:,.0f} ms", *result.notes])
     st.caption(note)
     st.dataframe(result.frame, hide_index=True)
-    st.download_button("Download CSV", explorer.to_csv_bytes(result.frame), file_name="query.csv",
+    frame = result.frame
+    st.download_button("Download CSV", lambda: explorer.to_csv_bytes(frame), file_name="query.csv",
                        mime="text/csv", key="data_sql_download")
 
 

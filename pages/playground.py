@@ -10,6 +10,7 @@ import streamlit as st
 
 from analytics import charts_playground
 from analytics.compare import CompareSettings
+from analytics.export import csv_bytes
 from analytics.playground import call_cost, default_price_id
 from models import explain, forms, playground
 from models.errors import StratLabModelError
@@ -159,7 +160,7 @@ def _show_batch(result: dict) -> None:
                           for run_id, s in seconds.items()))
     st.dataframe(table.head(200), hide_index=True, height=260)
     stem = result["name"].rsplit(".", 1)[0]
-    st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode("utf-8"),
+    st.download_button("Download predictions (CSV)", lambda: csv_bytes(table),
                        file_name=f"{stem}-predictions.csv", mime="text/csv", icon=":material/download:",
                        key="pg_batch_download")
 

@@ -132,3 +132,27 @@ def test_open_error_is_ours(tmp_path):
 
 def test_lock_error_type_is_exported():
     assert issubclass(WorkspaceLockedError, db.WorkspaceError)
+
+
+def test_every_accepted_keyword_is_queryable_unquoted(empty_ws: Workspace):
+    """A name the importer accepts can be typed bare in the explorer; keywords that cannot are refused."""
+    from analytics import explorer
+
+    taken = set(empty_ws.table_names())
+    keywords = [k for (k,) in empty_ws.rows("select keyword_name from duckdb_keywords()")
+                if k.isidentifier() and k not in taken]
+    refused = []
+    for keyword in keywords:
+        try:
+            validate_name(keyword)
+        except InvalidNameError:
+            refused.append(keyword)
+            continue
+        with empty_ws.transaction() as cur:
+            cur.execute(f'create table "{keyword}" ("{keyword}" integer)')
+            cur.execute(f'insert into "{keyword}" values (1)')
+        assert explorer.run_query(empty_ws, f"select {keyword} from {keyword}").frame.iloc[0, 0] == 1, keyword
+        with empty_ws.transaction() as cur:
+            cur.execute(f'drop table "{keyword}"')
+    assert {"select", "order", "from", "table"} <= set(refused)
+    assert "user" not in refused and "data" not in refused  # DuckDB takes these bare

@@ -137,3 +137,31 @@ def test_sql_tab_shows_row_cap_note(app_env):
     at.button(key="data_sql_run").click().run()
     assert len(at.dataframe[-1].value) == 1000
     assert any("showing the first 1,000 rows" in c.value for c in at.caption)
+
+
+def test_sql_tab_shows_odd_types_as_text(app_env):
+    at = new_app("pages/data.py")
+    at.text_area(key="data_sql_text").input(
+        "select 170141183460469231731687303715884105727::hugeint as big, interval 3 day as gap, "
+        "[1, 2] as xs, {'a': 1} as s, 'ab'::blob as raw, 12.5::decimal(38, 2) as wide, 7 as n").run()
+    at.button(key="data_sql_run").click().run()
+    assert not at.exception and not errors(at)
+    row = at.dataframe[-1].value.iloc[0].to_dict()
+    assert row["big"] == "170141183460469231731687303715884105727" and row["gap"] == "3 days"
+    assert row["xs"] == "[1, 2]" and row["wide"] == "12.50" and row["n"] == 7
+    assert any("shown as text: big, gap, xs, s, raw, wide" in c.value for c in at.caption)
+
+
+def test_sql_tab_refuses_a_data_changing_cte(app_env):
+    at = new_app("pages/data.py")
+    before = tables(at).set_index("table").loc["events", "rows"]
+    at.text_area(key="data_sql_text").input("with gone as (delete from events returning *) "
+                                            "select count(*) from gone").run()
+    at.button(key="data_sql_run").click().run()
+    assert not at.exception
+    assert any("only reads" in e and "DELETE inside a WITH clause" in e for e in errors(at))
+    assert tables(at).set_index("table").loc["events", "rows"] == before
+    # the page recovers: the next query runs and the error is gone
+    at.text_area(key="data_sql_text").input("select count(*) as n from events").run()
+    at.button(key="data_sql_run").click().run()
+    assert not errors(at) and at.dataframe[-1].value["n"].tolist() == [before]
