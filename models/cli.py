@@ -210,7 +210,8 @@ def _add_predict(sub: Any) -> None:
     p.add_argument("--input", metavar="FILE", help=".txt (one text per line) or CSV/TSV/Parquet/JSONL")
     p.add_argument("--text-column", default="text", help="column of --input holding the text (default: text)")
     p.add_argument("--output", metavar="FILE", help=".csv or .jsonl; default: CSV on stdout")
-    p.add_argument("--top-k", type=whole_number, default=1, help="also write the k best labels with probabilities")
+    p.add_argument("--top-k", type=whole_number, default=1,
+                   help="also write the k best labels with probabilities")
 
 
 def _add_bench(sub: Any) -> None:

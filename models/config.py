@@ -216,7 +216,10 @@ _TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", 
 
 @functools.lru_cache(maxsize=1)
 def field_types() -> dict[str, tuple[type, bool]]:
-    """TrainConfig field name -> (base type, None allowed), from the annotations (`int | None` -> (int, True))."""
+    """TrainConfig field name -> (base type, None allowed), from the annotations.
+
+    `int | None` gives (int, True). Raises TypeError for an annotation the checks do not know.
+    """
     out: dict[str, tuple[type, bool]] = {}
     for name, hint in typing.get_type_hints(TrainConfig).items():
         args = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()

@@ -8,8 +8,9 @@ Sources of a model:
     tiny     random tiny models written by `tiny_encoder` / `tiny_causal_lm` for tests
 
 Weights always load as safetensors (or the packaged GGUF) and never with `trust_remote_code`: at resolve
-time, before any weights are read or downloaded, a config.json that needs custom code (`auto_map`, a model
-type or architecture transformers does not ship) is refused, and so is a truncated or corrupt safetensors file.
+time, before any weights are read or downloaded, a config.json that needs custom code (`auto_map`, a
+model type or architecture transformers does not ship) is refused, and so is a truncated or corrupt
+safetensors file.
 Local paths must lie inside the allowed model folders (see `allowed_model_dirs`).
 """
 
@@ -209,7 +210,8 @@ def read_model_config(path: Path) -> dict[str, Any]:
     try:
         config = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ModelNotFoundError(f"{path} is unreadable ({e}); re-save the model with save_pretrained()") from e
+        raise ModelNotFoundError(f"{path} is unreadable ({e}); re-save the model with save_pretrained()"
+                                 ) from e
     if not isinstance(config, dict):
         raise ModelNotFoundError(f"{path} must hold a JSON object; re-save the model with save_pretrained()")
     return config
@@ -227,8 +229,8 @@ def check_builtin_architecture(config: dict[str, Any], where: str) -> None:
                                f"{sorted(config['auto_map'])}); {fix}")
     model_type, known_types, known_classes = config.get("model_type"), *_builtin_architectures()
     if model_type not in known_types:
-        raise ModelAccessError(f"model {where} has model_type {model_type!r}, which this transformers does not "
-                               f"know; {fix}")
+        raise ModelAccessError(f"model {where} has model_type {model_type!r}, which this transformers does "
+                               f"not know; {fix}")
     unknown = [a for a in config.get("architectures") or [] if a not in known_classes]
     if unknown:
         raise ModelAccessError(f"model {where} uses architecture {', '.join(map(str, unknown))}, which this "
@@ -401,9 +403,10 @@ def _fetch_hub_config(hub_id: str) -> Path:
     try:
         return Path(hf_hub_download(hub_id, "config.json"))
     except Exception as e:  # noqa: BLE001 - the hub client raises many types
+        reason = f"{type(e).__name__}: {' '.join(str(e).split())}"
         raise ModelNotFoundError(
-            f"cannot fetch config.json of hub model {hub_id} ({type(e).__name__}: {' '.join(str(e).split())}); "
-            "check the id on huggingface.co (gated or private models need `huggingface-cli login`)") from e
+            f"cannot fetch config.json of hub model {hub_id} ({reason}); check the id on huggingface.co "
+            "(gated or private models need `huggingface-cli login`)") from e
 
 
 def _checked_hub(spec: ModelSpec, catalog: Sequence[ModelSpec]) -> ModelSpec:

@@ -19,7 +19,8 @@ from models.forms import build_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
-NUMERIC_FIELDS = ("max_length", "warmup_ratio", "max_steps", "weight_decay", "learning_rate", "epochs", "seed")
+NUMERIC_FIELDS = ("max_length", "warmup_ratio", "max_steps", "weight_decay", "learning_rate", "epochs",
+                  "seed")
 INT_FIELDS = ("max_length", "max_steps", "epochs", "seed")
 
 
@@ -60,7 +61,8 @@ def test_false_is_not_zero_in_the_form() -> None:
 
 @pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(TrainConfig)])
 def test_every_field_refuses_a_foreign_object(name: str) -> None:
-    with pytest.raises(ConfigError, match="^" + re.escape(f"{name} must be {type_words(name)}, got [1] (list)")):
+    expected = "^" + re.escape(f"{name} must be {type_words(name)}, got [1] (list)")
+    with pytest.raises(ConfigError, match=expected):
         TrainConfig(**{name: [1]})
 
 
@@ -97,7 +99,8 @@ def test_yaml_reads_exponents_as_numbers(tmp_path: Path) -> None:
     path = tmp_path / "run.yaml"
     path.write_text("learning_rate: 5e-5\nmax_steps: 1e3\nweight_decay: .5\nepochs: 2\n", encoding="utf-8")
     config = TrainConfig.from_file(path)
-    assert (config.learning_rate, config.max_steps, config.weight_decay, config.epochs) == (5e-5, 1000, 0.5, 2)
+    got = (config.learning_rate, config.max_steps, config.weight_decay, config.epochs)
+    assert got == (5e-5, 1000, 0.5, 2)
 
 
 @pytest.mark.parametrize(("suffix", "text", "line"), [
@@ -105,7 +108,8 @@ def test_yaml_reads_exponents_as_numbers(tmp_path: Path) -> None:
     (".yml", "max_length: '128'\n", 1),
     (".json", '{\n  "method": "full",\n  "max_length": true\n}\n', 3),
 ])
-def test_config_file_errors_name_file_line_and_field(tmp_path: Path, suffix: str, text: str, line: int) -> None:
+def test_config_file_errors_name_file_line_and_field(tmp_path: Path, suffix: str, text: str,
+                                                    line: int) -> None:
     path = tmp_path / f"run{suffix}"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=f"^{path}, line {line}: max_length must be a whole number, got"):
@@ -146,7 +150,8 @@ def test_flag_with_wrong_type_names_the_type_in_words(name: str, text: str, tmp_
 @pytest.mark.parametrize("name", INT_FIELDS)
 def test_flag_with_a_fraction_for_a_whole_number(name: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = _run_main(["train", "--runs-dir", str(tmp_path), "--" + name.replace("_", "-"), "2.5"], capsys)
+    flag = "--" + name.replace("_", "-")
+    code, err = _run_main(["train", "--runs-dir", str(tmp_path), flag, "2.5"], capsys)
     assert code == 2 and "expected a whole number" in err and len(err.splitlines()) == 1
 
 
@@ -167,8 +172,9 @@ def test_the_process_prints_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("max_length: abc\nwarmup_ratio: '0.1'\n", encoding="utf-8")
     for argv in (["--config", str(path)], ["--max-length", "abc"], ["--seed", "1.5"]):
-        done = subprocess.run([sys.executable, "-m", "models", "train", *argv, "--runs-dir", str(tmp_path / "r")],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        command = [sys.executable, "-m", "models", "train", *argv, "--runs-dir", str(tmp_path / "r")]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in done.stderr, done.stderr
+        assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+        assert "Traceback" not in done.stderr

@@ -226,12 +226,14 @@ def test_local_folder_needing_remote_code_is_refused(tmp_path: Path, config: dic
     (b"abc", "header too small"),
     ((12).to_bytes(8, "little") + b"{not json!!}", "invalid JSON in header"),
 ])
-def test_corrupt_safetensors_is_refused_at_resolve_time(tmp_path: Path, weights: bytes | None, reason: str) -> None:
+def test_corrupt_safetensors_is_refused_at_resolve_time(tmp_path: Path, weights: bytes | None,
+                                                        reason: str) -> None:
     folder = _model_folder(tmp_path / "broken", BERT, weights)
     if weights is None:
         path = folder / "model.safetensors"
         path.write_bytes(path.read_bytes()[:-5])
-    with pytest.raises(ModelNotFoundError, match=f"model.safetensors is not a readable safetensors file.*{reason}"):
+    expected = f"model.safetensors is not a readable safetensors file.*{reason}"
+    with pytest.raises(ModelNotFoundError, match=expected):
         resolve_model(str(folder), allowed_dirs=[tmp_path])
 
 
@@ -260,8 +262,10 @@ def test_hub_model_with_remote_code_is_refused_before_download(monkeypatch: pyte
     fetched = _online_hub(monkeypatch, tmp_path, config)
     import huggingface_hub
 
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("weights downloaded"))
-    with pytest.raises(ModelAccessError, match="someorg/custom-model on the Hugging Face hub needs its own Python"):
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda *a, **k: pytest.fail("weights downloaded"))
+    with pytest.raises(ModelAccessError,
+                       match="someorg/custom-model on the Hugging Face hub needs its own Python"):
         resolve_model("someorg/custom-model")
     assert fetched == ["someorg/custom-model"]
 
