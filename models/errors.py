@@ -45,3 +45,7 @@ class TrainingError(StratLabModelError):
 
 class RunFolderError(StratLabModelError):
     """A run folder is missing, incomplete, or cannot be written."""
+
+
+class InsufficientMemoryError(StratLabModelError):
+    """Prediction (or loading a model) ran out of memory even at batch size 1; the message says what to lower."""

@@ -9,7 +9,6 @@ weights, optimizer, scheduler, RNG states of every process and the data position
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -38,6 +37,7 @@ from models import fastpath
 from models.config import TrainConfig
 from models.data import DataSplits
 from models.errors import ConfigError, DataValidationError, DeviceError, TrainingError
+from models.memory import first_line, free_memory, is_out_of_memory, memory_kind
 from models.runs import RunResult, RunWriter, write_json_atomic
 from models.sampling import (
     EncodedTexts,
@@ -128,13 +128,12 @@ def train_finetune(config: TrainConfig, data: DataSplits, writer: RunWriter, *, 
         except Exception as e:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
             if not is_out_of_memory(e):
                 raise
-            message = str(e).splitlines()[0][:200]
+            message = first_line(e)
             if config.batch_size <= 1:
-                raise TrainingError(f"out of memory even at batch size 1 ({message}); use a smaller model, a "
-                                    "shorter max_length or a device with more memory") from e
+                raise _out_of_memory_error(e, config, oom_retries) from e
         config = _halve_batch(config, writer, oom_retries, message)
         resume = False
-        _free_memory()
+        free_memory()
 
 
 def _check_inputs(config: TrainConfig, data: DataSplits) -> None:
@@ -149,11 +148,14 @@ def _check_inputs(config: TrainConfig, data: DataSplits) -> None:
         )
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    """True for CUDA/MPS/CPU allocation failures that a smaller batch may avoid."""
-    return isinstance(error, torch.OutOfMemoryError) or (
-        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
-    )
+def _out_of_memory_error(error: BaseException, config: TrainConfig, retries: list[dict[str, int]]) -> TrainingError:
+    """The message when even batch size 1 does not fit: what ran out, the batch sizes tried, what to lower."""
+    tried = " -> ".join(str(s) for s in [*(r["from_batch_size"] for r in retries), config.batch_size])
+    lora = "" if config.method == "lora" else ", the LoRA method"
+    return TrainingError(
+        f"out of memory ({memory_kind(error)}) while training {config.model} even at batch size 1 (batch sizes "
+        f"tried: {tried}; {first_line(error)}); lower max_length (now {config.max_length}), pick a smaller "
+        f"model{lora}, or use a device with more memory")
 
 
 def _halve_batch(config: TrainConfig, writer: RunWriter, retries: list[dict[str, int]], message: str) -> TrainConfig:
@@ -168,12 +170,6 @@ def _halve_batch(config: TrainConfig, writer: RunWriter, retries: list[dict[str,
 
 def _is_main_process() -> bool:
     return AcceleratorState._shared_state == {} or AcceleratorState().is_main_process
-
-
-def _free_memory() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 # ---------------------------------------------------------------- device

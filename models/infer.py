@@ -6,6 +6,9 @@
 Transformer predictors tokenize the whole request list in one fast-tokenizer call, sort by length, pad
 each batch only to its own longest text and run under `torch.inference_mode`; results come back in
 input order.
+
+Out of memory while predicting retries the request with half the batch, down to 1 (the predictor then keeps the
+size that fitted), and raises InsufficientMemoryError with what ran out and what to lower when even 1 fails.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from models.batching import iter_padded_batches, mean_pool, pad_token_id, resolv
 from models.config import TrainConfig
 from models.data import DataSplits, LabelledTexts
 from models.errors import ConfigError, RunFolderError
+from models.memory import explained, with_smaller_batches
 from models.outputs import read_label_names
 from models.runs import read_json, run_status
 
@@ -45,7 +49,9 @@ class Predictor:
     precision: str = "fp32"
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities [len(texts), num_labels] (float64 rows summing to 1), in input order."""
+        """Probabilities [len(texts), num_labels] (float64 rows summing to 1), in input order.
+
+        Raises InsufficientMemoryError when even one text at a time does not fit in memory."""
         raise NotImplementedError
 
     def predict(self, texts: Sequence[str]) -> list[str]:
@@ -65,7 +71,16 @@ class ClassicPredictor(Predictor):
 
         if not texts:
             return np.zeros((0, len(self.label_names)))
-        return predict_proba_aligned(self.pipeline, list(texts), len(self.label_names))
+        texts = list(texts)
+
+        def in_chunks(size: int) -> np.ndarray:  # a chunk of texts plays the part of a batch here
+            parts = [predict_proba_aligned(self.pipeline, texts[i : i + size], len(self.label_names))
+                     for i in range(0, len(texts), size)]
+            return np.concatenate(parts)
+
+        probs, _ = with_smaller_batches(in_chunks, len(texts), doing=_doing(len(texts), self.method),
+                                        fix=_FEWER_TEXTS)
+        return probs
 
 
 @contextmanager
@@ -104,15 +119,23 @@ class TransformerPredictor(Predictor):
         out = np.empty((len(texts), len(self.label_names)), dtype=np.float64)
         if not texts:
             return out
-        token_ids = tokenize_all(self.tokenizer, texts, self.max_length)
+        with explained(f"tokenizing {len(texts):,} texts", _FEWER_TEXTS):
+            token_ids = tokenize_all(self.tokenizer, texts, self.max_length)
         threads = self.single_request_threads if len(texts) == 1 and self.device.type == "cpu" else None
         with torch_threads(threads):
-            for idx, batch in iter_padded_batches(token_ids, self.batch_size, self.pad_id, self.device):
-                if bool(batch["attention_mask"].all()):
-                    batch = {"input_ids": batch["input_ids"]}  # no padding: let SDPA skip the mask
-                logits = self.model(**batch).logits  # [B, num_labels]
-                out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            _, used = with_smaller_batches(lambda size: self._fill(out, token_ids, size), self.batch_size,
+                                           doing=_doing(len(texts), self.method),
+                                           fix=_lower_fix(self.max_length))
+        self.batch_size = _keep_smaller(self.batch_size, used)
         return out
+
+    def _fill(self, out: np.ndarray, token_ids: list[list[int]], batch_size: int) -> None:
+        """Probabilities of every text into `out` [n, num_labels], `batch_size` texts per forward pass."""
+        for idx, batch in iter_padded_batches(token_ids, batch_size, self.pad_id, self.device):
+            if bool(batch["attention_mask"].all()):
+                batch = {"input_ids": batch["input_ids"]}  # no padding: let SDPA skip the mask
+            logits = self.model(**batch).logits  # [B, num_labels]
+            out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
 
 class ProbePredictor(Predictor):
@@ -130,16 +153,26 @@ class ProbePredictor(Predictor):
 
         if not texts:
             return np.zeros((0, len(self.label_names)))
+        with explained(f"tokenizing {len(texts):,} texts", _FEWER_TEXTS):
+            token_ids = tokenize_all(self.tokenizer, texts, self.max_length)
+        embeddings, used = with_smaller_batches(lambda size: self._embed(token_ids, size), self.batch_size,
+                                                doing=_doing(len(texts), self.method),
+                                                fix=_lower_fix(self.max_length))
+        self.batch_size = _keep_smaller(self.batch_size, used)
+        with explained(_doing(len(texts), self.method), _FEWER_TEXTS):
+            return head_proba(self.head, embeddings, len(self.label_names))
+
+    def _embed(self, token_ids: list[list[int]], batch_size: int) -> np.ndarray:
+        """Normalised mean-pooled embeddings [n, H] float32, `batch_size` texts per forward pass."""
         device = next(self.encoder.parameters()).device
-        token_ids = tokenize_all(self.tokenizer, texts, self.max_length)
-        embeddings = np.empty((len(texts), 0), dtype=np.float32)
-        for idx, batch in iter_padded_batches(token_ids, self.batch_size, self.pad_id, device):
+        embeddings = np.empty((len(token_ids), 0), dtype=np.float32)
+        for idx, batch in iter_padded_batches(token_ids, batch_size, self.pad_id, device):
             hidden = self.encoder(**batch).last_hidden_state  # [B, T, H]
             pooled = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]).float(), dim=-1)
             if embeddings.shape[1] == 0:
-                embeddings = np.empty((len(texts), pooled.shape[-1]), dtype=np.float32)
+                embeddings = np.empty((len(token_ids), pooled.shape[-1]), dtype=np.float32)
             embeddings[idx] = pooled.cpu().numpy()
-        return head_proba(self.head, embeddings, len(self.label_names))
+        return embeddings
 
 
 class ZeroShotPredictor(Predictor):
@@ -149,7 +182,28 @@ class ZeroShotPredictor(Predictor):
         self.method, self.scorer, self.label_names = "zero_shot", scorer, label_names
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.scorer.predict_proba(list(texts))
+        with explained(_doing(len(texts), self.method), "predict fewer or shorter texts at once, or give the "
+                                                        "prompt fewer examples"):
+            return self.scorer.predict_proba(list(texts))
+
+
+_FEWER_TEXTS = "predict fewer texts at once (split the file), or shorten the longest texts"
+
+
+def _doing(count: int, method: str) -> str:
+    return f"predicting {count:,} text{'s' if count != 1 else ''} with the {method} model"
+
+
+def _lower_fix(max_length: int) -> str:
+    return (f"predict fewer or shorter texts at once, lower the run's max_length (now {max_length} tokens), or use "
+            f"precision int8 or a smaller model")
+
+
+def _keep_smaller(current: int, fitted: int) -> int:
+    """The batch size later calls start from: the one that fitted after an out-of-memory retry."""
+    if fitted < current:
+        log.info("out of memory at batch size %d: this predictor now predicts %d texts per batch", current, fitted)
+    return min(current, fitted)
 
 
 def load_predictor(run_dir: Path | str, *, device: str = "auto", precision: str = "fp32",
@@ -157,7 +211,8 @@ def load_predictor(run_dir: Path | str, *, device: str = "auto", precision: str 
     """A Predictor for a finished run folder of any method (reads config.json and model/).
 
     `precision`: fp32, int8 (dynamic int8 Linear layers; CPU only) or bf16 (meant for GPUs).
-    Raises RunFolderError (not a finished run), ConfigError (bad precision), ModelNotFoundError, DeviceError.
+    Raises RunFolderError (not a finished run), ConfigError (bad precision), ModelNotFoundError, DeviceError,
+    InsufficientMemoryError (the model does not fit in memory).
     """
     run_dir = Path(run_dir)
     config = _finished_run_config(run_dir)
@@ -169,15 +224,22 @@ def load_predictor(run_dir: Path | str, *, device: str = "auto", precision: str 
     if precision == "int8" and torch_device.type != "cpu":
         raise ConfigError("int8 dynamic quantisation runs on the CPU only; use --device cpu or precision bf16")
     batch = batch_size or config.eval_batch_size
+    with explained(f"loading the {config.method} model of run {run_dir.name}",
+                   "close other programs or models, or use precision int8 or a smaller model"):
+        return _load_method(model_dir, config, label_names, torch_device, precision, batch)
+
+
+def _load_method(model_dir: Path, config: TrainConfig, label_names: tuple[str, ...], device: torch.device,
+                 precision: str, batch: int) -> Predictor:
     if config.method == "classic":
         from models.classic import load_pipeline
 
         return ClassicPredictor(load_pipeline(model_dir), label_names)
     if config.method == "linear_probe":
-        return _load_probe(model_dir, label_names, torch_device, precision, batch)
+        return _load_probe(model_dir, label_names, device, precision, batch)
     if config.method == "zero_shot":
-        return _load_zero_shot(model_dir, label_names, torch_device, precision)
-    return _load_transformer(model_dir, config, label_names, torch_device, precision, batch)
+        return _load_zero_shot(model_dir, label_names, device, precision)
+    return _load_transformer(model_dir, config, label_names, device, precision, batch)
 
 
 def _finished_run_config(run_dir: Path) -> TrainConfig:

@@ -12,7 +12,7 @@ from analytics import charts_playground
 from analytics.compare import CompareSettings
 from analytics.export import csv_bytes
 from analytics.playground import call_cost, default_price_id
-from models import explain, forms, playground
+from models import explain, forms, memory, playground
 from models.errors import StratLabModelError
 from pages import _shared as shared
 
@@ -206,8 +206,9 @@ def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
         llm.generate_stream(model, tokenizer, llm.chat_prompt(tokenizer, prompt), max_new, temperature))
     try:
         st.container(border=True).write_stream(stream)
-    except RuntimeError as e:
-        shared.show_error(e)
+    except (RuntimeError, MemoryError) as e:
+        shared.show_error(memory.explain(e, f"generating with {name}", "lower 'Max new tokens' or shorten the "
+                                         "prompt") if memory.is_out_of_memory(e) else e)
         return
     stats = stream.stats(tokenizer)
     st.session_state["pg_llm_last"] = {"text": stream.text, "stats": stats}
