@@ -73,7 +73,7 @@ def needs_quotes(name: str) -> bool:
     return False
 
 
-DEFAULT_MEMORY_LIMIT = "700MB"
+DEFAULT_MEMORY_LIMIT = "2GB"
 """DuckDB's memory limit for the workspace: sorts, joins and aggregates spill to disk beyond it, and one
 query (the SQL explorer's included) cannot take the machine's memory."""
 
