@@ -3,32 +3,27 @@
 `sniff_file` works out how to read a file (format, encoding, delimiter, header, types) and lists the
 problems it found; `parse_file` reads it with the user's choices and raises ImportValidationError
 listing every problem (file, line or row, column, what to change); `import_table` writes the frame and
-its catalog row in one transaction. Nothing here touches Streamlit or imports duckdb.
+its catalog row in one transaction. Detecting the format, encoding, delimiter and quoting and reading the
+text into cells is `analytics.sniff`, shared with the training-file loader of `models.datasets`; this module
+types the cells, checks names and writes. Nothing here touches Streamlit or imports duckdb.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
 import io
 import json
 import logging
 import numbers
-import re
-import threading
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analytics import db
+from analytics import db, sniff
 from analytics.db import DriverError, Workspace, quote_ident, suggest_name, validate_name
 from analytics.errors import (
     ImportValidationError,
@@ -36,6 +31,7 @@ from analytics.errors import (
     QueryError,
     WorkspaceError,
 )
+from analytics.sniff import DELIMITERS, ENCODINGS, MAX_LISTED, TEXT_FORMATS, show_delimiter
 
 log = logging.getLogger(__name__)
 
@@ -45,37 +41,13 @@ MAX_COLUMNS = 1000
 """Most columns one imported table may have."""
 PREVIEW_ROWS = 20
 """Rows kept in `ImportPlan.preview`."""
-MAX_LISTED = 5
-"""Problems of one kind listed one by one before the rest are counted."""
-DELIMITERS = (",", ";", "\t", "|")
-"""Delimiters tried when sniffing delimited text."""
-ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "cp1251", "shift_jis", "gb18030")
-"""Encodings offered for an override."""
-TEXT_FORMATS = ("csv", "tsv")
 NULL_TOKENS = frozenset({"", "na", "n/a", "null", "none", "nan"})
 """Cell texts read as missing in typed (non-text) columns, compared lower-case."""
 
-_SNIFF_CHARS = 65_536
-_CSV_LOCK = threading.Lock()
 _INT_RE = r"[+-]?\d{1,18}"
 _LEADING_ZERO_RE = r"[+-]?0\d+"
 _DATE_RE = r"\d{4}-\d{2}-\d{2}"
 _TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
-# (magic bytes, what the file is, what to do): binary content that must not be read as text.
-_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x1f\x8b", "gzip-compressed", "decompress it first (e.g. `gunzip`) and upload the file inside"),
-    (b"BZh", "bzip2-compressed", "decompress it first (e.g. `bunzip2`) and upload the file inside"),
-    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (e.g. `unxz`) and upload the file inside"),
-    (b"(\xb5/\xfd", "zstd-compressed", "decompress it first (e.g. `unzstd`) and upload the file inside"),
-    (b"7z\xbc\xaf'\x1c", "a 7-Zip archive", "extract it and upload the file inside"),
-    (b"\x89PNG", "a PNG image", "upload a CSV, TSV, Parquet, Excel or JSONL file instead"),
-    (b"\xff\xd8\xff", "a JPEG image", "upload a CSV, TSV, Parquet, Excel or JSONL file instead"),
-    (b"GIF8", "a GIF image", "upload a CSV, TSV, Parquet, Excel or JSONL file instead"),
-    (b"%PDF", "a PDF document", "export the table inside it as CSV and upload that"),
-    (b"\xd0\xcf\x11\xe0", "a legacy Excel (.xls) or other OLE file", "save it as .xlsx or CSV and upload that"),
-    (b"SQLite format 3\x00", "an SQLite database", "export the table you need as CSV and upload that"),
-    (b"\x7fELF", "a program (ELF binary)", "upload a data file instead"),
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,22 +147,19 @@ def sniff_file(name: str, data: bytes, *, encoding: str | None = None, delimiter
         ImportValidationError: the file cannot be read at all (empty, binary, compressed,
             undecodable with the given encoding, corrupt Parquet or Excel).
     """
-    file_name = _base_name(name)
-    fmt, warnings = _detect_format(file_name, data)
+    file_name = sniff.base_name(name)
+    fmt, warnings = sniff.detect_format(file_name, data)
     settings: dict[str, Any] = {"format": fmt, "encoding": None, "delimiter": None, "has_header": True,
                                 "quoting": True, "sheet": None, "sheets": ()}
-    if fmt in TEXT_FORMATS or fmt == "jsonl":
-        settings["encoding"], note = (encoding, None) if encoding else _detect_encoding(data)
-        warnings += [note] if note else []
     if fmt in TEXT_FORMATS:
-        text = _decode(file_name, data, settings["encoding"])
-        _require_content(file_name, text)
-        settings["delimiter"] = delimiter or _detect_delimiter(text, file_name)
-        settings["format"] = "tsv" if settings["delimiter"] == "\t" else "csv"
-        settings["quoting"], note = _detect_quoting(text, settings["delimiter"])
+        text = sniff.detect_text_settings(file_name, data, encoding=encoding, delimiter=delimiter,
+                                          has_header=has_header)
+        settings.update(format=text.format, encoding=text.encoding, delimiter=text.delimiter,
+                        quoting=text.quoting, has_header=text.has_header)
+        warnings += list(text.warnings)
+    elif fmt == "jsonl":
+        settings["encoding"], note = (encoding, None) if encoding else sniff.detect_encoding(data)
         warnings += [note] if note else []
-        records, _ = _records(_sample(text), settings["delimiter"], settings["quoting"])
-        settings["has_header"] = _guess_header(records) if has_header is None else has_header
     elif fmt == "xlsx":
         settings["sheets"] = _sheet_names(file_name, data)
         settings["sheet"] = sheet or settings["sheets"][0]
@@ -214,7 +183,7 @@ def parse_file(name: str, data: bytes, plan: ImportPlan,
         ImportValidationError: listing every problem (empty file, header only, ragged rows, wrong
             delimiter, undecodable bytes, oversized cells, bad/duplicate column names, too many columns).
     """
-    file_name = _base_name(name)
+    file_name = sniff.base_name(name)
     loaded = _load(file_name, data, plan)
     names = _resolve_names(loaded.columns, rename)
     problems = loaded.problems + check_column_names(names, file_name)
@@ -282,7 +251,7 @@ def import_table(ws: Workspace, table: str, frame: pd.DataFrame, source_file: st
     problems = check_table_name(ws, table, replace=replace)
     if problems:
         raise InvalidNameError(problems[0])
-    column_problems = check_column_names([str(c) for c in frame.columns], _base_name(source_file))
+    column_problems = check_column_names([str(c) for c in frame.columns], sniff.base_name(source_file))
     if frame.shape[1] == 0 or frame.shape[0] == 0 or column_problems:
         raise ImportValidationError(f"{source_file}: nothing to import into {table!r}",
                                     column_problems or [f"{source_file} has no rows or no columns"])
@@ -293,7 +262,7 @@ def import_table(ws: Workspace, table: str, frame: pd.DataFrame, source_file: st
                 cur.execute(f"drop table {quote_ident(existing)}")
                 cur.execute("delete from imported_tables where table_name = ?", [existing])
             ws.create_table_from_frame(cur, table, frame)
-            _record_import(cur, table, frame, _base_name(source_file), plan)
+            _record_import(cur, table, frame, sniff.base_name(source_file), plan)
     except (DriverError, ValueError, TypeError) as e:
         raise WorkspaceError(f"importing {source_file} into {table!r} failed, nothing was written: {e}") from e
     log.info("imported %s into %s (%d rows)", source_file, table, len(frame))
@@ -320,242 +289,6 @@ def table_profile(ws: Workspace, table: str) -> pd.DataFrame:
         "max": merged["max_value"],
         "example": merged["example"],
     })
-
-
-# -- format, encoding, delimiter, quotes, header ----------------------------------------------------------------
-def _base_name(name: str) -> str:
-    return PurePath(str(name).replace("\\", "/")).name or "upload"
-
-
-def _suffix(name: str) -> str:
-    return PurePath(name).suffix.lower()
-
-
-def _detect_format(name: str, data: bytes) -> tuple[str, list[str]]:
-    """('csv' | 'parquet' | 'xlsx' | 'jsonl', warnings); raises for empty and binary files."""
-    suffix = _suffix(name)
-    if not data:
-        raise _refuse(name, f"{name} is empty (0 bytes); export it again with a header row and data rows")
-    if data[:4] == b"PAR1":
-        note = [] if suffix in (".parquet", ".pq") else [f"{name} holds Parquet data; it was read as Parquet"]
-        return "parquet", note
-    if suffix in (".parquet", ".pq"):
-        raise _refuse(name, f"{name} is not a Parquet file (it does not start with 'PAR1'); "
-                            f"export it again as Parquet, or upload it as CSV")
-    if data[:4] == b"PK\x03\x04":
-        if suffix in (".xlsx", ".xlsm"):
-            return "xlsx", []
-        raise _refuse(name, f"{name} is a ZIP archive (a zipped file or an Excel workbook), not text: "
-                            f"unzip it and upload the file inside, or name a workbook .xlsx")
-    if suffix in (".xlsx", ".xlsm"):
-        raise _refuse(name, f"{name} is not an Excel .xlsx workbook; open it in Excel and save as .xlsx")
-    for magic, what, fix in _MAGIC:
-        if data.startswith(magic) and not (magic == b"BZh" and not data[3:4].isdigit()):
-            raise _refuse(name, f"{name} is {what}, not a text table: {fix}")
-    if _has_nul(data):
-        raise _refuse(name, f"{name} contains NUL bytes: it is a binary file, or UTF-16/32 text without a "
-                            f"byte-order mark; save it as UTF-8 CSV and upload that")
-    if suffix in (".jsonl", ".ndjson", ".json") or (suffix not in (".csv", ".tsv") and _looks_jsonl(data)):
-        return "jsonl", []
-    return ("tsv" if suffix == ".tsv" else "csv"), []
-
-
-def _has_nul(data: bytes) -> bool:
-    head = data[:_SNIFF_CHARS]
-    for bom in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        if head.startswith(bom):
-            return False
-    return b"\x00" in head
-
-
-def _looks_jsonl(data: bytes) -> bool:
-    first = data[:_SNIFF_CHARS].lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    return first in (b"{", b"[")
-
-
-def _detect_encoding(data: bytes) -> tuple[str, str | None]:
-    """(codec, note): BOMs first, then strict UTF-8, then a guess reported in the note."""
-    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        return "utf-32", None
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", None
-    try:
-        data.decode("utf-8")
-        return "utf-8", None
-    except UnicodeDecodeError as e:
-        guess = _guess_encoding(data)
-        line = data.count(b"\n", 0, e.start) + 1
-        return guess, (f"the file is not UTF-8 (byte 0x{data[e.start]:02X} on line {line}); it was read as "
-                       f"{guess}. If letters look wrong in the preview, choose another encoding")
-
-
-def _guess_encoding(data: bytes) -> str:
-    """Windows-1252 (a Latin-1 superset) for Western text; charset-normalizer when most letters are non-ASCII."""
-    head = data[:1_000_000]
-    non_ascii = sum(1 for b in head if b > 127)
-    ascii_letters = sum(1 for b in head if 65 <= b <= 90 or 97 <= b <= 122)
-    candidates = ["cp1252", "latin-1"]
-    # Accented letters are a small share of the letters of Western text; Cyrillic or CJK bytes are most of them.
-    if non_ascii > 0.3 * (non_ascii + ascii_letters):
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(head).best()
-        if best is not None:
-            candidates.insert(0, codecs.lookup(best.encoding).name)
-    for codec in candidates:
-        try:
-            data.decode(codec)
-            return codec
-        except UnicodeDecodeError:
-            continue
-    return "latin-1"
-
-
-def _decode(name: str, data: bytes, encoding: str | None) -> str:
-    codec = encoding or "utf-8"
-    try:
-        codecs.lookup(codec)
-    except LookupError as e:
-        raise _refuse(name, f"unknown encoding {codec!r}; choose one of {', '.join(ENCODINGS)}") from e
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise _refuse(name, f"{name}: byte 0x{data[e.start]:02X} at offset {e.start} (line {line}) is not "
-                            f"valid {codec}; the file looks like {_guess_encoding(data)}: choose that "
-                            f"encoding") from e
-
-
-def _require_content(name: str, text: str) -> None:
-    if not text.strip():
-        raise _refuse(name, f"{name} holds only blank lines; export it again with a header row and data rows")
-
-
-def _sample(text: str) -> str:
-    if len(text) <= _SNIFF_CHARS:
-        return text
-    cut = text.rfind("\n", 0, _SNIFF_CHARS)
-    return text[: cut if cut > 0 else _SNIFF_CHARS]
-
-
-def _field_counts(text: str, delimiter: str, quoting: bool = True, limit: int = 200) -> list[int]:
-    records, _ = _records(_sample(text), delimiter, quoting)
-    return [len(r) for r in records[:limit]]
-
-
-def _splits_evenly(text: str, delimiter: str) -> int:
-    """Columns when `delimiter` splits at least 90% of the sampled rows into the same count > 1, else 0."""
-    counts = _field_counts(text, delimiter)
-    if not counts:
-        return 0
-    mode, hits = Counter(counts).most_common(1)[0]
-    return mode if mode > 1 and hits >= 0.9 * len(counts) else 0
-
-
-def _detect_delimiter(text: str, name: str) -> str:
-    """The candidate that splits rows most consistently; csv.Sniffer and the suffix break ties."""
-    sample = _sample(text)
-    try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
-    except csv.Error:
-        sniffed = None
-    preferred = "\t" if _suffix(name) in (".tsv", ".tab") else ","
-    scores = {}
-    for delim in DELIMITERS:
-        counts = _field_counts(sample, delim) or [1]
-        mode, hits = Counter(counts).most_common(1)[0]
-        share = hits / len(counts)
-        scores[delim] = (mode > 1 and share >= 0.9, share, delim == sniffed, delim == preferred, mode)
-    best = max(DELIMITERS, key=lambda d: scores[d])
-    if scores[best][0]:
-        return best
-    # Ragged but clearly delimited: keep the delimiter so the ragged lines get reported.
-    ragged = [d for d in DELIMITERS if scores[d][4] > 1 and scores[d][1] >= 0.5]
-    if ragged:
-        return max(ragged, key=lambda d: scores[d][1:])
-    # One column of text: pick a delimiter the text never uses, so no line is split.
-    unused = [d for d in (preferred, *DELIMITERS) if d not in sample]
-    return unused[0] if unused else preferred
-
-
-def _detect_quoting(text: str, delimiter: str) -> tuple[bool, str | None]:
-    """Quotes on, unless reading them as plain text gives a clean table where quoting swallows lines."""
-    quoted, starts = _records(text, delimiter, True)
-    spans = [i for i, r in enumerate(quoted) if any("\n" in f or "\r" in f for f in r)]
-    widths = {len(r) for r in quoted}
-    if not spans and len(widths) <= 1:
-        return True, None
-    plain, _ = _records(text, delimiter, False)
-    plain_widths = {len(r) for r in plain}
-    if len(plain_widths) == 1 and len(plain) > len(quoted):
-        lines = ", ".join(str(starts[i]) for i in spans[:MAX_LISTED])
-        return False, (f"unbalanced '\"' quotes (a quoted field starting on line(s) {lines} runs over "
-                       f"several lines); quotes were read as ordinary text, which gives every line "
-                       f"{plain_widths.pop()} field(s)")
-    return True, None
-
-
-def _is_typed(value: str) -> bool:
-    text = value.strip()
-    return bool(re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text)
-                or re.fullmatch(_TIMESTAMP_RE + "|" + _DATE_RE, text)
-                or text.lower() in ("true", "false"))
-
-
-def _guess_header(records: list[list[str]]) -> bool:
-    """Whether the first record names the columns: numbers in it mean data; typed columns below text mean header."""
-    if not records:
-        return True
-    first, rest = records[0], records[1:201]
-    if not rest:
-        return True
-    if any(_is_typed(v) for v in first if v.strip()):
-        return False
-    votes = 0
-    for j, name in enumerate(first):
-        column = [r[j] for r in rest if j < len(r) and r[j].strip()]
-        if not column:
-            continue
-        lengths = sorted(len(v) for v in column)
-        if all(_is_typed(v) for v in column) or len(name) < 0.5 * lengths[len(lengths) // 2]:
-            votes += 1
-        elif name in column:
-            votes -= 1
-    return votes > 0 or (votes == 0 and len(first) > 1)
-
-
-# -- reading records ----------------------------------------------------------------------------------------
-@contextmanager
-def _field_limit(chars: int) -> Iterator[None]:
-    """Let the csv module read cells up to `chars` long so oversized cells get a precise message."""
-    with _CSV_LOCK:
-        old = csv.field_size_limit()
-        csv.field_size_limit(max(old, chars + 1))
-        try:
-            yield
-        finally:
-            csv.field_size_limit(old)
-
-
-def _records(text: str, delimiter: str, quoting: bool) -> tuple[list[list[str]], list[int]]:
-    """Non-blank records and the line each starts on (CRLF and quoted newlines handled by csv)."""
-    kwargs: dict[str, Any] = {"delimiter": delimiter}
-    if quoting:
-        kwargs.update(quotechar='"', doublequote=True, quoting=csv.QUOTE_MINIMAL)
-    else:
-        kwargs.update(quoting=csv.QUOTE_NONE, quotechar=None, escapechar=None)
-    records, starts = [], []
-    with _field_limit(len(text)):
-        reader = csv.reader(io.StringIO(text, newline=""), **kwargs)
-        line = 1
-        for record in reader:
-            if "".join(record).strip():
-                records.append(record)
-                starts.append(line)
-            line = reader.line_num + 1
-    return records, starts
 
 
 def _plan(name: str, settings: dict[str, Any], loaded: _Loaded | None, warnings: list[str]) -> ImportPlan:
@@ -585,7 +318,7 @@ def _load(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
     elif plan.format == "jsonl":
         loaded = _load_jsonl(name, data, plan)
     else:
-        raise _refuse(name, f"unknown format {plan.format!r}; use csv, tsv, parquet, xlsx or jsonl")
+        raise sniff.refuse(name, f"unknown format {plan.format!r}; use csv, tsv, parquet, xlsx or jsonl")
     loaded.problems += _oversized_cells(name, loaded)
     if len(loaded.columns) > MAX_COLUMNS:
         loaded.problems.append(f"{name} has {len(loaded.columns)} columns; at most {MAX_COLUMNS} can be "
@@ -594,26 +327,14 @@ def _load(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
 
 
 def _load_text(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
-    text = _decode(name, data, plan.encoding)
-    _require_content(name, text)
-    delimiter = plan.delimiter or ","
-    records, starts = _records(text, delimiter, plan.quoting)
-    header = records[0] if plan.has_header else [f"column_{i + 1}" for i in range(len(records[0]))]
-    body, lines = (records[1:], starts[1:]) if plan.has_header else (records, starts)
-    width = len(header)
-    problems = _ragged(name, text, body, lines, width, delimiter, plan.has_header)
-    if not body:
-        problems.append(f"{name} has a header row ({', '.join(header[:8])}) but no data rows: add rows "
-                        f"below it, or untick 'first row is a header' if that line is data")
-    elif width == 1 and (alt := _better_delimiter(text, delimiter)):
-        problems.append(f"{name}: every row landed in one column, but the file splits evenly on "
-                        f"{show_delimiter(alt)}: check the delimiter (choose {show_delimiter(alt)})")
-    rows = body if not problems else [(r + [""] * width)[:width] for r in body]
-    columns = _columns_from_rows(rows, width)
-    loaded = _Loaded(frame=pd.DataFrame(), columns=list(header), row_numbers=np.asarray(lines, dtype=np.int64),
-                     row_word="line", problems=problems)
-    loaded.frame = _typed_frame(columns, _safe_names(header))
-    if delimiter != ",":
+    settings = sniff.TextSettings(format=plan.format, encoding=plan.encoding or "utf-8",
+                                  delimiter=plan.delimiter or ",", quoting=plan.quoting,
+                                  has_header=plan.has_header)
+    table = sniff.read_text_table(name, data, settings)
+    loaded = _Loaded(frame=pd.DataFrame(), columns=list(table.header), row_numbers=table.lines,
+                     row_word="line", warnings=list(table.warnings), problems=list(table.problems))
+    loaded.frame = _typed_frame(table.columns, _safe_names(table.header))
+    if settings.delimiter != ",":
         _read_decimal_commas(loaded)
     return loaded
 
@@ -632,52 +353,18 @@ def _read_decimal_commas(loaded: _Loaded) -> None:
         loaded.warnings.append(f"column {name!r}: decimal commas (2,5) were read as numbers (2.5)")
 
 
-def _columns_from_rows(rows: list[list[str]], width: int) -> list[pd.Series]:
-    if not rows:
-        return [pd.Series([], dtype="string") for _ in range(width)]
-    block = np.array(rows, dtype=object).reshape(len(rows), width)
-    return [pd.Series(block[:, j], dtype="string") for j in range(width)]
-
-
-def _ragged(name: str, text: str, body: list[list[str]], lines: list[int], width: int, delimiter: str,
-            has_header: bool) -> list[str]:
-    bad = [(lines[i], len(r)) for i, r in enumerate(body) if len(r) != width]
-    if not bad:
-        return []
-    like = "the header" if has_header else "the first row"
-    problems = [f"{name}, line {line}: expected {width} fields (like {like}), got {got}"
-                for line, got in bad[:MAX_LISTED]]
-    if len(bad) > MAX_LISTED:
-        problems.append(f"{name}: {len(bad) - MAX_LISTED} more lines do not have {width} fields")
-    alt = _better_delimiter(text, delimiter)
-    hint = (f"the file splits evenly on {show_delimiter(alt)}: check the delimiter (choose "
-            f"{show_delimiter(alt)})" if alt else
-            f"check the delimiter, and put quotes around fields that contain {show_delimiter(delimiter)}")
-    problems[-1] += f"; {hint}"
-    return problems
-
-
-def _better_delimiter(text: str, current: str) -> str | None:
-    """Another delimiter that splits every sampled row into the same number (>1) of fields."""
-    for delim in DELIMITERS:
-        counts = _field_counts(text, delim) if delim != current else []
-        if counts and counts[0] > 1 and len(set(counts)) == 1:
-            return delim
-    return None
-
-
 def _sheet_names(name: str, data: bytes) -> tuple[str, ...]:
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True)
     except Exception as e:  # openpyxl raises many types for a damaged workbook
-        raise _refuse(name, f"{name} could not be read as an Excel workbook ({e}); open it in Excel and "
-                            f"save it again as .xlsx, or export the sheet as CSV") from e
+        raise sniff.refuse(name, f"{name} could not be read as an Excel workbook ({e}); open it in Excel and "
+                                 f"save it again as .xlsx, or export the sheet as CSV") from e
     names = tuple(book.sheetnames)
     book.close()
     if not names:
-        raise _refuse(name, f"{name} has no sheets")
+        raise sniff.refuse(name, f"{name} has no sheets")
     return names
 
 
@@ -686,11 +373,11 @@ def _load_excel(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
     try:
         raw = pd.read_excel(io.BytesIO(data), sheet_name=sheet, header=None, dtype=object, engine="openpyxl")
     except (ValueError, KeyError) as e:
-        raise _refuse(name, f"{name}: sheet {sheet!r} cannot be read ({e}); choose another sheet") from e
+        raise sniff.refuse(name, f"{name}: sheet {sheet!r} cannot be read ({e}); choose another sheet") from e
     raw = raw.dropna(how="all").dropna(axis=1, how="all")
     where = f"{name}, sheet {sheet!r}"
     if raw.empty:
-        raise _refuse(name, f"{where} is empty; choose the sheet that holds the table")
+        raise sniff.refuse(name, f"{where} is empty; choose the sheet that holds the table")
     sheet_rows = raw.index.to_numpy() + 1
     if plan.has_header:
         header = [_cell_name(v) for v in raw.iloc[0]]
@@ -701,6 +388,7 @@ def _load_excel(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
     loaded = _Loaded(frame=pd.DataFrame(), columns=header, row_numbers=sheet_rows, row_word="row",
                      problems=problems)
     columns = [raw.iloc[:, j].reset_index(drop=True) for j in range(raw.shape[1])]
+    columns = _blank_whitespace(name, columns, loaded)
     loaded.frame = _typed_frame(columns, _safe_names(header), loaded.warnings)
     return loaded
 
@@ -714,67 +402,32 @@ def _cell_name(value: Any) -> str:
 
 
 def _load_parquet(name: str, data: bytes) -> _Loaded:
-    try:
-        raw = pd.read_parquet(io.BytesIO(data))
-    except Exception as e:  # pyarrow raises ArrowInvalid, OSError... for damaged files
-        raise _refuse(name, f"{name} could not be read as Parquet ({e}); export it again") from e
+    raw = sniff.read_parquet(name, data)
     header = [str(c) for c in raw.columns]
     problems = [] if len(raw) else [f"{name} has columns ({', '.join(header[:8])}) but no rows"]
     loaded = _Loaded(frame=pd.DataFrame(), columns=header, row_numbers=np.arange(1, len(raw) + 1),
                      row_word="row", problems=problems)
     columns = [raw.iloc[:, j].reset_index(drop=True) for j in range(raw.shape[1])]
+    columns = _blank_whitespace(name, columns, loaded)
     loaded.frame = _typed_frame(columns, _safe_names(header), loaded.warnings)
     return loaded
 
 
 def _load_jsonl(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
-    text = _decode(name, data, plan.encoding)
-    _require_content(name, text)
-    objects, lines, problems = _json_objects(name, text)
-    header = list(dict.fromkeys(key for obj in objects for key in obj))
-    if objects and not header:
-        problems.append(f"{name}: every object is empty ({{}}); each line needs keys and values")
-    if not objects and not problems:
-        problems.append(f"{name} holds no JSON objects; put one object per line")
-    loaded = _Loaded(frame=pd.DataFrame(), columns=header, row_numbers=np.asarray(lines, dtype=np.int64),
-                     row_word="line", problems=problems)
-    columns = [pd.Series([obj.get(key) for obj in objects], dtype=object) for key in header]
-    loaded.frame = _typed_frame(columns, _safe_names(header), loaded.warnings)
+    table = sniff.read_json_lines(name, data, plan.encoding)
+    loaded = _Loaded(frame=pd.DataFrame(), columns=list(table.header), row_numbers=table.lines,
+                     row_word="line", warnings=list(table.warnings), problems=list(table.problems))
+    loaded.frame = _typed_frame(table.columns, _safe_names(table.header), loaded.warnings)
     return loaded
 
 
-def _json_objects(name: str, text: str) -> tuple[list[dict], list[int], list[str]]:
-    """Objects of a JSON Lines text (or of one JSON array), their lines, and per-line problems."""
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as e:
-            return [], [], [f"{name}, line {e.lineno}: not valid JSON ({e.msg}, column {e.colno})"]
-        pairs = list(enumerate(items, start=1))
-        word = "item"
-    else:
-        pairs, word = [], "line"
-        bad: list[str] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    pairs.append((number, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    bad.append(f"{name}, line {number}: not valid JSON ({e.msg}, column {e.colno}); "
-                               f"JSON Lines needs one complete object per line")
-        if bad:
-            return [], [], _capped(bad, f"{name}: more lines are not valid JSON")
-    not_objects = [f"{name}, {word} {n}: expected a JSON object {{...}}, got {type(v).__name__}"
-                   for n, v in pairs if not isinstance(v, dict)]
-    if not_objects:
-        return [], [], _capped(not_objects, f"{name}: more {word}s are not JSON objects")
-    return [v for _, v in pairs], [n for n, _ in pairs], []
-
-
-def _capped(problems: list[str], more: str) -> list[str]:
-    if len(problems) <= MAX_LISTED:
-        return problems
-    return problems[:MAX_LISTED] + [f"{more} ({len(problems) - MAX_LISTED} not listed)"]
+def _blank_whitespace(name: str, columns: list[pd.Series], loaded: _Loaded) -> list[pd.Series]:
+    """Whitespace-only text cells as '' (then stored as NULL), reported once with where the first one is."""
+    columns, count, first = sniff.blank_whitespace(columns)
+    where = (int(loaded.row_numbers[first[0]]), str(loaded.columns[first[1]])) if first else None
+    note = sniff.whitespace_note(name, count, where, loaded.row_word)
+    loaded.warnings += [note] if note else []
+    return columns
 
 
 # -- types and names ---------------------------------------------------------------------------------------
@@ -945,7 +598,7 @@ def _oversized_cells(name: str, loaded: _Loaded) -> list[str]:
                 f"{name}, {loaded.row_word} {int(loaded.row_numbers[index])}, column "
                 f"{loaded.columns[position]!r}: the cell holds {int(lengths[index]):,} characters; the limit "
                 f"is {MAX_CELL_CHARS:,}: shorten it or keep long texts outside the table")
-    return _capped(found, f"{name}: more cells are over the size limit")
+    return sniff.capped(found, f"{name}: more cells are over the size limit")
 
 
 # -- writing ---------------------------------------------------------------------------------------------
@@ -964,16 +617,8 @@ def _record_import(cur: Any, table: str, frame: pd.DataFrame, source_file: str, 
     )
 
 
-def show_delimiter(delimiter: str) -> str:
-    """A delimiter as people say it: 'tab', or the quoted character."""
-    return {"\t": "tab", " ": "space"}.get(delimiter, repr(delimiter))
-
-
-def _refuse(name: str, message: str) -> ImportValidationError:
-    return ImportValidationError(message if name in message else f"{name}: {message}")
-
-
 __all__ = [
-    "ImportPlan", "ImportResult", "check_column_names", "check_table_name",
-    "import_table", "parse_file", "preflight", "show_delimiter", "sniff_file", "table_profile",
+    "DELIMITERS", "ENCODINGS", "MAX_LISTED", "ImportPlan", "ImportResult", "check_column_names",
+    "check_table_name", "import_table", "parse_file", "preflight", "show_delimiter", "sniff_file",
+    "table_profile",
 ]

@@ -169,15 +169,25 @@ def test_header_only():
                         "'first row is a header' if that line is data"]
 
 
-def test_ragged_rows_name_the_line():
+def test_ragged_rows_name_the_line_and_show_it():
     problems = problems_of("ragged.csv", b"a,b,c\n1,2,3\n4,5\n6,7,8,9\n")
-    assert problems[0] == "ragged.csv, line 3: expected 3 fields (like the header), got 2"
-    assert problems[1].startswith("ragged.csv, line 4: expected 3 fields (like the header), got 4; check the delimiter")
+    assert problems[0].startswith("ragged.csv: no delimiter gives every line the same number of fields "
+                                  "(split on ',', lines have 2 to 4); 2 of 3 data lines do not have the 3 "
+                                  "fields of the header")
+    assert problems[1] == "ragged.csv, line 3: expected 3 fields (like the header), got 2: '4,5'"
+    assert problems[2] == "ragged.csv, line 4: expected 3 fields (like the header), got 4: '6,7,8,9'"
+
+
+def test_one_bad_line_in_a_consistent_file_says_check_the_delimiter():
+    data = b"a,b\n" + b"1,2\n" * 20 + b"3,4,5\n"
+    problems = problems_of("one.csv", data)
+    assert problems == ["one.csv, line 22: expected 2 fields (like the header), got 3: '3,4,5'; check the "
+                        "delimiter, and put quotes around fields that contain ','"]
 
 
 def test_ragged_rows_after_quoted_newline_count_file_lines():
     problems = problems_of("q.csv", b'a,b\n1,"x\ny"\n2,3,4\n')
-    assert problems[0].startswith("q.csv, line 4: expected 2 fields")
+    assert problems[1] == "q.csv, line 4: expected 2 fields (like the header), got 3: '2,3,4'"
 
 
 def test_many_ragged_rows_are_counted():

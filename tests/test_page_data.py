@@ -48,7 +48,8 @@ def test_failed_import_lists_errors_and_writes_nothing(app_env):
     at = new_app("pages/data.py")
     before = tables(at)["table"].tolist()
     upload(at, "ragged.csv", b"a,b,c\n1,2,3\n4,5\n")
-    assert "ragged.csv, line 3: expected 3 fields (like the header), got 2" in errors(at)[0]
+    assert errors(at)[0].startswith("ragged.csv: no delimiter gives every line the same number of fields")
+    assert "ragged.csv, line 3: expected 3 fields (like the header), got 2: '4,5'" in errors(at)[1]
     assert button(at, "Import").disabled
     upload(at, "packed.csv", gzip.compress(GOOD_CSV))
     assert any("gzip-compressed" in e for e in errors(at))
