@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import logging
 import math
@@ -32,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics import sniff
+from analytics.errors import ImportValidationError
 from models.data import DataSplits, LabelledTexts
 from models.errors import ConfigError, DatasetError, DatasetNotFoundError, DataValidationError
 from models.pii import scrub_texts
@@ -43,6 +44,8 @@ MIN_ROWS = 20
 """Fewest labelled rows a user dataset may have."""
 LONG_TEXT_CHARS = 2000
 """Texts longer than this get a warning: models read only the first max_length tokens (~500 chars at 128)."""
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".ndjson")
+"""File suffixes `read_table` accepts for user files."""
 _DOWNLOAD_TIMEOUT_S = 60
 
 
@@ -499,48 +502,87 @@ def scrub_splits(splits: DataSplits) -> DataSplits:
 # ---------------------------------------------------------------- user files
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a user's CSV, TSV, Parquet or JSONL file (chosen by suffix) as a DataFrame.
+def read_table(path: str | Path, *, display_name: str | None = None) -> pd.DataFrame:
+    """Read a user's CSV, TSV, Parquet or JSONL file as a DataFrame (see `read_table_bytes`).
 
-    CSV/TSV: the delimiter is sniffed; UTF-8 (with or without BOM) is expected, Latin-1 is the fallback
-    (logged and noted in `frame.attrs['read_warnings']`); every cell is read as text.
-    Raises DatasetNotFoundError (missing file) or DatasetError (unsupported or malformed file).
+    `display_name` is the name messages use (an upload's original name); None uses the file's own name.
+    Raises DatasetNotFoundError (missing file), DatasetError (unsupported or unreadable file) or
+    DataValidationError (ragged lines, a quote that never closes...; `problems` lists them).
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetNotFoundError(f"file {path} does not exist; check the path")
-    suffix = path.suffix.lower()
     try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False)
-        if suffix in (".csv", ".tsv", ".txt"):
-            return _read_delimited(path)
-    except (ValueError, OSError, pd.errors.ParserError) as e:
-        raise DatasetError(f"cannot read {path.name} as {suffix[1:].upper()}: {e}; check the file format") from e
-    raise DatasetError(f"unsupported file type {suffix or '(none)'} for {path.name}; "
-                       "use .csv, .tsv, .parquet or .jsonl")
+        data = path.read_bytes()
+    except OSError as e:
+        raise DatasetError(f"cannot read {path}: {e.strerror}") from e
+    return read_table_bytes(display_name or path.name, data)
 
 
-def _read_delimited(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
-    warnings: list[str] = []
+def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
+    """The table in file `name` holding `data`, read in memory through the shared sniffing layer.
+
+    `analytics.sniff` refuses binary, image, archive, compressed and BOM-less UTF-16 files and detects the
+    encoding, delimiter and quoting exactly as the Data page importer does, with the same messages. CSV/TSV
+    need a header row; every cell is read as text. Notes (a guessed encoding, whitespace-only cells stored
+    as empty) land in `frame.attrs['read_warnings']`.
+    Raises DatasetError (unsupported or unreadable file) or DataValidationError listing every problem.
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DatasetError(f"unsupported file type {suffix or '(none)'} for {name}; "
+                           "use .csv, .tsv, .parquet or .jsonl")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-        warnings.append(f"{path.name} is not valid UTF-8; read it as Latin-1 (save it as UTF-8 to be sure "
-                        "accents are right)")
-        log.warning(warnings[-1])
-    default = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        sep = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
-    except csv.Error:
-        sep = default
-    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    frame.attrs["read_warnings"] = warnings
+        fmt, warnings = sniff.detect_format(name, data)
+        if fmt == "parquet":
+            frame = sniff.read_parquet(name, data)
+        elif fmt == "jsonl":
+            frame = _from_json_lines(name, data)
+        elif fmt in sniff.TEXT_FORMATS:
+            frame = _from_delimited(name, data)
+        else:
+            raise DatasetError(f"{name} holds {fmt} data; save it as CSV, TSV, Parquet or JSONL")
+    except ImportValidationError as e:
+        raise DatasetError(str(e)) from e
+    frame.attrs["read_warnings"] = warnings + list(frame.attrs.get("read_warnings", []))
     return frame
+
+
+def _from_delimited(name: str, data: bytes) -> pd.DataFrame:
+    table = sniff.sniff_text_table(name, data, has_header=True)
+    _refuse_problems(name, table.problems)
+    frame = pd.DataFrame({j: column.astype(str) for j, column in enumerate(table.columns)})
+    frame.columns = _column_names(table.header)
+    frame.attrs["read_warnings"] = list(table.warnings)
+    return frame
+
+
+def _from_json_lines(name: str, data: bytes) -> pd.DataFrame:
+    table = sniff.read_json_lines(name, data)
+    _refuse_problems(name, table.problems)
+    frame = pd.DataFrame({j: column for j, column in enumerate(table.columns)})
+    frame.columns = _column_names(table.header)
+    frame.attrs["read_warnings"] = list(table.warnings)
+    return frame
+
+
+def _refuse_problems(name: str, problems: Sequence[str]) -> None:
+    if problems:
+        raise DataValidationError(f"{name} cannot be used for training: {len(problems)} problem(s) to fix "
+                                  "first", problems=list(problems))
+
+
+def _column_names(header: Sequence[str]) -> list[str]:
+    """The file's column names, with empty ones as column_<n> and repeats as name.1, name.2 (like pandas)."""
+    names: list[str] = []
+    for position, raw in enumerate(header, start=1):
+        name = str(raw).strip() or f"column_{position}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}.{n}"
+        names.append(name)
+    return names
 
 
 def _is_blank(value: Any) -> bool:
@@ -656,7 +698,7 @@ def splits_from_frame(df: pd.DataFrame, text_column: str, label_column: str, *, 
         raise DataValidationError(f"{name}: {len(report.errors)} problem(s) to fix before training: "
                                   + " | ".join(report.errors), problems=report.errors)
     for warning in report.warnings:
-        log.warning("%s: %s", name, warning)
+        log.warning("%s", warning if warning.startswith(name) else f"{name}: {warning}")
     texts = [str(t) for t in df[text_column]]
     pii_report = None
     if pii_scrub:

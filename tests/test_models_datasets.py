@@ -5,9 +5,12 @@ Never touches the network: urllib is replaced by a stub that fails.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import urllib.request
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -276,7 +279,7 @@ def test_latin1_csv_falls_back_with_warning(tmp_path: Path) -> None:
     table = read_table(path)
     assert table.loc[0, "text"] == "café crème refund"
     report = validate_labelled_frame(table, "text", "intent")
-    assert any("Latin-1" in w for w in report.warnings)
+    assert any("not UTF-8 (byte 0xE9 on line 2); it was read as cp1252" in w for w in report.warnings)
 
 
 def test_pii_is_scrubbed_in_user_data() -> None:
@@ -294,3 +297,105 @@ def test_unsupported_and_missing_files(tmp_path: Path) -> None:
     (tmp_path / "data.xlsx").write_bytes(b"x")
     with pytest.raises(datasets.DatasetError, match="unsupported file type .xlsx"):
         read_table(tmp_path / "data.xlsx")
+
+
+# ---------------------------------------------------------------- one sniffing layer with the Data importer
+
+
+def zipfile_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("tickets.csv", "text,label\nhi,a\n")
+    return buffer.getvalue()
+
+
+def _importer_refusal(name: str, data: bytes) -> list[str]:
+    """What the Data page importer says about the same bytes: a refusal, or the problems parse_file lists."""
+    from analytics.errors import ImportValidationError
+    from analytics.importer import parse_file, sniff_file
+
+    with pytest.raises(ImportValidationError) as info:
+        parse_file(name, data, sniff_file(name, data))
+    return info.value.problems
+
+
+@pytest.mark.parametrize(("data", "what"), [
+    (gzip.compress(b"text,label\nhi,a\n"), "is gzip-compressed, not a text table"),
+    (zipfile_bytes(), "is a ZIP archive"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is a PNG image"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "is a PDF document"),
+    ("text,label\nhi,a\n".encode("utf-16-le"), "contains NUL bytes"),
+    ("text,label\nhi,a\n".encode("utf-16-be"), "contains NUL bytes"),
+])
+def test_binary_files_are_refused_with_the_importers_message(tmp_path: Path, data: bytes, what: str) -> None:
+    saved = tmp_path / "0a1b2c3d4e5f-tickets.csv"  # how the Fine-tune page names a saved upload
+    saved.write_bytes(data)
+    with pytest.raises(datasets.DatasetError) as info:
+        read_table(saved, display_name="tickets.csv")
+    assert [str(info.value)] == _importer_refusal("tickets.csv", data)
+    assert str(info.value).startswith(f"tickets.csv {what}")
+    assert isinstance(info.value.__cause__, Exception) and "0a1b2c3d4e5f" not in str(info.value)
+
+
+def test_utf16_with_bom_reads_the_same_in_both_paths() -> None:
+    from analytics.importer import parse_file, sniff_file
+
+    data = "text\tintent\ncafé crème\trefund\nmy card\tcard\n".encode("utf-16")
+    table = datasets.read_table_bytes("u16.tsv", data)
+    assert table.values.tolist() == [["café crème", "refund"], ["my card", "card"]]
+    imported = parse_file("u16.tsv", data, sniff_file("u16.tsv", data))
+    assert imported.values.tolist() == table.values.tolist()
+
+
+def test_ragged_csv_is_refused_with_its_lines_in_both_paths() -> None:
+    data = b"text,intent\nwhere is my card,card\nrefund please, now,refund\nhello\nok,other\nfine,card,x,y\n"
+    with pytest.raises(DataValidationError) as info:
+        datasets.read_table_bytes("tickets.csv", data)
+    assert info.value.problems == _importer_refusal("tickets.csv", data)
+    assert str(info.value) == "tickets.csv cannot be used for training: 4 problem(s) to fix first"
+    assert info.value.problems[0].startswith(
+        "tickets.csv: no delimiter gives every line the same number of fields")
+    assert info.value.problems[1:] == [
+        "tickets.csv, line 3: expected 2 fields (like the header), got 3: 'refund please, now,refund'",
+        "tickets.csv, line 4: expected 2 fields (like the header), got 1: 'hello'",
+        "tickets.csv, line 6: expected 2 fields (like the header), got 4: 'fine,card,x,y'"]
+
+
+def test_unclosed_quote_is_refused_with_its_line_in_both_paths() -> None:
+    data = b'text,intent\nhi,card\n"where is it,card\nok,refund\n'
+    with pytest.raises(DataValidationError) as info:
+        datasets.read_table_bytes("q.csv", data)
+    assert info.value.problems == _importer_refusal("q.csv", data)
+    assert len(info.value.problems) == 1
+    assert info.value.problems[0].startswith("q.csv, line 3: a '\"' opens a quoted field that never closes")
+
+
+def test_whitespace_only_cells_are_reported_in_both_paths() -> None:
+    from analytics.importer import sniff_file
+
+    df = frame()
+    df.loc[[2, 5], "text"] = "   "
+    data = df.to_csv(index=False).encode()
+    table = datasets.read_table_bytes("spaces.csv", data)
+    note = ("spaces.csv: 2 cells held only spaces and were stored as empty (the first on line 4, "
+            "column 'text')")
+    assert table.attrs["read_warnings"] == [note]
+    assert note in sniff_file("spaces.csv", data).warnings
+    report = validate_labelled_frame(table, "text", "intent")
+    assert note in report.warnings
+    assert any("2 rows have an empty or whitespace-only text" in e for e in report.errors)
+
+
+def test_jsonl_lines_are_checked_by_line() -> None:
+    with pytest.raises(DataValidationError) as info:
+        datasets.read_table_bytes("t.jsonl", b'{"text": "a", "intent": "x"}\n{"text": "b"\n')
+    assert info.value.problems == ["t.jsonl, line 2: not valid JSON (Expecting ',' delimiter, column 13); "
+                                   "JSON Lines needs one complete object per line"]
+    data = b'{"text": "a", "intent": 1}\n\n{"text": "b", "intent": 0}\n'
+    table = datasets.read_table_bytes("t.jsonl", data)
+    assert table["text"].tolist() == ["a", "b"] and table["intent"].tolist() == [1, 0]
+
+
+def test_duplicate_and_empty_header_names_stay_distinct() -> None:
+    table = datasets.read_table_bytes("d.csv", b"text,text,\na,b,c\n")
+    assert list(table.columns) == ["text", "text.1", "column_3"]
