@@ -229,14 +229,15 @@ def _add_bench(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.train import resume_run, train
+    from models.train import load_training_data, resume_run, train
 
     if args.resume:
         result = resume_run(Path(args.resume))
     else:
         config = config_from_args(args)
         _check_model_exists(config)
-        result = train(config)
+        data = load_training_data(config)  # read and validated before a run folder exists
+        result = train(config, data)
     summary = {"run_dir": str(result.run_dir), "method": result.method, "model": result.model,
                "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
                "n_test": result.metrics.get("n"), "train_seconds": round(result.train_seconds, 2)}
@@ -373,11 +374,12 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def error_line(error: BaseException) -> str:
-    """`error: <message>` on one line; validation problems are appended after the message."""
+    """`error: <message>` on one line; validation problems the message does not already hold follow it."""
     message = " ".join(str(error).split()) or type(error).__name__
-    problems = getattr(error, "problems", None)
-    if problems:
-        message += " - " + "; ".join(" ".join(p.split()) for p in problems[:10])
+    problems = [" ".join(p.split()) for p in getattr(error, "problems", None) or []]
+    missing = [p for p in problems if p not in message]
+    if missing:
+        message += " - " + "; ".join(missing[:10])
     return f"error: {message}"
 
 

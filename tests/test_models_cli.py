@@ -94,3 +94,45 @@ def test_full_classic_run_then_predict_and_evaluate(tmp_path: Path) -> None:
     assert main(["predict", "--run", str(run), "great", "--output", str(out_csv)]) == 0
     assert out_csv.read_text().splitlines()[0] == "text,label,confidence"
     assert main(["evaluate", "--run", str(run)]) == 0
+
+
+RAGGED = b"text,intent\nwhere is my card,card\nrefund please, now,refund\nhello\nok,other\nfine,card,x,y\n"
+
+
+def test_refused_training_file_leaves_no_run_folder_and_is_reported_once(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    data = tmp_path / "tickets.csv"
+    data.write_bytes(RAGGED)
+    env = {**os.environ, "STRATLAB_RUNS_DIR": str(runs), "STRATLAB_INFERENCE_BENCH_S": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "models", "train", "--method", "classic", "--dataset", str(data),
+         "--text-column", "text", "--label-column", "intent", "--runs-dir", str(runs)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert [line for line in output.splitlines() if "error" in line.lower()] == [done.stderr.strip()], output
+    assert done.stderr.startswith("error: tickets.csv cannot be used for training: 4 problem(s) to fix "
+                                  "first - tickets.csv: no delimiter gives every line the same number of "
+                                  "fields")
+    for shown in ("'refund please, now,refund'", "'fine,card,x,y'",
+                  "line 4: expected 2 fields (like the header), got 1: 'hello'"):
+        assert output.count(shown) == 1, output
+    assert not runs.exists() or not any(runs.iterdir()), "a refused file must leave no run folder"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"text,intent\n" + b"".join(b"text %d,same\n" % i for i in range(30)), "has only one class ('same')"),
+    (b"\x1f\x8b\x08\x00rest", "tickets.csv is gzip-compressed, not a text table"),
+])
+def test_invalid_training_data_is_refused_before_the_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, problem: str) -> None:
+    data = tmp_path / "tickets.csv"
+    data.write_bytes(content)
+    runs = tmp_path / "runs"
+    code = main(["train", "--method", "classic", "--dataset", str(data), "--text-column", "text",
+                 "--label-column", "intent", "--runs-dir", str(runs)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == "" and len(captured.err.splitlines()) == 1 and captured.err.startswith("error: ")
+    assert captured.err.count(problem) == 1, captured.err
+    assert not runs.exists() or not any(runs.iterdir())
