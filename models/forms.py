@@ -1,8 +1,9 @@
 """What the Fine-tune page needs from the model engine, without Streamlit and without torch.
 
-Help texts come from the TrainConfig field docstrings (one source of truth); uploads are saved atomically
-under the uploads folder so a detached job process can read them; `build_config` turns the form's values into
-a validated TrainConfig or raises ConfigError with the reason.
+Help texts come from the TrainConfig field docstrings (one source of truth); uploads are read and checked in
+memory, then saved atomically under the uploads folder (so a detached job process can read them) once they
+pass; `build_config` turns the form's values into a validated TrainConfig or raises ConfigError with the
+reason.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.config import METHODS, TrainConfig
 from models.errors import ConfigError
 from models.runs import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +105,8 @@ def uploads_dir() -> Path:
     return root
 
 
-def save_upload(name: str, data: bytes, root: Path | None = None) -> Path:
-    """Save an uploaded training file atomically as '<sha256[:12]>-<safe name>' and return its path.
-
-    The same content under the same name maps to the same file (saved once). Raises ConfigError for an
-    unsupported suffix, an empty file or one above MAX_UPLOAD_BYTES.
-    """
+def check_upload(name: str, data: bytes) -> None:
+    """Raise ConfigError for an upload with an unsupported suffix, no bytes, or more than MAX_UPLOAD_BYTES."""
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise ConfigError(f"unsupported file type {suffix or '(none)'} for {name}; upload "
@@ -115,6 +115,29 @@ def save_upload(name: str, data: bytes, root: Path | None = None) -> Path:
         raise ConfigError(f"{name} is empty; upload a file with a header row and labelled rows")
     if len(data) > MAX_UPLOAD_BYTES:
         raise ConfigError(f"{name} is {len(data) / 1e6:.0f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+
+
+def read_upload(name: str, data: bytes) -> pd.DataFrame:
+    """An uploaded training file as a table, read and checked in memory: nothing is saved.
+
+    Messages name the file as uploaded. Raises ConfigError (see `check_upload`), DatasetError (binary,
+    compressed, undecodable...) or DataValidationError (ragged lines, a quote that never closes...).
+    """
+    from models.datasets import read_table_bytes
+
+    check_upload(name, data)
+    return read_table_bytes(name, data)
+
+
+def save_upload(name: str, data: bytes, root: Path | None = None) -> Path:
+    """Save an uploaded training file atomically as '<sha256[:12]>-<safe name>' and return its path.
+
+    Call it once the file has passed `read_upload` and `validate_labelled_frame`, so that refused files are
+    never written. The same content under the same name maps to the same file (saved once). Raises
+    ConfigError as `check_upload` does.
+    """
+    check_upload(name, data)
+    suffix = Path(name).suffix.lower()
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip("-.")[:60] or "upload"
     target = (root or uploads_dir()) / f"{hashlib.sha256(data).hexdigest()[:12]}-{stem}{suffix}"
     if not target.is_file():

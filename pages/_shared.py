@@ -388,6 +388,14 @@ def uploaded_table(path: str):
     return read_table(path)
 
 
+@st.cache_data(show_spinner="Reading the file...", max_entries=4)
+def upload_table(name: str, data: bytes):
+    """models.forms.read_upload of an upload not saved yet (cached per name and content)."""
+    from models.forms import read_upload
+
+    return read_upload(name, data)
+
+
 @st.cache_data(show_spinner="Timing a few real steps in a separate process...", max_entries=16)
 def measured_steps(config_json: str):
     """models.estimate.measure for a TrainConfig given as JSON (cached per config)."""

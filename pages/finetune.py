@@ -64,16 +64,25 @@ def dataset_section() -> dict | None:
     if upload is None:
         st.info("Upload a file with one text column and one label column.", icon=":material/upload_file:")
         return None
+    data = upload.getvalue()
     try:
-        path = forms.save_upload(upload.name, upload.getvalue())
-        frame = shared.uploaded_table(str(path))
+        frame = shared.upload_table(upload.name, data)  # read and checked in memory: nothing saved yet
+    except StratLabModelError as e:
+        shared.show_error(e)
+        for problem in getattr(e, "problems", []):
+            st.error(problem, icon=":material/block:")
+        return None
+    chosen = _map_columns(frame)
+    if chosen["errors"]:
+        return chosen  # refused: the file is never written
+    try:
+        return {**chosen, "dataset": str(forms.save_upload(upload.name, data))}
     except StratLabModelError as e:
         shared.show_error(e)
         return None
-    return _map_columns(frame, str(path))
 
 
-def _map_columns(frame: pd.DataFrame, path: str) -> dict:
+def _map_columns(frame: pd.DataFrame) -> dict:
     columns = [str(c) for c in frame.columns]
     left, right = st.columns(2)
     text_col = left.selectbox("Text column", columns, index=_guess(columns, ("text", "sentence", "utterance")),
@@ -87,8 +96,8 @@ def _map_columns(frame: pd.DataFrame, path: str) -> dict:
     for warning in report.warnings:
         st.warning(warning, icon=":material/warning:")
     num_labels = int(frame[label_col].nunique()) if label_col in frame else 2
-    return {"dataset": path, "text_column": text_col, "label_column": label_col, "n_train": int(len(frame) * 0.7),
-            "num_labels": max(2, num_labels), "errors": report.errors}
+    return {"dataset": None, "text_column": text_col, "label_column": label_col,
+            "n_train": int(len(frame) * 0.7), "num_labels": max(2, num_labels), "errors": report.errors}
 
 
 def _guess(columns: list[str], names: tuple[str, ...]) -> int:

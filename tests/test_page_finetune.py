@@ -122,6 +122,51 @@ def test_two_launches_both_land_in_the_queue(page_env: Path, monkeypatch: pytest
     assert {j.state for j in jobs.list_jobs()} <= {"queued", "running", "succeeded", "failed"}
 
 
+def _upload(name: str, data: bytes):
+    at = new_app(PAGE)
+    at.radio(key="ft_source").set_value("Upload a file").run()
+    at.file_uploader(key="ft_upload").set_value((name, data, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _saved_uploads() -> list[Path]:
+    folder = Path(os.environ["STRATLAB_UPLOADS_DIR"])
+    return sorted(folder.rglob("*")) if folder.exists() else []
+
+
+LABELLED = b"text,intent\n" + b"".join(b"question %d about my %s,%s\n" % (i, label, label)
+                                       for label in (b"card", b"refund") for i in range(12))
+
+
+@pytest.mark.parametrize(("data", "shown"), [
+    (b"text,intent\nwhere is my card,card\nrefund please, now,refund\nhello\nok,other\n",
+     "tickets.csv, line 4: expected 2 fields (like the header), got 1: 'hello'"),
+    (b'text,intent\nhi,card\n"where is it,card\nok,refund\n',
+     "tickets.csv, line 3: a '\"' opens a quoted field that never closes"),
+    (b"\x1f\x8b\x08\x00gzip", "tickets.csv is gzip-compressed, not a text table"),
+    (b"text,intent\n" + b"".join(b"text %d,same\n" % i for i in range(30)), "has only one class ('same')"),
+])
+def test_refused_upload_is_explained_and_never_saved(page_env: Path, data: bytes, shown: str) -> None:
+    at = _upload("tickets.csv", data)
+    errors = [e.value for e in at.error]
+    assert any(shown in e for e in errors), errors
+    assert not any("-tickets.csv" in e for e in errors), "messages name the file as uploaded"
+    assert _saved_uploads() == [], "a refused upload must not be written"
+    at.button[1].click().run()  # Launch
+    assert "Not launched" in " ".join(e.value for e in at.error)
+    assert jobs.list_jobs() == [] and _saved_uploads() == []
+
+
+def test_valid_upload_is_saved_once_it_passes(page_env: Path) -> None:
+    at = _upload("tickets.csv", LABELLED)
+    assert not at.error, [e.value for e in at.error]
+    (saved,) = _saved_uploads()
+    assert saved.name.endswith("-tickets.csv") and saved.read_bytes() == LABELLED
+    at.run()
+    assert _saved_uploads() == [saved]
+
+
 @pytest.mark.slow
 def test_failed_job_shows_log_lines_and_fix(page_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from models.config import TrainConfig
