@@ -95,8 +95,8 @@ def test_no_header_detected_for_numeric_first_row():
 
 
 def test_timestamps():
-    _, frame = load("ts.csv", b"at,v\n2025-01-02 03:04:05,1\n2025-01-02T10:00:00,2\n")
-    assert frame["at"].tolist() == [pd.Timestamp("2025-01-02 03:04:05"), pd.Timestamp("2025-01-02 10:00:00")]
+    _, frame = load("ts.csv", b"seen_at,v\n2025-01-02 03:04:05,1\n2025-01-02T10:00:00,2\n")
+    assert frame["seen_at"].tolist() == [pd.Timestamp("2025-01-02 03:04:05"), pd.Timestamp("2025-01-02 10:00:00")]
 
 
 def test_parquet():
@@ -108,16 +108,24 @@ def test_parquet():
     assert frame["x"].tolist() == [1, 2, 3] and frame["name"].tolist()[0] == "a" and pd.isna(frame["name"][1])
 
 
+def test_column_named_at_is_refused_with_a_suggestion():
+    """DuckDB's parser cannot take `at` bare (AT TIME ZONE), so a query could not name the column."""
+    data = b"at,v\n2025-01-02,1\n"
+    plan = sniff_file("ts.csv", data)
+    assert plan.suggested_names[0] == "at_data"
+    assert any("SQL keyword" in p for p in problems_of("ts.csv", data, plan))
+
+
 def test_excel_with_two_sheets():
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        pd.DataFrame({"id": [1, 2], "at": pd.to_datetime(["2025-01-01", "2025-01-02"])}).to_excel(
+        pd.DataFrame({"id": [1, 2], "seen_at": pd.to_datetime(["2025-01-01", "2025-01-02"])}).to_excel(
             writer, sheet_name="first", index=False)
         pd.DataFrame({"k": ["x", "y", "z"], "n": [1.5, 2.0, 3.25]}).to_excel(writer, sheet_name="second", index=False)
     plan, frame = load("book.xlsx", buffer.getvalue())
     assert (plan.format, plan.sheet, plan.sheets) == ("xlsx", "first", ("first", "second"))
     assert plan.types == ("BIGINT", "TIMESTAMP")
-    assert frame["id"].tolist() == [1, 2] and frame["at"].tolist()[1] == pd.Timestamp("2025-01-02")
+    assert frame["id"].tolist() == [1, 2] and frame["seen_at"].tolist()[1] == pd.Timestamp("2025-01-02")
     plan2, frame2 = load("book.xlsx", buffer.getvalue(), sheet="second")
     assert plan2.columns == ("k", "n") and frame2.values.tolist() == [["x", 1.5], ["y", 2.0], ["z", 3.25]]
 
