@@ -251,23 +251,26 @@ class Workspace:
 
     def insert_frame(self, cur: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
         """Append `frame` to existing `table` (columns by name) inside the caller's transaction."""
-        view = f"_frame_{threading.get_ident()}"
         cols = ", ".join(quote_ident(c) for c in frame.columns)
-        cur.register(view, frame)
-        try:
+        with _registered(cur, frame) as view:
             cur.execute(f"insert into {quote_ident(table)} ({cols}) select {cols} from {quote_ident(view)}")
-        finally:
-            cur.unregister(view)
 
     def create_table_from_frame(self, cur: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-        """Create `table` holding `frame` inside the caller's transaction (the name must be validated)."""
+        """Create `table` holding `frame` inside the caller's transaction (the name must be validated).
+
+        Raises InvalidNameError when a table of that name (in any case) exists: checked here, inside the
+        write transaction, because another session may have created it since the caller last looked.
+        """
         validate_name(table)
-        view = f"_frame_{threading.get_ident()}"
-        cur.register(view, frame)
-        try:
+        taken = cur.execute(  # fetchall: an unfinished result would block register() below
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and lower(table_name) = lower(?)", [table]).fetchall()
+        if taken:
+            raise InvalidNameError(
+                f"a table named {taken[0][0]!r} already exists (another import created it a moment ago); choose "
+                f"another name, or tick 'replace' and import again")
+        with _registered(cur, frame) as view:
             cur.execute(f"create table {quote_ident(table)} as select * from {quote_ident(view)}")
-        finally:
-            cur.unregister(view)
 
     # -- metadata --------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -529,6 +532,22 @@ def _first_line(error: BaseException) -> str:
 
 def _parser_connection() -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:", config={**_LOCKED_CONFIG})
+
+
+@contextmanager
+def _registered(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
+    """`frame` as a view on `cur` for one statement; the view's name is yielded."""
+    view = f"_frame_{threading.get_ident()}"
+    cur.register(view, frame)
+    try:
+        yield view
+    except BaseException:
+        # A failed statement aborts the transaction, and an aborted transaction refuses even unregister:
+        # let the caller's error through (the next register of this name replaces the view).
+        with suppress(duckdb.Error):
+            cur.unregister(view)
+        raise
+    cur.unregister(view)
 
 
 def _migration_tables() -> frozenset[str]:

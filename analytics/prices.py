@@ -25,6 +25,8 @@ def seed_prices(ws: Workspace, path: Path = SEED_FILE) -> int:
     frame["as_of"] = pd.to_datetime(frame["as_of"], errors="coerce").dt.date
     frame.insert(0, "price_id", range(1, len(frame) + 1))
     with ws.transaction() as cur:
+        if cur.execute("select count(*) from prices").fetchall()[0][0]:
+            return 0  # another session seeded it since the check above (pages call this concurrently)
         ws.insert_frame(cur, "prices", frame)
     return len(frame)
 
