@@ -121,6 +121,8 @@ def _outcome(page, tab: int) -> str:
     created = page.get_by_text(f"Created table '{_table(tab)}' from tab {tab}.csv: {3 + tab} rows, 4 columns.")
     refused = page.get_by_text("already exists")
     created.or_(refused).first.wait_for(state="visible")
+    _settle(page)  # a tab can show the other tab's table as existing while its own import reruns the page
+    created.or_(refused).first.wait_for(state="visible")
     return "created" if created.count() else "refused"
 
 
