@@ -29,6 +29,7 @@ from analytics.errors import (
     InvalidNameError,
     MigrationError,
     QueryError,
+    QueryMemoryError,
     QueryTimeoutError,
     WorkspaceError,
     WorkspaceLockedError,
@@ -196,8 +197,11 @@ class Workspace:
         for worker, cur in readers:
             with suppress(duckdb.Error):
                 cur.interrupt()
-            worker.join(10)
-        self._con.close()
+            worker.join(60)  # DuckDB finishes the batch of rows it is computing before it stops
+        try:
+            self._con.close()
+        except duckdb.Error as e:
+            log.warning("workspace %s closed while a query was still stopping: %s", self.path, e)
 
     # -- cursors and plain queries -------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -389,13 +393,16 @@ class Workspace:
         return self._functions
 
     def read_only(self, sql: str, params: list[Any] | None = None, *, row_cap: int, byte_cap: int,
-                  timeout_s: float) -> ReadOnlyResult:
+                  timeout_s: float, memory_cap: int | None = None) -> ReadOnlyResult:
         """Run `sql` in a READ ONLY transaction that is always rolled back, on a cursor of its own.
 
         DuckDB itself refuses any write inside such a transaction, so even a statement that a check
-        misjudged changes nothing. Stops after `row_cap` rows or `byte_cap` bytes (Arrow size) and
-        returns within `timeout_s` seconds wall time, cursor clean-up included.
-        Raises ForbiddenQueryError (a write or file access was attempted), QueryTimeoutError, QueryError.
+        misjudged changes nothing. Stops after `row_cap` rows or `byte_cap` bytes (Arrow size), returns
+        within `timeout_s` seconds wall time, cursor clean-up included, and stops the query when this
+        process's resident memory grows by more than `memory_cap` bytes while it runs (checked every
+        50 ms; DuckDB's memory limit does not cover every allocation, e.g. wide projected strings).
+        Raises ForbiddenQueryError (a write or file access was attempted), QueryTimeoutError,
+        QueryMemoryError, QueryError.
         """
         cur = self._con.cursor()
         box: dict[str, Any] = {}
@@ -415,12 +422,17 @@ class Workspace:
         grace_s = min(1.0, timeout_s / 10)  # time for DuckDB to unwind after the interrupt
         with self._readers_lock:
             self._readers[worker] = cur
+        baseline = resident_bytes()
         worker.start()
-        worker.join(max(0.0, timeout_s - grace_s))
+        over_memory = _watch(worker, started + timeout_s - grace_s, baseline, memory_cap)
         if worker.is_alive():
             with suppress(duckdb.Error):
                 cur.interrupt()
             worker.join(grace_s)
+        if over_memory:
+            raise QueryMemoryError(
+                f"query stopped: it needed more than {memory_cap / 1e6:,.0f} MB of memory; select fewer or "
+                "shorter columns, add filters or a LIMIT, or aggregate first")
         if worker.is_alive():  # still unwinding: it finishes in the background; close() waits for it
             raise QueryTimeoutError(
                 f"query stopped after the {timeout_s:g} s limit; add filters or a LIMIT, or aggregate first")
@@ -465,6 +477,29 @@ class ReadOnlyResult:
 
 _FETCH_ROWS = 64
 """Rows per Arrow batch while fetching, so the byte cap cuts close to its mark."""
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory in bytes (Linux /proc), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _watch(worker: threading.Thread, deadline: float, baseline: int | None, memory_cap: int | None) -> bool:
+    """Wait for `worker` until `deadline` (perf_counter); True if memory grew past the cap first."""
+    while worker.is_alive():
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return False
+        worker.join(min(0.05, left))
+        if memory_cap is not None and baseline is not None and worker.is_alive():
+            now = resident_bytes()
+            if now is not None and now - baseline > memory_cap:
+                return True
+    return False
 
 
 def _fetch_read_only(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None,

@@ -31,6 +31,10 @@ class QueryTimeoutError(QueryError):
     """A query ran past its time limit and was interrupted."""
 
 
+class QueryMemoryError(QueryError):
+    """A query needed more memory than its cap and was interrupted."""
+
+
 class ImportValidationError(AnalyticsError):
     """An import failed validation; nothing was written. `problems` lists each finding."""
 

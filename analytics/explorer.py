@@ -11,7 +11,7 @@ Results are converted so that Arrow, pandas and the browser can show every DuckD
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,10 @@ CELL_CHARS = 20_000
 """Longest text cell shown, in characters; longer cells are cut and counted."""
 TIMEOUT_S = 10.0
 """Seconds the whole call may take before the query is stopped."""
+MEMORY_CAP = 500_000_000
+"""Bytes the app's memory may grow while one explorer query runs (about 500 MB) before it is stopped."""
+PROBE_ROWS = 16
+"""Rows read first to measure row width when a result could be far wider than the byte cap."""
 MAX_QUERY_CHARS = 100_000
 """Longest query text accepted (100 KB)."""
 
@@ -113,27 +117,47 @@ class ExplorerResult:
 
 
 def run_query(ws: Workspace, text: str, *, row_cap: int = ROW_CAP, byte_cap: int = BYTE_CAP,
-              timeout_s: float = TIMEOUT_S) -> ExplorerResult:
+              timeout_s: float = TIMEOUT_S, memory_cap: int = MEMORY_CAP) -> ExplorerResult:
     """Run one read-only SELECT within the explorer's row, byte and time limits.
 
     Raises ForbiddenQueryError (not one SELECT, a write, file access or a function with side effects),
-    QueryTimeoutError, QueryError (does not parse or fails).
+    QueryTimeoutError, QueryMemoryError, QueryError (does not parse or fails).
     """
     started = time.perf_counter()
     query = check_query(ws, text)
     try:
         columns = _describe(ws, query, _left(started, timeout_s))
         sql, shown_as_text = _wrapped(query, columns)
-        fetched = ws.read_only(sql, [row_cap + 1], row_cap=row_cap, byte_cap=byte_cap,
-                               timeout_s=_left(started, timeout_s))
+        rows = _rows_that_fit(ws, sql, columns, row_cap, byte_cap, lambda: _left(started, timeout_s),
+                              memory_cap)
+        fetched = ws.read_only(sql, [rows + 1], row_cap=rows, byte_cap=byte_cap,
+                               timeout_s=_left(started, timeout_s), memory_cap=memory_cap)
     except QueryTimeoutError as e:
         raise QueryTimeoutError(f"query stopped after the {timeout_s:g} s limit; add filters or a LIMIT, "
                                 "or aggregate first") from e
     frame, cells_cut = _to_frame(fetched.table, [name for name, _ in columns])
-    notes = _notes(fetched.rows_cut, fetched.bytes_cut, cells_cut, shown_as_text, row_cap, byte_cap)
+    bytes_cut = fetched.bytes_cut or (rows < row_cap and fetched.rows_cut)
+    rows_cut = fetched.rows_cut and not bytes_cut
+    notes = _notes(rows_cut, bytes_cut, cells_cut, shown_as_text, row_cap, byte_cap)
     return ExplorerResult(frame=frame, truncated=fetched.rows_cut, elapsed_s=time.perf_counter() - started,
-                          bytes_cut=fetched.bytes_cut, cells_cut=cells_cut, text_columns=tuple(shown_as_text),
+                          bytes_cut=bytes_cut, cells_cut=cells_cut, text_columns=tuple(shown_as_text),
                           notes=notes)
+
+
+def _rows_that_fit(ws: Workspace, sql: str, columns: list[tuple[str, str]], row_cap: int, byte_cap: int,
+                   left: Callable[[], float], memory_cap: int) -> int:
+    """Rows to ask DuckDB for. DuckDB computes a whole batch of rows before the first one arrives, so
+    when many text columns could make `row_cap` rows far larger than the byte cap, a few rows are read
+    first and the limit is set from the widest of them."""
+    texts = sum(1 for _, duck_type in columns if not _kept(duck_type) or duck_type == "VARCHAR")
+    if texts * CELL_CHARS * (row_cap + 1) <= 4 * byte_cap:
+        return row_cap
+    probe = ws.read_only(sql, [PROBE_ROWS], row_cap=PROBE_ROWS, byte_cap=byte_cap, timeout_s=left(),
+                         memory_cap=memory_cap).table
+    widest = max((probe.slice(i, 1).nbytes for i in range(probe.num_rows)), default=0)
+    if widest == 0 or widest * (row_cap + 1) <= byte_cap:
+        return row_cap
+    return max(1, min(row_cap, byte_cap // widest))
 
 
 def check_query(ws: Workspace, text: str) -> str:

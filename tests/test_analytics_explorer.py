@@ -116,6 +116,39 @@ def test_runaway_query_is_stopped(small_ws: Workspace):
     unchanged(small_ws)  # the workspace still answers after the interrupt
 
 
+@pytest.mark.parametrize("sql", [
+    "with recursive r(n) as (select 1 union all select n + 1 from r) select count(*) from r",
+    "select count(*) from range(100000) a, range(100000) b where a.range * b.range = 7",
+])
+def test_time_limit_covers_the_whole_call(small_ws: Workspace, sql: str):
+    started = time.perf_counter()
+    with pytest.raises(QueryTimeoutError, match="1.5 s limit"):
+        explorer.run_query(small_ws, sql, timeout_s=1.5)
+    assert time.perf_counter() - started < 1.5 + 0.25  # interrupt and clean-up included
+
+
+def test_memory_cap_stops_a_query(small_ws: Workspace):
+    from analytics.errors import QueryMemoryError
+
+    with pytest.raises(QueryMemoryError, match="more than 30 MB of memory"):
+        explorer.run_query(small_ws, "select list(range) as l from range(30000000)", memory_cap=30_000_000)
+    unchanged(small_ws)
+
+
+def test_wide_rows_are_cut_by_bytes_before_they_are_computed(small_ws: Workspace):
+    wide = ", ".join(f"repeat('y', 10000) as c{i}" for i in range(20))  # ~200 kB a row
+    result = explorer.run_query(small_ws, f"select {wide} from range(5000)", byte_cap=2_000_000)
+    assert result.bytes_cut and not result.cells_cut and 1 <= len(result.frame) <= 10
+    assert any("passed 2 MB" in note for note in result.notes)
+    assert not any("first 1,000 rows" in note for note in result.notes)
+
+
+def test_byte_cap_cuts_rows_and_says_so(small_ws: Workspace):
+    result = explorer.run_query(small_ws, "select repeat('z', 5000) as t from range(900)", byte_cap=1_000_000)
+    assert result.bytes_cut and 150 <= len(result.frame) < 900
+    assert all(len(t) == 5000 for t in result.frame["t"])
+
+
 def test_row_cap_truncates(small_ws: Workspace):
     result = explorer.run_query(small_ws, "select range as n from range(2500) order by n")
     assert result.truncated and len(result.frame) == explorer.ROW_CAP == 1000
