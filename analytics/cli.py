@@ -16,9 +16,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from analytics import explorer, importer
+from analytics.compute import explorer
 from analytics.db import Workspace, default_workspace_path, suggest_name
 from analytics.errors import AnalyticsError
+from analytics.ingest import importer
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def cmd_tables(ws: Workspace, args: argparse.Namespace) -> int:
     """Print the Tables tab's list, with the source file of imported tables."""
-    from analytics.summary import summarize
+    from analytics.compute.summary import summarize
 
     tables = summarize(ws).tables
     sources = dict(ws.query("imported_tables").itertuples(index=False, name=None))

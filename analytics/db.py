@@ -184,8 +184,7 @@ class Workspace:
         workspace = cls(target, con)
         workspace.migrate()
         if seed_demo and workspace.meta("demo_seeded") is None:
-            from analytics import demo
-
+            from analytics.ingest import sample_data as demo
             events = demo_events or int(os.environ.get("STRATLAB_DEMO_EVENTS", demo.DEFAULT_EVENTS))
             demo.seed_workspace(workspace, events=events)
         return workspace

@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics import metrics  # noqa: E402
+from analytics.compute import metrics  # noqa: E402
 from analytics.db import Workspace  # noqa: E402
 
 OUT_DIR = ROOT / "bench" / "out"

@@ -139,7 +139,7 @@ def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -
 
 
 def frontier(tmp: Path) -> list[dict[str, object]]:
-    from analytics import compare
+    from analytics.compute import compare
     from analytics.db import Workspace
 
     ws = Workspace.open(tmp / "workspace.duckdb", seed_demo=False)

@@ -29,7 +29,7 @@ QUERIES = {
 CHILD = r"""
 import json, resource, sys, time
 from analytics.db import Workspace
-from analytics import explorer
+from analytics.compute import explorer
 from analytics.errors import QueryError
 ws = Workspace.open(sys.argv[1], seed_demo=True, demo_events=int(sys.argv[3]))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -25,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import fastpath  # noqa: E402
-from models.infer import TransformerPredictor, benchmark, lean_for_inference, load_predictor  # noqa: E402
+from models.modeling import lean_bert as fastpath  # noqa: E402
+from models.serving.predictors import TransformerPredictor, benchmark, lean_for_inference, load_predictor  # noqa: E402
 
 PIPELINE_BATCH = 32
 
@@ -52,7 +52,7 @@ class PipelinePredictor:
 
 
 def load_texts(limit: int | None) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
-    from models.datasets import load_dataset
+    from models.data.catalog import load_dataset
 
     data = load_dataset("banking77")
     return list(data.test.texts)[:limit], np.asarray(data.test.labels)[:limit], data.label_names
@@ -65,8 +65,8 @@ def make_predictor(run: str | None, label_names: tuple[str, ...], batch_size: in
         if not isinstance(predictor, TransformerPredictor):
             raise SystemExit(f"--run must be a full or lora run (got method {predictor.method})")
         return predictor, f"fine-tuned run {Path(run).name}"
-    from models.infer import apply_precision
-    from models.registry import load_sequence_classifier, load_tokenizer, resolve_model
+    from models.modeling.registry import load_sequence_classifier, load_tokenizer, resolve_model
+    from models.serving.predictors import apply_precision
 
     spec = resolve_model("all-MiniLM-L6-v2")
     model = apply_precision(lean_for_inference(load_sequence_classifier(spec, label_names)), precision)

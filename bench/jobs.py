@@ -35,9 +35,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models import jobs  # noqa: E402
-from models.config import TrainConfig  # noqa: E402
-from models.runs import read_events  # noqa: E402
+from models.core.config import TrainConfig  # noqa: E402
+from models.core.runs import read_events  # noqa: E402
+from models.jobs import queue as jobs  # noqa: E402
 
 CHROMIUM = os.environ.get("STRATLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -32,7 +32,7 @@ PAGES = {"home": "pages/home.py", "data": "pages/data.py", "market": "pages/mark
 GOAL_S = 1.5
 FORBIDDEN = ("torch",)
 """Modules the analytics pages must never import (torch costs seconds and memory at import)."""
-CONTROL = {"market": "analytics.market", "metrics": "analytics.metrics"}
+CONTROL = {"market": "analytics.compute.market", "metrics": "analytics.compute.metrics"}
 """Page -> a module only that page imports: seeing it imported proves the page really ran its imports."""
 
 

@@ -41,8 +41,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.config import TrainConfig  # noqa: E402
-from models.data import DataSplits  # noqa: E402
+from models.core.config import TrainConfig  # noqa: E402
+from models.data.types import DataSplits  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 QUICK_PER_CLASS = 8
@@ -75,7 +75,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def load_data(quick: bool, seed: int, per_class: int | None) -> DataSplits:
-    from models.datasets import limit_per_class, load_dataset
+    from models.data.catalog import limit_per_class, load_dataset
 
     data = load_dataset("banking77", seed=seed)
     if not quick:
@@ -101,9 +101,9 @@ def warm_up(model: str) -> None:
     """Pay one-time costs (imports, registry look-ups) before either side's clock starts."""
     import transformers.trainer  # noqa: F401
 
-    import models.evaluate  # noqa: F401
-    import models.finetune  # noqa: F401
-    from models.registry import load_tokenizer, resolve_model
+    import models.core.evaluate  # noqa: F401
+    import models.training.finetune  # noqa: F401
+    from models.modeling.registry import load_tokenizer, resolve_model
 
     load_tokenizer(resolve_model(model))
 
@@ -112,7 +112,7 @@ def warm_up(model: str) -> None:
 
 
 def run_ours(config: TrainConfig, data: DataSplits) -> dict[str, float]:
-    from models.train import train
+    from models.training.train import train
 
     # a run normally ends with a short latency benchmark for the Compare page (inference.json); Trainer does
     # nothing like it, so it is switched off here and the clock stops at test predictions on both sides
@@ -165,7 +165,7 @@ def _trainer_arguments(config: TrainConfig, output_dir: str):
 def run_trainer(config: TrainConfig, data: DataSplits) -> dict[str, float]:
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 
-    from models.registry import load_sequence_classifier, load_tokenizer, resolve_model
+    from models.modeling.registry import load_sequence_classifier, load_tokenizer, resolve_model
 
     started = time.perf_counter()
     spec = resolve_model(config.model)

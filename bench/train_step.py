@@ -34,10 +34,10 @@ def one_variant(variant: str, steps: int, threads: int) -> float:
     import torch.nn.functional as F
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from models import fastpath
-    from models.config import TrainConfig
-    from models.finetune import build_optimizer, freeze_embeddings
-    from models.registry import load_sequence_classifier, resolve_model
+    from models.core.config import TrainConfig
+    from models.modeling import lean_bert as fastpath
+    from models.modeling.registry import load_sequence_classifier, resolve_model
+    from models.training.finetune import build_optimizer, freeze_embeddings
 
     torch.set_num_threads(threads)
     level = VARIANTS.index(variant)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from models.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_types
+from models.core.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_types
 from models.errors import DataValidationError, StratLabModelError
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ def _add_bench(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.train import load_training_data, resume_run, train
+    from models.training.train import load_training_data, resume_run, train
 
     if args.resume:
         result = resume_run(Path(args.resume))
@@ -248,13 +248,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _check_model_exists(config: TrainConfig) -> None:
     """Fail before a run folder is created when the model name is wrong."""
     if config.method != "classic":
-        from models.registry import resolve_model
+        from models.modeling.registry import resolve_model
 
         resolve_model(config.model)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from models.infer import compare_precision, evaluate_run
+    from models.serving.predictors import compare_precision, evaluate_run
 
     metrics = evaluate_run(Path(args.run), split=args.split, device=args.device, precision=args.precision)
     if args.output:
@@ -274,7 +274,7 @@ def read_input_texts(path: Path, text_column: str) -> list[str]:
             return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except OSError as e:
             raise DataValidationError(f"cannot read {path}: {e.strerror}") from e
-    from models.datasets import read_table
+    from models.data.catalog import read_table
 
     frame = read_table(path)
     if text_column not in frame.columns:
@@ -286,7 +286,7 @@ def read_input_texts(path: Path, text_column: str) -> list[str]:
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from models.infer import load_predictor
+    from models.serving.predictors import load_predictor
 
     texts = list(args.texts) + (read_input_texts(Path(args.input), args.text_column) if args.input else [])
     if not texts:
@@ -329,9 +329,9 @@ def write_rows(rows: list[dict[str, Any]], path: Path | None) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from models.infer import benchmark, load_predictor, split_of
-    from models.runs import read_json
-    from models.train import load_training_data
+    from models.core.runs import read_json
+    from models.serving.predictors import benchmark, load_predictor, split_of
+    from models.training.train import load_training_data
 
     config = TrainConfig.from_dict(read_json(Path(args.run) / "config.json"))
     texts = list(split_of(load_training_data(config), args.split).texts)[: args.limit]
@@ -342,7 +342,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from models.registry import list_models
+    from models.modeling.registry import list_models
 
     for spec in list_models():
         params = f"{spec.params / 1e6:.1f}M" if spec.params else "?"
@@ -353,7 +353,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from models.datasets import list_datasets
+    from models.data.catalog import list_datasets
 
     for entry in list_datasets():
         rows = ", ".join(f"{k} {v}" for k, v in entry.rows.items())

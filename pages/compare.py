@@ -5,12 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import charts_compare as charts
-from analytics import compare, prices
-from analytics.costs import CostInputError
+from analytics.charts import compare as charts
+from analytics.compute import compare
+from analytics.compute.costs import CostInputError
 from analytics.db import DriverError
 from analytics.errors import AnalyticsError
-from analytics.memo import build_memo_html, memo_filename, save_memo
+from analytics.ingest import prices
+from analytics.report.memo import build_memo_html, memo_filename, save_memo
 from models.errors import StratLabModelError
 from pages import _shared as shared
 

@@ -7,9 +7,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from analytics import explorer, importer
+from analytics.compute import explorer
 from analytics.db import suggest_name
 from analytics.errors import AnalyticsError, ImportValidationError
+from analytics.ingest import importer
 from pages import _shared as shared
 
 FILE_TYPES = ["csv", "tsv", "txt", "parquet", "xlsx", "jsonl", "ndjson", "json"]

@@ -1,6 +1,6 @@
 """Fine-tune: set up a run, check and estimate it, launch it as a background job, watch it, read its results.
 
-Jobs run as detached processes (models.jobs); this page only submits, polls and reads. No torch here.
+Jobs run as detached processes (models.jobs.queue); this page only submits, polls and reads. No torch here.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ import json
 import pandas as pd
 import streamlit as st
 
-from analytics import charts_runs
-from models import forms, jobs
-from models.config import METHODS
-from models.datasets import list_datasets, validate_labelled_frame
+from analytics.charts import runs as charts_runs
+from models.core.config import METHODS
+from models.data.catalog import list_datasets, validate_labelled_frame
 from models.errors import ConfigError, StratLabModelError
-from models.estimate import EstimateError, cost_usd, memory_estimate, model_shape, time_estimate
+from models.jobs import queue as jobs
+from models.planning.estimate import EstimateError, cost_usd, memory_estimate, model_shape, time_estimate
 from pages import _shared as shared
+from pages._shared import forms
 
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "succeeded": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/cancel:", "interrupted": ":material/pause_circle:"}

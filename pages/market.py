@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import market
+from analytics.compute import market
 from analytics.errors import AnalyticsError
 from pages import _shared as shared
 

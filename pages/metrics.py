@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from analytics import metrics
+from analytics.compute import metrics
 from analytics.errors import AnalyticsError
 from pages import _shared as shared
 

@@ -8,13 +8,16 @@ import math
 import pandas as pd
 import streamlit as st
 
-from analytics import charts_playground
-from analytics.compare import CompareSettings
-from analytics.export import csv_bytes
-from analytics.playground import call_cost, default_price_id
-from models import explain, forms, memory, playground
+from analytics.charts import playground as charts_playground
+from analytics.compute.compare import CompareSettings
+from analytics.compute.playground import call_cost, default_price_id
+from analytics.report.csv_export import csv_bytes
+from models.core import memory
 from models.errors import StratLabModelError
+from models.serving import explain
 from pages import _shared as shared
+from pages._shared import forms
+from pages._shared import playground_calls as playground
 
 MAX_MODELS = 4
 EXAMPLE_TEXT = "I was charged twice for my order and the parcel still has not arrived. Please refund one payment."
@@ -169,7 +172,7 @@ def _show_batch(result: dict) -> None:
 
 
 def llm_tab() -> None:
-    from models import llm  # torch: imported when this tab renders, not before
+    from models.modeling import causal_lm as llm  # torch: imported when this tab renders, not before
 
     name = shared.playground_llm_name()
     st.caption(f"**{name}** runs on this machine, offline. Small models draft and summarise passably and classify "
@@ -195,8 +198,7 @@ def llm_tab() -> None:
 
 
 def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
-    from models import llm
-
+    from models.modeling import causal_lm as llm
     try:
         model, tokenizer = shared.causal_lm(name)
     except StratLabModelError as e:

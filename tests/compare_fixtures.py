@@ -21,7 +21,7 @@ BASE_RUN = {
 def insert_run(ws, run_id: str, *, method: str, model: str, accuracy: float, n_test: int, train_seconds: float,
                hardware: str = "CPU x2", throughput_per_s: float | None = None, p50_ms: float | None = None,
                per_class: int | None = None, labels: int = 4, finished: datetime | None = None, **extra) -> None:
-    """One succeeded run row (as analytics.runs would ingest it) with its inference figures."""
+    """One succeeded run row (as analytics.ingest.runs would ingest it) with its inference figures."""
     config = {"method": method, "model": model, "dataset": "banking77", "train_examples_per_class": per_class}
     evaluation = {"accuracy": accuracy, "label_names": [f"l{i}" for i in range(labels)], "n_test_total": n_test}
     row = {**BASE_RUN, "run_id": run_id, "method": method, "model": model, "accuracy": accuracy, "n_test": n_test,

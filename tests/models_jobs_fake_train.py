@@ -1,7 +1,7 @@
-"""A fast stand-in for models.train.train, run inside real job subprocesses by tests/test_models_jobs.py.
+"""A fast stand-in for models.training.train.train, run inside real job subprocesses by tests/test_models_jobs.py.
 
 Selected with STRATLAB_TRAIN_FUNCTION=models_jobs_fake_train:train (and this folder on PYTHONPATH). It writes a
-run folder of the real shape through models.runs.RunWriter: a start event, one step event per step (sleeping
+run folder of the real shape through models.core.runs.RunWriter: a start event, one step event per step (sleeping
 FAKE_STEP_S seconds each), a checkpoint every config.checkpoint_every_steps steps, eval.json,
 predictions.parquet and status.json. On resume it continues after its newest checkpoint.
 dataset='missing-dataset' fails like an offline dataset lookup does. environment.json is a small stub: the real
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from models import runs
-from models.config import TrainConfig
+from models.core import runs
+from models.core.config import TrainConfig
+from models.core.runs import RunResult, RunWriter
 from models.errors import DatasetNotFoundError
-from models.runs import RunResult, RunWriter
 
 
 def _environment_stub() -> dict[str, object]:

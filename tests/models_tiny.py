@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.data import DataSplits
+from models.data.types import DataSplits
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def small_sentiment(n_train: int = 120, n_test: int = 40) -> DataSplits:
     """The first rows of sentiment_labelled_sentences' splits (real text, two labels)."""
     from dataclasses import replace
 
-    from models.datasets import load_dataset
+    from models.data.catalog import load_dataset
 
     data = load_dataset("sentiment_labelled_sentences", seed=0)
     return replace(data, train=data.train.subset(range(n_train)), validation=data.validation.subset(range(20)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics import charts_runs
+from analytics.charts import runs as charts_runs
 
 MATRIX = [[5, 3, 0], [1, 4, 0], [0, 2, 6]]
 LABELS = ["a", "b", "c"]

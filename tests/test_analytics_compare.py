@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from compare_fixtures import insert_predictions, insert_run, price_id
 
-from analytics import compare
-from analytics.costs import CostInputError
-from analytics.prices import seed_prices
+from analytics.compute import compare
+from analytics.compute.costs import CostInputError
+from analytics.ingest.prices import seed_prices
 
 CPU_2 = 0.0725  # $/h of 'CPU 2 vCPU (Graviton3)' in data/prices.csv
 MINI_IN, MINI_OUT = 0.15, 0.60  # gpt-4o-mini $ per 1M tokens
@@ -230,7 +230,7 @@ def test_break_even_and_recommendation(filled) -> None:
 
 
 def test_match_price_defaults(filled) -> None:
-    from analytics.prices import price_table
+    from analytics.ingest.prices import price_table
 
     catalog = price_table(filled)
     names = catalog.set_index("price_id")["name"]
@@ -263,7 +263,7 @@ def test_scaling_plans_and_projections(filled) -> None:
 
 
 def test_data_signature_moves_with_every_writer(filled) -> None:
-    from analytics.prices import update_price
+    from analytics.ingest.prices import update_price
 
     before = compare.data_signature(filled)
     assert before == (2, 2, 0, 0)
@@ -277,7 +277,7 @@ def test_migration_005_keeps_candidates_and_lets_prices_change(tmp_path, monkeyp
     import shutil
 
     from analytics import db
-    from analytics.prices import update_price
+    from analytics.ingest.prices import update_price
 
     old = tmp_path / "migrations"
     old.mkdir()

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from analytics import costs
-from analytics.costs import CostInputError
+from analytics.compute import costs
+from analytics.compute.costs import CostInputError
 
 
 def test_training_cost_is_hours_times_price():

@@ -136,8 +136,7 @@ def test_lock_error_type_is_exported():
 
 def test_every_accepted_keyword_is_queryable_unquoted(empty_ws: Workspace):
     """A name the importer accepts can be typed bare in the explorer; keywords that cannot are refused."""
-    from analytics import explorer
-
+    from analytics.compute import explorer
     taken = set(empty_ws.table_names())
     keywords = [k for (k,) in empty_ws.rows("select keyword_name from duckdb_keywords()")
                 if k.isidentifier() and k not in taken]

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 
-from analytics import explorer
+from analytics.compute import explorer
 from analytics.db import Workspace
 from analytics.errors import ForbiddenQueryError, QueryError, QueryTimeoutError
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from analytics import explorer
+from analytics.compute import explorer
 from analytics.db import Workspace
 from analytics.errors import ForbiddenQueryError, QueryError
 

@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from analytics.export import csv_bytes, neutralise_cell
+from analytics.report.csv_export import csv_bytes, neutralise_cell
 
 
 @pytest.mark.parametrize(("cell", "safe"), [

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import importer
 from analytics.db import Workspace
 from analytics.errors import ImportValidationError, InvalidNameError, WorkspaceError
-from analytics.importer import ImportPlan, import_table, parse_file, sniff_file, table_profile
+from analytics.ingest import importer
+from analytics.ingest.importer import ImportPlan, import_table, parse_file, sniff_file, table_profile
 
 MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import demo
+from analytics.compute.metrics import EVENT_TYPES
 from analytics.db import list_migrations
-from analytics.metrics import EVENT_TYPES
+from analytics.ingest import sample_data as demo
 
 
 def _values(items) -> str:

@@ -7,9 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from analytics import charts_market
-from analytics.db import Workspace
-from analytics.market import (
+from analytics.charts import market as charts_market
+from analytics.compute.market import (
     AssumptionError,
     CompetitorMapping,
     MappingError,
@@ -24,6 +23,7 @@ from analytics.market import (
     sensitivity,
     top_down,
 )
+from analytics.db import Workspace
 
 
 @pytest.fixture

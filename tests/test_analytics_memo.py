@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from compare_fixtures import insert_run, price_id
 
-from analytics import compare, memo
-from analytics.prices import seed_prices
+from analytics.compute import compare
+from analytics.ingest.prices import seed_prices
+from analytics.report import memo
 
 
 @pytest.fixture

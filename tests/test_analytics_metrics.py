@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import metrics, metrics_charts
-from analytics.metrics import EventMapping, MetricFilters, MetricsInputError, NoEventsError
+from analytics.charts import metrics as metrics_charts
+from analytics.compute import metrics
+from analytics.compute.metrics import EventMapping, MetricFilters, MetricsInputError, NoEventsError
 
 Q1 = MetricFilters(start=date(2025, 1, 1), end=date(2025, 3, 31))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics.playground import call_cost, default_price_id, playground_runs
+from analytics.compute.playground import call_cost, default_price_id, playground_runs
 
 PRICE = {"kind": "cpu", "name": "2 vCPU", "provider": "Test cloud", "hourly_usd": 0.0725, "source": "test",
          "as_of": "2026-11-09", "label": "2 vCPU · Test cloud"}

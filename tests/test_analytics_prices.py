@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import prices
-from analytics.costs import CostInputError
+from analytics.compute.costs import CostInputError
+from analytics.ingest import prices
 
 
 def test_seed_has_source_and_positive_prices(empty_ws):

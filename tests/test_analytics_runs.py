@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from analytics import db
-from analytics.runs import RunIngestError, RunNotFoundError, ingest_all, ingest_run, list_runs, run_detail
+from analytics.ingest.runs import (
+    RunIngestError,
+    RunNotFoundError,
+    ingest_all,
+    ingest_run,
+    list_runs,
+    run_detail,
+)
 
 CONFIG = {"method": "full", "model": "all-MiniLM-L6-v2", "dataset": "banking77", "epochs": 2}
 
@@ -181,10 +188,10 @@ def test_run_detail_epochs_predictions_and_blobs(empty_ws, tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_ingest_accepts_the_model_engines_own_files(empty_ws, tmp_path: Path) -> None:
-    """The real writer (models.runs) and evaluator (models.evaluate) produce folders the ingest reads."""
-    from models.config import TrainConfig
-    from models.evaluate import evaluate_predictions, predictions_frame
-    from models.runs import RunWriter
+    """The real writer (models.core.runs) and evaluator (models.core.evaluate) produce folders the ingest reads."""
+    from models.core.config import TrainConfig
+    from models.core.evaluate import evaluate_predictions, predictions_frame
+    from models.core.runs import RunWriter
 
     config = TrainConfig(method="classic", runs_dir=str(tmp_path / "runs"))
     writer = RunWriter(tmp_path / "runs" / "real")

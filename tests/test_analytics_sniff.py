@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics import sniff
 from analytics.errors import ImportValidationError
-from analytics.importer import parse_file, sniff_file
+from analytics.ingest import sniff
+from analytics.ingest.importer import parse_file, sniff_file
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", ROOT.parent / "shared" / "datasets"))
@@ -22,7 +22,7 @@ def read(name: str, data: bytes, **overrides) -> sniff.TextTable:
 
 
 def test_imports_neither_duckdb_nor_the_workspace() -> None:
-    code = ("import sys, analytics.sniff; "
+    code = ("import sys, analytics.ingest.sniff; "
             "print(sorted({'duckdb', 'analytics.db', 'streamlit', 'torch'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics import compare, importer, market, metrics, runs, summary
+from analytics.compute import compare, market, metrics, summary
 from analytics.db import Workspace
 from analytics.errors import InvalidNameError
-from models import jobs
-from models.config import TrainConfig
+from analytics.ingest import importer, runs
+from models.core.config import TrainConfig
+from models.jobs import queue as jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -233,8 +234,7 @@ def test_a_failed_statement_on_a_registered_frame_reports_its_own_error(empty_ws
 
 
 def test_pages_seeding_the_price_catalog_at_once_seed_it_once(empty_ws) -> None:
-    from analytics import prices
-
+    from analytics.ingest import prices
     start = threading.Barrier(8)
     errors: list[BaseException] = []
 
@@ -259,6 +259,6 @@ def test_pages_seeding_the_price_catalog_at_once_seed_it_once(empty_ws) -> None:
 def _seed_rows() -> int:
     import pandas as pd
 
-    from analytics.prices import SEED_FILE
+    from analytics.ingest.prices import SEED_FILE
 
     return len(pd.read_csv(SEED_FILE))

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.config import TrainConfig
-from models.data import DataSplits, LabelledTexts
-from models.runs import read_events, run_status
+from models.core.config import TrainConfig
+from models.core.runs import read_events, run_status
+from models.data.types import DataSplits, LabelledTexts
 
 MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -28,7 +28,7 @@ RUN_FILES = ("config.json", "environment.json", "events.jsonl", "eval.json", "pr
 
 @pytest.mark.slow
 def test_classic_on_sentiment_sentences_writes_a_complete_run(tmp_path: Path) -> None:
-    from models.train import train
+    from models.training.train import train
 
     result = train(TrainConfig(method="classic", dataset="sentiment_labelled_sentences", runs_dir=str(tmp_path)))
     for name in RUN_FILES:
@@ -44,7 +44,7 @@ def test_classic_on_sentiment_sentences_writes_a_complete_run(tmp_path: Path) ->
 
 
 def test_missing_class_in_training_gets_zero_probability() -> None:
-    from models.classic import build_pipeline, predict_proba_aligned
+    from models.training.classic import build_pipeline, predict_proba_aligned
 
     texts = ["good film", "great fun", "bad film", "awful plot", "nice", "terrible"]
     labels = [0, 0, 2, 2, 0, 2]  # class 1 never seen
@@ -57,8 +57,8 @@ def test_missing_class_in_training_gets_zero_probability() -> None:
 
 
 def test_classic_direct_call_returns_run_result(tmp_path: Path) -> None:
-    from models.classic import train_classic
-    from models.runs import RunWriter
+    from models.core.runs import RunWriter
+    from models.training.classic import train_classic
 
     split = LabelledTexts(ids=tuple(f"r{i}" for i in range(8)),
                           texts=("love it", "hate it", "love this", "hate this") * 2, labels=(1, 0, 1, 0) * 2)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from models.cli import build_parser, config_from_args, field_docs, main
-from models.config import TrainConfig
+from models.core.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from models.cli import main
-from models.config import TrainConfig, field_types, type_words
+from models.core.config import TrainConfig, field_types, type_words
 from models.errors import ConfigError
-from models.forms import build_config
+from pages._shared.forms import build_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

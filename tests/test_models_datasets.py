@@ -17,9 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models import datasets
-from models.data import LabelledTexts
-from models.datasets import (
+from models.data import catalog as datasets
+from models.data.catalog import (
     dataset_path,
     limit_per_class,
     list_datasets,
@@ -31,6 +30,7 @@ from models.datasets import (
     stratified_split,
     validate_labelled_frame,
 )
+from models.data.types import LabelledTexts
 from models.errors import ConfigError, DatasetNotFoundError, DataValidationError
 
 MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
@@ -312,7 +312,7 @@ def zipfile_bytes() -> bytes:
 def _importer_refusal(name: str, data: bytes) -> list[str]:
     """What the Data page importer says about the same bytes: a refusal, or the problems parse_file lists."""
     from analytics.errors import ImportValidationError
-    from analytics.importer import parse_file, sniff_file
+    from analytics.ingest.importer import parse_file, sniff_file
 
     with pytest.raises(ImportValidationError) as info:
         parse_file(name, data, sniff_file(name, data))
@@ -338,7 +338,7 @@ def test_binary_files_are_refused_with_the_importers_message(tmp_path: Path, dat
 
 
 def test_utf16_with_bom_reads_the_same_in_both_paths() -> None:
-    from analytics.importer import parse_file, sniff_file
+    from analytics.ingest.importer import parse_file, sniff_file
 
     data = "text\tintent\ncafé crème\trefund\nmy card\tcard\n".encode("utf-16")
     table = datasets.read_table_bytes("u16.tsv", data)
@@ -371,7 +371,7 @@ def test_unclosed_quote_is_refused_with_its_line_in_both_paths() -> None:
 
 
 def test_whitespace_only_cells_are_reported_in_both_paths() -> None:
-    from analytics.importer import sniff_file
+    from analytics.ingest.importer import sniff_file
 
     df = frame()
     df.loc[[2, 5], "text"] = "   "

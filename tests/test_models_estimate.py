@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from models.config import TrainConfig
+from models.core.config import TrainConfig
 from models.errors import ConfigError
-from models.estimate import (
+from models.planning.estimate import (
     EstimateError,
     Measurement,
     ModelShape,
@@ -103,7 +103,7 @@ def test_cost_usd() -> None:
 
 
 def test_model_shape_from_the_packaged_minilm() -> None:
-    from models.registry import minilm_dir
+    from models.modeling.registry import minilm_dir
 
     folder = minilm_dir()
     if folder is None:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from models.evaluate import (
+from models.core.evaluate import (
     EvaluationError,
     evaluate_predictions,
     expected_calibration_error,

@@ -16,10 +16,10 @@ from transformers import (
     DistilBertForSequenceClassification,
 )
 
-from models import fastpath
-from models.config import TrainConfig
+from models.core.config import TrainConfig
 from models.errors import ConfigError
-from models.finetune import freeze_embeddings
+from models.modeling import lean_bert as fastpath
+from models.training.finetune import freeze_embeddings
 
 
 def tiny_bert(dropout: float = 0.0, hidden_act: str = "gelu", seed: int = 0) -> BertForSequenceClassification:
@@ -95,7 +95,7 @@ def test_frozen_inference_module_matches_and_quantizes() -> None:
     with torch.no_grad():
         expected = hf(**batch()).logits
         torch.testing.assert_close(frozen(**batch()).logits, expected, atol=1e-5, rtol=1e-5)
-        from models.infer import apply_precision
+        from models.serving.predictors import apply_precision
 
         int8 = apply_precision(frozen, "int8")
         quantized = int8(**batch()).logits

@@ -16,13 +16,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models import finetune
-from models.config import TrainConfig
-from models.data import DataSplits
+from models.core.config import TrainConfig
+from models.core.runs import RunWriter, read_events, run_status
+from models.data.types import DataSplits
 from models.errors import ConfigError, DataValidationError, DeviceError, TrainingError
-from models.runs import RunWriter, read_events, run_status
-from models.sampling import length_grouped_batches, pad_batch, shard_batches, sorted_batches
-from models.train import resume_run, train
+from models.modeling.sampling import length_grouped_batches, pad_batch, shard_batches, sorted_batches
+from models.training import finetune
+from models.training.train import resume_run, train
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FILES = ("config.json", "environment.json", "events.jsonl", "eval.json", "predictions.parquet", "status.json")
@@ -31,7 +31,7 @@ MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "labels.jso
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.registry import tiny_encoder
+    from models.modeling.registry import tiny_encoder
 
     folder = tmp_path_factory.mktemp("models") / "tiny-bert"
     tiny_encoder(folder, hidden_size=16, num_layers=2, num_heads=2, seed=0)
@@ -48,7 +48,7 @@ def tiny_model(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def sentences() -> DataSplits:
     """Real review sentences from the mirror: 96 train, 32 validation, 32 test."""
-    from models.datasets import load_dataset
+    from models.data.catalog import load_dataset
 
     data = load_dataset("sentiment_labelled_sentences", seed=0)
     return dataclasses.replace(data, train=data.train.subset(range(96)),
@@ -110,7 +110,7 @@ def test_shard_batches_gives_equal_disjoint_shares() -> None:
 
 
 def test_pad_batch_pads_to_longest_in_batch() -> None:
-    from models.sampling import EncodedTexts
+    from models.modeling.sampling import EncodedTexts
 
     encoded = EncodedTexts(token_ids=(np.array([101, 7, 102]), np.array([101, 102]), np.array([101, 5, 6, 7, 102])),
                            labels=np.array([0, 1, 0]))
@@ -364,9 +364,9 @@ def test_gpu_run_uses_bf16_autocast(tmp_path: Path, tiny_model: str, sentences: 
 
 DDP_SCRIPT = """
 import dataclasses, json, sys
-from models.config import TrainConfig
-from models.datasets import load_dataset
-from models.train import train
+from models.core.config import TrainConfig
+from models.data.catalog import load_dataset
+from models.training.train import train
 
 model, runs = sys.argv[1], sys.argv[2]
 data = load_dataset("sentiment_labelled_sentences", seed=0)

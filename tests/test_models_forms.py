@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from models.config import TrainConfig
+from models.core.config import TrainConfig
 from models.errors import ConfigError
-from models.forms import build_config, field_help, model_choices, save_upload, training_rows
+from pages._shared.forms import build_config, field_help, model_choices, save_upload, training_rows
 
 
 def test_every_field_has_help_from_its_docstring() -> None:

@@ -11,10 +11,10 @@ import pytest
 import torch
 from models_tiny import allowed_tmp, small_sentiment  # noqa: F401 - fixture
 
-from models.config import TrainConfig
-from models.data import DataSplits, LabelledTexts
+from models.core.config import TrainConfig
+from models.core.runs import RunWriter, read_json, write_json_atomic
+from models.data.types import DataSplits, LabelledTexts
 from models.errors import ConfigError, RunFolderError
-from models.runs import RunWriter, read_json, write_json_atomic
 
 TOY_TEXTS = ("love it", "hate it", "love this so much", "hate this a lot", "really great", "truly awful")
 TOY = LabelledTexts(tuple(f"t{i}" for i in range(6)), TOY_TEXTS, (1, 0, 1, 0, 1, 0))
@@ -27,7 +27,7 @@ def _parquet_probs(run_dir: Path) -> np.ndarray:
 
 @pytest.fixture()
 def classic_run(tmp_path: Path) -> Path:
-    from models.classic import train_classic
+    from models.training.classic import train_classic
 
     config = TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="classic")
     return train_classic(config, TOY_DATA, RunWriter.create(config)).run_dir
@@ -35,7 +35,7 @@ def classic_run(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_encoder_dir(allowed_tmp: Path) -> Path:  # noqa: F811
-    from models.registry import tiny_encoder
+    from models.modeling.registry import tiny_encoder
 
     return Path(tiny_encoder(allowed_tmp / "tiny-encoder").location)
 
@@ -45,7 +45,7 @@ def full_run(tiny_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     """A run folder shaped like a finished `full` run, holding a tiny random classifier."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from models.outputs import write_label_names
+    from models.core.outputs import write_label_names
 
     run = tmp_path_factory.mktemp("runs") / "full"
     model = AutoModelForSequenceClassification.from_pretrained(tiny_encoder_dir, num_labels=2)
@@ -60,7 +60,7 @@ def full_run(tiny_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_classic_predictor_round_trip_equals_saved_predictions(classic_run: Path) -> None:
-    from models.infer import load_predictor
+    from models.serving.predictors import load_predictor
 
     predictor = load_predictor(classic_run)
     assert predictor.label_names == ("neg", "pos")
@@ -69,7 +69,7 @@ def test_classic_predictor_round_trip_equals_saved_predictions(classic_run: Path
 
 
 def test_evaluate_run_matches_eval_json(classic_run: Path) -> None:
-    from models.infer import evaluate_run
+    from models.serving.predictors import evaluate_run
 
     metrics = evaluate_run(classic_run, data=TOY_DATA)
     assert metrics["accuracy"] == read_json(classic_run / "eval.json")["accuracy"] == 1.0
@@ -77,8 +77,8 @@ def test_evaluate_run_matches_eval_json(classic_run: Path) -> None:
 
 
 def test_probe_predictor_round_trip(tiny_encoder_dir: Path, tmp_path: Path) -> None:
-    from models.infer import load_predictor
-    from models.probe import train_linear_probe
+    from models.serving.predictors import load_predictor
+    from models.training.probe import train_linear_probe
 
     data = small_sentiment(n_train=60, n_test=20)
     config = TrainConfig(method="linear_probe", model=str(tiny_encoder_dir), runs_dir=str(tmp_path),
@@ -89,7 +89,7 @@ def test_probe_predictor_round_trip(tiny_encoder_dir: Path, tmp_path: Path) -> N
 
 
 def test_transformer_predictor_restores_input_order(full_run: Path) -> None:
-    from models.infer import TransformerPredictor, load_predictor
+    from models.serving.predictors import TransformerPredictor, load_predictor
 
     predictor = load_predictor(full_run, device="cpu")
     assert isinstance(predictor, TransformerPredictor)
@@ -103,7 +103,7 @@ def test_transformer_predictor_restores_input_order(full_run: Path) -> None:
 
 
 def test_int8_predictor_quantises_linear_layers(full_run: Path) -> None:
-    from models.infer import compare_precision, load_predictor
+    from models.serving.predictors import compare_precision, load_predictor
 
     predictor = load_predictor(full_run, device="cpu", precision="int8")
     linear = [m for m in predictor.model.modules() if type(m).__name__ == "Linear"]
@@ -118,7 +118,7 @@ def test_int8_predictor_quantises_linear_layers(full_run: Path) -> None:
 
 
 def test_unfinished_run_and_bad_precision_are_refused(full_run: Path, tmp_path: Path) -> None:
-    from models.infer import load_predictor
+    from models.serving.predictors import load_predictor
 
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
@@ -142,7 +142,7 @@ class _SleepyPredictor:
 
 
 def test_benchmark_warms_up_then_meets_count_and_duration() -> None:
-    from models.infer import benchmark
+    from models.serving.predictors import benchmark
 
     predictor = _SleepyPredictor()
     result = benchmark(predictor, ["a", "b", "c"], warmup=4, min_iterations=7, min_seconds=0.0, batch_passes=3,

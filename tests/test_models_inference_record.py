@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from models.config import TrainConfig
-from models.data import DataSplits, LabelledTexts
-from models.runs import run_status
+from models.core.config import TrainConfig
+from models.core.runs import run_status
+from models.data.types import DataSplits, LabelledTexts
 
 TEXTS = ("love it", "hate it", "love this", "hate this") * 3
 
@@ -21,7 +21,7 @@ def toy_data() -> DataSplits:
 
 @pytest.mark.slow  # the first predictor load imports torch: ~10 s on a busy 2-core machine
 def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.train import train
+    from models.training.train import train
 
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0.05")
     result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
@@ -39,7 +39,7 @@ def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytes
 
 
 def test_switched_off_benchmark_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.train import train
+    from models.training.train import train
 
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0")
     result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
@@ -48,8 +48,8 @@ def test_switched_off_benchmark_writes_nothing(tmp_path: Path, monkeypatch: pyte
 
 
 def test_a_failing_benchmark_never_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import inference_record
-    from models.train import train
+    from models.serving import benchmark_record as inference_record
+    from models.training.train import train
 
     def broken(*args, **kwargs):
         raise KeyboardInterrupt("cancelled during the benchmark")
@@ -61,8 +61,8 @@ def test_a_failing_benchmark_never_fails_the_run(tmp_path: Path, monkeypatch: py
 
 
 def test_ingest_attaches_an_inference_record_that_lands_late(tmp_path: Path, empty_ws, monkeypatch) -> None:
-    from analytics.runs import ingest_all
-    from models.train import train
+    from analytics.ingest.runs import ingest_all
+    from models.training.train import train
 
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0")
     result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="late"), toy_data())

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from models import jobs
-from models.config import TrainConfig
+from models.core.config import TrainConfig
 from models.errors import ConfigError
-from models.jobs import InvalidTransitionError, JobError, JobNotFoundError
+from models.jobs import queue as jobs
+from models.jobs.queue import InvalidTransitionError, JobError, JobNotFoundError
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -176,10 +176,10 @@ def test_process_alive_checks_start_time_and_counts_zombies_dead() -> None:
 
 def test_build_command_single_process_and_accelerate() -> None:
     job_dir = Path("/q/j1")
-    assert jobs.build_command(job_dir, python="py") == ["py", "-m", "models.jobrunner", "/q/j1"]
+    assert jobs.build_command(job_dir, python="py") == ["py", "-m", "models.jobs.runner", "/q/j1"]
     assert jobs.build_command(job_dir, 4, python="py", main_process_port=29502) == [
         "py", "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "4", "--num_machines", "1",
-        "--main_process_port", "29502", "-m", "models.jobrunner", "/q/j1"]
+        "--main_process_port", "29502", "-m", "models.jobs.runner", "/q/j1"]
 
 
 def test_concurrency_limit_from_env_and_gpus(monkeypatch: pytest.MonkeyPatch) -> None:

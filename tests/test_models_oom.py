@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from models import memory
-from models.config import TrainConfig
+from models.core import memory
+from models.core.config import TrainConfig
+from models.core.runs import write_json_atomic
 from models.errors import InsufficientMemoryError, StratLabModelError
-from models.runs import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_OOM = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried "
@@ -29,8 +29,8 @@ def _classifier_run(run: Path, *, hidden_size: int = 32, intermediate_size: int 
     """A finished `full` run folder holding a random 2-layer BERT classifier with MiniLM's tokenizer."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from models.outputs import write_label_names
-    from models.registry import minilm_dir
+    from models.core.outputs import write_label_names
+    from models.modeling.registry import minilm_dir
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=2,
@@ -122,7 +122,7 @@ def test_with_smaller_batches_passes_other_errors_through_at_once() -> None:
 
 def test_transformer_predictor_retries_with_smaller_batches_and_keeps_the_size(small_run: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.infer import load_predictor
+    from models.serving.predictors import load_predictor
 
     texts = [f"review number {i} " + "good " * (i % 7) for i in range(40)]
     predictor = load_predictor(small_run, device="cpu")
@@ -150,7 +150,7 @@ def test_transformer_predictor_retries_with_smaller_batches_and_keeps_the_size(s
 
 def test_predictor_says_what_to_lower_when_one_text_does_not_fit(small_run: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.infer import load_predictor
+    from models.serving.predictors import load_predictor
 
     predictor = load_predictor(small_run, device="cpu")
 
@@ -167,8 +167,8 @@ def test_predictor_says_what_to_lower_when_one_text_does_not_fit(small_run: Path
 
 def test_classic_predictor_splits_the_request_when_memory_runs_out(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import classic
-    from models.infer import ClassicPredictor
+    from models.serving.predictors import ClassicPredictor
+    from models.training import classic
 
     calls: list[int] = []
 
@@ -187,10 +187,10 @@ def test_classic_predictor_splits_the_request_when_memory_runs_out(tmp_path: Pat
 def test_training_halves_the_batch_on_cpu_allocator_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from models_tiny import small_sentiment
 
-    from models import finetune
-    from models.registry import tiny_encoder
-    from models.runs import read_events
-    from models.train import train
+    from models.core.runs import read_events
+    from models.modeling.registry import tiny_encoder
+    from models.training import finetune
+    from models.training.train import train
 
     models_dir = tmp_path / "models"
     monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(models_dir))
@@ -220,7 +220,7 @@ _CHILD = textwrap.dedent("""
     torch.set_num_threads(1)
     from models.cli import error_line
     from models.errors import StratLabModelError
-    from models.infer import load_predictor
+    from models.serving.predictors import load_predictor
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     run_dir, headroom_mb, n_texts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -279,8 +279,7 @@ def test_memory_errors_are_model_errors_the_pages_show() -> None:
 
 
 def test_training_message_at_batch_size_one_names_the_sizes_tried_and_the_fixes() -> None:
-    from models import finetune
-
+    from models.training import finetune
     config = TrainConfig(method="full", model="minilm", batch_size=1, max_length=256)
     retries = [{"from_batch_size": 4, "to_batch_size": 2}, {"from_batch_size": 2, "to_batch_size": 1}]
     message = str(finetune._out_of_memory_error(RuntimeError(CPU_OOM), config, retries))

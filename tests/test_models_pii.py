@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.pii import iban_valid, luhn_valid, scrub_text, scrub_texts
+from models.data.pii import iban_valid, luhn_valid, scrub_text, scrub_texts
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from models.errors import ConfigError, RunFolderError
-from models.playground import TimedStream, batch_texts, fill_template, predict_batch, predict_one, run_folder
+from pages._shared.playground_calls import (
+    TimedStream,
+    batch_texts,
+    fill_template,
+    predict_batch,
+    predict_one,
+    run_folder,
+)
 
 
 class Fixed:

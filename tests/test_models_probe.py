@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from models_tiny import allowed_tmp, small_sentiment  # noqa: F401 - fixture
 
-from models.config import TrainConfig
-from models.runs import RunWriter, run_status
+from models.core.config import TrainConfig
+from models.core.runs import RunWriter, run_status
 
 TEXTS = ["short", "a much longer text with many more tokens than the others here", "mid length text",
          "card not arrived", "x"]
@@ -19,13 +19,13 @@ TEXTS = ["short", "a much longer text with many more tokens than the others here
 
 @pytest.fixture(scope="module")
 def tiny_encoder_dir(allowed_tmp: Path) -> Path:  # noqa: F811
-    from models.registry import tiny_encoder
+    from models.modeling.registry import tiny_encoder
 
     return Path(tiny_encoder(allowed_tmp / "tiny-encoder").location)
 
 
 def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> None:
-    from models.probe import embed_texts, load_frozen_encoder
+    from models.training.probe import embed_texts, load_frozen_encoder
 
     encoder, tokenizer = load_frozen_encoder(str(tiny_encoder_dir), "cpu")
     batched = embed_texts(encoder, tokenizer, TEXTS, batch_size=2, max_length=32)
@@ -37,7 +37,7 @@ def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> No
 
 
 def test_linear_probe_run_on_tiny_encoder(tiny_encoder_dir: Path, tmp_path: Path) -> None:
-    from models.probe import train_linear_probe
+    from models.training.probe import train_linear_probe
 
     data = small_sentiment()
     config = TrainConfig(method="linear_probe", model=str(tiny_encoder_dir), runs_dir=str(tmp_path),

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from models import registry
 from models.errors import ModelAccessError, ModelNotFoundError
-from models.registry import (
+from models.modeling import registry
+from models.modeling.registry import (
     ModelSpec,
     list_models,
     load_encoder,

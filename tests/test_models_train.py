@@ -1,4 +1,4 @@
-"""models.train: loading data from the config, dispatch to every method, failure records, resume_run."""
+"""models.training.train: loading data from the config, dispatch to every method, failure records, resume_run."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import train as train_module
-from models.config import TrainConfig
-from models.data import DataSplits
+from models.core.config import TrainConfig
+from models.core.runs import read_events, run_status
+from models.data.types import DataSplits
 from models.errors import DatasetNotFoundError, RunFolderError
-from models.runs import read_events, run_status
-from models.train import load_training_data, resume_run, train
+from models.training import train as train_module
+from models.training.train import load_training_data, resume_run, train
 
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.registry import tiny_encoder
+    from models.modeling.registry import tiny_encoder
 
     folder = tmp_path_factory.mktemp("models") / "tiny-bert"
     tiny_encoder(folder, hidden_size=16, num_layers=1, num_heads=2, seed=0)
@@ -34,7 +34,7 @@ def tiny_model(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(scope="module")
 def sentences() -> DataSplits:
-    from models.datasets import load_dataset
+    from models.data.catalog import load_dataset
 
     data = load_dataset("sentiment_labelled_sentences", seed=0)
     return dataclasses.replace(data, train=data.train.subset(range(80)),
@@ -129,8 +129,7 @@ def test_resume_run_refuses_finished_and_foreign_folders(tmp_path: Path, sentenc
 
 def test_resume_run_restarts_a_failed_classic_run(tmp_path: Path, sentences: DataSplits,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import classic
-
+    from models.training import classic
     real = classic.train_classic
 
     def broken(*args, **kwargs):

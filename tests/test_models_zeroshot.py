@@ -13,27 +13,27 @@ import pytest
 import torch
 from models_tiny import allowed_tmp, small_sentiment  # noqa: F401 - fixture
 
-from models.config import TrainConfig
-from models.runs import RunWriter, read_json, run_status
+from models.core.config import TrainConfig
+from models.core.runs import RunWriter, read_json, run_status
 
 
 @pytest.fixture(scope="module")
 def tiny_lm_dir(allowed_tmp: Path) -> Path:  # noqa: F811
-    from models.registry import tiny_causal_lm
+    from models.modeling.registry import tiny_causal_lm
 
     return Path(tiny_causal_lm(allowed_tmp / "tiny-lm").location)
 
 
 @pytest.fixture(scope="module")
 def tiny_lm(tiny_lm_dir: Path) -> tuple[object, object]:
-    from models.llm import load_causal_lm
-    from models.registry import resolve_model
+    from models.modeling.causal_lm import load_causal_lm
+    from models.modeling.registry import resolve_model
 
     return load_causal_lm(resolve_model(str(tiny_lm_dir)))
 
 
 def test_readable_label() -> None:
-    from models.zeroshot import readable_label
+    from models.training.zeroshot import readable_label
 
     assert readable_label("card_arrival") == "card arrival"
     assert readable_label("apple_pay_or_google_pay") == "apple pay or google pay"
@@ -41,7 +41,7 @@ def test_readable_label() -> None:
 
 
 def test_label_trie_shares_prefixes() -> None:
-    from models.zeroshot import build_label_trie
+    from models.training.zeroshot import build_label_trie
 
     trie = build_label_trie([[1, 2, 3], [1, 2, 4], [5]])
     assert trie.node_tokens.tolist() == [1, 2]  # prefixes (1,) and (1, 2), computed once for both labels
@@ -54,7 +54,7 @@ def test_label_trie_shares_prefixes() -> None:
 
 
 def test_packed_trie_scores_equal_naive_full_sequence_scores(tiny_lm: tuple[object, object]) -> None:
-    from models.zeroshot import LabelScorer, readable_label
+    from models.training.zeroshot import LabelScorer, readable_label
 
     model, tokenizer = tiny_lm
     labels = ("card_arrival", "card_delivery_estimate", "card_linking", "top_up_failed", "refund")
@@ -75,8 +75,8 @@ def test_packed_trie_scores_equal_naive_full_sequence_scores(tiny_lm: tuple[obje
 
 
 def test_few_shot_examples_are_seeded_and_per_class() -> None:
-    from models.data import LabelledTexts
-    from models.zeroshot import few_shot_examples
+    from models.data.types import LabelledTexts
+    from models.training.zeroshot import few_shot_examples
 
     train = LabelledTexts(tuple(map(str, range(6))), ("a", "b", "c", "d", "e", "f"), (0, 0, 0, 1, 1, 1))
     first = few_shot_examples(train, ("neg_x", "pos_y"), k=2, seed=3)
@@ -86,7 +86,7 @@ def test_few_shot_examples_are_seeded_and_per_class() -> None:
 
 
 def test_zero_shot_run_on_tiny_lm(tiny_lm_dir: Path, tmp_path: Path) -> None:
-    from models.zeroshot import train_zero_shot
+    from models.training.zeroshot import train_zero_shot
 
     data = small_sentiment(n_train=40, n_test=30)
     config = TrainConfig(method="zero_shot", model=str(tiny_lm_dir), runs_dir=str(tmp_path), run_name="zs",
@@ -125,8 +125,7 @@ def _fake_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespa
 
 
 def test_gguf_conversion_runs_once_under_concurrency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import llm
-
+    from models.modeling import causal_lm as llm
     spec = _fake_gguf(tmp_path, monkeypatch)
     calls: list[int] = []
 
@@ -153,8 +152,7 @@ def test_gguf_conversion_runs_once_under_concurrency(tmp_path: Path, monkeypatch
 
 def test_failed_gguf_conversion_leaves_nothing_that_looks_complete(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import llm
-
+    from models.modeling import causal_lm as llm
     spec = _fake_gguf(tmp_path, monkeypatch)
     monkeypatch.setattr(llm, "_dequantise", lambda *_: (_FakeSaver("model"), _FakeSaver("tokenizer", fail=True)))
     with pytest.raises(OSError):
@@ -167,9 +165,9 @@ def test_failed_gguf_conversion_leaves_nothing_that_looks_complete(tmp_path: Pat
 @pytest.mark.slow
 def test_smollm2_zero_shot_on_sentiment_examples() -> None:
     """The real packaged SmolLM2 (converted once into the model cache, then reused) classifies sentiment."""
-    from models.llm import converted_dir_for, load_causal_lm
-    from models.registry import resolve_model
-    from models.zeroshot import LabelScorer
+    from models.modeling.causal_lm import converted_dir_for, load_causal_lm
+    from models.modeling.registry import resolve_model
+    from models.training.zeroshot import LabelScorer
 
     spec = resolve_model("SmolLM2-135M-Instruct")
     model, tokenizer = load_causal_lm(spec)

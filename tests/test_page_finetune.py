@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import new_app
 
-from models import jobs
+from models.jobs import queue as jobs
 
 PAGE = "pages/finetune.py"
 TESTS = Path(__file__).resolve().parent
@@ -68,8 +68,8 @@ def _preloaded_modules() -> set[str]:
 
 
 def test_neural_methods_start_from_the_measured_settings(page_env: Path) -> None:
-    from models.config import TrainConfig
-    from models.forms import LORA_LEARNING_RATE
+    from models.core.config import TrainConfig
+    from pages._shared.forms import LORA_LEARNING_RATE
 
     at = _choose(new_app(PAGE), "full")
     assert at.number_input(key="ft_lr_full").value == TrainConfig().learning_rate
@@ -169,7 +169,7 @@ def test_valid_upload_is_saved_once_it_passes(page_env: Path) -> None:
 
 @pytest.mark.slow
 def test_failed_job_shows_log_lines_and_fix(page_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.config import TrainConfig
+    from models.core.config import TrainConfig
 
     monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "models_jobs_fake_train:train")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT)]))
@@ -201,8 +201,8 @@ def test_classic_job_runs_and_its_results_appear(page_env: Path) -> None:
 
 @pytest.mark.slow
 def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import analytics.runs
-    from models.config import TrainConfig
+    import analytics.ingest.runs
+    from models.core.config import TrainConfig
 
     monkeypatch.syspath_prepend(str(ROOT))
     from pages import _shared as shared
@@ -213,8 +213,8 @@ def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monk
                                    runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
     assert _wait_final(info.job_id, 60).state == "succeeded"
     calls = []
-    real = analytics.runs.ingest_all
-    monkeypatch.setattr(analytics.runs, "ingest_all", lambda ws, root: calls.append(root) or real(ws, root))
+    real = analytics.ingest.runs.ingest_all
+    monkeypatch.setattr(analytics.ingest.runs, "ingest_all", lambda ws, root: calls.append(root) or real(ws, root))
     assert shared.sync_jobs() == [info.run_id]
     assert shared.sync_jobs() == []
     assert len(calls) == 1, "an unchanged runs folder must not be scanned into the workspace again"
@@ -239,7 +239,7 @@ def test_estimate_measures_and_prices_a_classic_run(page_env: Path) -> None:
 
 @pytest.mark.slow
 def test_running_job_shows_progress_and_live_curves_on_demand(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.config import TrainConfig
+    from models.core.config import TrainConfig
 
     monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "models_jobs_fake_train:train")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT)]))

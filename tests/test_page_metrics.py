@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import new_app
 
-from analytics import metrics
+from analytics.compute import metrics
 from analytics.db import Workspace
 
 PAGE = "pages/metrics.py"

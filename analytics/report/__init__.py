@@ -1,0 +1,1 @@
+"""What leaves the app: the decision memo and spreadsheet-safe CSV exports."""

@@ -1,0 +1,164 @@
+"""The decision memo: one self-contained HTML file for stakeholders (works offline, no external scripts).
+
+Recommendation in one sentence, the leaderboard, the interactive charts (plotly.js inlined once), the
+assumptions with every price's source and date, and the provenance of every figure.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from analytics.charts import compare as charts
+from analytics.compute.compare import CompareSettings, Leaderboard, leaderboard, recommend
+from analytics.db import Workspace
+from analytics.errors import AnalyticsError
+
+STYLE = """
+body { font-family: Inter, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1b1f24; max-width: 1180px;
+       margin: 2rem auto; padding: 0 1.5rem; line-height: 1.45; }
+h1 { font-size: 1.9rem; margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #e6e9ef; }
+.meta { color: #5b6472; } .recommendation { font-size: 1.25rem; background: #eef4ff; border-left: 6px solid #1f5fbf;
+       padding: 1rem 1.2rem; margin: 1.2rem 0; } .flags { background: #fff4e5; border-left: 6px solid #e8730c;
+       padding: 0.6rem 1.2rem; }
+table { border-collapse: collapse; width: 100%; font-size: 0.92rem; margin: 0.6rem 0; }
+th, td { border-bottom: 1px solid #e6e9ef; padding: 0.4rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fb; } td.num { text-align: right; white-space: nowrap; } tr.frontier td:first-child { font-weight: 600; }
+.chart { margin: 1rem 0 2rem; }
+"""
+
+
+class MemoError(AnalyticsError):
+    """The memo cannot be written (bad path, no permission); the message says what to change."""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: object, fmt: str, missing: str = "n/a") -> str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return missing
+    return missing if math.isnan(number) else format(number, fmt)
+
+
+def _usd(value: object) -> str:
+    text = _num(value, "g")
+    if text == "n/a":
+        return text
+    number = float(text)
+    return f"${number:,.2f}" if number >= 1 or number == 0 else f"${number:.3g}"
+
+
+def leaderboard_html(board: Leaderboard) -> str:
+    """The leaderboard as an HTML table (frontier rows in bold)."""
+    head = ("<tr><th>candidate</th><th>accuracy (95% CI)</th><th>macro-F1</th><th>p50 ms</th><th>$ / 1k requests</th>"
+            "<th>training $</th><th>monthly $</th><th>total $</th><th>frontier</th></tr>")
+    rows = []
+    for r in board.table.itertuples():
+        accuracy = f"{r.accuracy:.1%} ({_num(r.accuracy_ci_low, '.1%')}-{_num(r.accuracy_ci_high, '.1%')})"
+        rows.append(
+            f"<tr class='{'frontier' if r.on_frontier else ''}'><td>{_e(r.candidate)}</td><td class='num'>{accuracy}</td>"
+            f"<td class='num'>{_num(r.macro_f1, '.3f')}</td><td class='num'>{_num(r.p50_ms, '.1f')}</td>"
+            f"<td class='num'>{_usd(r.cost_per_1k_usd)}</td><td class='num'>{_usd(r.training_usd)}</td>"
+            f"<td class='num'>{_usd(r.monthly_usd)}</td><td class='num'>{_usd(r.total_usd)}</td>"
+            f"<td>{'yes' if r.on_frontier else ''}</td></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def provenance_html(board: Leaderboard) -> str:
+    """Where every number comes from: one row per candidate and figure."""
+    rows = []
+    for r in board.table.itertuples():
+        for label, basis in (("accuracy", r.accuracy_basis), ("latency", r.latency_basis),
+                             ("$ per 1k requests", r.cost_basis or r.flag or "not computed"),
+                             ("training $", r.training_basis or "not computed")):
+            rows.append(f"<tr><td>{_e(r.candidate)}</td><td>{_e(label)}</td><td>{_e(basis)}</td></tr>")
+    return f"<table><tr><th>candidate</th><th>figure</th><th>source</th></tr>{''.join(rows)}</table>"
+
+
+def memo_html(board: Leaderboard, figures: Mapping[str, go.Figure], *, recommendation: str | None = None,
+              generated_at: datetime | None = None) -> str:
+    """One self-contained HTML document: plotly.js inlined once, every figure interactive, nothing fetched."""
+    when = (generated_at or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    sentence = recommendation or recommend(board)
+    settings = board.settings
+    charts_html = "".join(
+        f"<div class='chart'>{fig.to_html(full_html=False, include_plotlyjs=False, div_id=f'chart-{i}')}</div>"
+        for i, fig in enumerate(figures.values()))
+    flags = "".join(f"<li>{_e(f)}</li>" for f in board.flags)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Decision memo: {_e(settings.dataset)}</title><style>{STYLE}</style>
+<script type="text/javascript">{get_plotlyjs()}</script></head>
+<body>
+<h1>Build or buy: {_e(settings.dataset)}</h1>
+<p class="meta">Decision memo generated by Strategy Lab on {when} · {len(board.table)} candidates on one evaluation
+set · volume {settings.requests_per_month:,.0f} requests per month · horizon {settings.months} months</p>
+<p class="recommendation"><strong>Recommendation.</strong> {_e(sentence)}</p>
+{f'<div class="flags"><strong>Open issues</strong><ul>{flags}</ul></div>' if flags else ''}
+<h2>Leaderboard</h2>{leaderboard_html(board)}
+<h2>Charts</h2>{charts_html}
+<h2>Assumptions</h2><ul>{''.join(f'<li>{_e(a)}</li>' for a in board.assumptions)}</ul>
+<h2>Provenance of every figure</h2>{provenance_html(board)}
+<p class="meta">Measured figures were timed on the named machine on the date shown; prices are dated catalog entries
+(editable in Strategy Lab, edits recorded); estimates state their formula.</p>
+</body></html>
+"""
+
+
+def standard_figures(board: Leaderboard) -> dict[str, go.Figure]:
+    """The memo's charts: cost-accuracy frontier, latency, total cost against volume."""
+    return {"frontier": charts.pareto_chart(board), "latency": charts.latency_chart(board),
+            "total": charts.total_cost_chart(board)}
+
+
+def build_memo(ws: Workspace, settings: CompareSettings, extra_figures: Mapping[str, go.Figure] | None = None) -> str:
+    """Leaderboard + standard charts (+ any extra, e.g. the cascade the user looked at) as memo HTML."""
+    board = leaderboard(ws, settings)
+    return memo_html(board, {**standard_figures(board), **(extra_figures or {})})
+
+
+def build_memo_html(board: Leaderboard) -> str:
+    """memo_html with the standard figures for an already computed leaderboard."""
+    return memo_html(board, standard_figures(board))
+
+
+def save_memo(text: str, path: Path | str) -> Path:
+    """Write the memo atomically (temporary file + rename); returns the path. Raises MemoError."""
+    target = Path(path).expanduser()
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise MemoError(f"save the memo as an .html file, not {target.name!r}")
+    tmp: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as e:
+        raise MemoError(f"cannot write the memo to {target}: {e.strerror}; choose a writable folder") from e
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def memo_filename(settings: CompareSettings, when: datetime | None = None) -> str:
+    """'decision-memo-banking77-20261123.html'."""
+    stamp = (when or datetime.now(timezone.utc)).strftime("%Y%m%d")
+    slug = "".join(ch if ch.isalnum() else "-" for ch in settings.dataset.lower()).strip("-")[:40] or "dataset"
+    return f"decision-memo-{slug}-{stamp}.html"
+

@@ -1,0 +1,213 @@
+"""Run folders: one per run, written so that a killed process never leaves a file that looks complete.
+
+Layout of `<runs_dir>/<run_id>/`:
+    config.json         resolved TrainConfig (written first)
+    environment.json    hardware, library versions, threads
+    events.jsonl        append-only progress log, one JSON object per line
+    checkpoints/        step-N/ folders (resumable state)
+    model/              final weights (safetensors) or pickled classic model
+    eval.json           metrics on the test split
+    predictions.parquet per-example predictions on the test split
+    status.json         written LAST: {"state": "succeeded"|"failed", ...}; a run without it is unfinished
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from models.core.config import TrainConfig
+from models.errors import RunFolderError
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "status.json"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What every training method returns; the run folder holds the full record."""
+
+    run_dir: Path
+    """The run's folder (config.json, eval.json, predictions.parquet, model/, status.json)."""
+    method: str
+    """classic, linear_probe, full, lora or zero_shot."""
+    model: str
+    """Registry name or path of the base model ('tfidf' for classic)."""
+    metrics: dict[str, Any]
+    """Contents of eval.json (test split)."""
+    train_seconds: float
+    """Wall time of training (excludes final test evaluation)."""
+    state: str = "succeeded"
+    """succeeded, failed or cancelled."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Method-specific figures (final_loss, samples_per_s, steps, effective batch size...)."""
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success fsync and rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write `payload` as pretty JSON to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file, raising RunFolderError with the path on failure."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise RunFolderError(f"cannot read {path}: {e}") from e
+
+
+def make_run_id(config: TrainConfig, now: datetime | None = None) -> str:
+    """'20261123-125301-full-all-minilm-l6-v2' style id; safe as a folder name."""
+    if config.run_name:
+        return _slug(config.run_name)
+    now = now or datetime.now(timezone.utc)
+    model = "tfidf" if config.method == "classic" else Path(config.model).name
+    return f"{now:%Y%m%d-%H%M%S}-{config.method}-{_slug(model)}"
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.")
+    return slug[:80] or "run"
+
+
+def environment_info() -> dict[str, Any]:
+    """Hardware and software facts recorded beside every run."""
+    info: dict[str, Any] = {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "recorded_at": datetime.now(timezone.utc).isoformat(),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda_available"] = torch.cuda.is_available()
+        if torch.cuda.is_available():
+            info["gpu_name"] = torch.cuda.get_device_name(0)
+            info["gpu_count"] = torch.cuda.device_count()
+            info["gpu_memory_bytes"] = torch.cuda.get_device_properties(0).total_memory
+    except ImportError:
+        info["torch"] = None
+    for module in ("transformers", "accelerate", "peft", "sklearn"):
+        try:
+            info[module] = __import__(module).__version__
+        except ImportError:
+            info[module] = None
+    info["hardware"] = info.get("gpu_name") or f"CPU x{info['cpu_count']}"
+    return info
+
+
+class RunWriter:
+    """Creates and fills one run folder. Use `RunWriter.create(config)` to start a run."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.started = time.monotonic()
+
+    @classmethod
+    def create(cls, config: TrainConfig, run_id: str | None = None, resume: bool = False) -> RunWriter:
+        """Make `<runs_dir>/<run_id>/` and write config.json and environment.json.
+
+        Raises RunFolderError if the folder exists and `resume` is False.
+        """
+        run_dir = Path(config.runs_dir) / (run_id or make_run_id(config))
+        if run_dir.exists() and not resume:
+            raise RunFolderError(f"run folder {run_dir} already exists; choose another run_name or resume it")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunFolderError(f"cannot create run folder {run_dir}: {e.strerror}") from e
+        writer = cls(run_dir)
+        if not (run_dir / "config.json").exists():
+            write_json_atomic(run_dir / "config.json", config.to_dict())
+        write_json_atomic(run_dir / "environment.json", environment_info())
+        return writer
+
+    def event(self, **fields: Any) -> None:
+        """Append one progress event (step, epoch, loss, lr, samples_per_s, ...) to events.jsonl.
+
+        One short write per line in append mode, flushed: a crash can lose only the last partial line,
+        which readers skip.
+        """
+        fields.setdefault("time", datetime.now(timezone.utc).isoformat())
+        fields.setdefault("elapsed_s", round(time.monotonic() - self.started, 3))
+        line = json.dumps(fields, default=float) + "\n"
+        with open(self.run_dir / "events.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+
+    def write_json(self, name: str, payload: Any) -> None:
+        write_json_atomic(self.run_dir / name, payload)
+
+    def write_predictions(self, frame: Any) -> None:
+        """Write a pandas DataFrame as predictions.parquet atomically."""
+        with atomic_path(self.run_dir / "predictions.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+
+    def finish(self, state: str, **extra: Any) -> None:
+        """Write status.json last; `state` is succeeded, failed or cancelled."""
+        payload = {"state": state, "finished_at": datetime.now(timezone.utc).isoformat(), **extra}
+        write_json_atomic(self.run_dir / STATUS_FILE, payload)
+
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    """All complete events of a run (a torn last line is skipped)."""
+    path = Path(run_dir) / "events.jsonl"
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            log.warning("skipping torn line in %s", path)
+    return events
+
+
+def run_status(run_dir: Path) -> dict[str, Any] | None:
+    """Contents of status.json, or None while the run is unfinished."""
+    path = Path(run_dir) / STATUS_FILE
+    return read_json(path) if path.exists() else None
+
+
+def list_runs(runs_dir: Path | str) -> list[Path]:
+    """Run folders under `runs_dir` (those holding a config.json), newest first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if (p / "config.json").is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -1,0 +1,1 @@
+"""Datasets: the catalog of public sets, user files, seeded splits, PII masking."""

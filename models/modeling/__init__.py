@@ -1,0 +1,1 @@
+"""Models: the registry and safe loading, the lean BERT forward, causal LMs, tokenise and pad."""

@@ -1,0 +1,1 @@
+"""Before a launch: time, memory and cost estimates."""

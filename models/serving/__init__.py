@@ -1,0 +1,1 @@
+"""Serving a run: predictors, the post-run inference benchmark, explanations."""

@@ -1,0 +1,181 @@
+"""The one public entry point for training: `train(config)` runs any method and fills a run folder.
+
+    from models.core.config import TrainConfig
+    from models.training.train import train
+    result = train(TrainConfig(method="full", dataset="banking77"))
+    print(result.metrics["accuracy"], result.run_dir)
+
+Every method takes (config, data, writer) and returns a RunResult; each is imported only when used, so
+the classic baseline never pays for importing torch. Under `accelerate launch` only the main process
+creates and writes the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from models.core.config import TrainConfig
+from models.core.runs import STATUS_FILE, RunResult, RunWriter, make_run_id, read_json, run_status
+from models.data.types import DataSplits
+from models.errors import RunFolderError
+
+log = logging.getLogger(__name__)
+
+
+class _SilentWriter(RunWriter):
+    """The run writer of non-main DDP processes: knows the folder, writes nothing."""
+
+    def event(self, **fields: Any) -> None:
+        return None
+
+    def write_json(self, name: str, payload: Any) -> None:
+        return None
+
+    def write_predictions(self, frame: Any) -> None:
+        return None
+
+    def finish(self, state: str, **extra: Any) -> None:
+        return None
+
+
+def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool = False,
+          run_id: str | None = None) -> RunResult:
+    """Train `config.method` on `data` (or on `config.dataset`, loaded here) and write a run folder.
+
+    Arguments:
+        config: the whole run's settings; saved as config.json in the run folder.
+        data: splits to train on; None loads `config.dataset` (catalog name, or a user file with
+            text_column/label_column), applying train_examples_per_class and pii_scrub.
+        resume: continue the run folder `run_id` (full/lora continue from their newest checkpoint;
+            the other methods, which take seconds to minutes, start again).
+        run_id: the run folder's name under config.runs_dir; None makes one from method, model and time.
+    Raises ConfigError, DatasetError, ModelNotFoundError, DeviceError, TrainingError or RunFolderError;
+    any failure is recorded in status.json ("failed" with the error) before it propagates.
+    """
+    _set_threads(config.num_threads)
+    writer = _create_writer(config, run_id, resume)
+    try:
+        if data is None:
+            data = load_training_data(config)
+        writer.write_json("data.json", describe_data(data))
+        result = _dispatch(config, data, writer, resume)
+    except KeyboardInterrupt:
+        writer.finish("cancelled", error="interrupted")
+        raise
+    except Exception as e:
+        log.error("run %s failed: %s", writer.run_dir.name, e)
+        writer.finish("failed", error=f"{type(e).__name__}: {e}")
+        raise
+    if result.state == "succeeded" and not isinstance(writer, _SilentWriter):
+        _record_inference(result.run_dir, data, config)
+    return result
+
+
+def _record_inference(run_dir: Path, data: DataSplits, config: TrainConfig) -> None:
+    """Short inference benchmark -> inference.json (models/inference_record.py). The run has already
+    succeeded, so a failure or a cancel here only leaves the file out (the Compare page flags it)."""
+    from models.serving.benchmark_record import record_inference
+
+    try:
+        record_inference(run_dir, data, device=config.device)
+    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - never turn a succeeded run into a failed one
+        log.warning("inference benchmark of run %s skipped: %s: %s", run_dir.name, type(e).__name__, e)
+
+
+def resume_run(run_dir: str | Path, data: DataSplits | None = None) -> RunResult:
+    """Continue an unfinished run from its folder (config.json is read back; newest checkpoint used).
+
+    `data` must be the splits the run started with when it was given data explicitly; None reloads
+    config.dataset. Raises RunFolderError if the folder has no config.json or the run already succeeded,
+    TrainingError if the data differ from the checkpoint's.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise RunFolderError(f"{run_dir} is not a run folder (no config.json); give a folder under data/runs")
+    status = run_status(run_dir)
+    if status and status.get("state") == "succeeded":
+        raise RunFolderError(f"run {run_dir.name} already succeeded; start a new run instead of resuming it")
+    config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    return train(config.replace(runs_dir=str(run_dir.parent)), data, resume=True, run_id=run_dir.name)
+
+
+def load_training_data(config: TrainConfig) -> DataSplits:
+    """The dataset `config` names, split with config.seed, limited and PII-scrubbed as configured."""
+    from models.data import catalog as datasets
+    if config.text_column is not None:
+        data = datasets.load_user_dataset(config.dataset, config.text_column, config.label_column,
+                                          seed=config.seed, pii_scrub=config.pii_scrub)
+    else:
+        data = datasets.load_dataset(config.dataset, seed=config.seed, pii_scrub=config.pii_scrub)
+    if config.train_examples_per_class is not None:
+        train = datasets.limit_per_class(data.train, config.train_examples_per_class, seed=config.seed)
+        data = dataclasses.replace(data, train=train,
+                                   meta={**data.meta, "train_examples_per_class": config.train_examples_per_class})
+    return data
+
+
+def describe_data(data: DataSplits) -> dict[str, Any]:
+    """What the run trained on: name, labels, split sizes and provenance (licence, sha256, PII report)."""
+    return {"name": data.name, "label_names": list(data.label_names),
+            "rows": {"train": len(data.train), "validation": len(data.validation), "test": len(data.test)},
+            "meta": data.meta}
+
+
+def _dispatch(config: TrainConfig, data: DataSplits, writer: RunWriter, resume: bool) -> RunResult:
+    if config.method in ("full", "lora"):
+        from models.training.finetune import train_finetune
+
+        return train_finetune(config, data, writer, resume=resume)
+    if config.method == "classic":
+        from models.training.classic import train_classic
+
+        return train_classic(config, data, writer)
+    if config.method == "linear_probe":
+        from models.training.probe import train_linear_probe
+
+        return train_linear_probe(config, data, writer)
+    from models.training.zeroshot import train_zero_shot
+
+    return train_zero_shot(config, data, writer)
+
+
+def _set_threads(num_threads: int | None) -> None:
+    if num_threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(num_threads)
+
+
+def _distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _create_writer(config: TrainConfig, run_id: str | None, resume: bool) -> RunWriter:
+    """RunWriter on the main process; a silent one elsewhere (same folder name, agreed by broadcast)."""
+    if not _distributed():
+        return _main_writer(config, run_id, resume)
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    from models.training.finetune import wants_cpu
+
+    state = PartialState(cpu=wants_cpu(config.device))
+    chosen = [run_id or make_run_id(config)]
+    broadcast_object_list(chosen, from_process=0)
+    writer: RunWriter = _main_writer(config, chosen[0], resume) if state.is_main_process else _SilentWriter(
+        Path(config.runs_dir) / chosen[0])
+    state.wait_for_everyone()
+    return writer
+
+
+def _main_writer(config: TrainConfig, run_id: str | None, resume: bool) -> RunWriter:
+    writer = RunWriter.create(config, run_id=run_id, resume=resume)
+    if resume:
+        (writer.run_dir / STATUS_FILE).unlink(missing_ok=True)  # running again: no longer failed
+        writer.event(kind="resume")
+    return writer

@@ -1,0 +1,172 @@
+"""Playground calls: one timed prediction, top labels, batch predictions of several models, timed LLM streams.
+
+No torch here (predictors and LLMs are passed in), so the Playground page imports this module freely.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.errors import ConfigError, RunFolderError
+from models.serving.explain import ProbabilityModel
+
+MAX_BATCH_ROWS = 5_000
+"""Most rows one Playground batch predicts (a bigger file belongs in `python -m models predict`)."""
+
+
+def timed_calls(method: str) -> int:
+    """Single-text calls to time per Playground prediction: 3, or 1 for zero-shot (an LLM call per label)."""
+    return 1 if method == "zero_shot" else 3
+
+
+def run_folder(run_id: str, recorded_runs_dir: str | None = None) -> Path:
+    """The folder of run `run_id`: under the current runs folder, else under the one its config recorded.
+
+    Raises RunFolderError when neither holds it (moved or deleted after it was ingested).
+    """
+    from models.modeling.registry import runs_dir
+
+    candidates = [runs_dir() / run_id] + ([Path(recorded_runs_dir) / run_id] if recorded_runs_dir else [])
+    for folder in candidates:
+        if (folder / "config.json").is_file():
+            return folder
+    raise RunFolderError(f"run folder {run_id} not found in {', '.join(str(c.parent) for c in candidates)}; "
+                         f"it was moved or deleted - train it again on the Fine-tune page")
+
+
+@dataclass(frozen=True)
+class TimedPrediction:
+    """One model's answer to one text."""
+
+    label: str
+    """Most likely label."""
+    probabilities: pd.DataFrame
+    """Columns label, probability (0-1): every label, most likely first."""
+    latency_ms: float
+    """Wall time of the fastest of `calls` single-text predict_proba calls (perf_counter)."""
+    calls: int
+    """How many identical calls were timed (the fastest is the least disturbed by other work)."""
+
+
+def predict_one(model: ProbabilityModel, text: str, calls: int = 3) -> TimedPrediction:
+    """Predict one text, timing `calls` identical single-text calls and keeping the fastest.
+
+    Raises ConfigError for an empty text or calls < 1.
+    """
+    if not text.strip():
+        raise ConfigError("type a text to classify; it is empty")
+    if calls < 1:
+        raise ConfigError(f"calls must be at least 1, got {calls}")
+    timings_ms = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        probs = np.asarray(model.predict_proba([text]))[0]  # [num_labels]
+        timings_ms.append((time.perf_counter() - start) * 1000.0)
+    latency_ms = min(timings_ms)
+    frame = pd.DataFrame({"label": list(model.label_names), "probability": probs.astype(float)})
+    frame = frame.sort_values(["probability", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return TimedPrediction(label=str(frame.loc[0, "label"]), probabilities=frame, latency_ms=latency_ms, calls=calls)
+
+
+def batch_texts(frame: pd.DataFrame, text_column: str, max_rows: int = MAX_BATCH_ROWS) -> list[str]:
+    """The text column of an uploaded table as strings (missing values become '').
+
+    Raises ConfigError for an unknown column, an empty table or more than `max_rows` rows.
+    """
+    if text_column not in frame.columns:
+        raise ConfigError(f"column {text_column!r} not found; columns are: {', '.join(map(str, frame.columns))}")
+    if frame.empty:
+        raise ConfigError("the uploaded table has no rows")
+    if len(frame) > max_rows:
+        raise ConfigError(f"the file has {len(frame):,} rows; the Playground predicts at most {max_rows:,}. "
+                          f"Split it, or run `python -m models predict` on the whole file")
+    return frame[text_column].fillna("").astype(str).tolist()
+
+
+def predict_batch(models: Mapping[str, ProbabilityModel], texts: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
+    """(table, seconds per model): column text, then '<name> label' and '<name> confidence' per model.
+
+    Each model sees the whole list in one predict_proba call (its own batching).
+    """
+    table = pd.DataFrame({"text": list(texts)})
+    seconds: dict[str, float] = {}
+    for name, model in models.items():
+        start = time.perf_counter()
+        probs = np.asarray(model.predict_proba(list(texts)))  # [n, num_labels]
+        seconds[name] = time.perf_counter() - start
+        labels = np.asarray(model.label_names, dtype=object)
+        table[f"{name} label"] = labels[probs.argmax(axis=1)] if len(texts) else []
+        table[f"{name} confidence"] = probs.max(axis=1) if len(texts) else []
+    return table, seconds
+
+
+# ---------------------------------------------------------------- LLM streams
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """Speed of one streamed generation."""
+
+    time_to_first_token_ms: float
+    """From starting the stream to the first text piece (prompt processing + first token)."""
+    total_s: float
+    """From starting the stream to its end."""
+    new_tokens: int
+    """Tokens in the generated text (re-tokenized without special tokens)."""
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second after the first one (decode speed); NaN for fewer than 2 tokens."""
+        decode_s = self.total_s - self.time_to_first_token_ms / 1000.0
+        return (self.new_tokens - 1) / decode_s if self.new_tokens > 1 and decode_s > 0 else float("nan")
+
+
+class TimedStream:
+    """Wrap a text-piece iterator (models.modeling.causal_lm.generate_stream): pass pieces through, time them, keep the text.
+
+        stream = TimedStream(generate_stream(model, tokenizer, prompt))
+        st.write_stream(stream)          # or: "".join(stream)
+        stats = stream.stats(tokenizer)
+    """
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+        self._start: float | None = None
+        self._first: float | None = None
+        self._end: float | None = None
+        self._text: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        self._start = time.perf_counter()
+        for piece in self._pieces:
+            if self._first is None and piece:
+                self._first = time.perf_counter()
+            self._text.append(piece)
+            yield piece
+        self._end = time.perf_counter()
+
+    @property
+    def text(self) -> str:
+        """Everything streamed so far."""
+        return "".join(self._text)
+
+    def stats(self, tokenizer: Any) -> GenerationStats:
+        """Timings of the finished stream; ConfigError if it was not consumed to the end."""
+        if self._start is None or self._end is None:
+            raise ConfigError("the stream has not finished; iterate over it to the end first")
+        first = self._first if self._first is not None else self._end
+        tokens = len(tokenizer(self.text, add_special_tokens=False)["input_ids"]) if self.text else 0
+        return GenerationStats(time_to_first_token_ms=(first - self._start) * 1000.0,
+                               total_s=self._end - self._start, new_tokens=tokens)
+
+
+def fill_template(template: str, text: str, labels: Sequence[str] = ()) -> str:
+    """A prompt template (models.modeling.causal_lm.PROMPT_TEMPLATES) filled with the text and comma-separated labels."""
+    return template.replace("{labels}", ", ".join(labels) or "(no labels given)").replace("{text}", text)
