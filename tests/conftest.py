@@ -1,4 +1,4 @@
-"""Shared fixtures: a small sample workspace per test, offline model hubs, AppTest helpers."""
+"""Fixtures every level shares: offline model hubs, the dataset mirror, a small sample workspace per test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 TEST_EVENTS = 30_000
 """Sample events in test workspaces: enough for every chart, seconds to build."""
 
@@ -55,33 +56,3 @@ def empty_ws(tmp_path: Path):
     workspace = Workspace.open(tmp_path / "empty.duckdb", seed_demo=False)
     yield workspace
     workspace.close()
-
-
-@pytest.fixture
-def app_env(workspace_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the app at a private workspace, runs, jobs and uploads folders; clear Streamlit caches before and after."""
-    import streamlit as st
-
-    monkeypatch.setenv("STRATLAB_WORKSPACE", str(workspace_file))
-    monkeypatch.setenv("STRATLAB_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("STRATLAB_JOBS_DIR", str(tmp_path / "jobs"))
-    monkeypatch.setenv("STRATLAB_UPLOADS_DIR", str(tmp_path / "uploads"))
-    monkeypatch.delenv("STRATLAB_PASSWORD", raising=False)
-    monkeypatch.chdir(ROOT)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield workspace_file
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def new_app(page: str | None = None):
-    """An AppTest of app.py, switched to `page` (e.g. 'pages/data.py') and run."""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    return at

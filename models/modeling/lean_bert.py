@@ -15,7 +15,7 @@ Same weights, same maths as transformers' BertForSequenceClassification, less wo
 Dropout sits where Hugging Face puts it (embeddings, attention probabilities, both residual branches,
 before the classifier), with the model's probabilities unless `attention_dropout` overrides the one on
 attention probabilities (training only; on CPU it forces the slow unfused attention kernel); in eval mode
-the logits equal transformers' to float rounding (tests/test_models_fastpath.py checks logits and
+the logits equal transformers' to float rounding (tests/models/test_fastpath.py checks logits and
 gradients).
 
 `FastSequenceClassifier` registers the original `bert` and `classifier` modules under their own names,

@@ -1,0 +1,1 @@
+"""Tests of analytics/: the workspace, ingest, compute, charts, report, CLI."""

@@ -1,0 +1,175 @@
+"""Driving the app in a real browser: a Streamlit server on a loopback port, Chromium through Playwright,
+and page helpers that wait for Streamlit to settle (helpers, not tests; fixtures are in conftest.py)."""
+
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--no-first-run",
+]
+SERVER_START_S = 120
+"""Seconds allowed for the server to answer /_stcore/health (it builds a 30k-event workspace first)."""
+STEP_MS = 60_000
+"""Milliseconds allowed for any one page element to appear (CI machines are slow and shared)."""
+VIEWPORT = {"width": 1400, "height": 900}
+
+# Console errors that are not the app's fault, and why they are ignored (everything seen is written to
+# test-artifacts/browser/console.txt). Only this was seen in Chromium 156 / Streamlit 1.67:
+BENIGN_CONSOLE = (
+    # The tab icon: app.py's page_icon=":material/insights:" makes the browser fetch the icon's SVG from
+    # fonts.gstatic.com, unreachable offline (CI, sandboxes). Nothing on the page depends on it.
+    "fonts.gstatic.com/s/i/short-term/release/materialsymbols",
+)
+
+SAMPLE_CSV = (
+    "account,region,seats,mrr_usd\n"
+    "Acme Robotics,EMEA,25,2500\n"
+    "Blue Harbor,AMER,40,4000\n"
+    "Cedar Labs,APAC,12,1200\n"
+    "Delta Health,AMER,60,6600\n"
+)
+IMPORT_TABLE = "journey_accounts"
+
+
+# -- prerequisites -------------------------------------------------------------------------------------
+def missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI is set, so the browser journey must run here", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the server ----------------------------------------------------------------------------------------
+@dataclass
+class Server:
+    """A running `streamlit run app.py` with its own workspace, runs and jobs folders."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    tmp: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+def server_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("STRATLAB_PASSWORD", None)
+    env.update(
+        STRATLAB_WORKSPACE=str(tmp / "workspace.duckdb"),
+        STRATLAB_DEMO_EVENTS="30000",
+        STRATLAB_RUNS_DIR=str(tmp / "runs"),
+        STRATLAB_JOBS_DIR=str(tmp / "jobs"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def wait_healthy(server: Server, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}", pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as r:
+                if r.status == 200 and r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"streamlit did not answer /_stcore/health within {timeout_s:.0f} s:\n{server.log_tail()}",
+                pytrace=False)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate the server's process group, then kill it if it does not stop within 10 s."""
+    if process.poll() is not None:
+        return
+    pgid = os.getpgid(process.pid)
+    os.killpg(pgid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(pgid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+# -- the browser ---------------------------------------------------------------------------------------
+@dataclass
+class Console:
+    """Browser console errors and uncaught page errors, minus known benign noise."""
+
+    errors: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    everything: list[str] = field(default_factory=list)
+
+    def record(self, kind: str, text: str) -> None:
+        self.everything.append(f"{kind}: {text}")
+        if kind in ("error", "pageerror"):
+            (self.ignored if any(b in text for b in BENIGN_CONSOLE) else self.errors).append(f"{kind}: {text}")
+
+
+# -- page helpers --------------------------------------------------------------------------------------
+def settle(page) -> None:
+    """Wait until Streamlit has finished the current script run (no 'Running...' status widget)."""
+    page.wait_for_timeout(300)  # let a rerun triggered by the last action start
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=STEP_MS)
+    page.locator('[data-testid="stSkeleton"]').first.wait_for(state="hidden", timeout=STEP_MS)
+
+
+def see(page, text: str, exact: bool = False) -> None:
+    """Wait until `text` is visible in the app (first match)."""
+    page.get_by_text(text, exact=exact).first.wait_for(state="visible", timeout=STEP_MS)
+
+
+def screenshot(page, name: str) -> Path:
+    """Full-page screenshot: Streamlit scrolls inside its main container, so grow the viewport to fit it."""
+    settle(page)
+    height = page.evaluate(
+        """() => Math.max(...[...document.querySelectorAll(
+            '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"], [data-testid="stSidebarContent"], body')]
+            .map(e => e.scrollHeight))"""
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 8000))})
+    page.wait_for_timeout(500)  # charts re-layout to the new size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+    return path
+
+
+def go(page, title: str) -> None:
+    """Open a page through the sidebar navigation and wait for its title."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title).first.wait_for(state="visible", timeout=STEP_MS)
+    settle(page)
+
+
+def no_exceptions(page, where: str) -> None:
+    shown = page.get_by_test_id("stException")
+    if shown.count():
+        pytest.fail(f"{where}: the app shows an exception:\n{shown.first.inner_text()}", pytrace=False)
+
+

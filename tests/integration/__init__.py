@@ -1,0 +1,1 @@
+"""Many sessions at once through the libraries, as the pages drive them."""

@@ -1,0 +1,1 @@
+"""Tests of models/: core, data, modeling, training, serving, jobs, planning, CLI."""

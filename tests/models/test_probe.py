@@ -1,0 +1,57 @@
+"""Linear probe: embeddings are order-preserving and normalised; a tiny-encoder run writes every file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.core.config import TrainConfig
+from models.core.runs import RunWriter, run_status
+from tests.models.tiny import small_sentiment
+
+TEXTS = ["short", "a much longer text with many more tokens than the others here", "mid length text",
+         "card not arrived", "x"]
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_dir(allowed_tmp: Path) -> Path:
+    from models.modeling.registry import tiny_encoder
+
+    return Path(tiny_encoder(allowed_tmp / "tiny-encoder").location)
+
+
+def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> None:
+    from models.training.probe import embed_texts, load_frozen_encoder
+
+    encoder, tokenizer = load_frozen_encoder(str(tiny_encoder_dir), "cpu")
+    batched = embed_texts(encoder, tokenizer, TEXTS, batch_size=2, max_length=32)
+    one_by_one = np.concatenate([embed_texts(encoder, tokenizer, [t], batch_size=1, max_length=32) for t in TEXTS])
+    assert batched.shape == (5, 32)
+    assert np.allclose(batched, one_by_one, atol=1e-5)  # padding and sorting change nothing
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(batched[0], batched[1])
+
+
+def test_linear_probe_run_on_tiny_encoder(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    from models.training.probe import train_linear_probe
+
+    data = small_sentiment()
+    config = TrainConfig(method="linear_probe", model=str(tiny_encoder_dir), runs_dir=str(tmp_path),
+                         run_name="probe", max_length=32, eval_batch_size=16)
+    result = train_linear_probe(config, data, RunWriter.create(config))
+    run = result.run_dir
+    for name in ("config.json", "eval.json", "predictions.parquet", "status.json", "model/head.joblib",
+                 "model/base.json", "model/labels.json"):
+        assert (run / name).is_file(), name
+    assert run_status(run)["state"] == "succeeded"
+    assert json.loads((run / "model/base.json").read_text())["model"] == str(tiny_encoder_dir)
+    frame = pd.read_parquet(run / "predictions.parquet")
+    assert len(frame) == 40
+    probs = np.stack(frame["probs"].to_list())
+    assert probs.shape == (40, 2) and np.allclose(probs.sum(axis=1), 1.0)
+    assert result.extra["embedding_dim"] == 32
+    assert 0.0 <= result.metrics["accuracy"] <= 1.0

@@ -1,0 +1,1 @@
+"""AppTest of every page and the app shell."""

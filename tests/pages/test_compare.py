@@ -1,0 +1,95 @@
+"""AppTest of the Compare page: empty state, a filled leaderboard with charts, refused price edits, API form."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics.db import Workspace
+from tests.analytics.compare_fixtures import insert_predictions, insert_run
+from tests.pages.apptest import new_app
+
+
+def fill(workspace_file) -> None:
+    ws = Workspace.open(workspace_file)
+    try:
+        insert_run(ws, "r-classic", method="classic", model="tfidf", accuracy=0.8, n_test=4, train_seconds=36,
+                   throughput_per_s=1000, per_class=10, api_input_tokens=500.0, api_output_tokens=5.0,
+                   api_tokenizer="SmolLM2-135M BPE")
+        insert_run(ws, "r-full", method="full", model="all-MiniLM-L6-v2", accuracy=0.9, n_test=4, train_seconds=360,
+                   throughput_per_s=100, p50_ms=10, per_class=20, model_params=22_700_000, tokens_per_request=16.0)
+        insert_predictions(ws, "r-classic", [0.9, 0.2, 0.6, 0.4], [True, False, True, False])
+        insert_predictions(ws, "r-full", [0.9, 0.2, 0.6, 0.4], [True, True, False, True])
+    finally:
+        ws.close()
+
+
+def button(at, label: str):
+    matches = [b for b in at.button if b.label.startswith(label)]
+    assert matches, f"no button {label!r}; buttons: {[b.label for b in at.button]}"
+    return matches[0]
+
+
+@pytest.mark.slow
+def test_empty_workspace_says_how_to_get_candidates(app_env):
+    at = new_app("pages/compare.py")
+    assert not at.exception
+    assert any("No measured candidates yet" in i.value for i in at.info)
+    assert button(at, "Run the quick demo").label.startswith("Run the quick demo")
+    assert [t.label for t in at.tabs] == ["Leaderboard & charts", "Cascade", "Learning curve", "Prices",
+                                          "Scaling planner", "Memo"]
+    assert not at.get("plotly_chart")  # no chart without a measurement
+
+
+@pytest.mark.slow
+def test_leaderboard_charts_and_recommendation_render(app_env):
+    fill(app_env)
+    at = new_app("pages/compare.py")
+    assert not at.exception, at.exception
+    assert [t.label for t in at.tabs] == ["Leaderboard & charts", "Cascade", "Learning curve", "Prices",
+                                          "Scaling planner", "Memo"]
+    assert any(m.value.startswith("**Recommendation.** At 100,000 requests per month, choose") for m in at.markdown)
+    assert any(c.value == "2 candidates on banking77: 2 runs, 0 API · 2 on the cost-accuracy frontier"
+               for c in at.caption)
+    board = at.dataframe[0].value
+    assert set(board["candidate"].str.split(" ·").str[0]) == {"classic", "fine-tune"}
+    assert len(at.get("plotly_chart")) >= 6  # frontier, latency, total cost, projection, cascade, learning curve
+    assert at.get("download_button")
+    at.number_input(key="cmp_volume").set_value(0).run()
+    assert any("requests per month must be more than zero" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_bad_price_edit_is_refused_in_place(app_env):
+    fill(app_env)
+    at = new_app("pages/compare.py")
+    at.session_state["cmp_price_editor"] = {"edited_rows": {"0": {"hourly_usd": -3.0}, "1": {"source": None}},
+                                            "added_rows": [], "deleted_rows": []}
+    at.text_input(key="cmp_price_note").set_value("typo test")
+    at.run()
+    button(at, "Save price edits").click().run()
+    assert not at.exception
+    refused = [e.value for e in at.error if "Refused, not saved" in e.value]
+    assert len(refused) == 2, refused
+    assert "hourly_usd must be more than zero" in refused[0] and "source = None" in refused[1]
+    ws = Workspace.open(app_env)
+    try:
+        assert ws.scalar("select count(*) from price_edits") == 0
+        assert ws.scalar("select min(hourly_usd) from prices") > 0
+    finally:
+        ws.close()
+
+
+@pytest.mark.slow
+def test_api_candidate_without_source_is_refused(app_env):
+    fill(app_env)
+    at = new_app("pages/compare.py")
+    form_inputs = {n.label: n for n in at.number_input}
+    form_inputs["Accuracy (%)"].set_value(70.0)
+    form_inputs["Measured on how many texts"].set_value(500)
+    next(t for t in at.text_input if t.label == "Name").set_value("gpt-4o-mini")
+    at.button(key="FormSubmitter:cmp_api_form-Add candidate").click().run()
+    assert any("say where the accuracy comes from" in e.value for e in at.error)
+    next(t for t in at.text_input if t.label.startswith("Source")).set_value("own eval, 500 texts")
+    at.button(key="FormSubmitter:cmp_api_form-Add candidate").click().run()
+    assert not at.exception
+    assert "gpt-4o-mini (API)" in set(at.dataframe[0].value["candidate"])

