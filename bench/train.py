@@ -75,7 +75,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def load_data(quick: bool, seed: int, per_class: int | None) -> DataSplits:
-    from models.data.catalog import limit_per_class, load_dataset
+    from models.data.catalog import load_dataset
+    from models.data.splits import limit_per_class
 
     data = load_dataset("banking77", seed=seed)
     if not quick:

@@ -274,7 +274,7 @@ def read_input_texts(path: Path, text_column: str) -> list[str]:
             return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except OSError as e:
             raise DataValidationError(f"cannot read {path}: {e.strerror}") from e
-    from models.data.catalog import read_table
+    from models.data.user_files import read_table
 
     frame = read_table(path)
     if text_column not in frame.columns:

@@ -12,7 +12,8 @@ import streamlit as st
 
 from analytics.charts import runs as charts_runs
 from models.core.config import METHODS
-from models.data.catalog import list_datasets, validate_labelled_frame
+from models.data.catalog import list_datasets
+from models.data.user_files import validate_labelled_frame
 from models.errors import ConfigError, StratLabModelError
 from models.jobs import queue as jobs
 from models.planning.estimate import EstimateError, cost_usd, memory_estimate, model_shape, time_estimate

@@ -4,8 +4,9 @@
 problems it found; `parse_file` reads it with the user's choices and raises ImportValidationError
 listing every problem (file, line or row, column, what to change); `import_table` writes the frame and
 its catalog row in one transaction. Detecting the format, encoding, delimiter and quoting and reading the
-text into cells is `analytics.ingest.sniff`, shared with the training-file loader of `models.data.catalog`; this module
-types the cells, checks names and writes. Nothing here touches Streamlit or imports duckdb.
+text into cells is `analytics.ingest.sniff`, shared with the training-file loader of
+`models.data.user_files`; this module types the cells, checks names and writes. Nothing here touches
+Streamlit or imports duckdb.
 """
 
 from __future__ import annotations

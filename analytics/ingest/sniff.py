@@ -1,8 +1,8 @@
 """Read an uploaded file's bytes safely: what it is, how its text is encoded and delimited, and its cells.
 
 One sniffing layer for every import path: the Data page importer (`analytics.ingest.importer`) and the
-training-file loader (`models.data.catalog`) both call it, so both refuse the same files with the same messages
-(the file name as the user gave it, the line, what to change).
+training-file loader (`models.data.user_files`) both call it, so both refuse the same files with the same
+messages (the file name as the user gave it, the line, what to change).
 
 - `detect_format`: empty, binary, image, archive, compressed, UTF-16/32-without-BOM files are refused.
 - `detect_text_settings`: encoding (BOMs, strict UTF-8, then a reported guess), delimiter, quoting, header.

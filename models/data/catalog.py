@@ -1,4 +1,4 @@
-"""Dataset catalog, verified file access, user-file validation and seeded stratified splits.
+"""The catalog of built-in datasets: entries, verified file access (mirror, cache, download) and loading.
 
 Built-in files are found, in order: in the mirror folder `$STRATLAB_DATASET_MIRROR/<name>/<file>`, in the
 download cache (`$STRATLAB_DATASET_CACHE`, default data/cache/datasets), or downloaded from the public
@@ -6,8 +6,8 @@ source at a pinned commit. Every file is checked against its SHA-256 before use.
 
 Example ids are stable and point back at the source row: '<source>-<row:05d>', e.g. 'train-00042'
 (row 42 of train.csv, 0-based, header excluded), 'dev-00007' (SST-2 dev.tsv), 'yelp-00100'
-(sentiment sentences), 'row-00001' (user files: 1-based data row, as in validation messages). A
-validation split carved out of a source train file keeps the 'train-' ids.
+(sentiment sentences). A validation split carved out of a source train file keeps the 'train-' ids.
+User files are read by `models.data.user_files`; splits are made by `models.data.splits`.
 """
 
 from __future__ import annotations
@@ -16,36 +16,22 @@ import csv
 import hashlib
 import json
 import logging
-import math
 import os
-import re
 import tempfile
 import urllib.error
 import urllib.request
-from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from analytics.errors import ImportValidationError
-from analytics.ingest import sniff
-from models.data.pii import scrub_texts
-from models.data.types import DataSplits, LabelledTexts
-from models.errors import ConfigError, DatasetError, DatasetNotFoundError, DataValidationError
+from models.data.splits import Rows, assemble_splits, carve, holdout_count, scrub_splits
+from models.data.types import DataSplits
+from models.errors import ConfigError, DatasetError, DatasetNotFoundError
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MIN_ROWS = 20
-"""Fewest labelled rows a user dataset may have."""
-LONG_TEXT_CHARS = 2000
-"""Texts longer than this get a warning: models read only the first max_length tokens (~500 chars at 128)."""
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".ndjson")
-"""File suffixes `read_table` accepts for user files."""
 _DOWNLOAD_TIMEOUT_S = 60
 
 
@@ -86,7 +72,8 @@ _SST2 = ("forest-snow/alps", "3c7ef2c98249fc975a897b27f275695f97d5b7a9")
 _SENT = ("rmediero/sentiment-labelled-sentences", "40aabbbccbd0e7609dd53f7903dcd5b924838c2b")
 _TREC = ("harvardnlp/sent-conv-torch", "d61ded09c99c0199d8c5bca946cd65864de2b296")
 _SHAKES = ("karpathy/char-rnn", "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e")
-_SENT_FILES = {"amazon": "amazon_cells_labelled.txt", "imdb": "imdb_labelled.txt", "yelp": "yelp_labelled.txt"}
+_SENT_FILES = {"amazon": "amazon_cells_labelled.txt", "imdb": "imdb_labelled.txt",
+               "yelp": "yelp_labelled.txt"}
 
 CATALOG: dict[str, DatasetEntry] = {
     "banking77": DatasetEntry(
@@ -152,21 +139,6 @@ CATALOG: dict[str, DatasetEntry] = {
 }
 
 
-@dataclass
-class ValidationReport:
-    """Findings of `validate_labelled_frame`: errors block training, warnings do not."""
-
-    errors: list[str] = field(default_factory=list)
-    """Problems that must be fixed before training."""
-    warnings: list[str] = field(default_factory=list)
-    """Problems worth fixing that training survives."""
-
-    @property
-    def ok(self) -> bool:
-        """True when there are no errors."""
-        return not self.errors
-
-
 # ---------------------------------------------------------------- catalog and file access
 
 
@@ -214,7 +186,8 @@ def dataset_path(name: str, filename: str) -> Path:
     """
     entry = get_entry(name)
     if filename not in entry.files:
-        raise DatasetNotFoundError(f"dataset {entry.name} has no file {filename!r}; files: {', '.join(entry.files)}")
+        raise DatasetNotFoundError(f"dataset {entry.name} has no file {filename!r}; "
+                                   f"files: {', '.join(entry.files)}")
     url, sha256 = entry.files[filename]
     problems: list[str] = []
     mirror = os.environ.get("STRATLAB_DATASET_MIRROR", "").strip()
@@ -265,99 +238,24 @@ def _download(url: str, sha256: str, target: Path) -> Path:
             tmp.unlink()
 
 
-# ---------------------------------------------------------------- stratified splitting
-
-
-def stratified_split(labels: Sequence[int], n_holdout: int, seed: int) -> tuple[list[int], list[int]]:
-    """Split positions 0..len(labels)-1 into (kept, held out) with `n_holdout` rows held out.
-
-    Each class contributes in proportion to its size (largest remainder, ties broken by the seed) and keeps
-    at least one row, so even 2-example classes work. Both lists are in ascending order.
-    Raises DataValidationError when `n_holdout` leaves some class no row.
-    """
-    by_class: dict[int, list[int]] = defaultdict(list)
-    for position, label in enumerate(labels):
-        by_class[label].append(position)
-    classes = sorted(by_class)
-    counts = np.array([len(by_class[c]) for c in classes])
-    capacity = counts - 1
-    if n_holdout > capacity.sum():
-        raise DataValidationError(
-            f"cannot hold out {n_holdout} of {len(labels)} rows while keeping every one of {len(classes)} "
-            "classes in training; add rows or lower the test/validation fractions")
-    rng = np.random.default_rng(seed)
-    alloc = _allocate(counts, capacity, n_holdout, rng)
-    kept: list[int] = []
-    held: list[int] = []
-    for c, take in zip(classes, alloc, strict=True):
-        order = rng.permutation(len(by_class[c]))
-        members = by_class[c]
-        held += [members[i] for i in order[:take]]
-        kept += [members[i] for i in order[take:]]
-    return sorted(kept), sorted(held)
-
-
-def _allocate(counts: np.ndarray, capacity: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
-    """Integer allocation of `total` proportional to `counts`, capped by `capacity` (largest remainder)."""
-    quota = total * counts / counts.sum()
-    alloc = np.minimum(np.floor(quota).astype(int), capacity)
-    remainder = quota - alloc
-    tie_break = rng.permutation(len(counts))
-    while alloc.sum() < total:
-        room = alloc < capacity
-        order = np.lexsort((tie_break, -remainder))
-        pick = next(i for i in order if room[i])
-        alloc[pick] += 1
-        remainder[pick] -= 1.0
-    return alloc
-
-
-def _holdout_count(fraction: float, n_rows: int) -> int:
-    return max(1, round(fraction * n_rows)) if fraction > 0 else 0
-
-
-def limit_per_class(split: LabelledTexts, k: int, seed: int) -> LabelledTexts:
-    """At most `k` random examples per class (seeded), in the original order. For learning curves.
-
-    Raises ConfigError when k < 1.
-    """
-    if k < 1:
-        raise ConfigError(f"examples per class must be at least 1, got {k}")
-    rng = np.random.default_rng(seed)
-    by_class: dict[int, list[int]] = defaultdict(list)
-    for position, label in enumerate(split.labels):
-        by_class[label].append(position)
-    chosen: list[int] = []
-    for label in sorted(by_class):
-        members = by_class[label]
-        chosen += [members[i] for i in rng.permutation(len(members))[:k]]
-    return split.subset(sorted(chosen))
-
-
 # ---------------------------------------------------------------- built-in datasets
-
-
-@dataclass(frozen=True)
-class _Rows:
-    ids: list[str]
-    texts: list[str]
-    labels: list[str]
 
 
 def _read_text(name: str, filename: str, encoding: str = "utf-8") -> str:
     return dataset_path(name, filename).read_text(encoding=encoding)
 
 
-def _load_csv_rows(name: str, filename: str, prefix: str, sep: str, text_col: str, label_col: str) -> _Rows:
+def _load_csv_rows(name: str, filename: str, prefix: str, sep: str, text_col: str, label_col: str) -> Rows:
     frame = pd.read_csv(dataset_path(name, filename), sep=sep, dtype=str, keep_default_na=False,
                         quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL)
     texts = [t.strip() for t in frame[text_col]]
-    return _Rows([f"{prefix}-{i:05d}" for i in range(len(frame))], texts, [s.strip() for s in frame[label_col]])
+    labels = [s.strip() for s in frame[label_col]]
+    return Rows([f"{prefix}-{i:05d}" for i in range(len(frame))], texts, labels)
 
 
-def _tab_lines(text: str, prefix: str) -> _Rows:
+def _tab_lines(text: str, prefix: str) -> Rows:
     """'sentence<TAB>label' lines; a line with stray quotes is still one example (no CSV quoting)."""
-    rows = _Rows([], [], [])
+    rows = Rows([], [], [])
     for i, line in enumerate(line for line in text.split("\n") if line.strip()):
         sentence, _, label = line.rpartition("\t")
         if not sentence or label.strip() not in ("0", "1"):
@@ -369,8 +267,8 @@ def _tab_lines(text: str, prefix: str) -> _Rows:
     return rows
 
 
-def _trec_rows(text: str, prefix: str, fine: bool) -> _Rows:
-    rows = _Rows([], [], [])
+def _trec_rows(text: str, prefix: str, fine: bool) -> Rows:
+    rows = Rows([], [], [])
     for i, line in enumerate(line for line in text.splitlines() if line.strip()):
         label, _, question = line.partition(" ")
         rows.ids.append(f"{prefix}-{i:05d}")
@@ -378,68 +276,37 @@ def _trec_rows(text: str, prefix: str, fine: bool) -> _Rows:
         rows.labels.append(label if fine else label.split(":", 1)[0])
     return rows
 
-
-def _subset(rows: _Rows, positions: Sequence[int]) -> _Rows:
-    return _Rows([rows.ids[i] for i in positions], [rows.texts[i] for i in positions],
-                 [rows.labels[i] for i in positions])
-
-
-def _concat(parts: Sequence[_Rows]) -> _Rows:
-    return _Rows([i for p in parts for i in p.ids], [t for p in parts for t in p.texts],
-                 [label for p in parts for label in p.labels])
-
-
-def _to_split(rows: _Rows, index: dict[str, int]) -> LabelledTexts:
-    return LabelledTexts(tuple(rows.ids), tuple(rows.texts), tuple(index[label] for label in rows.labels))
-
-
-def _carve(rows: _Rows, n_holdout: int, seed: int) -> tuple[_Rows, _Rows]:
-    """(kept, held out) stratified by label."""
-    codes = {label: i for i, label in enumerate(sorted(set(rows.labels)))}
-    kept, held = stratified_split([codes[label] for label in rows.labels], n_holdout, seed)
-    return _subset(rows, kept), _subset(rows, held)
-
-
-def _splits(name: str, label_names: Sequence[str], train: _Rows, validation: _Rows, test: _Rows,
-            meta: dict[str, Any]) -> DataSplits:
-    index = {label: i for i, label in enumerate(label_names)}
-    unknown = sorted(set(train.labels + validation.labels + test.labels) - set(index))
-    if unknown:
-        raise DatasetError(f"{name}: labels {unknown[:5]} are not in the label list; the source file changed?")
-    return DataSplits(name, tuple(label_names), _to_split(train, index), _to_split(validation, index),
-                      _to_split(test, index), meta)
-
-
-def _load_banking77(seed: int, validation_fraction: float) -> tuple[list[str], _Rows, _Rows, _Rows]:
+def _load_banking77(seed: int, validation_fraction: float) -> tuple[list[str], Rows, Rows, Rows]:
     label_names = json.loads(_read_text("banking77", "categories.json"))
     source = _load_csv_rows("banking77", "train.csv", "train", ",", "text", "category")
     test = _load_csv_rows("banking77", "test.csv", "test", ",", "text", "category")
-    train, validation = _carve(source, _holdout_count(validation_fraction, len(source.ids)), seed)
+    train, validation = carve(source, holdout_count(validation_fraction, len(source.ids)), seed)
     return label_names, train, validation, test
 
 
-def _load_sst2(seed: int, validation_fraction: float) -> tuple[list[str], _Rows, _Rows, _Rows]:
-    parts = [_load_csv_rows("sst2", f"{p}.tsv", p, "\t", "sentence", "label") for p in ("train", "dev", "test")]
+def _load_sst2(seed: int, validation_fraction: float) -> tuple[list[str], Rows, Rows, Rows]:
+    parts = [_load_csv_rows("sst2", f"{p}.tsv", p, "\t", "sentence", "label")
+             for p in ("train", "dev", "test")]
     names = {"0": "negative", "1": "positive"}
     for part in parts:
         part.labels[:] = [names[label] for label in part.labels]
     return ["negative", "positive"], parts[0], parts[1], parts[2]
 
 
-def _load_sentiment(seed: int, validation_fraction: float) -> tuple[list[str], _Rows, _Rows, _Rows]:
+def _load_sentiment(seed: int, validation_fraction: float) -> tuple[list[str], Rows, Rows, Rows]:
     name = "sentiment_labelled_sentences"
-    rows = _concat([_tab_lines(_read_text(name, file), prefix) for prefix, file in _SENT_FILES.items()])
+    rows = Rows.concat([_tab_lines(_read_text(name, file), prefix) for prefix, file in _SENT_FILES.items()])
     rows.labels[:] = ["positive" if label == "1" else "negative" for label in rows.labels]
     n = len(rows.ids)
-    rest, test = _carve(rows, _holdout_count(validation_fraction, n), seed)
-    train, validation = _carve(rest, _holdout_count(validation_fraction, n), seed + 1)
+    rest, test = carve(rows, holdout_count(validation_fraction, n), seed)
+    train, validation = carve(rest, holdout_count(validation_fraction, n), seed + 1)
     return ["negative", "positive"], train, validation, test
 
 
-def _load_trec(seed: int, validation_fraction: float, fine: bool) -> tuple[list[str], _Rows, _Rows, _Rows]:
+def _load_trec(seed: int, validation_fraction: float, fine: bool) -> tuple[list[str], Rows, Rows, Rows]:
     source = _trec_rows(_read_text("trec", "TREC.train", "latin-1"), "train", fine)
     test = _trec_rows(_read_text("trec", "TREC.test", "latin-1"), "test", fine)
-    train, validation = _carve(source, _holdout_count(validation_fraction, len(source.ids)), seed)
+    train, validation = carve(source, holdout_count(validation_fraction, len(source.ids)), seed)
     return sorted(set(source.labels) | set(test.labels)), train, validation, test
 
 
@@ -463,13 +330,14 @@ def load_dataset(name: str, *, seed: int = 42, validation_fraction: float = 0.1,
     if entry.name == "trec":
         labels, train, validation, test = _load_trec(seed, validation_fraction, label_granularity == "fine")
     else:
-        loader = {"banking77": _load_banking77, "sst2": _load_sst2, "sentiment_labelled_sentences": _load_sentiment}
+        loader = {"banking77": _load_banking77, "sst2": _load_sst2,
+                  "sentiment_labelled_sentences": _load_sentiment}
         labels, train, validation, test = loader[entry.name](seed, validation_fraction)
     meta = {"source_urls": {f: url for f, (url, _) in entry.files.items()},
             "sha256": {f: sha for f, (_, sha) in entry.files.items()},
             "licence": entry.licence, "licence_url": entry.licence_url, "homepage": entry.homepage,
             "seed": seed, "validation_fraction": validation_fraction, "label_granularity": label_granularity}
-    splits = _splits(entry.name, labels, train, validation, test, meta)
+    splits = assemble_splits(entry.name, labels, train, validation, test, meta)
     return scrub_splits(splits) if pii_scrub else splits
 
 
@@ -480,279 +348,3 @@ def load_text_corpus(name: str) -> str:
         raise DatasetError(f"{entry.name} is a labelled {entry.task} dataset; use load_dataset()")
     return "".join(_read_text(entry.name, filename) for filename in entry.files)
 
-
-def scrub_splits(splits: DataSplits) -> DataSplits:
-    """The same splits with PII masked in every text; meta['pii_report'] says what was masked."""
-    total: dict[str, Any] = {}
-    parts = {}
-    for split_name in ("train", "validation", "test"):
-        split: LabelledTexts = getattr(splits, split_name)
-        texts, report = scrub_texts(split.texts)
-        parts[split_name] = replace(split, texts=tuple(texts))
-        for key, value in report.to_dict().items():
-            if isinstance(value, dict):
-                bucket = total.setdefault(key, {})
-                for kind, count in value.items():
-                    bucket[kind] = bucket.get(kind, 0) + count
-            else:
-                total[key] = total.get(key, 0) + value
-    return replace(splits, **parts, meta={**splits.meta, "pii_report": total})
-
-
-# ---------------------------------------------------------------- user files
-
-
-def read_table(path: str | Path, *, display_name: str | None = None) -> pd.DataFrame:
-    """Read a user's CSV, TSV, Parquet or JSONL file as a DataFrame (see `read_table_bytes`).
-
-    `display_name` is the name messages use (an upload's original name); None uses the file's own name.
-    Raises DatasetNotFoundError (missing file), DatasetError (unsupported or unreadable file) or
-    DataValidationError (ragged lines, a quote that never closes...; `problems` lists them).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetNotFoundError(f"file {path} does not exist; check the path")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DatasetError(f"cannot read {path}: {e.strerror}") from e
-    return read_table_bytes(display_name or path.name, data)
-
-
-def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
-    """The table in file `name` holding `data`, read in memory through the shared sniffing layer.
-
-    `analytics.ingest.sniff` refuses binary, image, archive, compressed and BOM-less UTF-16 files and detects the
-    encoding, delimiter and quoting exactly as the Data page importer does, with the same messages. CSV/TSV
-    need a header row; every cell is read as text. Notes (a guessed encoding, whitespace-only cells stored
-    as empty) land in `frame.attrs['read_warnings']`.
-    Raises DatasetError (unsupported or unreadable file) or DataValidationError listing every problem.
-    """
-    suffix = Path(name).suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise DatasetError(f"unsupported file type {suffix or '(none)'} for {name}; "
-                           "use .csv, .tsv, .parquet or .jsonl")
-    try:
-        fmt, warnings = sniff.detect_format(name, data)
-        if fmt == "parquet":
-            frame = sniff.read_parquet(name, data)
-        elif fmt == "jsonl":
-            frame = _from_json_lines(name, data)
-        elif fmt in sniff.TEXT_FORMATS:
-            frame = _from_delimited(name, data)
-        else:
-            raise DatasetError(f"{name} holds {fmt} data; save it as CSV, TSV, Parquet or JSONL")
-    except ImportValidationError as e:
-        raise DatasetError(str(e)) from e
-    frame.attrs["read_warnings"] = warnings + list(frame.attrs.get("read_warnings", []))
-    return frame
-
-
-def _from_delimited(name: str, data: bytes) -> pd.DataFrame:
-    table = sniff.sniff_text_table(name, data, has_header=True)
-    _refuse_problems(name, table.problems)
-    frame = pd.DataFrame({j: column.astype(str) for j, column in enumerate(table.columns)})
-    frame.columns = _column_names(table.header)
-    frame.attrs["read_warnings"] = list(table.warnings)
-    return frame
-
-
-def _from_json_lines(name: str, data: bytes) -> pd.DataFrame:
-    table = sniff.read_json_lines(name, data)
-    _refuse_problems(name, table.problems)
-    frame = pd.DataFrame({j: column for j, column in enumerate(table.columns)})
-    frame.columns = _column_names(table.header)
-    frame.attrs["read_warnings"] = list(table.warnings)
-    return frame
-
-
-def _refuse_problems(name: str, problems: Sequence[str]) -> None:
-    if problems:
-        raise DataValidationError(f"{name} cannot be used for training: {len(problems)} problem(s) to fix "
-                                  "first", problems=list(problems))
-
-
-def _column_names(header: Sequence[str]) -> list[str]:
-    """The file's column names, with empty ones as column_<n> and repeats as name.1, name.2 (like pandas)."""
-    names: list[str] = []
-    for position, raw in enumerate(header, start=1):
-        name = str(raw).strip() or f"column_{position}"
-        base, n = name, 0
-        while name in names:
-            n += 1
-            name = f"{base}.{n}"
-        names.append(name)
-    return names
-
-
-def _is_blank(value: Any) -> bool:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return True
-    return not str(value).strip()
-
-
-def _row_list(rows: Sequence[int]) -> str:
-    shown = ", ".join(str(r) for r in rows[:5])
-    return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-
-
-def validate_labelled_frame(df: pd.DataFrame, text_column: str, label_column: str) -> ValidationReport:
-    """Check a user table before training. Row numbers in messages are 1-based data rows (header excluded).
-
-    Errors: missing columns, fewer than 20 rows, one class, empty texts or labels, single-example classes.
-    Warnings: duplicate texts, labels differing only in case/spaces, very long texts, read warnings.
-    """
-    report = ValidationReport(warnings=list(df.attrs.get("read_warnings", [])))
-    columns = [str(c) for c in df.columns]
-    for role, column in (("text", text_column), ("label", label_column)):
-        if column not in df.columns:
-            report.errors.append(f"{role} column {column!r} not found; columns are: {', '.join(columns)}")
-    if text_column == label_column:
-        report.errors.append(f"text and label columns are both {text_column!r}; choose two different columns")
-    if report.errors:
-        return report
-    texts, labels = list(df[text_column]), list(df[label_column])
-    if len(df) < MIN_ROWS:
-        report.errors.append(f"only {len(df)} rows; need at least {MIN_ROWS} labelled examples "
-                             "(aim for 20+ per class)")
-    empty_texts = [i + 1 for i, t in enumerate(texts) if _is_blank(t)]
-    if empty_texts:
-        report.errors.append(f"{len(empty_texts)} rows have an empty or whitespace-only text in {text_column!r} "
-                             f"(rows {_row_list(empty_texts)}); fill them in or delete them")
-    empty_labels = [i + 1 for i, v in enumerate(labels) if _is_blank(v)]
-    if empty_labels:
-        report.errors.append(f"{len(empty_labels)} rows have no label in {label_column!r} "
-                             f"(rows {_row_list(empty_labels)}); label them or delete them")
-    _check_classes(report, [str(v) for v in labels if not _is_blank(v)], label_column)
-    _warn_duplicates(report, texts, labels)
-    _warn_long(report, texts)
-    return report
-
-
-def _check_classes(report: ValidationReport, labels: list[str], label_column: str) -> None:
-    counts = Counter(labels)
-    if len(counts) < 2:
-        only = f" ({next(iter(counts))!r})" if counts else ""
-        report.errors.append(f"column {label_column!r} has only one class{only}; a classifier needs at least 2 "
-                             "different labels")
-    singles = sorted(c for c, n in counts.items() if n == 1)
-    if singles and len(counts) >= 2:
-        report.errors.append(f"{len(singles)} classes have a single example ({', '.join(map(repr, singles[:5]))}"
-                             f"{' ...' if len(singles) > 5 else ''}); each class needs at least 2 (better 10+) "
-                             "to be split and learned: add examples or drop those rows")
-    variants: dict[str, set[str]] = defaultdict(set)
-    for label in counts:
-        variants[re.sub(r"\s+", " ", label).strip().casefold()].add(label)
-    for group in sorted(variants.values(), key=lambda g: sorted(g)):
-        if len(group) > 1:
-            ordered = sorted(group, key=lambda v: (-counts[v], v))
-            report.warnings.append(f"labels {' and '.join(map(repr, ordered))} differ only in case or spaces; "
-                                   f"merge them into one label (e.g. {ordered[0]!r})")
-
-
-def _warn_duplicates(report: ValidationReport, texts: list[Any], labels: list[Any]) -> None:
-    seen: dict[str, set[str]] = defaultdict(set)
-    counts: Counter[str] = Counter()
-    for text, label in zip(texts, labels, strict=True):
-        if not _is_blank(text):
-            key = str(text).strip()
-            counts[key] += 1
-            seen[key].add(str(label))
-    duplicates = {t: n for t, n in counts.items() if n > 1}
-    if not duplicates:
-        return
-    extra = sum(n - 1 for n in duplicates.values())
-    conflicting = sum(1 for t in duplicates if len(seen[t]) > 1)
-    examples = ", ".join(f"{t[:40]!r} x{n}" for t, n in sorted(duplicates.items(), key=lambda x: -x[1])[:3])
-    conflict_note = f"; {conflicting} of them carry different labels" if conflicting else ""
-    report.warnings.append(f"{extra} duplicate texts (e.g. {examples}){conflict_note}; duplicates can land in "
-                           "both train and test and inflate accuracy: remove them")
-
-
-def _warn_long(report: ValidationReport, texts: list[Any]) -> None:
-    lengths = [len(str(t)) for t in texts if not _is_blank(t)]
-    long_rows = [n for n in lengths if n > LONG_TEXT_CHARS]
-    if long_rows:
-        report.warnings.append(f"{len(long_rows)} texts are longer than {LONG_TEXT_CHARS} characters (longest "
-                               f"{max(long_rows)}); transformer models read only the first max_length tokens "
-                               "(about 500 characters at 128 tokens)")
-
-
-def _sort_labels(labels: set[str]) -> list[str]:
-    if all(re.fullmatch(r"-?\d+", label) for label in labels):
-        return sorted(labels, key=int)
-    return sorted(labels)
-
-
-def splits_from_frame(df: pd.DataFrame, text_column: str, label_column: str, *, name: str = "uploaded",
-                      seed: int = 42, test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                      pii_scrub: bool = False, source: str | None = None) -> DataSplits:
-    """Validate a labelled table and split it stratified and seeded into train/validation/test.
-
-    Ids are 'row-00001'... (1-based data rows). Labels are the column's values as text, sorted.
-    Raises DataValidationError (with `problems`) when validation finds errors, ConfigError for bad fractions.
-    """
-    _check_fractions(test_fraction, validation_fraction)
-    report = validate_labelled_frame(df, text_column, label_column)
-    if not report.ok:
-        raise DataValidationError(f"{name}: {len(report.errors)} problem(s) to fix before training: "
-                                  + " | ".join(report.errors), problems=report.errors)
-    for warning in report.warnings:
-        log.warning("%s", warning if warning.startswith(name) else f"{name}: {warning}")
-    texts = [str(t) for t in df[text_column]]
-    pii_report = None
-    if pii_scrub:
-        texts, scrub = scrub_texts(texts)
-        pii_report = scrub.to_dict()
-    rows = _Rows([f"row-{i + 1:05d}" for i in range(len(df))], texts, [str(v) for v in df[label_column]])
-    n = len(rows.ids)
-    rest, test = _carve(rows, _holdout_count(test_fraction, n), seed)
-    train, validation = _carve(rest, _holdout_count(validation_fraction, n), seed + 1)
-    meta = {"source": source or name, "seed": seed, "text_column": text_column, "label_column": label_column,
-            "test_fraction": test_fraction, "validation_fraction": validation_fraction,
-            "warnings": report.warnings, "pii_report": pii_report}
-    return _splits(name, _sort_labels(set(rows.labels)), train, validation, test, meta)
-
-
-def _check_fractions(test_fraction: float, validation_fraction: float) -> None:
-    for label, value in (("test_fraction", test_fraction), ("validation_fraction", validation_fraction)):
-        if not (isinstance(value, (int, float)) and 0.0 < value < 0.5):
-            raise ConfigError(f"{label} must be in (0, 0.5), got {value!r}")
-    if test_fraction + validation_fraction >= 0.8:
-        raise ConfigError(f"test_fraction + validation_fraction = {test_fraction + validation_fraction} leaves "
-                          "too little for training; keep the sum below 0.8")
-
-
-def load_user_dataset(path: str | Path, text_column: str, label_column: str, *, seed: int = 42,
-                      test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                      pii_scrub: bool = False) -> DataSplits:
-    """Read, validate and split a user's CSV/TSV/Parquet/JSONL file (see `read_table`, `splits_from_frame`).
-
-    Raises DatasetNotFoundError, DatasetError, DataValidationError or ConfigError, each saying what to fix.
-    """
-    path = Path(path)
-    frame = read_table(path)
-    splits = splits_from_frame(frame, text_column, label_column, name=path.name, seed=seed,
-                               test_fraction=test_fraction, validation_fraction=validation_fraction,
-                               pii_scrub=pii_scrub, source=str(path))
-    return replace(splits, meta={**splits.meta, "sha256": file_sha256(path)})
-
-
-def load_for_config(dataset: str, text_column: str | None = None, label_column: str | None = None, *,
-                    seed: int = 42, pii_scrub: bool = False,
-                    train_examples_per_class: int | None = None) -> DataSplits:
-    """What TrainConfig.dataset names: a catalog name, or a user file when text/label columns are given.
-
-    Applies PII scrubbing and the per-class training cap (validation and test stay whole).
-    """
-    if text_column is not None and label_column is not None:
-        splits = load_user_dataset(dataset, text_column, label_column, seed=seed, pii_scrub=pii_scrub)
-    elif Path(dataset).suffix.lower() in (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson"):
-        raise ConfigError(f"{dataset} is a file: give text_column and label_column too")
-    else:
-        splits = load_dataset(dataset, seed=seed, pii_scrub=pii_scrub)
-    if train_examples_per_class is not None:
-        train = limit_per_class(splits.train, train_examples_per_class, seed)
-        splits = replace(splits, train=train, meta={**splits.meta, "train_examples_per_class":
-                                                     train_examples_per_class})
-    return splits

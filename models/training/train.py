@@ -105,14 +105,16 @@ def resume_run(run_dir: str | Path, data: DataSplits | None = None) -> RunResult
 
 def load_training_data(config: TrainConfig) -> DataSplits:
     """The dataset `config` names, split with config.seed, limited and PII-scrubbed as configured."""
-    from models.data import catalog as datasets
+    from models.data.catalog import load_dataset
+    from models.data.splits import limit_per_class
+    from models.data.user_files import load_user_dataset
     if config.text_column is not None:
-        data = datasets.load_user_dataset(config.dataset, config.text_column, config.label_column,
-                                          seed=config.seed, pii_scrub=config.pii_scrub)
+        data = load_user_dataset(config.dataset, config.text_column, config.label_column,
+                                 seed=config.seed, pii_scrub=config.pii_scrub)
     else:
-        data = datasets.load_dataset(config.dataset, seed=config.seed, pii_scrub=config.pii_scrub)
+        data = load_dataset(config.dataset, seed=config.seed, pii_scrub=config.pii_scrub)
     if config.train_examples_per_class is not None:
-        train = datasets.limit_per_class(data.train, config.train_examples_per_class, seed=config.seed)
+        train = limit_per_class(data.train, config.train_examples_per_class, seed=config.seed)
         data = dataclasses.replace(data, train=train,
                                    meta={**data.meta, "train_examples_per_class": config.train_examples_per_class})
     return data

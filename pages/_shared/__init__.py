@@ -375,8 +375,9 @@ def hardware_prices(gen: int, kind: str):
 
 @st.cache_data(show_spinner="Reading the uploaded file...", max_entries=4)
 def uploaded_table(path: str):
-    """models.data.catalog.read_table of a saved upload (cached per path; the name holds the content hash)."""
-    from models.data.catalog import read_table
+    """models.data.user_files.read_table of a saved upload (cached per path; the name holds the content
+    hash)."""
+    from models.data.user_files import read_table
 
     return read_table(path)
 

@@ -123,7 +123,7 @@ def read_upload(name: str, data: bytes) -> pd.DataFrame:
     Messages name the file as uploaded. Raises ConfigError (see `check_upload`), DatasetError (binary,
     compressed, undecodable...) or DataValidationError (ragged lines, a quote that never closes...).
     """
-    from models.data.catalog import read_table_bytes
+    from models.data.user_files import read_table_bytes
 
     check_upload(name, data)
     return read_table_bytes(name, data)
@@ -193,7 +193,7 @@ def test_texts(config: Mapping[str, Any]) -> dict[str, str]:
 
     Raises DatasetError / ConfigError when the data are no longer available (e.g. a deleted upload).
     """
-    from models.data.catalog import load_for_config
+    from models.data.user_files import load_for_config
 
     data = load_for_config(str(config["dataset"]), config.get("text_column"), config.get("label_column"),
                            seed=int(config.get("seed", 42)), pii_scrub=bool(config.get("pii_scrub", False)))

@@ -17,21 +17,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models.data import catalog as datasets
-from models.data.catalog import (
-    dataset_path,
-    limit_per_class,
-    list_datasets,
-    load_dataset,
-    load_text_corpus,
+from models.data import catalog
+from models.data.catalog import dataset_path, list_datasets, load_dataset, load_text_corpus
+from models.data.splits import limit_per_class, stratified_split
+from models.data.types import LabelledTexts
+from models.data.user_files import (
     load_user_dataset,
     read_table,
+    read_table_bytes,
     splits_from_frame,
-    stratified_split,
     validate_labelled_frame,
 )
-from models.data.types import LabelledTexts
-from models.errors import ConfigError, DatasetNotFoundError, DataValidationError
+from models.errors import ConfigError, DatasetError, DatasetNotFoundError, DataValidationError
 
 MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 needs_mirror = pytest.mark.skipif(not (MIRROR / "banking77").is_dir(), reason="dataset mirror not present")
@@ -113,7 +110,7 @@ def test_trec_coarse_and_fine() -> None:
 def test_text_corpus() -> None:
     text = load_text_corpus("tinyshakespeare")
     assert len(text) == 1115394 and text.startswith("First Citizen:")
-    with pytest.raises(datasets.DatasetError, match="load_dataset"):
+    with pytest.raises(DatasetError, match="load_dataset"):
         load_text_corpus("banking77")
 
 
@@ -152,10 +149,10 @@ def test_download_is_verified_and_cached(monkeypatch: pytest.MonkeyPatch, tmp_pa
     import io
 
     payload = b"NUM:count How many ?\n"
-    entry = datasets.CATALOG["trec"]
-    fake = datasets.DatasetEntry(**{**entry.__dict__, "name": "trec", "files": {
+    entry = catalog.CATALOG["trec"]
+    fake = catalog.DatasetEntry(**{**entry.__dict__, "name": "trec", "files": {
         "TREC.test": (entry.files["TREC.test"][0], hashlib.sha256(payload).hexdigest())}})
-    monkeypatch.setitem(datasets.CATALOG, "trec", fake)
+    monkeypatch.setitem(catalog.CATALOG, "trec", fake)
     monkeypatch.delenv("STRATLAB_DATASET_MIRROR")
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: io.BytesIO(payload))
     path = dataset_path("trec", "TREC.test")
@@ -295,7 +292,7 @@ def test_unsupported_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="does not exist"):
         read_table(tmp_path / "nope.csv")
     (tmp_path / "data.xlsx").write_bytes(b"x")
-    with pytest.raises(datasets.DatasetError, match="unsupported file type .xlsx"):
+    with pytest.raises(DatasetError, match="unsupported file type .xlsx"):
         read_table(tmp_path / "data.xlsx")
 
 
@@ -330,7 +327,7 @@ def _importer_refusal(name: str, data: bytes) -> list[str]:
 def test_binary_files_are_refused_with_the_importers_message(tmp_path: Path, data: bytes, what: str) -> None:
     saved = tmp_path / "0a1b2c3d4e5f-tickets.csv"  # how the Fine-tune page names a saved upload
     saved.write_bytes(data)
-    with pytest.raises(datasets.DatasetError) as info:
+    with pytest.raises(DatasetError) as info:
         read_table(saved, display_name="tickets.csv")
     assert [str(info.value)] == _importer_refusal("tickets.csv", data)
     assert str(info.value).startswith(f"tickets.csv {what}")
@@ -341,7 +338,7 @@ def test_utf16_with_bom_reads_the_same_in_both_paths() -> None:
     from analytics.ingest.importer import parse_file, sniff_file
 
     data = "text\tintent\ncafé crème\trefund\nmy card\tcard\n".encode("utf-16")
-    table = datasets.read_table_bytes("u16.tsv", data)
+    table = read_table_bytes("u16.tsv", data)
     assert table.values.tolist() == [["café crème", "refund"], ["my card", "card"]]
     imported = parse_file("u16.tsv", data, sniff_file("u16.tsv", data))
     assert imported.values.tolist() == table.values.tolist()
@@ -350,7 +347,7 @@ def test_utf16_with_bom_reads_the_same_in_both_paths() -> None:
 def test_ragged_csv_is_refused_with_its_lines_in_both_paths() -> None:
     data = b"text,intent\nwhere is my card,card\nrefund please, now,refund\nhello\nok,other\nfine,card,x,y\n"
     with pytest.raises(DataValidationError) as info:
-        datasets.read_table_bytes("tickets.csv", data)
+        read_table_bytes("tickets.csv", data)
     assert info.value.problems == _importer_refusal("tickets.csv", data)
     assert str(info.value) == "tickets.csv cannot be used for training: 4 problem(s) to fix first"
     assert info.value.problems[0].startswith(
@@ -364,7 +361,7 @@ def test_ragged_csv_is_refused_with_its_lines_in_both_paths() -> None:
 def test_unclosed_quote_is_refused_with_its_line_in_both_paths() -> None:
     data = b'text,intent\nhi,card\n"where is it,card\nok,refund\n'
     with pytest.raises(DataValidationError) as info:
-        datasets.read_table_bytes("q.csv", data)
+        read_table_bytes("q.csv", data)
     assert info.value.problems == _importer_refusal("q.csv", data)
     assert len(info.value.problems) == 1
     assert info.value.problems[0].startswith("q.csv, line 3: a '\"' opens a quoted field that never closes")
@@ -376,7 +373,7 @@ def test_whitespace_only_cells_are_reported_in_both_paths() -> None:
     df = frame()
     df.loc[[2, 5], "text"] = "   "
     data = df.to_csv(index=False).encode()
-    table = datasets.read_table_bytes("spaces.csv", data)
+    table = read_table_bytes("spaces.csv", data)
     note = ("spaces.csv: 2 cells held only spaces and were stored as empty (the first on line 4, "
             "column 'text')")
     assert table.attrs["read_warnings"] == [note]
@@ -388,14 +385,14 @@ def test_whitespace_only_cells_are_reported_in_both_paths() -> None:
 
 def test_jsonl_lines_are_checked_by_line() -> None:
     with pytest.raises(DataValidationError) as info:
-        datasets.read_table_bytes("t.jsonl", b'{"text": "a", "intent": "x"}\n{"text": "b"\n')
+        read_table_bytes("t.jsonl", b'{"text": "a", "intent": "x"}\n{"text": "b"\n')
     assert info.value.problems == ["t.jsonl, line 2: not valid JSON (Expecting ',' delimiter, column 13); "
                                    "JSON Lines needs one complete object per line"]
     data = b'{"text": "a", "intent": 1}\n\n{"text": "b", "intent": 0}\n'
-    table = datasets.read_table_bytes("t.jsonl", data)
+    table = read_table_bytes("t.jsonl", data)
     assert table["text"].tolist() == ["a", "b"] and table["intent"].tolist() == [1, 0]
 
 
 def test_duplicate_and_empty_header_names_stay_distinct() -> None:
-    table = datasets.read_table_bytes("d.csv", b"text,text,\na,b,c\n")
+    table = read_table_bytes("d.csv", b"text,text,\na,b,c\n")
     assert list(table.columns) == ["text", "text.1", "column_3"]
