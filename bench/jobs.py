@@ -314,8 +314,8 @@ def figure_page_cpu(out: Path, seconds: float, live_curves: bool) -> dict[str, A
     Immune to other load on the machine (unlike samples/s). The job is the fake trainer of the tests (it sleeps,
     so it steals nothing) logging a step event every 0.2 s, which is more often than real training does.
     """
-    os.environ.update(STRATLAB_TRAIN_FUNCTION="models_jobs_fake_train:train", FAKE_STEP_S="0.2",
-                      PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT)]))
+    os.environ.update(STRATLAB_TRAIN_FUNCTION="tests.models.fake_train:train", FAKE_STEP_S="0.2",
+                      PYTHONPATH=str(ROOT))
     port = free_port()
     server = start_server(out, port, "page-cpu")
     try:

@@ -351,7 +351,7 @@ def test_job_survives_the_process_that_started_it(jobs_dir: Path, tmp_path: Path
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_STEP_S", "0.2")
     info = jobs.submit(config(tmp_path, max_steps=8))
-    app = subprocess.run([sys.executable, "-c", "from models import jobs; jobs.tick()"], cwd=ROOT, timeout=60)
+    app = subprocess.run([sys.executable, "-c", "from models.jobs import queue; queue.tick()"], cwd=ROOT, timeout=60)
     assert app.returncode == 0  # the "app" that launched the job has exited
     assert jobs.get_job(info.job_id).state == "running"
     done = run_until_done(info.job_id)

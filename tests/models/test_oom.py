@@ -185,7 +185,7 @@ def test_classic_predictor_splits_the_request_when_memory_runs_out(tmp_path: Pat
 
 @pytest.mark.slow
 def test_training_halves_the_batch_on_cpu_allocator_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models_tiny import small_sentiment
+    from tests.models.tiny import small_sentiment
 
     from models.core.runs import read_events
     from models.modeling.registry import tiny_encoder
