@@ -13,13 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.charts.market import BLUE, GREEN, GREY, ORANGE, RED, TEMPLATE
-from analytics.compute.compare import (
-    Cascade,
-    Leaderboard,
-    break_even_points,
-    cascade_operating_points,
-    total_cost_curves,
-)
+from analytics.compute.compare.cascade import Cascade, cascade_operating_points
+from analytics.compute.compare.leaderboard import Leaderboard
+from analytics.compute.compare.recommend import break_even_points, total_cost_curves
 
 PALETTE = (BLUE, ORANGE, GREEN, RED, "#7b4fbf", "#0f8f8f", "#b5651d", "#d6336c")
 

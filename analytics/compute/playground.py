@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analytics.compute import costs
-from analytics.compute.compare import match_price, price_basis
+from analytics.compute.compare.pricing import match_price, price_basis
 from analytics.db import Workspace
 
 
@@ -45,7 +45,7 @@ def _run_label(row: Mapping[str, object]) -> str:
 
 
 def default_price_id(runs: pd.DataFrame, catalog: pd.DataFrame) -> int | None:
-    """The catalog row matching the hardware the first run's throughput was measured on (compare.match_price)."""
+    """The catalog row matching the hardware the first run's throughput was measured on (pricing.match_price)."""
     for hardware in runs["inference_hardware"].dropna().tolist() + runs["hardware"].dropna().tolist():
         price_id = match_price(str(hardware), catalog)
         if price_id is not None:

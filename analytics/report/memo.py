@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from analytics.charts import compare as charts
-from analytics.compute.compare import CompareSettings, Leaderboard, leaderboard, recommend
+from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard
+from analytics.compute.compare.recommend import recommend
 from analytics.db import Workspace
 from analytics.errors import AnalyticsError
 

@@ -8,7 +8,12 @@ import math
 import pandas as pd
 import pytest
 
-from analytics.compute import compare
+from analytics.compute.compare.candidates import add_api_candidate, data_signature, import_api_predictions
+from analytics.compute.compare.cascade import cascade
+from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard, wilson_interval
+from analytics.compute.compare.pricing import match_price
+from analytics.compute.compare.recommend import break_even_points, recommend
+from analytics.compute.compare.scaling import learning_curve, projections, scaling_plans
 from analytics.compute.costs import CostInputError
 from analytics.ingest.prices import seed_prices
 from tests.analytics.compare_fixtures import insert_predictions, insert_run, price_id
@@ -29,16 +34,16 @@ def filled(empty_ws):
     return empty_ws
 
 
-def settings(**changes) -> compare.CompareSettings:
-    return compare.CompareSettings(**{"dataset": "banking77", "requests_per_month": 1_000_000, **changes})
+def settings(**changes) -> CompareSettings:
+    return CompareSettings(**{"dataset": "banking77", "requests_per_month": 1_000_000, **changes})
 
 
-def row(board: compare.Leaderboard, key: str) -> pd.Series:
+def row(board: Leaderboard, key: str) -> pd.Series:
     return board.table.set_index("key").loc[key]
 
 
 def test_self_hosted_dollars_match_hand_computation(filled) -> None:
-    board = compare.leaderboard(filled, settings(utilisation=0.5))
+    board = leaderboard(filled, settings(utilisation=0.5))
     classic = row(board, "run:r-classic")
     # $0.0725/h / 3600 s / (1000 req/s x 0.5) x 1000 requests
     per_1k = CPU_2 / 3600 / (1000 * 0.5) * 1000
@@ -58,16 +63,16 @@ def test_self_hosted_dollars_match_hand_computation(filled) -> None:
 
 
 def test_api_cost_uses_the_test_texts_token_counts(filled) -> None:
-    compare.add_api_candidate(filled, name="gpt-4o-mini zero-shot", dataset="banking77",
+    add_api_candidate(filled, name="gpt-4o-mini zero-shot", dataset="banking77",
                               price_id=price_id(filled, "gpt-4o-mini"), accuracy=0.7, n_eval=500,
                               accuracy_source="own eval of 500 texts")
-    board = compare.leaderboard(filled, settings())
+    board = leaderboard(filled, settings())
     api = board.table[board.table["kind"] == "api"].iloc[0]
     per_1k = (500 * MINI_IN + 5 * MINI_OUT) / 1e6 * 1000  # 0.078
     assert api["cost_per_1k_usd"] == pytest.approx(0.078, rel=1e-12) == pytest.approx(per_1k)
     assert api["total_usd"] == pytest.approx(12 * 0.078 * 1000)  # 936, no training
     assert api["training_usd"] == 0.0 and math.isnan(api["p50_ms"])
-    low, high = compare.wilson_interval(0.7, 500)
+    low, high = wilson_interval(0.7, 500)
     assert (api["accuracy_ci_low"], api["accuracy_ci_high"]) == (low, high)
     assert 0.65 < low < 0.7 < high < 0.75
     assert "counted on the test texts with the SmolLM2-135M BPE tokenizer" in api["cost_basis"]
@@ -77,13 +82,13 @@ def test_api_cost_uses_the_test_texts_token_counts(filled) -> None:
 def test_hardware_without_price_is_flagged_not_hidden(filled) -> None:
     insert_run(filled, "r-h200", method="lora", model="all-MiniLM-L6-v2", accuracy=0.85, n_test=100,
                train_seconds=30, hardware="NVIDIA H200", throughput_per_s=5000)
-    board = compare.leaderboard(filled, settings())
+    board = leaderboard(filled, settings())
     lora = row(board, "run:r-h200")
     assert math.isnan(lora["cost_per_1k_usd"]) and not lora["on_frontier"]
     assert board.flags == ("LoRA · all-MiniLM-L6-v2 [r-h200]: no price for hardware 'NVIDIA H200': pick a price "
                            "row for it under 'Hardware prices'",)
     assert "run:r-h200" not in set(board.priced["key"])
-    chosen = compare.leaderboard(filled, settings(hardware_prices=(("NVIDIA H200", price_id(filled, "H100 SXM")),)))
+    chosen = leaderboard(filled, settings(hardware_prices=(("NVIDIA H200", price_id(filled, "H100 SXM")),)))
     assert row(chosen, "run:r-h200")["cost_per_1k_usd"] == pytest.approx(6.88 / 3600 / (5000 * 0.5) * 1000)
     assert chosen.flags == ()
 
@@ -91,13 +96,13 @@ def test_hardware_without_price_is_flagged_not_hidden(filled) -> None:
 def test_missing_benchmark_and_token_counts_are_flagged(empty_ws) -> None:
     seed_prices(empty_ws)
     insert_run(empty_ws, "r-old", method="classic", model="tfidf", accuracy=0.8, n_test=100, train_seconds=36)
-    compare.add_api_candidate(empty_ws, name="haiku", dataset="banking77", price_id=price_id(empty_ws,
+    add_api_candidate(empty_ws, name="haiku", dataset="banking77", price_id=price_id(empty_ws,
                               "claude-haiku-4-5"), accuracy=0.9, n_eval=200, accuracy_source="vendor blog")
-    board = compare.leaderboard(empty_ws, settings())
+    board = leaderboard(empty_ws, settings())
     assert board.priced.empty
     assert any("no inference benchmark" in f for f in board.flags)
     assert any("haiku (API): no token count" in f for f in board.flags)
-    assert compare.recommend(board).startswith("No recommendation yet")
+    assert recommend(board).startswith("No recommendation yet")
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -125,37 +130,37 @@ def test_api_candidate_refusals(filled, changes, message) -> None:
     values = {"name": "x", "dataset": "banking77", "price_id": price_id(filled, "gpt-4o-mini"), "accuracy": 0.7,
               "n_eval": 100, "accuracy_source": "eval"} | changes
     with pytest.raises(CostInputError, match=message):
-        compare.add_api_candidate(filled, **values)
+        add_api_candidate(filled, **values)
     assert filled.scalar("select count(*) from api_candidates") == 0
 
 
 def test_api_candidate_needs_an_api_price_and_a_free_name(filled) -> None:
     with pytest.raises(CostInputError, match="is a cpu price"):
-        compare.add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled,
+        add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled,
                                   "CPU 2 vCPU (Graviton3)"), accuracy=0.7, n_eval=10, accuracy_source="s")
     values = {"name": "x", "dataset": "banking77", "price_id": price_id(filled, "gpt-4o-mini"), "accuracy": 0.7,
               "n_eval": 10, "accuracy_source": "s"}
-    compare.add_api_candidate(filled, **values)
+    add_api_candidate(filled, **values)
     with pytest.raises(CostInputError, match="already exists"):
-        compare.add_api_candidate(filled, **values)
+        add_api_candidate(filled, **values)
 
 
 def test_imported_predictions_give_accuracy_and_a_cascade_fallback(filled) -> None:
     insert_predictions(filled, "r-classic", [0.9, 0.2, 0.6, 0.4], [True, False, True, False])
     mini = price_id(filled, "gpt-4o-mini")
     with pytest.raises(CostInputError, match="not in run r-classic's test set"):
-        compare.import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic", file_name="p.csv",
+        import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic", file_name="p.csv",
                                        predictions=pd.DataFrame({"text_id": ["t0", "zz"], "pred_label": ["a", "a"]}))
     with pytest.raises(CostInputError, match="missing pred_label"):
-        compare.import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic", file_name="p.csv",
+        import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic", file_name="p.csv",
                                        predictions=pd.DataFrame({"text_id": ["t0"]}))
     frame = pd.DataFrame({"text_id": ["t0", "t1", "t2", "t3"], "pred_label": ["a", "a", "b", "a"]})
-    cid = compare.import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic",
+    cid = import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic",
                                          predictions=frame, file_name="api_preds.csv")
     stored = filled.rows("select accuracy, n_eval, accuracy_source from api_candidates where candidate_id = ?", [cid])
     assert stored == [(0.75, 4, "imported predictions: api_preds.csv")]
-    board = compare.leaderboard(filled, settings())
-    result = compare.cascade(filled, board, "run:r-classic", f"api:{cid}")
+    board = leaderboard(filled, settings())
+    result = cascade(filled, board, "run:r-classic", f"api:{cid}")
     assert result.n_examples == 4 and result.big_alone[0] == 0.75
 
 
@@ -177,8 +182,8 @@ def test_cascade_matches_brute_force_over_run_predictions(filled) -> None:
     confidences = [0.95, 0.2, 0.6, 0.4, 0.6, 0.85, 0.1, 0.5]
     insert_predictions(filled, "r-classic", confidences, [True, False, True, False, False, True, False, True])
     insert_predictions(filled, "r-full", [0.9] * 8, [True, True, False, True, True, True, True, False])
-    board = compare.leaderboard(filled, settings())
-    result = compare.cascade(filled, board, "run:r-classic", "run:r-full")
+    board = leaderboard(filled, settings())
+    result = cascade(filled, board, "run:r-classic", "run:r-full")
     small = filled.sql("select text_id, confidence, correct from run_predictions where run_id = 'r-classic'")
     big = filled.sql("select text_id, correct from run_predictions where run_id = 'r-full'")
     small_cost = row(board, "run:r-classic")["cost_per_1k_usd"]
@@ -193,12 +198,12 @@ def test_cascade_matches_brute_force_over_run_predictions(filled) -> None:
     assert result.curve["best"].any()
     assert (result.curve.loc[result.curve["best"], "accuracy"].max() == result.curve["accuracy"].max())
     with pytest.raises(CostInputError, match="api:1 is not a candidate"):
-        compare.cascade(filled, board, "api:1", "run:r-full")
+        cascade(filled, board, "api:1", "run:r-full")
 
 
 def test_learning_curve_prices_the_labels(filled) -> None:
-    board = compare.leaderboard(filled, settings())
-    curve = compare.learning_curve(board, cost_per_label_usd=0.25)
+    board = leaderboard(filled, settings())
+    curve = learning_curve(board, cost_per_label_usd=0.25)
     # fixture runs have 4 labels: 10/class -> 40 labels -> $10; 20/class -> 80 labels -> $20
     assert curve[["series", "examples_per_class", "labels", "labelling_usd", "accuracy"]].to_dict("records") == [
         {"series": "classic · tfidf", "examples_per_class": 10.0, "labels": 40.0, "labelling_usd": 10.0,
@@ -206,26 +211,26 @@ def test_learning_curve_prices_the_labels(filled) -> None:
         {"series": "full · all-MiniLM-L6-v2", "examples_per_class": 20.0, "labels": 80.0, "labelling_usd": 20.0,
          "accuracy": 0.9}]
     with pytest.raises(CostInputError):
-        compare.learning_curve(board, -1)
+        learning_curve(board, -1)
 
 
 def test_break_even_and_recommendation(filled) -> None:
     # an API that is more accurate than both runs and needs no training: cheaper at tiny volumes only
-    compare.add_api_candidate(filled, name="big api", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
+    add_api_candidate(filled, name="big api", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
                               accuracy=0.97, n_eval=2000, accuracy_source="own eval", input_tokens_per_request=100,
                               output_tokens_per_request=0)
-    board = compare.leaderboard(filled, settings(requests_per_month=1000))
+    board = leaderboard(filled, settings(requests_per_month=1000))
     api_per_1k = 100 * MINI_IN / 1e6 * 1000  # 0.015
     full = row(board, "run:r-full")
-    points = compare.break_even_points(board)
+    points = break_even_points(board)
     pair = points[(points["a"] == full["candidate"]) | (points["b"] == full["candidate"])]
     expected = 1000 * (full["training_usd"] - 0) / (12 * (api_per_1k - full["cost_per_1k_usd"]))
     assert pair["requests_per_month"].iloc[0] == pytest.approx(expected)
-    sentence = compare.recommend(board)
+    sentence = recommend(board)
     assert sentence.startswith("At 1,000 requests per month, choose big api (API): accuracy 97.0%")
-    target = compare.recommend(compare.leaderboard(filled, settings(accuracy_target=0.85)))
+    target = recommend(leaderboard(filled, settings(accuracy_target=0.85)))
     assert "meets the 85.0% target" in target
-    none = compare.recommend(compare.leaderboard(filled, settings(accuracy_target=0.99)))
+    none = recommend(leaderboard(filled, settings(accuracy_target=0.99)))
     assert none.startswith("No candidate reaches the 99.0% accuracy target; the most accurate is big api (API)")
 
 
@@ -234,28 +239,28 @@ def test_match_price_defaults(filled) -> None:
 
     catalog = price_table(filled)
     names = catalog.set_index("price_id")["name"]
-    assert names[compare.match_price("CPU x2", catalog)] == "CPU 2 vCPU (Graviton3)"
-    assert names[compare.match_price("CPU x8", catalog)] == "CPU 8 vCPU (Graviton3)"
-    assert compare.match_price("CPU x16", catalog) is None
-    assert names[compare.match_price("NVIDIA H100 80GB HBM3", catalog)].startswith("H100")
-    assert names[compare.match_price("NVIDIA A100-SXM4-80GB", catalog)].startswith("A100")
-    assert names[compare.match_price("Tesla T4", catalog)] == "T4"
-    assert compare.match_price("NVIDIA H200", catalog) is None
+    assert names[match_price("CPU x2", catalog)] == "CPU 2 vCPU (Graviton3)"
+    assert names[match_price("CPU x8", catalog)] == "CPU 8 vCPU (Graviton3)"
+    assert match_price("CPU x16", catalog) is None
+    assert names[match_price("NVIDIA H100 80GB HBM3", catalog)].startswith("H100")
+    assert names[match_price("NVIDIA A100-SXM4-80GB", catalog)].startswith("A100")
+    assert names[match_price("Tesla T4", catalog)] == "T4"
+    assert match_price("NVIDIA H200", catalog) is None
 
 
 def test_scaling_plans_and_projections(filled) -> None:
-    plans = compare.scaling_plans(filled, 1e9, 2e10, "full", 0.4).set_index("gpu")
+    plans = scaling_plans(filled, 1e9, 2e10, "full", 0.4).set_index("gpu")
     h100 = plans.loc["H100 SXM · RunPod community"]
     assert h100["flops"] == 6 * 1e9 * 2e10
     assert h100["gpus"] == 1 and h100["memory_per_gpu_gb"] == pytest.approx(18.0)
     assert h100["wall_hours"] == pytest.approx(1.2e20 / (989e12 * 0.4) / 3600)
     assert h100["cost_usd"] == pytest.approx(h100["wall_hours"] * 2.69)
-    big = compare.scaling_plans(filled, 70e9, 1.4e12, "full").set_index("gpu")
+    big = scaling_plans(filled, 70e9, 1.4e12, "full").set_index("gpu")
     assert big.loc["T4 · Modal", "gpus"] == math.ceil(70e9 * 18 / 1e9 / (16 * 0.8))
     with pytest.raises(CostInputError, match="method must be one of"):
-        compare.scaling_plans(filled, 1e9, 1e9, "adapter")
-    board = compare.leaderboard(filled, settings())
-    projection = compare.projections(filled, board, mfu=0.3)
+        scaling_plans(filled, 1e9, 1e9, "adapter")
+    board = leaderboard(filled, settings())
+    projection = projections(filled, board, mfu=0.3)
     assert set(projection["candidate"]) == {row(board, "run:r-full")["candidate"]}  # classic has no params
     t4 = projection[projection["gpu"] == "T4 · Modal"].iloc[0]
     assert t4["requests_per_s"] == pytest.approx(65e12 * 0.3 / (2 * 22_700_000 * 16))
@@ -265,12 +270,12 @@ def test_scaling_plans_and_projections(filled) -> None:
 def test_data_signature_moves_with_every_writer(filled) -> None:
     from analytics.ingest.prices import update_price
 
-    before = compare.data_signature(filled)
+    before = data_signature(filled)
     assert before == (2, 2, 0, 0)
-    compare.add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
+    add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
                               accuracy=0.7, n_eval=10, accuracy_source="s")
     update_price(filled, price_id(filled, "gpt-4o-mini"), "input_per_m_usd", 0.2, "new price page")
-    assert compare.data_signature(filled) == (2, 2, 1, 1)
+    assert data_signature(filled) == (2, 2, 1, 1)
 
 
 def test_migration_005_keeps_candidates_and_lets_prices_change(tmp_path, monkeypatch) -> None:
@@ -287,7 +292,7 @@ def test_migration_005_keeps_candidates_and_lets_prices_change(tmp_path, monkeyp
     ws = db.Workspace.open(tmp_path / "w.duckdb", seed_demo=False)
     seed_prices(ws)
     mini = price_id(ws, "gpt-4o-mini")
-    compare.add_api_candidate(ws, name="x", dataset="banking77", price_id=mini, accuracy=0.7, n_eval=10,
+    add_api_candidate(ws, name="x", dataset="banking77", price_id=mini, accuracy=0.7, n_eval=10,
                               accuracy_source="s")
     ws.close()
     monkeypatch.undo()
@@ -304,7 +309,7 @@ def test_a_busy_benchmark_is_flagged(filled) -> None:
     insert_run(filled, "r-busy", method="linear_probe", model="all-MiniLM-L6-v2", accuracy=0.88, n_test=100,
                train_seconds=100, throughput_per_s=24.5, p50_ms=320, inference_load_average=10.5,
                inference_cpu_count=2)
-    board = compare.leaderboard(filled, settings())
+    board = leaderboard(filled, settings())
     busy = row(board, "run:r-busy")
     assert busy["latency_basis"].endswith("; machine busy while measured (load 10.5 on 2 cores)")
     assert busy["flag"].startswith("machine busy while measured (load 10.5 on 2 cores): its throughput")

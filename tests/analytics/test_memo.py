@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics.compute import compare
+from analytics.compute.compare.candidates import add_api_candidate
+from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
+from analytics.compute.compare.recommend import recommend
 from analytics.ingest.prices import seed_prices
 from analytics.report import memo
 from tests.analytics.compare_fixtures import insert_run, price_id
@@ -25,10 +27,10 @@ def board(empty_ws):
                train_seconds=360, throughput_per_s=100, p50_ms=10, per_class=20)
     insert_run(empty_ws, "r-h200", method="lora", model="all-MiniLM-L6-v2", accuracy=0.85, n_test=100,
                train_seconds=30, hardware="NVIDIA H200", throughput_per_s=5000)
-    compare.add_api_candidate(empty_ws, name="gpt-4o-mini <zero-shot>", dataset="banking77",
+    add_api_candidate(empty_ws, name="gpt-4o-mini <zero-shot>", dataset="banking77",
                               price_id=price_id(empty_ws, "gpt-4o-mini"), accuracy=0.7, n_eval=500,
                               accuracy_source="own eval & notes")
-    return compare.leaderboard(empty_ws, compare.CompareSettings(dataset="banking77", requests_per_month=250_000))
+    return leaderboard(empty_ws, CompareSettings(dataset="banking77", requests_per_month=250_000))
 
 
 def test_memo_is_self_contained_and_complete(board) -> None:
@@ -38,7 +40,7 @@ def test_memo_is_self_contained_and_complete(board) -> None:
     assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", text, re.IGNORECASE)
     assert len(re.findall(r"<script[^>]*>", text)) == 1 + 3  # plotly.js once, then one call per chart
     assert text.count("plotly.js v") >= 1 and len(text) > 3_000_000  # the library itself is inlined
-    assert html.escape(compare.recommend(board)) in text
+    assert html.escape(recommend(board)) in text
     for name in board.table["candidate"]:
         assert html.escape(name) in text
     assert "gpt-4o-mini &lt;zero-shot&gt; (API)" in text and "<zero-shot>" not in text  # escaped
@@ -64,5 +66,5 @@ def test_save_memo_is_atomic_and_refuses_other_suffixes(board, tmp_path: Path) -
 def test_memo_filename() -> None:
     from datetime import datetime
 
-    settings = compare.CompareSettings(dataset="BANKING 77/test", requests_per_month=1)
+    settings = CompareSettings(dataset="BANKING 77/test", requests_per_month=1)
     assert memo.memo_filename(settings, datetime(2026, 3, 1)) == "decision-memo-banking-77-test-20260301.html"

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics.compute import compare, market, metrics, summary
+from analytics.compute import market, metrics, summary
+from analytics.compute.compare.candidates import evaluation_sets
+from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
 from analytics.db import Workspace
 from analytics.errors import InvalidNameError
 from analytics.ingest import importer, runs
@@ -90,8 +92,8 @@ def _read_pages(ws: Workspace, session: Session, own_table: str | None) -> None:
     segments = market.load_segments(ws)
     market.market_view(segments, market.MarketAssumptions(), 3)
     market.competitor_positioning(ws)
-    compare.evaluation_sets(ws)
-    compare.leaderboard(ws, compare.CompareSettings(dataset="toy", requests_per_month=100_000))
+    evaluation_sets(ws)
+    leaderboard(ws, CompareSettings(dataset="toy", requests_per_month=100_000))
     runs.list_runs(ws)
     if own_table:
         ws.preview(own_table, 20)
@@ -100,7 +102,7 @@ def _read_pages(ws: Workspace, session: Session, own_table: str | None) -> None:
 
 
 def _sync(ws: Workspace, runs_dir: Path, session: Session) -> None:
-    """What every page does first (pages/_shared.sync_jobs): advance the queue, ingest finished runs."""
+    """What every page does first (pages/_shared/runs.py sync_jobs): advance the queue, ingest finished runs."""
     jobs.tick()
     runs.ingest_all(ws, runs_dir)
     session.operations += 2
