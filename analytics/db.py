@@ -34,13 +34,13 @@ from analytics.errors import (
     WorkspaceError,
     WorkspaceLockedError,
 )
+from analytics.settings import settings
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
-DEFAULT_WORKSPACE = PROJECT_ROOT / "data" / "workspace.duckdb"
 
 _LOCKED_CONFIG: dict[str, Any] = {
     "enable_external_access": False,
@@ -74,20 +74,18 @@ def needs_quotes(name: str) -> bool:
     return False
 
 
-DEFAULT_MEMORY_LIMIT = "2GB"
-"""DuckDB's memory limit for the workspace: sorts, joins and aggregates spill to disk beyond it, and one
-query (the SQL explorer's included) cannot take the machine's memory."""
-
-
 def default_memory_limit() -> str:
-    """`$STRATLAB_DUCKDB_MEMORY` (DuckDB syntax: '700MB', '4GB') if set, else DEFAULT_MEMORY_LIMIT."""
-    return os.environ.get("STRATLAB_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
+    """DuckDB's memory limit for the workspace: `settings().duckdb_memory` ($STRATLAB_DUCKDB_MEMORY, 2GB).
+
+    Sorts, joins and aggregates spill to disk beyond it, and one query (the SQL explorer's included)
+    cannot take the machine's memory.
+    """
+    return settings().duckdb_memory
 
 
 def default_workspace_path() -> Path:
-    """`$STRATLAB_WORKSPACE` if set, else data/workspace.duckdb in the project."""
-    env = os.environ.get("STRATLAB_WORKSPACE")
-    return Path(env).expanduser() if env else DEFAULT_WORKSPACE
+    """`settings().workspace`: $STRATLAB_WORKSPACE, else data/workspace.duckdb in the project."""
+    return settings().workspace
 
 
 def validate_name(name: str, kind: str = "table") -> str:
@@ -156,7 +154,7 @@ class Workspace:
         Args:
             path: database file; None means `default_workspace_path()`; ':memory:' for tests.
             seed_demo: generate the sample data on first open.
-            demo_events: approximate number of sample events (default `$STRATLAB_DEMO_EVENTS` or 1,000,000).
+            demo_events: approximate number of sample events (default `settings().demo_events`).
             threads: DuckDB worker threads (default: all cores).
             memory_limit: DuckDB memory limit, e.g. '2GB' (default `default_memory_limit()`).
         Raises:
@@ -185,7 +183,7 @@ class Workspace:
         workspace.migrate()
         if seed_demo and workspace.meta("demo_seeded") is None:
             from analytics.ingest import sample_data as demo
-            events = demo_events or int(os.environ.get("STRATLAB_DEMO_EVENTS", demo.DEFAULT_EVENTS))
+            events = demo_events or settings().demo_events
             demo.seed_workspace(workspace, events=events)
         return workspace
 

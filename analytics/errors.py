@@ -45,3 +45,7 @@ class ImportValidationError(AnalyticsError):
 
 class InvalidNameError(AnalyticsError):
     """A table or column name from user input is not acceptable."""
+
+
+class SettingsError(AnalyticsError, ValueError):
+    """A `STRATLAB_*` environment variable has a value that cannot be used (analytics.settings)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from analytics.settings import settings
 from tests.support import ROOT
 
 TEST_EVENTS = 30_000
@@ -18,6 +20,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("STRATLAB_DATASET_MIRROR", str(ROOT.parent / "shared" / "datasets"))
 os.environ.setdefault("STRATLAB_INFERENCE_BENCH_S", "0.05")  # every test training run: a short benchmark
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Every test starts and ends with an empty settings cache (tests set STRATLAB_* variables)."""
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

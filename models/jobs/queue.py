@@ -49,6 +49,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from analytics.errors import SettingsError
+from analytics.settings import Settings, settings
 from models.core.config import TrainConfig
 from models.core.runs import STATUS_FILE, make_run_id, read_events, write_json_atomic
 from models.errors import ConfigError, StratLabModelError
@@ -61,7 +63,6 @@ except ImportError:  # pragma: no cover - Windows: one app process, a thread loc
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_JOBS_DIR = PROJECT_ROOT / "data" / "jobs"
 KINDS = ("train", "evaluate", "bench")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -150,8 +151,8 @@ class JobInfo:
 
 
 def resolve_jobs_dir(jobs_dir: Path | str | None = None) -> Path:
-    """`jobs_dir`, else $STRATLAB_JOBS_DIR, else <project>/data/jobs; created if missing."""
-    chosen = jobs_dir or os.environ.get("STRATLAB_JOBS_DIR") or DEFAULT_JOBS_DIR
+    """`jobs_dir`, else `settings().jobs_dir` ($STRATLAB_JOBS_DIR, else data/jobs); created if missing."""
+    chosen = jobs_dir or _settings().jobs_dir
     root = Path(chosen).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root
@@ -426,25 +427,23 @@ def cuda_device_count() -> int:
 
 def gpus_per_job() -> int:
     """$STRATLAB_GPUS_PER_JOB (default 1): GPUs each job gets; above 1 the job runs under accelerate (DDP)."""
-    return _env_int("STRATLAB_GPUS_PER_JOB", 1)
+    return _settings().gpus_per_job
 
 
 def max_concurrent_jobs() -> int:
     """$STRATLAB_MAX_JOBS if set; else CUDA GPUs // gpus_per_job(); at least 1 (CPU)."""
-    if os.environ.get("STRATLAB_MAX_JOBS"):
-        return _env_int("STRATLAB_MAX_JOBS", 1)
+    max_jobs = _settings().max_jobs
+    if max_jobs is not None:
+        return max_jobs
     return max(1, cuda_device_count() // gpus_per_job())
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name) or str(default)
+def _settings() -> Settings:
+    """analytics.settings.settings(); a bad STRATLAB_* value raises JobError (the queue's own error)."""
     try:
-        value = int(raw)
-    except ValueError as e:
-        raise JobError(f"{name}={raw!r} must be a whole number >= 1") from e
-    if value < 1:
-        raise JobError(f"{name}={raw!r} must be a whole number >= 1")
-    return value
+        return settings()
+    except SettingsError as e:
+        raise JobError(str(e)) from e
 
 
 def build_command(job_dir: Path, num_processes: int = 1, *, python: str = sys.executable,

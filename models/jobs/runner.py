@@ -7,8 +7,9 @@ KeyboardInterrupt is raised in the work, the run's status.json says 'cancelled' 
 Also writes <run_dir>/job.json ({"job_id", "kind", "attempt"}) so the workspace can link runs to jobs.
 
 kind train: `models.training.train.train(config, resume=..., run_id=...)`; evaluate / bench: `models.cli.main([kind, *cli_args])`.
-Test seam: $STRATLAB_TRAIN_FUNCTION='module:function' replaces models.training.train.train (same signature); tests use it to
-run a fast fake trainer in a real subprocess. The log says so whenever it is used.
+Test seam: $STRATLAB_TRAIN_FUNCTION='module:function' (`settings().train_function`) replaces
+models.training.train.train (same signature); tests use it to run a fast fake trainer in a real subprocess.
+The log says so whenever it is used.
 Under `accelerate launch` every rank runs this module; only rank 0 writes job files.
 """
 
@@ -26,13 +27,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from analytics.settings import settings
 from models.core.config import TrainConfig
 from models.core.runs import STATUS_FILE, read_json, write_json_atomic
 
 log = logging.getLogger("models.jobs.runner")
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "cancelled": 143}
-TRAIN_FUNCTION_ENV = "STRATLAB_TRAIN_FUNCTION"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,14 +81,14 @@ def _run(job: dict[str, Any]) -> str:
 
 
 def train_function() -> Callable[..., Any]:
-    """models.training.train.train, or the function named by $STRATLAB_TRAIN_FUNCTION ('module:function', tests)."""
-    spec = os.environ.get(TRAIN_FUNCTION_ENV)
+    """models.training.train.train, or `settings().train_function` ($STRATLAB_TRAIN_FUNCTION, tests)."""
+    spec = settings().train_function
     if not spec:
         from models.training.train import train
 
         return train
     module_name, _, name = spec.partition(":")
-    log.warning("using %s=%s instead of models.training.train.train (test seam)", TRAIN_FUNCTION_ENV, spec)
+    log.warning("using STRATLAB_TRAIN_FUNCTION=%s instead of models.training.train.train (test seam)", spec)
     return getattr(importlib.import_module(module_name), name)
 
 
