@@ -47,5 +47,45 @@ class InvalidNameError(AnalyticsError):
     """A table or column name from user input is not acceptable."""
 
 
+class RunIngestError(AnalyticsError):
+    """A run folder is malformed (unreadable JSON, a succeeded run without eval.json...); nothing was written."""
+
+
+class RunNotFoundError(QueryError):
+    """No ingested run with that id."""
+
+
+class CostInputError(AnalyticsError, ValueError):
+    """A price, volume or measurement that would make a misleading number; the message says which."""
+
+
+class MetricsError(AnalyticsError):
+    """Metrics cannot be computed for the given source or filters."""
+
+
+class MetricsInputError(MetricsError, ValueError):
+    """Filters or an event mapping are invalid; the message says what to change."""
+
+
+class NoEventsError(MetricsError):
+    """The source has no events in the chosen date range."""
+
+
+class MarketError(AnalyticsError):
+    """Market data or assumptions cannot be used; the message says what to change."""
+
+
+class MappingError(MarketError, ValueError):
+    """A column mapping names a missing table or column, or a non-numeric column where a number is needed."""
+
+
+class AssumptionError(MarketError, ValueError):
+    """A sizing assumption is out of range."""
+
+
+class MemoError(AnalyticsError):
+    """The memo cannot be written (bad path, no permission); the message says what to change."""
+
+
 class SettingsError(AnalyticsError, ValueError):
     """A `STRATLAB_*` environment variable has a value that cannot be used (analytics.settings)."""

@@ -49,3 +49,23 @@ class RunFolderError(StratLabModelError):
 
 class InsufficientMemoryError(StratLabModelError):
     """Prediction (or loading a model) ran out of memory even at batch size 1; the message says what to lower."""
+
+
+class EvaluationError(StratLabModelError, ValueError):
+    """Predictions and labels do not fit together (shapes, label range, probabilities)."""
+
+
+class EstimateError(StratLabModelError):
+    """A memory or time measurement could not be made; the message says why and what to change."""
+
+
+class JobError(StratLabModelError):
+    """A job operation cannot be done; the message says what to do instead."""
+
+
+class JobNotFoundError(JobError):
+    """No job folder with that id."""
+
+
+class InvalidTransitionError(JobError):
+    """A state change that the transition table does not allow."""

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analytics.errors import CostInputError
+
 SECONDS_PER_HOUR = 3600.0
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
-
-
-class CostInputError(ValueError):
-    """A price, volume or measurement that would make a misleading number; the message says which."""
 
 
 @dataclass(frozen=True)

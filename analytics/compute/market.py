@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.db import Workspace, quote_ident, read_sql, validate_name
-from analytics.errors import AnalyticsError, InvalidNameError
+from analytics.errors import AssumptionError, InvalidNameError, MappingError, MarketError
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +70,6 @@ FORMULAS_LATEX = {
 """The sizing formulas as LaTeX (for st.latex), per method."""
 
 _NUMERIC_TYPE = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL(\(.*\))?)$")
-
-
-class MarketError(AnalyticsError):
-    """Market data or assumptions cannot be used; the message says what to change."""
-
-
-class MappingError(MarketError, ValueError):
-    """A column mapping names a missing table or column, or a non-numeric column where a number is needed."""
-
-
-class AssumptionError(MarketError, ValueError):
-    """A sizing assumption is out of range."""
 
 
 # -- column mappings ---------------------------------------------------------------------------------------

@@ -52,24 +52,12 @@ from typing import Any
 import pandas as pd
 
 from analytics.db import APP_TABLES, Workspace, quote_ident, read_sql, validate_name
-from analytics.errors import AnalyticsError, InvalidNameError
+from analytics.errors import InvalidNameError, MetricsError, MetricsInputError, NoEventsError
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("signup", "activation", "session", "upgrade", "downgrade", "cancel", "invoice")
 """Accepted values of event_type."""
-
-
-class MetricsError(AnalyticsError):
-    """Metrics cannot be computed for the given source or filters."""
-
-
-class MetricsInputError(MetricsError, ValueError):
-    """Filters or an event mapping are invalid; the message says what to change."""
-
-
-class NoEventsError(MetricsError):
-    """The source has no events in the chosen date range."""
 
 
 @dataclass(frozen=True)

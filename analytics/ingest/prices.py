@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics.compute.costs import CostInputError, check_positive
+from analytics.compute.costs import check_positive
 from analytics.db import PROJECT_ROOT, Workspace, quote_ident, register_app_tables
+from analytics.errors import CostInputError
 
 SEED_FILE = PROJECT_ROOT / "data" / "prices.csv"
 EDITABLE = ("hourly_usd", "input_per_m_usd", "output_per_m_usd", "peak_tflops", "memory_gb",

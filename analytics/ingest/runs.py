@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from analytics.db import Workspace, register_app_tables
-from analytics.errors import AnalyticsError, QueryError
+from analytics.errors import RunIngestError, RunNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,6 @@ _DELETE_RUN = (
     "delete from run_epochs where run_id = ?",
     "delete from runs where run_id = ?",
 )
-
-
-class RunIngestError(AnalyticsError):
-    """A run folder is malformed (unreadable JSON, a succeeded run without eval.json...); nothing was written."""
-
-
-class RunNotFoundError(QueryError):
-    """No ingested run with that id."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from analytics.charts import compare as charts
 from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard
 from analytics.compute.compare.recommend import recommend
 from analytics.db import Workspace
-from analytics.errors import AnalyticsError
+from analytics.errors import MemoError
 
 STYLE = """
 body { font-family: Inter, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1b1f24; max-width: 1180px;
@@ -35,10 +35,6 @@ th, td { border-bottom: 1px solid #e6e9ef; padding: 0.4rem 0.5rem; text-align: l
 th { background: #f6f8fb; } td.num { text-align: right; white-space: nowrap; } tr.frontier td:first-child { font-weight: 600; }
 .chart { margin: 1rem 0 2rem; }
 """
-
-
-class MemoError(AnalyticsError):
-    """The memo cannot be written (bad path, no permission); the message says what to change."""
 
 
 def _e(value: object) -> str:

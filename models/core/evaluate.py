@@ -24,17 +24,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from models.errors import StratLabModelError
+from models.errors import EvaluationError
 
 Z_95 = 1.959963984540054
 """Two-sided 95% standard-normal quantile."""
 ECE_BINS = 15
 CI_METHOD = ("accuracy: Wilson score interval; macro_f1: percentile bootstrap over test examples "
              "({n} resamples, seed {seed})")
-
-
-class EvaluationError(StratLabModelError, ValueError):
-    """Predictions and labels do not fit together (shapes, label range, probabilities)."""
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:

@@ -52,7 +52,7 @@ def submit_quick_demo(runs_dir: str | Path = "data/runs", jobs_dir: str | Path |
 
     Raises JobError when a demo is already queued or running (one click, one demo).
     """
-    from models.jobs.queue import JobError
+    from models.errors import JobError
 
     if active_demo_jobs(jobs_dir):
         raise JobError("the quick demo is already running; its candidates appear here as they finish")

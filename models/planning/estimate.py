@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from models.core.config import TrainConfig
-from models.errors import ConfigError, StratLabModelError
+from models.errors import ConfigError, EstimateError
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,6 @@ ADAM_BYTES_PER_PARAM = 16
 CLASSIC_BYTES_PER_ROW = 4096
 """Sparse TF-IDF row (word 1-2 grams of a short text) plus the solver's copies, generously rounded."""
 MEASURE_TIMEOUT_S = 300.0
-
-
-class EstimateError(StratLabModelError):
-    """The measurement could not be made; the message says why and what to change."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, 
 from analytics.compute.compare.pricing import match_price
 from analytics.compute.compare.recommend import break_even_points, recommend
 from analytics.compute.compare.scaling import learning_curve, projections, scaling_plans
-from analytics.compute.costs import CostInputError
+from analytics.errors import CostInputError
 from analytics.ingest.prices import seed_prices
 from tests.analytics.compare_fixtures import insert_predictions, insert_run, price_id
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analytics.compute import costs
-from analytics.compute.costs import CostInputError
+from analytics.errors import CostInputError
 
 
 def test_training_cost_is_hours_times_price():

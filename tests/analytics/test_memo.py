@@ -12,6 +12,7 @@ import pytest
 from analytics.compute.compare.candidates import add_api_candidate
 from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
 from analytics.compute.compare.recommend import recommend
+from analytics.errors import MemoError
 from analytics.ingest.prices import seed_prices
 from analytics.report import memo
 from tests.analytics.compare_fixtures import insert_run, price_id
@@ -55,11 +56,11 @@ def test_save_memo_is_atomic_and_refuses_other_suffixes(board, tmp_path: Path) -
     saved = memo.save_memo(text, tmp_path / "memos" / "decision.html")
     assert saved.read_text(encoding="utf-8") == text
     assert [p.name for p in saved.parent.iterdir()] == ["decision.html"]  # no temporary file left
-    with pytest.raises(memo.MemoError, match=r"\.html file"):
+    with pytest.raises(MemoError, match=r"\.html file"):
         memo.save_memo(text, tmp_path / "decision.txt")
     blocked = tmp_path / "file"
     blocked.write_text("x")
-    with pytest.raises(memo.MemoError, match="cannot write the memo"):
+    with pytest.raises(MemoError, match="cannot write the memo"):
         memo.save_memo(text, blocked / "decision.html")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics.compute.costs import CostInputError
+from analytics.errors import CostInputError
 from analytics.ingest import prices
 
 

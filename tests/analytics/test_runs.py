@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 
 from analytics import db
+from analytics.errors import RunIngestError, RunNotFoundError
 from analytics.ingest.runs import (
-    RunIngestError,
-    RunNotFoundError,
     ingest_all,
     ingest_run,
     list_runs,

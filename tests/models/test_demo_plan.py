@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from models.errors import JobError
 from models.jobs.demo_plan import (
     DEMO_EXAMPLES_PER_CLASS,
     active_demo_jobs,
     quick_demo_configs,
     submit_quick_demo,
 )
-from models.jobs.queue import JobError, list_jobs
+from models.jobs.queue import list_jobs
 
 
 def test_demo_configs_are_three_methods_on_one_subset_then_learning_curve_points(tmp_path: Path) -> None:

@@ -7,9 +7,8 @@ import math
 import pytest
 
 from models.core.config import TrainConfig
-from models.errors import ConfigError
+from models.errors import ConfigError, EstimateError
 from models.planning.estimate import (
-    EstimateError,
     Measurement,
     ModelShape,
     activation_bytes_per_layer,

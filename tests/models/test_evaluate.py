@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from models.core.evaluate import (
-    EvaluationError,
     evaluate_predictions,
     expected_calibration_error,
     macro_f1_batch,
     predictions_frame,
     wilson_interval,
 )
+from models.errors import EvaluationError
 
 
 def one_hot_probs(pred: list[int], k: int, confidence: float = 0.8) -> np.ndarray:

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from models.core.config import TrainConfig
-from models.errors import ConfigError
+from models.errors import ConfigError, InvalidTransitionError, JobError, JobNotFoundError
 from models.jobs import queue as jobs
-from models.jobs.queue import InvalidTransitionError, JobError, JobNotFoundError
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = Path(__file__).resolve().parent

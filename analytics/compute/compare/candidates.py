@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.compute import costs
-from analytics.compute.costs import CostInputError
 from analytics.db import Workspace, register_app_tables
+from analytics.errors import CostInputError
 
 register_app_tables("api_candidates", "api_predictions")
 

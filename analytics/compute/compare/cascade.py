@@ -11,8 +11,8 @@ import pandas as pd
 
 from analytics.compute import costs
 from analytics.compute.compare.leaderboard import Leaderboard
-from analytics.compute.costs import CostInputError
 from analytics.db import Workspace
+from analytics.errors import CostInputError
 
 
 @dataclass(frozen=True)

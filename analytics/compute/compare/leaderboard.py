@@ -13,8 +13,8 @@ import pandas as pd
 from analytics.compute import costs
 from analytics.compute.compare.candidates import api_candidates
 from analytics.compute.compare.pricing import as_of_day, money, price_basis, resolve_hardware_prices
-from analytics.compute.costs import CostInputError
 from analytics.db import Workspace
+from analytics.errors import CostInputError
 from analytics.ingest.prices import price_table
 
 Z_95 = 1.959963984540054
