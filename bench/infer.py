@@ -65,7 +65,8 @@ def make_predictor(run: str | None, label_names: tuple[str, ...], batch_size: in
         if not isinstance(predictor, TransformerPredictor):
             raise SystemExit(f"--run must be a full or lora run (got method {predictor.method})")
         return predictor, f"fine-tuned run {Path(run).name}"
-    from models.modeling.registry import load_sequence_classifier, load_tokenizer, resolve_model
+    from models.modeling.loading import load_sequence_classifier, load_tokenizer
+    from models.modeling.registry import resolve_model
     from models.serving.predictors import apply_precision
 
     spec = resolve_model("all-MiniLM-L6-v2")

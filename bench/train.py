@@ -104,7 +104,8 @@ def warm_up(model: str) -> None:
 
     import models.core.evaluate  # noqa: F401
     import models.training.finetune  # noqa: F401
-    from models.modeling.registry import load_tokenizer, resolve_model
+    from models.modeling.loading import load_tokenizer
+    from models.modeling.registry import resolve_model
 
     load_tokenizer(resolve_model(model))
 
@@ -166,7 +167,8 @@ def _trainer_arguments(config: TrainConfig, output_dir: str):
 def run_trainer(config: TrainConfig, data: DataSplits) -> dict[str, float]:
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 
-    from models.modeling.registry import load_sequence_classifier, load_tokenizer, resolve_model
+    from models.modeling.loading import load_sequence_classifier, load_tokenizer
+    from models.modeling.registry import resolve_model
 
     started = time.perf_counter()
     spec = resolve_model(config.model)

@@ -36,7 +36,8 @@ def one_variant(variant: str, steps: int, threads: int) -> float:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from models.core.config import TrainConfig
     from models.modeling import lean_bert as fastpath
-    from models.modeling.registry import load_sequence_classifier, resolve_model
+    from models.modeling.loading import load_sequence_classifier
+    from models.modeling.registry import resolve_model
     from models.training.finetune import build_optimizer, freeze_embeddings
 
     torch.set_num_threads(threads)

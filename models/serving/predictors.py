@@ -28,18 +28,13 @@ import numpy as np
 import torch
 
 from models.core.config import TrainConfig
+from models.core.device import resolve_device
 from models.core.memory import explained, with_smaller_batches
 from models.core.outputs import read_label_names
 from models.core.runs import read_json, run_status
 from models.data.types import DataSplits, LabelledTexts
 from models.errors import ConfigError, RunFolderError
-from models.modeling.batching import (
-    iter_padded_batches,
-    mean_pool,
-    pad_token_id,
-    resolve_device,
-    tokenize_all,
-)
+from models.modeling.tokenize import iter_padded_batches, pad_token_id, tokenize_all
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +68,7 @@ class ClassicPredictor(Predictor):
         self.method, self.pipeline, self.label_names = "classic", pipeline, label_names
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        from models.training.classic import predict_proba_aligned
+        from models.modeling.tfidf import predict_proba_aligned
 
         if not texts:
             return np.zeros((0, len(self.label_names)))
@@ -155,7 +150,7 @@ class ProbePredictor(Predictor):
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        from models.training.probe import head_proba
+        from models.modeling.embeddings import head_proba
 
         if not texts:
             return np.zeros((0, len(self.label_names)))
@@ -238,7 +233,7 @@ def load_predictor(run_dir: Path | str, *, device: str = "auto", precision: str 
 def _load_method(model_dir: Path, config: TrainConfig, label_names: tuple[str, ...], device: torch.device,
                  precision: str, batch: int) -> Predictor:
     if config.method == "classic":
-        from models.training.classic import load_pipeline
+        from models.modeling.tfidf import load_pipeline
 
         return ClassicPredictor(load_pipeline(model_dir), label_names)
     if config.method == "linear_probe":
@@ -285,7 +280,7 @@ def _load_transformer(model_dir: Path, config: TrainConfig, label_names: tuple[s
                       precision: str, batch_size: int) -> TransformerPredictor:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from models.modeling.registry import quiet_transformers
+    from models.modeling.loading import quiet_transformers
 
     try:
         with quiet_transformers():
@@ -300,15 +295,14 @@ def _load_transformer(model_dir: Path, config: TrainConfig, label_names: tuple[s
 
 def _load_probe(model_dir: Path, label_names: tuple[str, ...], device: torch.device, precision: str,
                 batch_size: int) -> ProbePredictor:
-    import joblib
-
-    from models.modeling.registry import load_encoder, load_tokenizer, resolve_model
-    from models.training.probe import BASE_FILE, HEAD_FILE
+    from models.modeling.embeddings import BASE_FILE, load_head
+    from models.modeling.loading import load_encoder, load_tokenizer
+    from models.modeling.registry import resolve_model
 
     base = read_json(model_dir / BASE_FILE)
     spec = resolve_model(base["model"])
     encoder = apply_precision(load_encoder(spec).to(device).eval(), precision)
-    head = joblib.load(model_dir / HEAD_FILE)  # our own run folder only (pickle)
+    head = load_head(model_dir)  # our own run folder only (pickle)
     return ProbePredictor(encoder, load_tokenizer(spec), head, label_names, batch_size=batch_size,
                           max_length=int(base.get("max_length", 128)), precision=precision)
 
@@ -317,7 +311,7 @@ def _load_zero_shot(model_dir: Path, label_names: tuple[str, ...], device: torch
                     precision: str) -> ZeroShotPredictor:
     from models.modeling.causal_lm import load_causal_lm
     from models.modeling.registry import resolve_model
-    from models.training.zeroshot import LabelScorer
+    from models.modeling.label_scorer import LabelScorer
 
     base = read_json(model_dir / "base.json")
     model, tokenizer = load_causal_lm(resolve_model(base["model"]), device)
@@ -342,12 +336,12 @@ def split_of(data: DataSplits, split: str) -> LabelledTexts:
 def _run_data(run_dir: Path, data: DataSplits | None, split: str) -> tuple[TrainConfig, LabelledTexts, DataSplits]:
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     if data is None:
-        from models.training.train import load_training_data
+        from models.data.loading import load_training_data
 
         data = load_training_data(config)
     texts = split_of(data, split)
     if config.method == "zero_shot" and split == "test":
-        from models.training.zeroshot import scored_subset
+        from models.data.loading import scored_subset
 
         texts = scored_subset(texts, config.eval_limit, config.seed)
     return config, texts, data
@@ -401,69 +395,3 @@ def compare_precision(run_dir: Path | str, precision: str, data: DataSplits | No
     result["accuracy_change"] = round(100 * (result[f"accuracy_{precision}"] - result["accuracy_fp32"]), 3)
     result["agreement"] = float(np.mean(preds["fp32"] == preds[precision]))
     return result
-
-
-# ---------------------------------------------------------------- benchmark
-
-
-@dataclass(frozen=True)
-class _Timing:
-    seconds: list[float]
-    iterations: int
-
-
-def _time_until(fn: Any, min_iterations: int, min_seconds: float) -> _Timing:
-    """Call fn(i) until at least min_iterations calls AND min_seconds have passed; per-call seconds."""
-    seconds: list[float] = []
-    begin = time.perf_counter()
-    i = 0
-    while i < min_iterations or time.perf_counter() - begin < min_seconds:
-        start = time.perf_counter()
-        fn(i)
-        seconds.append(time.perf_counter() - start)
-        i += 1
-    return _Timing(seconds, i)
-
-
-def peak_memory() -> dict[str, Any]:
-    """Process peak RSS in bytes (getrusage) and, on CUDA, torch's max allocated bytes."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    info: dict[str, Any] = {"peak_rss_bytes": int(peak if sys.platform == "darwin" else peak * 1024)}
-    if torch.cuda.is_available():
-        info["cuda_max_allocated_bytes"] = int(torch.cuda.max_memory_allocated())
-    return info
-
-
-def benchmark(predictor: Any, texts: Sequence[str], *, warmup: int = 10, min_iterations: int = 10,
-              min_seconds: float = 5.0, batch_passes: int = 2, batch_warmup_texts: int = 256) -> dict[str, Any]:
-    """Latency and throughput the optimum-benchmark way: warm up, then time until BOTH a minimum number
-    of iterations and a minimum duration are reached.
-
-    Single request: one text per call, cycling through `texts`; reports p50/p95/p99 in ms.
-    Batch: the whole `texts` list per call (`batch_passes` minimum, `min_seconds` minimum); samples/s.
-    `predictor` is anything with predict_proba(list[str]) (ours, or a wrapped transformers pipeline).
-    """
-    if not texts:
-        raise ConfigError("benchmark needs at least one text")
-    texts = list(texts)
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-    for i in range(warmup):
-        predictor.predict_proba([texts[i % len(texts)]])
-    single = _time_until(lambda i: predictor.predict_proba([texts[i % len(texts)]]), min_iterations, min_seconds)
-    predictor.predict_proba(texts[:batch_warmup_texts])
-    batch = _time_until(lambda i: predictor.predict_proba(texts), batch_passes, min_seconds)
-    latency_ms = np.asarray(single.seconds) * 1000.0
-    total_s = float(np.sum(batch.seconds))
-    return {
-        "latency_p50_ms": float(np.percentile(latency_ms, 50)),
-        "latency_p95_ms": float(np.percentile(latency_ms, 95)),
-        "latency_p99_ms": float(np.percentile(latency_ms, 99)),
-        "latency_mean_ms": float(latency_ms.mean()),
-        "single_iterations": single.iterations,
-        "throughput_samples_per_s": len(texts) * batch.iterations / total_s if total_s > 0 else math.nan,
-        "batch_passes": batch.iterations,
-        "batch_texts": len(texts),
-        "torch_threads": torch.get_num_threads(),
-        **peak_memory(),
-    }

@@ -7,18 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from models import testing
 from models.errors import ModelAccessError, ModelNotFoundError
-from models.modeling import registry
-from models.modeling.registry import (
-    ModelSpec,
-    list_models,
-    load_encoder,
-    load_sequence_classifier,
-    load_tokenizer,
-    resolve_model,
-    safetensors_param_count,
-    tiny_encoder,
-)
+from models.modeling import loading, registry
+from models.modeling.loading import load_encoder, load_sequence_classifier, load_tokenizer
+from models.modeling.registry import ModelSpec, list_models, resolve_model, safetensors_param_count
 
 
 @pytest.fixture(autouse=True)
@@ -26,13 +19,6 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("STRATLAB_MODEL_DIRS", raising=False)
     monkeypatch.setattr(registry, "_probe_hub", lambda: pytest.fail("no network probe in tests"))
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("models") / "tiny-bert"
-    tiny_encoder(folder)
-    return folder
 
 
 def test_packaged_models_are_listed_with_facts() -> None:
@@ -91,31 +77,31 @@ def test_path_outside_allowed_dirs_is_refused(tmp_path: Path) -> None:
         resolve_model(str(tmp_path))
 
 
-def test_dotdot_escape_is_refused(tmp_path: Path, tiny_dir: Path) -> None:
+def test_dotdot_escape_is_refused(tmp_path: Path, tiny_encoder_dir: Path) -> None:
     import shutil
 
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    shutil.copytree(tiny_dir, tmp_path / "outside")
+    shutil.copytree(tiny_encoder_dir, tmp_path / "outside")
     sneaky = allowed / ".." / "outside"
     with pytest.raises(ModelAccessError, match=f"resolved to {tmp_path / 'outside'}"):
         resolve_model(str(sneaky), allowed_dirs=[allowed])
 
 
-def test_symlink_escape_is_refused(tmp_path: Path, tiny_dir: Path) -> None:
+def test_symlink_escape_is_refused(tmp_path: Path, tiny_encoder_dir: Path) -> None:
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    (allowed / "link").symlink_to(tiny_dir, target_is_directory=True)
+    (allowed / "link").symlink_to(tiny_encoder_dir, target_is_directory=True)
     with pytest.raises(ModelAccessError):
         resolve_model(str(allowed / "link"), allowed_dirs=[allowed])
-    assert resolve_model(str(allowed / "link"), allowed_dirs=[allowed, tiny_dir]).source == "local"
+    assert resolve_model(str(allowed / "link"), allowed_dirs=[allowed, tiny_encoder_dir]).source == "local"
 
 
-def test_env_model_dirs_allow_a_folder(monkeypatch: pytest.MonkeyPatch, tiny_dir: Path) -> None:
-    monkeypatch.setenv("STRATLAB_MODEL_DIRS", os.pathsep.join(["/nonexistent", str(tiny_dir.parent)]))
-    spec = resolve_model(str(tiny_dir))
+def test_env_model_dirs_allow_a_folder(monkeypatch: pytest.MonkeyPatch, tiny_encoder_dir: Path) -> None:
+    monkeypatch.setenv("STRATLAB_MODEL_DIRS", os.pathsep.join(["/nonexistent", str(tiny_encoder_dir.parent)]))
+    spec = resolve_model(str(tiny_encoder_dir))
     assert spec.source == "local" and spec.family == "encoder" and spec.name == "tiny-bert"
-    assert spec.params == safetensors_param_count(tiny_dir / "model.safetensors")
+    assert spec.params == safetensors_param_count(tiny_encoder_dir / "model.safetensors")
 
 
 def test_folder_without_safetensors_is_refused(tmp_path: Path) -> None:
@@ -125,11 +111,11 @@ def test_folder_without_safetensors_is_refused(tmp_path: Path) -> None:
         resolve_model(str(tmp_path), allowed_dirs=[tmp_path])
 
 
-def test_run_folder_resolves_to_its_model(tmp_path: Path, tiny_dir: Path) -> None:
+def test_run_folder_resolves_to_its_model(tmp_path: Path, tiny_encoder_dir: Path) -> None:
     import shutil
 
     run = tmp_path / "runs" / "20260101-000000-full-tiny"
-    shutil.copytree(tiny_dir, run / "model")
+    shutil.copytree(tiny_encoder_dir, run / "model")
     (run / "config.json").write_text('{"method": "full"}', encoding="utf-8")
     for target in (run, run / "model"):
         spec = resolve_model(str(target), allowed_dirs=[tmp_path / "runs"])
@@ -138,10 +124,10 @@ def test_run_folder_resolves_to_its_model(tmp_path: Path, tiny_dir: Path) -> Non
         assert spec.location == str((run / "model").resolve())
 
 
-def test_tiny_encoder_forward_pass(tiny_dir: Path) -> None:
+def test_tiny_encoder_forward_pass(tiny_encoder_dir: Path) -> None:
     import torch
 
-    spec = resolve_model(str(tiny_dir), allowed_dirs=[tiny_dir])
+    spec = resolve_model(str(tiny_encoder_dir), allowed_dirs=[tiny_encoder_dir])
     tokenizer = load_tokenizer(spec)
     model = load_encoder(spec)
     batch = tokenizer(["where is my card?", "hi"], padding=True, return_tensors="pt")
@@ -151,8 +137,9 @@ def test_tiny_encoder_forward_pass(tiny_dir: Path) -> None:
     assert torch.isfinite(hidden).all()
 
 
-def test_sequence_classifier_has_labels_and_no_warning(tiny_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
-    spec = resolve_model(str(tiny_dir), allowed_dirs=[tiny_dir])
+def test_sequence_classifier_has_labels_and_no_warning(tiny_encoder_dir: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    spec = resolve_model(str(tiny_encoder_dir), allowed_dirs=[tiny_encoder_dir])
     with caplog.at_level("WARNING"):
         model = load_sequence_classifier(spec, ["refund", "card_lost", "other"])
     assert model.config.id2label == {0: "refund", 1: "card_lost", 2: "other"}
@@ -161,7 +148,7 @@ def test_sequence_classifier_has_labels_and_no_warning(tiny_dir: Path, caplog: p
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
-def test_load_failure_is_wrapped(tmp_path: Path, tiny_dir: Path) -> None:
+def test_load_failure_is_wrapped(tmp_path: Path, tiny_encoder_dir: Path) -> None:
     broken = ModelSpec("broken", "encoder", "local", str(tmp_path), None, None, None, "unknown",
                        ("classification",), True)
     with pytest.raises(ModelNotFoundError, match="cannot load the encoder of broken"):
@@ -172,11 +159,11 @@ def test_load_failure_is_wrapped(tmp_path: Path, tiny_dir: Path) -> None:
 def test_tiny_causal_lm_runs(tmp_path: Path) -> None:
     import torch
 
-    spec = registry.tiny_causal_lm(tmp_path / "tiny-llama")
+    spec = testing.tiny_causal_lm(tmp_path / "tiny-llama")
     assert spec.family == "causal_lm" and spec.source == "tiny"
     tokenizer = load_tokenizer(spec)
     assert len(tokenizer) == 49152
-    model = registry.load_causal_lm(spec)
+    model = loading.load_causal_lm(spec)
     batch = tokenizer(["The answer is"], return_tensors="pt")
     with torch.inference_mode():
         logits = model(**batch).logits

@@ -39,7 +39,7 @@ def with_run(app_env: Path, classic_run: Path) -> str:
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 2-layer Llama with SmolLM2's tokenizer (seconds to write, milliseconds per token)."""
-    from models.modeling.registry import tiny_causal_lm
+    from models.testing import tiny_causal_lm
 
     folder = tmp_path_factory.mktemp("tiny_lm") / "tiny-llama"
     tiny_causal_lm(folder)
