@@ -29,32 +29,6 @@ RUN_FILES = ("config.json", "environment.json", "events.jsonl", "eval.json", "pr
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "labels.json")
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.modeling.registry import tiny_encoder
-
-    folder = tmp_path_factory.mktemp("models") / "tiny-bert"
-    tiny_encoder(folder, hidden_size=16, num_layers=2, num_heads=2, seed=0)
-    return folder
-
-
-@pytest.fixture
-def tiny_model(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Path of a tiny random BERT (MiniLM tokenizer) that the registry accepts."""
-    monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(tiny_model_dir.parent))
-    return str(tiny_model_dir)
-
-
-@pytest.fixture(scope="session")
-def sentences() -> DataSplits:
-    """Real review sentences from the mirror: 96 train, 32 validation, 32 test."""
-    from models.data.catalog import load_dataset
-
-    data = load_dataset("sentiment_labelled_sentences", seed=0)
-    return dataclasses.replace(data, train=data.train.subset(range(96)),
-                               validation=data.validation.subset(range(32)), test=data.test.subset(range(32)))
-
-
 def tiny_config(tmp_path: Path, model: str, **changes) -> TrainConfig:
     values = dict(method="full", model=model, dataset="sentiment_labelled_sentences", epochs=2, batch_size=16,
                   eval_batch_size=32, max_length=32, learning_rate=1e-3, runs_dir=str(tmp_path / "runs"),

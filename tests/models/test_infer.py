@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,6 @@ from models.core.config import TrainConfig
 from models.core.runs import RunWriter, read_json, write_json_atomic
 from models.data.types import DataSplits, LabelledTexts
 from models.errors import ConfigError, RunFolderError
-from tests.models.tiny import small_sentiment
 
 TOY_TEXTS = ("love it", "hate it", "love this so much", "hate this a lot", "really great", "truly awful")
 TOY = LabelledTexts(tuple(f"t{i}" for i in range(6)), TOY_TEXTS, (1, 0, 1, 0, 1, 0))
@@ -31,13 +31,6 @@ def classic_run(tmp_path: Path) -> Path:
 
     config = TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="classic")
     return train_classic(config, TOY_DATA, RunWriter.create(config)).run_dir
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder_dir(allowed_tmp: Path) -> Path:
-    from models.modeling.registry import tiny_encoder
-
-    return Path(tiny_encoder(allowed_tmp / "tiny-encoder").location)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +69,8 @@ def test_evaluate_run_matches_eval_json(classic_run: Path) -> None:
     assert metrics["split"] == "test" and metrics["n"] == 6
 
 
-def test_probe_predictor_round_trip(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+def test_probe_predictor_round_trip(tiny_encoder_dir: Path, tmp_path: Path,
+                                    small_sentiment: Callable[..., DataSplits]) -> None:
     from models.serving.predictors import load_predictor
     from models.training.probe import train_linear_probe
 

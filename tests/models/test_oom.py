@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from models.core import memory
 from models.core.config import TrainConfig
 from models.core.runs import write_json_atomic
+from models.data.types import DataSplits
 from models.errors import InsufficientMemoryError, StratLabModelError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,17 +186,14 @@ def test_classic_predictor_splits_the_request_when_memory_runs_out(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_training_halves_the_batch_on_cpu_allocator_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.models.tiny import small_sentiment
-
+def test_training_halves_the_batch_on_cpu_allocator_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           tiny_encoder_dir: Path,
+                                                           small_sentiment: Callable[..., DataSplits]) -> None:
     from models.core.runs import read_events
-    from models.modeling.registry import tiny_encoder
     from models.training import finetune
     from models.training.train import train
 
-    models_dir = tmp_path / "models"
-    monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(models_dir))
-    model = tiny_encoder(models_dir / "tiny").location
+    model = tiny_encoder_dir
     real_step = finetune._train_step
 
     def fits_only_four(session, batch):

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from models.core.config import TrainConfig
 from models.core.runs import RunWriter, run_status
-from tests.models.tiny import small_sentiment
+from models.data.types import DataSplits
 
 TEXTS = ["short", "a much longer text with many more tokens than the others here", "mid length text",
          "card not arrived", "x"]
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder_dir(allowed_tmp: Path) -> Path:
-    from models.modeling.registry import tiny_encoder
-
-    return Path(tiny_encoder(allowed_tmp / "tiny-encoder").location)
 
 
 def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> None:
@@ -36,7 +29,8 @@ def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> No
     assert not np.allclose(batched[0], batched[1])
 
 
-def test_linear_probe_run_on_tiny_encoder(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+def test_linear_probe_run_on_tiny_encoder(tiny_encoder_dir: Path, tmp_path: Path,
+                                          small_sentiment: Callable[..., DataSplits]) -> None:
     from models.training.probe import train_linear_probe
 
     data = small_sentiment()

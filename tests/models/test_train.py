@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -15,30 +14,6 @@ from models.data.types import DataSplits
 from models.errors import DatasetNotFoundError, RunFolderError
 from models.training import train as train_module
 from models.training.train import load_training_data, resume_run, train
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.modeling.registry import tiny_encoder
-
-    folder = tmp_path_factory.mktemp("models") / "tiny-bert"
-    tiny_encoder(folder, hidden_size=16, num_layers=1, num_heads=2, seed=0)
-    return folder
-
-
-@pytest.fixture
-def tiny_model(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(tiny_model_dir.parent))
-    return str(tiny_model_dir)
-
-
-@pytest.fixture(scope="module")
-def sentences() -> DataSplits:
-    from models.data.catalog import load_dataset
-
-    data = load_dataset("sentiment_labelled_sentences", seed=0)
-    return dataclasses.replace(data, train=data.train.subset(range(80)),
-                               validation=data.validation.subset(range(20)), test=data.test.subset(range(20)))
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,14 +15,7 @@ import torch
 
 from models.core.config import TrainConfig
 from models.core.runs import RunWriter, read_json, run_status
-from tests.models.tiny import small_sentiment
-
-
-@pytest.fixture(scope="module")
-def tiny_lm_dir(allowed_tmp: Path) -> Path:
-    from models.modeling.registry import tiny_causal_lm
-
-    return Path(tiny_causal_lm(allowed_tmp / "tiny-lm").location)
+from models.data.types import DataSplits
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +79,8 @@ def test_few_shot_examples_are_seeded_and_per_class() -> None:
     assert few_shot_examples(train, ("n", "p"), k=0, seed=3) == []
 
 
-def test_zero_shot_run_on_tiny_lm(tiny_lm_dir: Path, tmp_path: Path) -> None:
+def test_zero_shot_run_on_tiny_lm(tiny_lm_dir: Path, tmp_path: Path,
+                                  small_sentiment: Callable[..., DataSplits]) -> None:
     from models.training.zeroshot import train_zero_shot
 
     data = small_sentiment(n_train=40, n_test=30)
