@@ -6,14 +6,24 @@ import pandas as pd
 import streamlit as st
 
 from analytics.charts import compare as charts
-from analytics.compute import compare
-from analytics.compute.costs import CostInputError
+from analytics.compute.compare.candidates import (
+    add_api_candidate,
+    api_candidates,
+    delete_api_candidate,
+    import_api_predictions,
+)
+from analytics.compute.compare.cascade import cascade_operating_points
+from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard
+from analytics.compute.compare.recommend import break_even_points, recommend
+from analytics.compute.compare.scaling import SCALING_FORMULAS, learning_curve
 from analytics.db import DriverError
-from analytics.errors import AnalyticsError
+from analytics.errors import AnalyticsError, CostInputError
 from analytics.ingest import prices
 from analytics.report.memo import build_memo_html, memo_filename, save_memo
 from models.errors import StratLabModelError
-from pages import _shared as shared
+from pages._shared import compare as compare_view
+from pages._shared import page, workspace
+from pages._shared import runs as runs_view
 
 NO_TARGET = 0.0
 PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd",
@@ -24,7 +34,7 @@ PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_pe
 
 
 def _demo_status() -> None:
-    active = shared.demo_jobs()
+    active = compare_view.demo_jobs()
     if active:
         running = [str(j.config.get("method")) for j in active if j.state == "running"]
         now = f" (now training: {running[0]})" if running else ""
@@ -34,11 +44,11 @@ def _demo_status() -> None:
 
 def _demo_button(primary: bool) -> None:
     if st.button("Run the quick demo (BANKING77 subset, 3+ real candidates)", type="primary" if primary else
-                 "secondary", key="cmp_demo", disabled=bool(shared.demo_jobs())):
+                 "secondary", key="cmp_demo", disabled=bool(compare_view.demo_jobs())):
         try:
-            jobs = shared.submit_quick_demo()
+            jobs = compare_view.submit_quick_demo()
         except StratLabModelError as e:
-            shared.show_error(e)
+            page.show_error(e)
         else:
             st.session_state["cmp_demo_clicked"] = pd.Timestamp.now(tz="UTC").isoformat()
             st.success(f"Queued {len(jobs)} training jobs; they run one after another.", icon=":material/check:")
@@ -47,12 +57,12 @@ def _demo_button(primary: bool) -> None:
 @st.fragment(run_every=4)
 def _watch_jobs() -> None:
     """While demo jobs run: tick the queue, ingest what finished, and redraw the page when something landed."""
-    if not shared.demo_jobs():
+    if not compare_view.demo_jobs():
         return
-    shared.sync_jobs()
-    shared.sync_inference()
-    if shared.compare_signature() != st.session_state.get("cmp_signature"):
-        shared.changed()  # whoever ingested or attached it, this session's cached views are stale now
+    runs_view.sync_jobs()
+    runs_view.sync_inference()
+    if compare_view.signature() != st.session_state.get("cmp_signature"):
+        workspace.changed()  # whoever ingested or attached it, this session's cached views are stale now
         st.rerun(scope="app")
     _demo_status()
 
@@ -69,7 +79,7 @@ def _empty_state() -> None:
 # ------------------------------------------------------------------------------------------ settings
 
 
-def _settings(dataset: str) -> compare.CompareSettings | None:
+def _settings(dataset: str) -> CompareSettings | None:
     """Volume, utilisation, target and hardware prices -> CompareSettings (None with an error shown)."""
     cols = st.columns([1.3, 1, 1])
     volume = cols[0].number_input("Requests per month", min_value=0, value=100_000, step=10_000, key="cmp_volume",
@@ -81,21 +91,21 @@ def _settings(dataset: str) -> compare.CompareSettings | None:
                                   step=1.0, key="cmp_target")
     chosen = _hardware_pickers(dataset)
     try:
-        return compare.CompareSettings(dataset=dataset, requests_per_month=float(volume),
+        return CompareSettings(dataset=dataset, requests_per_month=float(volume),
                                        utilisation=utilisation / 100.0, hardware_prices=chosen,
                                        accuracy_target=target / 100.0 if target > 0 else None)
     except CostInputError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return None
 
 
 def _hardware_pickers(dataset: str) -> tuple[tuple[str, int], ...]:
     """One price picker per measured hardware name; a hardware without a match starts on '(no price)'."""
-    matched = shared.compare_hardware(shared.generation(), dataset)
+    matched = compare_view.hardware(workspace.generation(), dataset)
     if not matched:
         return ()
-    catalog = pd.concat([shared.hardware_prices(shared.generation(), "cpu"),
-                         shared.hardware_prices(shared.generation(), "gpu")])
+    catalog = pd.concat([workspace.hardware_prices(workspace.generation(), "cpu"),
+                         workspace.hardware_prices(workspace.generation(), "gpu")])
     labels = {int(r.price_id): f"{r.label} · ${r.hourly_usd:g}/h" for r in catalog.itertuples()}
     options = [None, *labels]
     chosen = []
@@ -113,7 +123,7 @@ def _hardware_pickers(dataset: str) -> tuple[tuple[str, int], ...]:
 # ------------------------------------------------------------------------------------------ tabs
 
 
-def _format_table(board: compare.Leaderboard) -> pd.DataFrame:
+def _format_table(board: Leaderboard) -> pd.DataFrame:
     table = board.table
     return pd.DataFrame({
         "candidate": table["candidate"], "frontier": table["on_frontier"],
@@ -125,8 +135,8 @@ def _format_table(board: compare.Leaderboard) -> pd.DataFrame:
     })
 
 
-def _leaderboard_tab(board: compare.Leaderboard) -> None:
-    st.markdown(f"**Recommendation.** {compare.recommend(board)}")
+def _leaderboard_tab(board: Leaderboard) -> None:
+    st.markdown(f"**Recommendation.** {recommend(board)}")
     for flag in board.flags:
         st.warning(flag, icon=":material/flag:")
     st.dataframe(_format_table(board), hide_index=True, width="stretch", column_config={
@@ -137,12 +147,12 @@ def _leaderboard_tab(board: compare.Leaderboard) -> None:
         "training $": st.column_config.NumberColumn(format="$%.4f"),
         "monthly $": st.column_config.NumberColumn(format="$%.2f"),
         f"{board.settings.months}-month $": st.column_config.NumberColumn(format="$%.2f")})
-    figures = shared.compare_figures(shared.generation(), board.settings)
+    figures = compare_view.figures(workspace.generation(), board.settings)
     st.plotly_chart(figures["frontier"], width="stretch", key="cmp_frontier")
     left, right = st.columns(2)
     left.plotly_chart(figures["latency"], width="stretch", key="cmp_latency")
     right.plotly_chart(figures["total"], width="stretch", key="cmp_total")
-    points = compare.break_even_points(board)
+    points = break_even_points(board)
     if len(points):
         st.caption("Break-even volumes: " + "; ".join(f"{r.a} = {r.b} at {r.requests_per_month:,.0f} requests/month"
                                                        for r in points.itertuples()))
@@ -155,17 +165,17 @@ def _leaderboard_tab(board: compare.Leaderboard) -> None:
     _api_forms(board)
 
 
-def _projection(board: compare.Leaderboard) -> None:
+def _projection(board: Leaderboard) -> None:
     with st.expander("Projection to other hardware (estimates)"):
         mfu = st.slider("Assumed share of peak FLOP/s reached (MFU)", 5, 80, 30, step=5, format="%d%%", key="cmp_mfu")
-        projection = shared.compare_projections(shared.generation(), board.settings, mfu / 100.0)
+        projection = compare_view.projections(workspace.generation(), board.settings, mfu / 100.0)
         st.caption("Not measured: throughput = peak FLOP/s x MFU / (2 x parameters x tokens per request), or the "
                    "memory-bandwidth bound when lower. Use it to decide what to measure next.")
         st.plotly_chart(charts.projection_chart(projection), width="stretch", key="cmp_projection")
 
 
-def _api_forms(board: compare.Leaderboard) -> None:
-    api_rows = shared.hardware_prices(shared.generation(), "api")
+def _api_forms(board: Leaderboard) -> None:
+    api_rows = workspace.hardware_prices(workspace.generation(), "api")
     labels = {int(r.price_id): f"{r.label} · ${r.input_per_m_usd:g}/${r.output_per_m_usd:g} per 1M"
               for r in api_rows.itertuples()}
     with st.expander("Add a hosted API candidate"):
@@ -185,14 +195,14 @@ def _api_forms(board: compare.Leaderboard) -> None:
                 _add_api(board.settings.dataset, name, price, accuracy, n_eval, macro, source, tin, tout)
     with st.expander("Import an API's predictions (CSV with text_id, pred_label)"):
         _import_api(board, labels)
-    listed = compare.api_candidates(shared.workspace(), board.settings.dataset)
+    listed = api_candidates(workspace.workspace(), board.settings.dataset)
     for row in listed.itertuples():
         cols = st.columns([5, 1])
         cols[0].caption(f"API candidate **{row.name}** · {row.accuracy:.1%} on {row.n_eval} texts · source: "
                         f"{row.accuracy_source}")
         if cols[1].button("Remove", key=f"cmp_del_{row.candidate_id}"):
-            compare.delete_api_candidate(shared.workspace(), int(row.candidate_id))
-            shared.changed()
+            delete_api_candidate(workspace.workspace(), int(row.candidate_id))
+            workspace.changed()
             st.rerun()
 
 
@@ -202,18 +212,18 @@ def _add_api(dataset: str, name: str, price: int | None, accuracy: float | None,
         st.error("Enter the accuracy, how many texts it was measured on, and the API price row.")
         return
     try:
-        compare.add_api_candidate(shared.workspace(), name=name, dataset=dataset, price_id=int(price),
+        add_api_candidate(workspace.workspace(), name=name, dataset=dataset, price_id=int(price),
                                   accuracy=accuracy / 100.0, n_eval=int(n_eval), accuracy_source=source,
                                   macro_f1=macro, input_tokens_per_request=tin or None,
                                   output_tokens_per_request=tout)
     except (CostInputError, AnalyticsError) as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
-    shared.changed()
+    workspace.changed()
     st.rerun()
 
 
-def _import_api(board: compare.Leaderboard, labels: dict[int, str]) -> None:
+def _import_api(board: Leaderboard, labels: dict[int, str]) -> None:
     runs = board.table[board.table["kind"] == "self-hosted"]
     if runs.empty:
         st.caption("Needs a run on this dataset: its stored test predictions give the true labels.")
@@ -226,17 +236,17 @@ def _import_api(board: compare.Leaderboard, labels: dict[int, str]) -> None:
     if upload is not None and st.button("Import predictions", key="cmp_api_import"):
         try:
             frame = pd.read_csv(upload, dtype=str)
-            compare.import_api_predictions(shared.workspace(), name=name or upload.name, price_id=int(price),
+            import_api_predictions(workspace.workspace(), name=name or upload.name, price_id=int(price),
                                            run_id=run_key.removeprefix("run:"), predictions=frame,
                                            file_name=upload.name)
         except (CostInputError, AnalyticsError, ValueError) as e:
-            shared.show_error(e)
+            page.show_error(e)
             return
-        shared.changed()
+        workspace.changed()
         st.rerun()
 
 
-def _cascade_tab(board: compare.Leaderboard) -> None:
+def _cascade_tab(board: Leaderboard) -> None:
     priced = board.priced
     smalls = priced[priced["kind"] == "self-hosted"]
     if len(priced) < 2 or smalls.empty:
@@ -249,12 +259,12 @@ def _cascade_tab(board: compare.Leaderboard) -> None:
     bigs = [k for k in priced.sort_values("accuracy", ascending=False)["key"] if k != small]
     big = cols[1].selectbox("Fallback (answers when the first is unsure)", bigs, format_func=names.get, key="cmp_big")
     try:
-        result = shared.compare_cascade(shared.generation(), board.settings, small, big)
+        result = compare_view.cascade(workspace.generation(), board.settings, small, big)
     except CostInputError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     st.plotly_chart(charts.cascade_chart(result), width="stretch", key="cmp_cascade")
-    best = compare.cascade_operating_points(result)
+    best = cascade_operating_points(result)
     st.caption(f"Simulated on {result.n_examples} test texts both scored: every request runs the first model; "
                f"those below the confidence threshold also run the fallback. Best operating points:")
     st.dataframe(best.assign(accuracy=best["accuracy"] * 100, deferred_share=best["deferred_share"] * 100),
@@ -264,10 +274,10 @@ def _cascade_tab(board: compare.Leaderboard) -> None:
                      "cost_per_1k_usd": st.column_config.NumberColumn("$ / 1k", format="$%.5f")})
 
 
-def _learning_tab(board: compare.Leaderboard) -> None:
+def _learning_tab(board: Leaderboard) -> None:
     cost = st.number_input("Cost per label ($)", min_value=0.0, max_value=100.0, value=0.10, step=0.05,
                            key="cmp_label_cost", help="What one labelled example costs you (annotator time).")
-    curve = compare.learning_curve(board, cost)
+    curve = learning_curve(board, cost)
     st.plotly_chart(charts.learning_curve_chart(curve, cost), width="stretch", key="cmp_learning")
     if not curve.empty:
         st.dataframe(curve.drop(columns="candidate"), hide_index=True)
@@ -316,7 +326,7 @@ def _save_prices(ws, before: pd.DataFrame, after: pd.DataFrame, note: str) -> No
     for message in refused:
         st.error(f"Refused, not saved: {message}", icon=":material/block:")
     if saved:
-        shared.changed()
+        workspace.changed()
         st.success(f"Saved {saved} edit(s).")
 
 
@@ -331,9 +341,10 @@ def _planner_tab() -> None:
     method = cols[2].selectbox("Method", ["full", "lora", "qlora"], key="cmp_plan_method")
     util = cols[3].slider("Utilisation (MFU)", 10, 70, 40, step=5, format="%d%%", key="cmp_plan_util")
     try:
-        plans = shared.scaling_plans(shared.generation(), params_b * 1e9, tokens_b * 1e9, method, util / 100.0)
+        plans = compare_view.scaling_plans(workspace.generation(), params_b * 1e9, tokens_b * 1e9, method,
+                                           util / 100.0)
     except CostInputError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     chinchilla = 20.0 * params_b
     st.metric("Training compute 6ND", f"{6 * params_b * 1e9 * tokens_b * 1e9:.3g} FLOPs",
@@ -345,11 +356,11 @@ def _planner_tab() -> None:
                                 "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
                                 "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
                                 "cost_usd": st.column_config.NumberColumn("$", format="$%.0f")})
-    st.markdown("**Formulas**\n" + "\n".join(f"- {line}" for line in compare.SCALING_FORMULAS))
+    st.markdown("**Formulas**\n" + "\n".join(f"- {line}" for line in SCALING_FORMULAS))
 
 
-def _memo_tab(board: compare.Leaderboard) -> None:
-    st.markdown(f"**The memo's one sentence:** {compare.recommend(board)}")
+def _memo_tab(board: Leaderboard) -> None:
+    st.markdown(f"**The memo's one sentence:** {recommend(board)}")
     filename = memo_filename(board.settings)
     st.caption("One HTML file with the recommendation, the leaderboard, the interactive charts, the assumptions and "
                "the source of every number; plotly.js is inside it, so it opens offline.")
@@ -361,7 +372,7 @@ def _memo_tab(board: compare.Leaderboard) -> None:
             text = build_memo_html(board)
             saved = save_memo(text, path)
         except AnalyticsError as e:
-            shared.show_error(e)
+            page.show_error(e)
         else:
             st.success(f"Saved {saved} ({len(text) / 1e6:.1f} MB).")
 
@@ -373,16 +384,16 @@ TABS = ["Leaderboard & charts", "Cascade", "Learning curve", "Prices", "Scaling 
 
 
 def main() -> None:
-    ws = shared.start_page("Compare", "Build or buy, at what volume, how sure: every candidate on one evaluation set, "
-                           "priced from measured throughput and dated prices.")
-    shared.sync_jobs()
-    shared.sync_inference()
-    signature = shared.compare_signature()
+    ws = page.start_page("Compare", "Build or buy, at what volume, how sure: every candidate on one "
+                         "evaluation set, priced from measured throughput and dated prices.")
+    runs_view.sync_jobs()
+    runs_view.sync_inference()
+    signature = compare_view.signature()
     if st.session_state.get("cmp_signature", signature) != signature:
-        shared.changed()  # written elsewhere (another session, a job sync): cached views are stale
+        workspace.changed()  # written elsewhere (another session, a job sync): cached views are stale
     st.session_state["cmp_signature"] = signature
     _watch_jobs()
-    sets = shared.evaluation_sets(shared.generation())
+    sets = compare_view.evaluation_sets(workspace.generation())
     board = None
     if not sets.empty:
         board = _board(sets)
@@ -407,7 +418,7 @@ def main() -> None:
         _memo_tab(board)
 
 
-def _board(sets: pd.DataFrame) -> compare.Leaderboard | None:
+def _board(sets: pd.DataFrame) -> Leaderboard | None:
     """Evaluation-set picker, settings and the leaderboard (None when the settings were refused)."""
     counts = sets.set_index("dataset")
     dataset = st.selectbox("Evaluation set", list(sets["dataset"]), key="cmp_dataset",
@@ -416,7 +427,7 @@ def _board(sets: pd.DataFrame) -> compare.Leaderboard | None:
     settings = _settings(dataset)
     if settings is None:
         return None
-    board = shared.compare_board(shared.generation(), settings)
+    board = compare_view.board(workspace.generation(), settings)
     runs = int((board.table["kind"] == "self-hosted").sum())
     st.caption(f"{len(board.table)} candidates on {dataset}: {runs} runs, {len(board.table) - runs} API · "
                f"{int(board.table['on_frontier'].sum())} on the cost-accuracy frontier")

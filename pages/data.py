@@ -11,7 +11,8 @@ from analytics.compute import explorer
 from analytics.db import suggest_name
 from analytics.errors import AnalyticsError, ImportValidationError
 from analytics.ingest import importer
-from pages import _shared as shared
+from pages._shared import data as data_view
+from pages._shared import page, workspace
 
 FILE_TYPES = ["csv", "tsv", "txt", "parquet", "xlsx", "jsonl", "ndjson", "json"]
 DELIMITER_CHOICES = {"detect": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
@@ -100,7 +101,7 @@ def _import_tab(ws) -> None:
     name, data = source
     key = f"data_{n}_{hashlib.sha1(name.encode() + data[:4096]).hexdigest()[:8]}"
     try:
-        plan = shared.import_plan(name, data, **_overrides(key))
+        plan = data_view.import_plan(name, data, **_overrides(key))
     except ImportValidationError as e:
         _problems(e.problems)
         return
@@ -126,9 +127,9 @@ def _run_import(ws, name: str, data: bytes, plan, table: str, names: list[str], 
         _problems(e.problems)
         return
     except AnalyticsError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
-    shared.changed()
+    workspace.changed()
     verb = "Replaced" if result.replaced else "Created"
     st.session_state["_data_import_done"] = (
         f"{verb} table '{result.table}' from {name}: {result.row_count:,} rows, {result.column_count} columns.")
@@ -141,19 +142,19 @@ def _tables_tab(ws) -> None:
     done = st.session_state.pop("_data_drop_done", None)
     if done:
         st.success(done, icon=":material/check_circle:")
-    gen = shared.generation()
-    tables = shared.workspace_summary(gen).tables
+    gen = workspace.generation()
+    tables = workspace.workspace_summary(gen).tables
     st.dataframe(tables, hide_index=True)
     if tables.empty:
         return
     table = st.selectbox("Inspect a table", tables["table"].tolist(), key="data_inspect")
     owner = tables.loc[tables["table"] == table, "owner"].iloc[0]
     try:
-        st.dataframe(shared.table_profile(gen, table), hide_index=True)
+        st.dataframe(data_view.table_profile(gen, table), hide_index=True)
         with st.expander(f"First 100 rows of {table}"):
-            st.dataframe(shared.table_preview(gen, table, 100), hide_index=True)
+            st.dataframe(data_view.table_preview(gen, table, 100), hide_index=True)
     except AnalyticsError as e:
-        shared.show_error(e)
+        page.show_error(e)
     if owner == "imported":
         _drop(ws, table)
     else:
@@ -167,9 +168,9 @@ def _drop(ws, table: str) -> None:
         try:
             ws.drop_table(table)
         except AnalyticsError as e:
-            shared.show_error(e)
+            page.show_error(e)
             return
-        shared.changed()
+        workspace.changed()
         st.session_state["_data_drop_done"] = f"Dropped table '{table}'."
         st.rerun()
 
@@ -196,7 +197,7 @@ def _sql_tab(ws) -> None:
             st.session_state["_data_sql_result"] = e
     result = st.session_state.get("_data_sql_result")
     if isinstance(result, Exception):
-        shared.show_error(result)
+        page.show_error(result)
     elif result is not None:
         try:
             _show_result(result)
@@ -215,7 +216,7 @@ def _show_result(result) -> None:
                        mime="text/csv", key="data_sql_download")
 
 
-ws = shared.start_page("Data", "Import files into tables, inspect and drop tables, and query the workspace "
+ws = page.start_page("Data", "Import files into tables, inspect and drop tables, and query the workspace "
                                "read-only.")
 import_tab, tables_tab, sql_tab = st.tabs(["Import", "Tables", "SQL"])
 with import_tab:

@@ -14,11 +14,12 @@ from analytics.charts import runs as charts_runs
 from models.core.config import METHODS
 from models.data.catalog import list_datasets
 from models.data.user_files import validate_labelled_frame
-from models.errors import ConfigError, StratLabModelError
+from models.errors import ConfigError, EstimateError, StratLabModelError
 from models.jobs import queue as jobs
-from models.planning.estimate import EstimateError, cost_usd, memory_estimate, model_shape, time_estimate
-from pages import _shared as shared
-from pages._shared import forms
+from models.planning.estimate import cost_usd, memory_estimate, model_shape, time_estimate
+from pages._shared import finetune as finetune_view
+from pages._shared import forms, page, workspace
+from pages._shared import runs as runs_view
 
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "succeeded": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/cancel:", "interrupted": ":material/pause_circle:"}
@@ -56,7 +57,7 @@ def dataset_section() -> dict | None:
         entries = {e.name: e for e in list_datasets() if e.task == "classification"}
         entry = entries[st.selectbox("Dataset", list(entries), format_func=lambda n: entries[n].title,
                                      key="ft_dataset")]
-        catalog = shared.dataset_catalog()
+        catalog = finetune_view.dataset_catalog()
         st.dataframe(catalog[catalog["task"] == "classification"].drop(columns="task"), hide_index=True)
         st.caption(f"{entry.description} Licence: {entry.licence}. {entry.licence_note}")
         return {"dataset": entry.name, "text_column": None, "label_column": None, "n_train": entry.rows["train"],
@@ -68,9 +69,9 @@ def dataset_section() -> dict | None:
         return None
     data = upload.getvalue()
     try:
-        frame = shared.upload_table(upload.name, data)  # read and checked in memory: nothing saved yet
+        frame = finetune_view.upload_table(upload.name, data)  # read and checked in memory: nothing saved yet
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         for problem in getattr(e, "problems", []):
             st.error(problem, icon=":material/block:")
         return None
@@ -80,7 +81,7 @@ def dataset_section() -> dict | None:
     try:
         return {**chosen, "dataset": str(forms.save_upload(upload.name, data))}
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return None
 
 
@@ -115,7 +116,7 @@ def method_section() -> tuple[str, object | None]:
     if method == "classic":
         st.caption("The classic baseline uses no neural model.")
         return method, None
-    specs = {s.name: s for s in shared.model_catalog()}
+    specs = {s.name: s for s in finetune_view.model_catalog()}
     choices = forms.model_choices(method, list(specs.values()))
     usable = [name for name, ok, _ in choices if ok]
     if not usable:
@@ -223,7 +224,7 @@ def build(data: dict, method: str, spec, values: dict):
     if data["errors"]:
         raise ConfigError("the uploaded file has problems to fix first: " + " | ".join(data["errors"]))
     chosen = {"method": method, "dataset": data["dataset"], "text_column": data["text_column"],
-              "label_column": data["label_column"], "runs_dir": str(shared.runs_dir()), **values}
+              "label_column": data["label_column"], "runs_dir": str(runs_view.runs_dir()), **values}
     if spec is not None:
         chosen["model"] = spec.name
     return forms.build_config(chosen, model_family=spec.family if spec is not None else None)
@@ -237,9 +238,9 @@ def show_estimate(config, data: dict, spec, prices: pd.DataFrame, price_label: s
                              num_labels=data["num_labels"], lora_r=config.lora_r, n_train=n_train,
                              bf16=config.precision == "bf16")
     try:
-        measured = shared.measured_steps(json.dumps(config.to_dict(), sort_keys=True))
+        measured = finetune_view.measured_steps(json.dumps(config.to_dict(), sort_keys=True))
     except EstimateError as e:
-        shared.show_error(e)
+        page.show_error(e)
         measured = None
     timing = time_estimate(measured, config) if measured else None
     row = prices[prices["label"] == price_label].iloc[0] if price_label in set(prices["label"]) else None
@@ -261,11 +262,11 @@ def launch(config) -> None:
     try:
         info = jobs.submit(config)
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     st.success(f"Queued job {info.job_id} (run {info.run_id}). It keeps running if you close this tab.",
                icon=":material/rocket_launch:")
-    shared.sync_jobs()
+    runs_view.sync_jobs()
 
 
 # ---------------------------------------------------------------- jobs
@@ -274,7 +275,7 @@ def launch(config) -> None:
 @st.fragment(run_every=2)
 def jobs_panel() -> None:
     """Every job with live progress; reruns alone every 2 s, so the rest of the page stays usable."""
-    ingested = shared.sync_jobs()
+    ingested = runs_view.sync_jobs()
     all_jobs = jobs.list_jobs()
     if not all_jobs:
         st.caption("No jobs yet. Launch one above; it runs in the background.")
@@ -324,7 +325,7 @@ def _call(action, job_id: str, **kwargs) -> None:
     try:
         action(job_id, **kwargs)
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     st.rerun(scope="fragment")
 
@@ -370,7 +371,7 @@ def live_curves() -> None:
 
 def results_section() -> None:
     st.subheader("Results")
-    runs = shared.run_list(shared.generation())
+    runs = runs_view.run_list(workspace.generation())
     if runs.empty:
         st.caption("Finished runs appear here once their job ends.")
         return
@@ -378,9 +379,9 @@ def results_section() -> None:
               for r in runs.itertuples()}
     run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ft_result_run")
     try:
-        detail = shared.run_detail(shared.generation(), run_id)
+        detail = runs_view.run_detail(workspace.generation(), run_id)
     except Exception as e:  # noqa: BLE001 - RunNotFoundError or a query error: say it, keep the page
-        shared.show_error(e)
+        page.show_error(e)
         return
     s, evaluation = detail.summary, detail.evaluation
     if not evaluation:
@@ -426,7 +427,7 @@ def _mistakes(detail) -> None:
     mistakes = detail.predictions[~detail.predictions["correct"]].head(20).drop(columns=["probs", "correct"])
     if mistakes.empty:
         return
-    texts = shared.run_test_texts(json.dumps(detail.config, sort_keys=True))
+    texts = finetune_view.run_test_texts(json.dumps(detail.config, sort_keys=True))
     if texts:
         mistakes.insert(1, "text", mistakes["text_id"].map(texts))
     st.markdown("**Most confident mistakes**")
@@ -450,11 +451,11 @@ def _provenance(detail) -> None:
 # ---------------------------------------------------------------- page
 
 
-ws = shared.start_page("Fine-tune", "Train a classifier on your data; jobs run in the background and survive "
+ws = page.start_page("Fine-tune", "Train a classifier on your data; jobs run in the background and survive "
                                     "closing the browser or restarting the app.")
 for new_run in st.session_state.pop("ft_new_runs", []):
     st.toast(f"Run {new_run} landed in the workspace.", icon=":material/check_circle:")
-prices = shared.hardware_prices(shared.generation(), "gpu" if jobs.cuda_device_count() else "cpu")
+prices = workspace.hardware_prices(workspace.generation(), "gpu" if jobs.cuda_device_count() else "cpu")
 setup, monitor = st.columns([3, 2], gap="large")
 with setup:
     data = dataset_section()

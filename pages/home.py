@@ -2,12 +2,14 @@
 
 import streamlit as st
 
-from pages import _shared as shared
+from pages._shared import finetune as finetune_view
+from pages._shared import page, workspace
+from pages._shared import runs as runs_view
 
-shared.start_page("Strategy Lab", "Market data, product metrics and model cost-vs-accuracy in one workspace.")
-summary = shared.workspace_summary(shared.generation())
-runs = shared.run_count()
-shared.sample_badge()
+page.start_page("Strategy Lab", "Market data, product metrics and model cost-vs-accuracy in one workspace.")
+summary = workspace.workspace_summary(workspace.generation())
+runs = runs_view.run_count()
+page.sample_badge()
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Tables", len(summary.tables))
@@ -20,7 +22,7 @@ if summary.first_event:
 st.subheader("Tables")
 st.dataframe(summary.tables, hide_index=True, width="stretch")
 st.subheader("Datasets for models")
-st.dataframe(shared.dataset_catalog(), hide_index=True, width="stretch")
+st.dataframe(finetune_view.dataset_catalog(), hide_index=True, width="stretch")
 
 st.subheader("Where next")
 n1, n2, n3, n4 = st.columns(4)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.charts.market import MarketFigures
 from analytics.compute import market
 from analytics.errors import AnalyticsError
-from pages import _shared as shared
+from pages._shared import market as market_view
+from pages._shared import page, workspace
 
 SAMPLE, MINE, NONE = "Sample table", "My table", "(none)"
 PROJECTION_YEARS = 5
 
 
 def _user_tables(gen: int) -> list[str]:
-    tables = shared.workspace_summary(gen).tables
+    tables = workspace.workspace_summary(gen).tables
     return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
 
 
@@ -42,7 +44,7 @@ def _segment_mapping(gen: int) -> market.SegmentMapping | None:
     table = _choose_table(gen, "mk_seg_table")
     if table is None:
         return None
-    columns = [name for name, _ in shared.table_columns(gen, table)]
+    columns = [name for name, _ in workspace.table_columns(gen, table)]
     roles = {
         "region": ("Region", True), "industry": ("Industry", True), "company_size": ("Company size", True),
         "companies": ("Companies", False), "adoption_rate": ("Adoption rate (0-1)", False),
@@ -95,16 +97,16 @@ def _kpis(result: market.SizingResult, title: str) -> None:
             line.replace(" = ", " &= ", 1) for line in market.FORMULAS_LATEX[result.method]) + r"\end{aligned}")
 
 
-def _sensitivity(figures: dict) -> None:
+def _sensitivity(figures: MarketFigures) -> None:
     st.slider("SOM in year", 0, PROJECTION_YEARS, PROJECTION_YEARS, key="mk_sens_year",
               help="Each assumption moved 20 % down and up. Growth only matters after year 0.")
     left, right = st.columns(2, gap="large")
-    left.plotly_chart(figures["tornado_top_down"], width="stretch", theme=None)
-    right.plotly_chart(figures["tornado_bottom_up"], width="stretch", theme=None)
+    left.plotly_chart(figures.tornado_top_down, width="stretch", theme=None)
+    right.plotly_chart(figures.tornado_bottom_up, width="stretch", theme=None)
 
 
-def _projection(proj: pd.DataFrame, figures: dict) -> None:
-    st.plotly_chart(figures["projection"], width="stretch", theme=None)
+def _projection(proj: pd.DataFrame, figures: MarketFigures) -> None:
+    st.plotly_chart(figures.projection, width="stretch", theme=None)
     table = pd.DataFrame({"Year": proj["year"], "Companies served": proj["companies"].map("{:,.0f}".format)})
     for column, label in (("tam_usd", "TAM"), ("sam_usd", "SAM"), ("som_usd", "SOM top-down"),
                           ("som_bottom_up_usd", "SOM bottom-up")):
@@ -119,7 +121,7 @@ def _competitor_mapping(gen: int) -> market.CompetitorMapping | None:
     table = _choose_table(gen, "mk_comp_table")
     if table is None:
         return None
-    columns = [name for name, _ in shared.table_columns(gen, table)]
+    columns = [name for name, _ in workspace.table_columns(gen, table)]
     c1, c2, c3, c4, c5 = st.columns(5)
     with c1:
         name = _pick("Name", columns, "name", "mk_comp_name")
@@ -141,17 +143,18 @@ def _competitors(gen: int) -> None:
         mapping = _competitor_mapping(gen)
         if mapping is None:
             return
-        detected = shared.competitor_positioning(gen, mapping)
+        detected = market_view.competitor_positioning(gen, mapping)
         names = detected["name"].tolist()
         ours = detected.loc[detected["is_us"], "name"].tolist()
         with st.columns(3)[0]:
             choice = st.selectbox("Our product", [NONE, *names], index=1 + names.index(ours[0]) if ours else 0,
                                   key="mk_comp_us")
-        frame, figure = shared.competitor_chart(gen, mapping, "" if choice == NONE else choice)
+        section = market_view.competitors(gen, mapping, "" if choice == NONE else choice)
     except AnalyticsError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
-    st.plotly_chart(figure, width="stretch", theme=None)
+    st.plotly_chart(section.figure, width="stretch", theme=None)
+    frame = section.table
     st.dataframe(
         frame, hide_index=True, width="stretch",
         column_order=["is_us", "name", "price_per_seat_usd", "capability_score", "capability_per_usd",
@@ -170,40 +173,40 @@ def _competitors(gen: int) -> None:
     )
 
 
-shared.start_page("Market", "How big is the market, how much of it can we win, and who else sells there.")
-gen = shared.generation()
+page.start_page("Market", "How big is the market, how much of it can we win, and who else sells there.")
+gen = workspace.generation()
 
-view = figures = None
+sizing = None
 with st.sidebar:
     st.header("Market data")
     try:
         mapping = _segment_mapping(gen)
-        segments = None if mapping is None else shared.market_segments(gen, mapping)
+        segments = None if mapping is None else market_view.segments(gen, mapping)
         if segments is not None:
             st.header("Assumptions")
             assumptions = _assumptions(segments)
             # The slider sits in a tab further down; its last value is already in session state.
             year = st.session_state.get("mk_sens_year", PROJECTION_YEARS)
-            view, figures = shared.market_view(gen, mapping, assumptions, year)
+            sizing = market_view.sizing(gen, mapping, assumptions, year)
     except AnalyticsError as e:
-        shared.show_error(e)
+        page.show_error(e)
 
-if view is not None:
+if sizing is not None:
     if st.session_state.get("mk_seg_source", SAMPLE) == SAMPLE:
-        shared.sample_badge()
+        page.sample_badge()
     left, right = st.columns(2, gap="large")
     with left:
-        _kpis(view.top_down, "Top-down")
+        _kpis(sizing.view.top_down, "Top-down")
     with right:
-        _kpis(view.bottom_up, "Bottom-up")
+        _kpis(sizing.view.bottom_up, "Bottom-up")
 else:
     st.warning("Pick a segments table and its columns in the sidebar to size the market.", icon=":material/tune:")
 
 tab_sens, tab_proj, tab_comp = st.tabs(["What moves SOM", f"{PROJECTION_YEARS}-year projection", "Competitors"])
-if view is not None:
+if sizing is not None:
     with tab_sens:
-        _sensitivity(figures)
+        _sensitivity(sizing.figures)
     with tab_proj:
-        _projection(view.projection, figures)
+        _projection(sizing.view.projection, sizing.figures)
 with tab_comp:
     _competitors(gen)

@@ -7,8 +7,9 @@ from datetime import date
 import streamlit as st
 
 from analytics.compute import metrics
-from analytics.errors import AnalyticsError
-from pages import _shared as shared
+from analytics.errors import AnalyticsError, NoEventsError
+from pages._shared import metrics as metrics_view
+from pages._shared import page, workspace
 
 SAMPLE, MINE, NONE, ALL = "Sample events", "A table of mine", "(none)", "All"
 COLUMN_GUESSES = {
@@ -22,7 +23,7 @@ COLUMN_GUESSES = {
 
 
 def _user_tables(gen: int) -> list[str]:
-    tables = shared.workspace_summary(gen).tables
+    tables = workspace.workspace_summary(gen).tables
     return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
 
 
@@ -45,12 +46,12 @@ def _mapping(gen: int) -> metrics.EventMapping | None:
         st.info("No tables of yours yet: import an events table on the Data page.", icon=":material/upload:")
         st.stop()
     table = st.selectbox("Table", tables, key="mt_table")
-    columns = [name for name, _ in shared.table_columns(gen, table)]
+    columns = [name for name, _ in workspace.table_columns(gen, table)]
     picked = {role: _pick(label, columns, role, optional) for role, label, optional in (
         ("event_time", "Event time", False), ("user_id", "User id", False), ("account_id", "Account id", False),
         ("event_type", "Event type", False), ("amount_usd", "Invoice amount (USD)", True),
         ("plan", "Plan", True))}
-    values = shared.column_values(gen, table, picked["event_type"])
+    values = metrics_view.column_values(gen, table, picked["event_type"])
     st.caption("Which of your event types mean ours?")
     pairs = {}
     for ours in metrics.EVENT_TYPES:
@@ -60,13 +61,13 @@ def _mapping(gen: int) -> metrics.EventMapping | None:
     try:
         return metrics.EventMapping(table=table, event_types=pairs, **picked)
     except AnalyticsError as e:
-        shared.show_error(e)
+        page.show_error(e)
         st.stop()
 
 
 def _filters(gen: int, span: tuple[date, date], mapped: bool) -> metrics.MetricFilters:
     """Date range and segment filters; stops the page with a message when the range is incomplete."""
-    options = shared.metrics_options(gen)
+    options = metrics_view.options(gen)
     cols = st.columns([2, 1, 1, 1, 1])
     picked = cols[0].date_input("Date range", value=span, key="mt_dates", format="YYYY-MM-DD")
     segment = {}
@@ -82,7 +83,7 @@ def _filters(gen: int, span: tuple[date, date], mapped: bool) -> metrics.MetricF
     try:
         return metrics.MetricFilters(start=picked[0], end=picked[1], **segment)
     except AnalyticsError as e:
-        shared.show_error(e)
+        page.show_error(e)
         st.stop()
 
 
@@ -115,16 +116,16 @@ def _kpis(kpis: metrics.Kpis) -> None:
     c[5].metric(f"NRR ({kpis.nrr_window})", _pct(kpis.nrr))
 
 
-shared.start_page("Metrics", "Active users, activation funnel, retention cohorts, MRR/ARR, churn and NRR, "
+page.start_page("Metrics", "Active users, activation funnel, retention cohorts, MRR/ARR, churn and NRR, "
                              "computed in DuckDB from the event log.")
-gen = shared.generation()
+gen = workspace.generation()
 with st.sidebar:
     st.markdown("**Event source**")
     mapping = _mapping(gen)
 try:
-    span = shared.metrics_span(gen, mapping)
+    span = metrics_view.span(gen, mapping)
 except AnalyticsError as e:
-    shared.show_error(e)
+    page.show_error(e)
     st.stop()
 if span is None:
     st.info("The event source has no events yet.", icon=":material/info:")
@@ -132,29 +133,30 @@ if span is None:
 
 filters = _filters(gen, span, mapped=mapping is not None)
 try:
-    report, figures = shared.metrics_view(gen, filters, mapping)
-except metrics.NoEventsError as e:
+    section = metrics_view.section(gen, filters, mapping)
+except NoEventsError as e:
     st.warning(str(e), icon=":material/event_busy:")
     st.stop()
 except AnalyticsError as e:
-    shared.show_error(e)
+    page.show_error(e)
     st.stop()
+report, figures = section.report, section.figures
 
 if mapping is None:
-    shared.sample_badge()
+    page.sample_badge()
 else:
     st.caption(f"Events from table `{mapping.table}` ({report.events_in_range:,} mapped events in range).")
 _kpis(report.kpis)
 
 left, right = st.columns(2)
-left.plotly_chart(figures["active_users"], width="stretch", theme=None)
-right.plotly_chart(figures["stickiness"], width="stretch", theme=None)
+left.plotly_chart(figures.active_users, width="stretch", theme=None)
+right.plotly_chart(figures.stickiness, width="stretch", theme=None)
 left, right = st.columns(2)
-left.plotly_chart(figures["funnel"], width="stretch", theme=None)
-right.plotly_chart(figures["retention"], width="stretch", theme=None)
+left.plotly_chart(figures.funnel, width="stretch", theme=None)
+right.plotly_chart(figures.retention, width="stretch", theme=None)
 left, right = st.columns(2)
-left.plotly_chart(figures["mrr"], width="stretch", theme=None)
-right.plotly_chart(figures["churn"], width="stretch", theme=None)
+left.plotly_chart(figures.mrr, width="stretch", theme=None)
+right.plotly_chart(figures.churn, width="stretch", theme=None)
 
 with st.expander("Monthly revenue table"):
     st.dataframe(report.revenue, hide_index=True, width="stretch")

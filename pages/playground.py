@@ -1,22 +1,25 @@
 """Playground: trained classifiers side by side on one text or a CSV batch, with 'why this label', and a small
-local LLM for prompt prototyping with streamed output. Models load once per server (pages/_shared.py)."""
+local LLM for prompt prototyping with streamed output. Models load once per server
+(pages/_shared/playground.py)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from analytics.charts import playground as charts_playground
-from analytics.compute.compare import CompareSettings
+from analytics.compute.compare.leaderboard import CompareSettings
 from analytics.compute.playground import call_cost, default_price_id
 from analytics.report.csv_export import csv_bytes
 from models.core import memory
 from models.errors import StratLabModelError
 from models.serving import explain
-from pages import _shared as shared
-from pages._shared import forms
+from pages._shared import forms, page, workspace
+from pages._shared import playground as playground_view
 from pages._shared import playground_calls as playground
 
 MAX_MODELS = 4
@@ -35,6 +38,11 @@ def _money(usd: float | None) -> str:
 
 
 # ---------------------------------------------------------------- classifiers
+
+
+def _predictor(row: Mapping[str, Any]):
+    """The loaded predictor of a playground_runs row (shared by every session)."""
+    return playground_view.predictor(str(playground.run_folder(row["run_id"], row.get("runs_dir"))))
 
 
 def classifier_tab(runs: pd.DataFrame) -> None:
@@ -65,8 +73,8 @@ def classifier_tab(runs: pd.DataFrame) -> None:
 
 
 def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
-    gen = shared.generation()
-    catalog = pd.concat([shared.hardware_prices(gen, "cpu"), shared.hardware_prices(gen, "gpu")],
+    gen = workspace.generation()
+    catalog = pd.concat([workspace.hardware_prices(gen, "cpu"), workspace.hardware_prices(gen, "gpu")],
                         ignore_index=True)
     if catalog.empty:
         return None, CompareSettings.utilisation
@@ -91,10 +99,10 @@ def _one_model(row: dict, text: str, price: dict | None, utilisation: float, exp
     st.markdown(f"**{row['method']}** · {row['model'] if row['method'] != 'classic' else 'TF-IDF'}  \n"
                 f":gray[{row['run_id']}]")
     try:
-        model = shared.predictor(str(playground.run_folder(row["run_id"], row.get("runs_dir"))))
+        model = _predictor(row)
         result = playground.predict_one(model, text, calls=playground.timed_calls(row["method"]))
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     left, right = st.columns(2)
     left.metric("Predicted label", result.label)
@@ -114,7 +122,7 @@ def _explanation(model, text: str, method: str) -> None:
     try:
         attribution = explain.occlusion(model, text, max_variants=explain.max_variants_for(method))
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     st.markdown(f"**Why '{attribution.label}'** ({attribution.probability:.1%})")
     st.html(explain.attribution_html(attribution))
@@ -129,9 +137,9 @@ def batch_section(rows: pd.DataFrame) -> None:
         st.caption("Every chosen model predicts every row; download the results as CSV.")
         return
     try:
-        frame = shared.uploaded_table(str(forms.save_upload(upload.name, upload.getvalue())))
+        frame = playground_view.uploaded_table(str(forms.save_upload(upload.name, upload.getvalue())))
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     columns = [str(c) for c in frame.columns]
     guess = next((i for i, c in enumerate(columns) if c.lower() in ("text", "message", "sentence")), 0)
@@ -147,12 +155,11 @@ def batch_section(rows: pd.DataFrame) -> None:
 def _run_batch(rows: pd.DataFrame, frame: pd.DataFrame, text_column: str, name: str) -> None:
     try:
         texts = playground.batch_texts(frame, text_column)
-        models = {r["run_id"]: shared.predictor(str(playground.run_folder(r["run_id"], r.get("runs_dir"))))
-                  for r in rows.to_dict("records")}
+        models = {r["run_id"]: _predictor(r) for r in rows.to_dict("records")}
         with st.spinner(f"Predicting {len(texts):,} rows with {len(models)} model(s)..."):
             table, seconds = playground.predict_batch(models, texts)
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     st.session_state["pg_batch_result"] = {"table": table, "seconds": seconds, "name": name}
 
@@ -174,7 +181,7 @@ def _show_batch(result: dict) -> None:
 def llm_tab() -> None:
     from models.modeling import causal_lm as llm  # torch: imported when this tab renders, not before
 
-    name = shared.playground_llm_name()
+    name = playground_view.llm_name()
     st.caption(f"**{name}** runs on this machine, offline. Small models draft and summarise passably and classify "
                f"poorly: compare with a fine-tuned classifier before relying on it.")
     choices = list(TEMPLATE_NAMES) + ["free"]
@@ -200,16 +207,16 @@ def llm_tab() -> None:
 def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
     from models.modeling import causal_lm as llm
     try:
-        model, tokenizer = shared.causal_lm(name)
+        model, tokenizer = playground_view.causal_lm(name)
     except StratLabModelError as e:
-        shared.show_error(e)
+        page.show_error(e)
         return
     stream = playground.TimedStream(
         llm.generate_stream(model, tokenizer, llm.chat_prompt(tokenizer, prompt), max_new, temperature))
     try:
         st.container(border=True).write_stream(stream)
     except (RuntimeError, MemoryError) as e:
-        shared.show_error(memory.explain(e, f"generating with {name}", "lower 'Max new tokens' or shorten the "
+        page.show_error(memory.explain(e, f"generating with {name}", "lower 'Max new tokens' or shorten the "
                                          "prompt") if memory.is_out_of_memory(e) else e)
         return
     stats = stream.stats(tokenizer)
@@ -229,10 +236,10 @@ def _speed(stats: playground.GenerationStats) -> None:
 # ---------------------------------------------------------------- page
 
 
-shared.start_page("Playground", "Try trained classifiers side by side on your own text or a CSV, see why they "
+page.start_page("Playground", "Try trained classifiers side by side on your own text or a CSV, see why they "
                                 "chose a label, and prototype prompts with a small local LLM.")
 classifiers, small_llm = st.tabs(["Classifiers", "Small LLM"])
 with classifiers:
-    classifier_tab(shared.playground_runs(shared.generation()))
+    classifier_tab(playground_view.runs(workspace.generation()))
 with small_llm:
     llm_tab()

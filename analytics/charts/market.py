@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -138,11 +139,23 @@ def positioning(comp: pd.DataFrame, title: str = "Price vs capability (bubble = 
     )
 
 
-def market_figures(view: MarketView) -> dict[str, go.Figure]:
-    """The page's sizing figures: 'tornado_top_down', 'tornado_bottom_up', 'projection'."""
+@dataclass(frozen=True)
+class MarketFigures:
+    """The Market page's sizing figures for one MarketView."""
+
+    tornado_top_down: go.Figure
+    """What moves top-down SOM most, in the sensitivity year."""
+    tornado_bottom_up: go.Figure
+    """What moves bottom-up SOM most, in the sensitivity year."""
+    projection: go.Figure
+    """TAM, SAM and both SOMs per year (log axis)."""
+
+
+def market_figures(view: MarketView) -> MarketFigures:
+    """The page's sizing figures: both tornados and the projection."""
     year = view.sensitivity_year
-    return {
-        "tornado_top_down": tornado(view.sensitivity_top_down, f"Top-down SOM, year {year}"),
-        "tornado_bottom_up": tornado(view.sensitivity_bottom_up, f"Bottom-up SOM, year {year}"),
-        "projection": projection(view.projection),
-    }
+    return MarketFigures(
+        tornado_top_down=tornado(view.sensitivity_top_down, f"Top-down SOM, year {year}"),
+        tornado_bottom_up=tornado(view.sensitivity_bottom_up, f"Bottom-up SOM, year {year}"),
+        projection=projection(view.projection),
+    )

@@ -5,6 +5,8 @@ Projector-friendly: large fonts, few colours, direct labels, no gridline clutter
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -112,13 +114,31 @@ def churn_chart(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def metrics_figures(report: MetricsReport) -> dict[str, go.Figure]:
-    """Every figure of the Metrics page for one report, keyed by name."""
-    return {
-        "active_users": active_users_chart(report.active_users),
-        "stickiness": stickiness_chart(report.active_users),
-        "funnel": funnel_chart(report.funnel),
-        "retention": retention_heatmap(report.retention),
-        "mrr": mrr_chart(report.revenue),
-        "churn": churn_chart(report.revenue),
-    }
+@dataclass(frozen=True)
+class MetricsFigures:
+    """Every figure of the Metrics page for one report."""
+
+    active_users: go.Figure
+    """DAU, WAU and MAU per day."""
+    stickiness: go.Figure
+    """DAU / MAU per day."""
+    funnel: go.Figure
+    """Sign-up to paid funnel."""
+    retention: go.Figure
+    """Monthly retention by sign-up cohort."""
+    mrr: go.Figure
+    """MRR over its movements."""
+    churn: go.Figure
+    """NRR over logo and revenue churn."""
+
+
+def metrics_figures(report: MetricsReport) -> MetricsFigures:
+    """Every figure of the Metrics page for one report."""
+    return MetricsFigures(
+        active_users=active_users_chart(report.active_users),
+        stickiness=stickiness_chart(report.active_users),
+        funnel=funnel_chart(report.funnel),
+        retention=retention_heatmap(report.retention),
+        mrr=mrr_chart(report.revenue),
+        churn=churn_chart(report.revenue),
+    )

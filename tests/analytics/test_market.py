@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import pandas as pd
 import pytest
 
 from analytics.charts import market as charts_market
 from analytics.compute.market import (
-    AssumptionError,
     CompetitorMapping,
-    MappingError,
     MarketAssumptions,
     SegmentMapping,
     bottom_up,
@@ -24,6 +23,7 @@ from analytics.compute.market import (
     top_down,
 )
 from analytics.db import Workspace
+from analytics.errors import AssumptionError, MappingError
 
 
 @pytest.fixture
@@ -317,5 +317,5 @@ def test_market_view_bundles_everything(segments):
     assert "growth_multiplier" in set(view.sensitivity_top_down["assumption"])
     assert list(view.projection["year"]) == [0, 1, 2, 3]
     figures = charts_market.market_figures(view)
-    assert set(figures) == {"tornado_top_down", "tornado_bottom_up", "projection"}
-    assert figures["tornado_bottom_up"].layout.title.text.startswith("Bottom-up SOM, year 1")
+    assert {f.name for f in fields(figures)} == {"tornado_top_down", "tornado_bottom_up", "projection"}
+    assert figures.tornado_bottom_up.layout.title.text.startswith("Bottom-up SOM, year 1")

@@ -205,7 +205,8 @@ def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monk
     from models.core.config import TrainConfig
 
     monkeypatch.syspath_prepend(str(ROOT))
-    from pages import _shared as shared
+    from pages._shared import runs as runs_view
+    from pages._shared import workspace
 
     monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
@@ -215,10 +216,10 @@ def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monk
     calls = []
     real = analytics.ingest.runs.ingest_all
     monkeypatch.setattr(analytics.ingest.runs, "ingest_all", lambda ws, root: calls.append(root) or real(ws, root))
-    assert shared.sync_jobs() == [info.run_id]
-    assert shared.sync_jobs() == []
+    assert runs_view.sync_jobs() == [info.run_id]
+    assert runs_view.sync_jobs() == []
     assert len(calls) == 1, "an unchanged runs folder must not be scanned into the workspace again"
-    assert shared.run_list(shared.generation())["run_id"].tolist() == [info.run_id]
+    assert runs_view.run_list(workspace.generation())["run_id"].tolist() == [info.run_id]
 
 
 @pytest.mark.slow

@@ -142,7 +142,8 @@ def test_mapped_competitor_table(app_env):
 
 
 def test_market_modules_do_not_import_torch():
-    code = ("import sys; import pages._shared, analytics.compute.market, analytics.charts.market; "
+    code = ("import sys; import pages._shared.page, pages._shared.market, analytics.compute.market, "
+            "analytics.charts.market; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr or "torch was imported"

@@ -2,7 +2,7 @@
 
 Runs bench/pages.py in a subprocess on a copy of the session's sample workspace: it renders the four pages
 through app.py in AppTest, then reports which watched modules are in sys.modules. A page (or anything it
-imports, e.g. pages/_shared.py or analytics/) that imports torch makes this fail with the import chain.
+imports, e.g. pages/_shared/ or analytics/) that imports torch makes this fail with the import chain.
 The control modules (imported only by the Market and Metrics pages) show the pages really ran their imports.
 """
 

@@ -1,0 +1,85 @@
+"""Cached calls of the Compare page (analytics.compute.compare, the memo's charts; the quick demo's jobs)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._shared.runs import runs_dir
+from pages._shared.workspace import workspace
+
+
+def signature() -> tuple[int, ...]:
+    """analytics.compute.compare.candidates.data_signature (not cached: one small query)."""
+    from analytics.compute.compare.candidates import data_signature
+    return data_signature(workspace())
+
+
+@st.cache_data(show_spinner=False)
+def evaluation_sets(gen: int):
+    """analytics.compute.compare.candidates.evaluation_sets: datasets with runs or API candidates."""
+    from analytics.compute.compare.candidates import evaluation_sets as sets
+    return sets(workspace())
+
+
+@st.cache_data(show_spinner=False)
+def hardware(gen: int, dataset: str):
+    """Hardware names measured on `dataset` and the price rows auto-matched to them."""
+    from analytics.compute.compare.pricing import resolve_hardware_prices
+    return resolve_hardware_prices(workspace(), dataset)
+
+
+@st.cache_data(show_spinner="Computing the leaderboard...", max_entries=16)
+def board(gen: int, settings):
+    """analytics.compute.compare.leaderboard.leaderboard for a CompareSettings."""
+    from analytics.compute.compare.leaderboard import leaderboard
+    return leaderboard(workspace(), settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def figures(gen: int, settings):
+    """The leaderboard's standard charts (frontier, latency, total cost) as a name -> figure dict."""
+    from analytics.report.memo import standard_figures
+
+    return standard_figures(board(gen, settings))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def projections(gen: int, settings, mfu: float):
+    """analytics.compute.compare.scaling.projections of the leaderboard's transformer runs onto catalog
+    GPUs."""
+    from analytics.compute.compare.scaling import projections as project
+    return project(workspace(), board(gen, settings), mfu)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cascade(gen: int, settings, small_key: str, big_key: str):
+    """analytics.compute.compare.cascade.cascade (raises CostInputError for pairs that cannot be
+    simulated)."""
+    from analytics.compute.compare.cascade import cascade as simulate
+    return simulate(workspace(), board(gen, settings), small_key, big_key)
+
+
+@st.cache_data(show_spinner=False)
+def scaling_plans(gen: int, params: float, tokens: float, method: str, utilisation: float):
+    """analytics.compute.compare.scaling.scaling_plans for every catalog GPU."""
+    from analytics.compute.compare.scaling import scaling_plans as plans
+    return plans(workspace(), params, tokens, method, utilisation)
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def demo_jobs():
+    """Queued or running quick-demo jobs (models.jobs.demo_plan; no torch)."""
+    from models.jobs.demo_plan import active_demo_jobs
+
+    return active_demo_jobs()
+
+
+def submit_quick_demo():
+    """Queue the quick demo's jobs and start the first; returns the jobs."""
+    from models.jobs import queue as jobs
+    from models.jobs.demo_plan import submit_quick_demo as submit
+
+    submitted = submit(runs_dir())
+    jobs.tick()
+    st.cache_data.clear()
+    return submitted
