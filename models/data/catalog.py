@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analytics.settings import settings
 from models.data.splits import Rows, assemble_splits, carve, holdout_count, scrub_splits
 from models.data.types import DataSplits
 from models.errors import ConfigError, DatasetError, DatasetNotFoundError
@@ -157,9 +158,8 @@ def get_entry(name: str) -> DatasetEntry:
 
 
 def dataset_cache_dir() -> Path:
-    """Download cache: env STRATLAB_DATASET_CACHE, else data/cache/datasets under the project root."""
-    env = os.environ.get("STRATLAB_DATASET_CACHE")
-    return Path(env).expanduser() if env else PROJECT_ROOT / "data" / "cache" / "datasets"
+    """Download cache: `settings().dataset_cache` ($STRATLAB_DATASET_CACHE, else data/cache/datasets)."""
+    return settings().dataset_cache
 
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}
@@ -190,8 +190,8 @@ def dataset_path(name: str, filename: str) -> Path:
                                    f"files: {', '.join(entry.files)}")
     url, sha256 = entry.files[filename]
     problems: list[str] = []
-    mirror = os.environ.get("STRATLAB_DATASET_MIRROR", "").strip()
-    candidates = [(Path(mirror).expanduser() / entry.name / filename, "mirror")] if mirror else []
+    mirror = settings().dataset_mirror
+    candidates = [(mirror / entry.name / filename, "mirror")] if mirror else []
     if not mirror:
         problems.append("STRATLAB_DATASET_MIRROR is not set")
     cached = dataset_cache_dir() / entry.name / filename

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from models.errors import ModelNotFoundError
+from models.modeling.registry import model_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,6 @@ PROMPT_TEMPLATES: dict[str, str] = {
     ),
 }
 """Prompts a founder would try in the Playground; fill with str.format(text=..., labels=...)."""
-
-
-def model_cache_dir() -> Path:
-    """Folder for converted models: env STRATLAB_MODEL_CACHE, else data/cache/models."""
-    try:
-        from models.modeling.registry import model_cache_dir as registry_cache_dir  # type: ignore[attr-defined]
-
-        return Path(registry_cache_dir())
-    except (ImportError, AttributeError):
-        return Path(os.environ.get("STRATLAB_MODEL_CACHE", "data/cache/models"))
 
 
 def _spec_fields(spec: Any) -> tuple[str, Path | str, str | None]:

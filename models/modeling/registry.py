@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from analytics.settings import settings
 from models.errors import ConfigError, ModelAccessError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
@@ -114,15 +115,13 @@ HUB_MODELS: tuple[_HubEntry, ...] = (
 
 
 def model_cache_dir() -> Path:
-    """Folder for converted or derived model files: env STRATLAB_MODEL_CACHE, else data/cache/models."""
-    env = os.environ.get("STRATLAB_MODEL_CACHE")
-    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "data" / "cache" / "models"
+    """Folder for converted or derived model files: `settings().model_cache` ($STRATLAB_MODEL_CACHE)."""
+    return settings().model_cache.resolve()
 
 
 def runs_dir() -> Path:
-    """Default runs folder: env STRATLAB_RUNS_DIR, else data/runs under the project root."""
-    env = os.environ.get("STRATLAB_RUNS_DIR")
-    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "data" / "runs"
+    """Default runs folder: `settings().runs_dir` ($STRATLAB_RUNS_DIR, else data/runs), resolved."""
+    return settings().runs_dir.resolve()
 
 
 def _package_dir(module: str) -> Path | None:
@@ -151,11 +150,10 @@ def smollm2_dir() -> Path | None:
 
 def allowed_model_dirs(extra: Sequence[Path | str] | None = None) -> list[Path]:
     """Folders local model paths must lie in (resolved): package folders, data/models, the model cache,
-    the runs folder, env STRATLAB_MODEL_DIRS (os.pathsep-separated) and `extra`."""
+    the runs folder, `settings().model_dirs` ($STRATLAB_MODEL_DIRS) and `extra`."""
     dirs: list[Path] = [d for d in (minilm_dir(), smollm2_dir()) if d is not None]
     dirs += [PROJECT_ROOT / "data" / "models", model_cache_dir(), runs_dir()]
-    env = os.environ.get("STRATLAB_MODEL_DIRS", "")
-    dirs += [Path(p) for p in env.split(os.pathsep) if p.strip()]
+    dirs += settings().model_dirs
     dirs += [Path(p) for p in (extra or [])]
     return [Path(os.path.realpath(Path(d).expanduser())) for d in dirs]
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from analytics.settings import settings
 from models.core.runs import write_json_atomic
 from models.data.types import DataSplits
 
@@ -37,21 +38,17 @@ ZERO_SHOT_MIN_ITERATIONS = 10
 BATCH_TEXTS = 256
 """Test texts per batched pass (zero-shot LLM runs: ZERO_SHOT_BATCH_TEXTS)."""
 ZERO_SHOT_BATCH_TEXTS = 16
-DEFAULT_SECONDS = 2.0
-SECONDS_ENV = "STRATLAB_INFERENCE_BENCH_S"
-"""Minimum seconds per timing loop; 0 skips the benchmark (inference.json is then not written)."""
 API_TOKENIZER = "SmolLM2-135M BPE"
 API_INSTRUCTIONS = "Classify the customer message into exactly one of these categories:"
 API_ANSWER_RULE = "Answer with the category name only."
 
 
 def bench_seconds() -> float:
-    """$STRATLAB_INFERENCE_BENCH_S as seconds (default 2; bad values fall back to the default)."""
-    try:
-        return max(0.0, float(os.environ.get(SECONDS_ENV, DEFAULT_SECONDS)))
-    except ValueError:
-        log.warning("%s=%r is not a number; using %s s", SECONDS_ENV, os.environ[SECONDS_ENV], DEFAULT_SECONDS)
-        return DEFAULT_SECONDS
+    """Minimum seconds per timing loop: `settings().inference_bench_s` ($STRATLAB_INFERENCE_BENCH_S, 2 s).
+
+    0 skips the benchmark (inference.json is then not written).
+    """
+    return settings().inference_bench_s
 
 
 def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "auto",
