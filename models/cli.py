@@ -8,10 +8,8 @@ never drift apart. Errors of our own types print one line `error: ...` and exit 
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import dataclasses
-import inspect
 import json
 import logging
 import math
@@ -20,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from models.core.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_types
+from models.core.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_docs, field_types
 from models.errors import DataValidationError, StratLabModelError
 
 log = logging.getLogger(__name__)
@@ -64,19 +62,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- TrainConfig -> flags
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under each dataclass field (`x: int = 1` then `\"\"\"...\"\"\"`), by field name."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:], strict=False):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
-                and isinstance(following.value.value, str)):
-            docs[node.target.id] = " ".join(following.value.value.split())
-    return docs
 
 
 def whole_number(text: str) -> int:

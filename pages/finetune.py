@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.charts import runs as charts_runs
-from models.core.config import METHODS
+from models.core.config import METHODS, TrainConfig, field_docs
 from models.data.catalog import list_datasets
 from models.data.user_files import validate_labelled_frame
 from models.errors import ConfigError, EstimateError, StratLabModelError
@@ -31,7 +31,7 @@ LIVE_CHART_CONFIG = {"displayModeBar": False, "responsive": False}
 CURVE_REFRESH_S = 10.0
 """Live curves are redrawn this often, in their own fragment: every Plotly redraw costs the browser CPU, which
 on a small machine competes with the training job (measured with bench/jobs.py overhead)."""
-HELP = forms.field_help()
+HELP = field_docs(TrainConfig)
 DEFAULTS = forms.defaults()
 
 

@@ -6,13 +6,16 @@ reads it back, so a CLI flag, a JSON/YAML config file and the Python API are the
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
+import inspect
 import json
 import math
 import numbers
 import os
 import re
+import textwrap
 import types
 import typing
 from collections.abc import Mapping
@@ -228,6 +231,28 @@ def field_types() -> dict[str, tuple[type, bool]]:
             raise TypeError(f"TrainConfig.{name} has type {hint}; teach models/config.py to check it")
         out[name] = (base, type(None) in args)
     return out
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written under each dataclass field (`x: int = 1` then a string literal), by field name.
+
+    Whitespace is folded to single spaces. The one reader of field docstrings: CLI help (`models.cli`) and
+    the Fine-tune form's help (`pages/finetune.py`) both use it. Raises OSError/TypeError when the source
+    of `cls` cannot be read (a class defined at runtime).
+    """
+    return dict(_field_docs(cls))
+
+
+@functools.lru_cache(maxsize=16)
+def _field_docs(cls: type) -> tuple[tuple[str, str], ...]:
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
+    docs: list[tuple[str, str]] = []
+    for node, following in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            docs.append((node.target.id, " ".join(following.value.value.split())))
+    return tuple(docs)
 
 
 def type_words(name: str) -> str:

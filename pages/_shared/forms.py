@@ -8,15 +8,12 @@ reason.
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import inspect
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,20 +53,6 @@ METHOD_FAMILIES: dict[str, tuple[str, ...]] = {
     "zero_shot": ("causal_lm",),
 }
 """Model families each method can use (classic uses no model)."""
-
-
-@lru_cache(maxsize=1)
-def field_help() -> dict[str, str]:
-    """TrainConfig field name -> its docstring (the string literal right below the field), whitespace folded."""
-    tree = ast.parse(inspect.getsource(TrainConfig))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
-                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) \
-                and isinstance(following.value.value, str):
-            docs[node.target.id] = " ".join(following.value.value.split())
-    return docs
 
 
 def defaults() -> dict[str, Any]:

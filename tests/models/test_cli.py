@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from models.cli import build_parser, config_from_args, field_docs, main
-from models.core.config import TrainConfig
+from models.cli import build_parser, config_from_args, main
+from models.core.config import TrainConfig, field_docs
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""models/forms.py: help from TrainConfig docstrings, form values -> config, atomic uploads."""
+"""pages/_shared/forms.py: help from TrainConfig docstrings (field_docs), form values -> config, atomic uploads."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from models.core.config import TrainConfig
+from models.core.config import TrainConfig, field_docs
 from models.errors import ConfigError
-from pages._shared.forms import build_config, field_help, model_choices, save_upload, training_rows
+from pages._shared.forms import build_config, model_choices, save_upload, training_rows
 
 
 def test_every_field_has_help_from_its_docstring() -> None:
-    helps = field_help()
+    helps = field_docs(TrainConfig)
     assert set(helps) == {f.name for f in fields(TrainConfig)}
     assert helps["epochs"] == "Passes over the training split."
 
