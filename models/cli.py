@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from analytics.errors import SettingsError
 from models.core.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_docs, field_types
 from models.errors import DataValidationError, StratLabModelError
 
@@ -374,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         return COMMANDS[args.command](args)
-    except StratLabModelError as e:
+    except (StratLabModelError, SettingsError) as e:  # SettingsError: a bad STRATLAB_* variable
         log.debug("command failed", exc_info=True)
         sys.stderr.write(error_line(e) + "\n")
         return EXIT_USAGE

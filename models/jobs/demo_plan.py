@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analytics.settings import settings
 from models.core.config import TrainConfig
 from models.jobs.queue import JobInfo, list_jobs, submit
 
@@ -27,10 +28,14 @@ FINETUNE_MAX_STEPS = 80
 DEMO_TAG = "quickdemo"
 
 
-def quick_demo_configs(runs_dir: str | Path = "data/runs", *, learning_curve: bool = True,
+def quick_demo_configs(runs_dir: str | Path | None = None, *, learning_curve: bool = True,
                        num_threads: int | None = 2) -> list[TrainConfig]:
-    """The demo's TrainConfigs in submission order (the cheapest first, so the page fills early)."""
-    common = {"dataset": DEMO_DATASET, "runs_dir": str(runs_dir), "num_threads": num_threads, "seed": 42}
+    """The demo's TrainConfigs in submission order (the cheapest first, so the page fills early).
+
+    runs_dir: where the runs are written; None for `settings().runs_dir` ($STRATLAB_RUNS_DIR, data/runs).
+    """
+    folder = settings().runs_dir if runs_dir is None else runs_dir
+    common = {"dataset": DEMO_DATASET, "runs_dir": str(folder), "num_threads": num_threads, "seed": 42}
     configs = [
         TrainConfig(method="classic", train_examples_per_class=DEMO_EXAMPLES_PER_CLASS, **common),
         TrainConfig(method="linear_probe", model=DEMO_MODEL, train_examples_per_class=DEMO_EXAMPLES_PER_CLASS,
@@ -46,7 +51,7 @@ def quick_demo_configs(runs_dir: str | Path = "data/runs", *, learning_curve: bo
     return configs
 
 
-def submit_quick_demo(runs_dir: str | Path = "data/runs", jobs_dir: str | Path | None = None, *,
+def submit_quick_demo(runs_dir: str | Path | None = None, jobs_dir: str | Path | None = None, *,
                       learning_curve: bool = True) -> list[JobInfo]:
     """Queue every demo config as a job (they run one after another on a CPU); returns the jobs.
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analytics.settings import settings
 from models.core.config import METHODS, TrainConfig
 from models.core.runs import atomic_path
 from models.errors import ConfigError
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl")
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 """Largest uploaded training file accepted (Streamlit's own default upload limit)."""
@@ -82,8 +81,8 @@ def model_choices(method: str, specs: Sequence[Any]) -> list[tuple[str, bool, st
 
 
 def uploads_dir() -> Path:
-    """$STRATLAB_UPLOADS_DIR, else <project>/data/uploads; created if missing."""
-    root = Path(os.environ.get("STRATLAB_UPLOADS_DIR") or PROJECT_ROOT / "data" / "uploads").expanduser().resolve()
+    """`settings().uploads_dir` ($STRATLAB_UPLOADS_DIR, else data/uploads), resolved; created if missing."""
+    root = settings().uploads_dir.resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root
 
