@@ -28,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from analytics.settings import settings  # noqa: E402
+
 OUT = ROOT / "test-artifacts" / "compare"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -43,8 +46,7 @@ def free_port() -> int:
 def start_server(tmp: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, STRATLAB_WORKSPACE=str(tmp / "workspace.duckdb"), STRATLAB_DEMO_EVENTS="30000",
                STRATLAB_RUNS_DIR=str(tmp / "runs"), STRATLAB_JOBS_DIR=str(tmp / "jobs"), PYTHONUNBUFFERED="1",
-               STRATLAB_DATASET_MIRROR=os.environ.get("STRATLAB_DATASET_MIRROR", str(ROOT.parent / "shared" /
-                                                                                   "datasets")))
+               STRATLAB_DATASET_MIRROR=str(settings().dataset_mirror or ROOT.parent / "shared" / "datasets"))
     env.pop("STRATLAB_PASSWORD", None)
     log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - lives as long as the server
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",

@@ -23,7 +23,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("STRATLAB_CHROMIUM", "/usr/bin/chromium")
+sys.path.insert(0, str(ROOT))
+
+from analytics.settings import settings  # noqa: E402
+
+CHROMIUM = settings().chromium or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-quic", "--no-first-run"]
 OPEN_CODE = """

@@ -35,11 +35,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analytics.settings import settings  # noqa: E402
 from models.core.config import TrainConfig  # noqa: E402
 from models.core.runs import read_events  # noqa: E402
 from models.jobs import queue as jobs  # noqa: E402
 
-CHROMIUM = os.environ.get("STRATLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = settings().chromium or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 PAGE_PATH = "/finetune"
 
@@ -75,7 +76,7 @@ def setup_env(out: Path) -> dict[str, str]:
            "STRATLAB_JOBS_DIR": str(out / "jobs"), "STRATLAB_UPLOADS_DIR": str(out / "uploads"),
            "STRATLAB_DEMO_EVENTS": "20000", "STRATLAB_MAX_JOBS": "1", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "STRATLAB_DATASET_MIRROR": os.environ.get("STRATLAB_DATASET_MIRROR", str(ROOT.parent / "shared" / "datasets"))}
+           "STRATLAB_DATASET_MIRROR": str(settings().dataset_mirror or ROOT.parent / "shared" / "datasets")}
     os.environ.update(env)
     os.environ.pop("STRATLAB_PASSWORD", None)
     return env
