@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from analytics.settings import settings  # noqa: E402
 from models.core.config import TrainConfig  # noqa: E402
-from models.core.runs import read_events  # noqa: E402
+from models.core.runs import Event, read_events  # noqa: E402
 from models.jobs import queue as jobs  # noqa: E402
 
 CHROMIUM = settings().chromium or shutil.which("chromium") or "/usr/bin/chromium"
@@ -144,8 +144,8 @@ def submit(out: Path, **fields: Any) -> jobs.JobInfo:
     return info
 
 
-def steps_of(info: jobs.JobInfo) -> list[dict[str, Any]]:
-    return [e for e in read_events(info.run_dir) if e.get("kind") == "step"]
+def steps_of(info: jobs.JobInfo) -> list[Event]:
+    return [e for e in read_events(info.run_dir) if e.kind == "step"]
 
 
 def checkpoint_steps(info: jobs.JobInfo) -> list[int]:
@@ -163,10 +163,10 @@ def figure_kill(out: Path) -> dict[str, Any]:
     try:
         with browser_page(port) as page:
             info = submit(out, **SMALL_FULL)
-            wait_for(lambda: len(checkpoint_steps(info)) >= 1 and steps_of(info)[-1]["step"] > checkpoint_steps(info)[-1],
+            wait_for(lambda: len(checkpoint_steps(info)) >= 1 and steps_of(info)[-1].step > checkpoint_steps(info)[-1],
                      900, 0.5, "a checkpoint and a step after it")
             info = jobs.get_job(info.job_id)
-            last_step, checkpoint = steps_of(info)[-1]["step"], checkpoint_steps(info)[-1]
+            last_step, checkpoint = steps_of(info)[-1].step, checkpoint_steps(info)[-1]
             killed_at = time.monotonic()
             os.killpg(info.pid, signal.SIGKILL)
             say(f"SIGKILL pid {info.pid} at step {last_step} (newest checkpoint step-{checkpoint})")
@@ -184,12 +184,12 @@ def figure_kill(out: Path) -> dict[str, Any]:
     finally:
         kill_group(server, signal.SIGTERM)
     events = read_events(info.run_dir)
-    resume_index = next(i for i, e in enumerate(events) if e.get("kind") == "resume")
-    start_after = next(e for e in events[resume_index:] if e.get("kind") == "start")
-    first_after = next(e for e in events[resume_index:] if e.get("kind") == "step")
+    resume_index = next(i for i, e in enumerate(events) if e.kind == "resume")
+    start_after = next(e for e in events[resume_index:] if e.kind == "start")
+    first_after = next(e for e in events[resume_index:] if e.kind == "step")
     result = {"seconds_to_interrupted_on_page": round(seen_s, 2), "killed_at_step": last_step,
-              "checkpoint_step": checkpoint, "resumed_from_step": start_after.get("resumed_from_step"),
-              "first_step_after_resume": first_after["step"], "final_state": final.state,
+              "checkpoint_step": checkpoint, "resumed_from_step": start_after.resumed_from_step,
+              "first_step_after_resume": first_after.step, "final_state": final.state,
               "attempts": final.attempts, "resume_to_end_s": round(time.monotonic() - resumed_at, 1)}
     print("RESULT kill " + json.dumps(result), flush=True)  # noqa: T201
     return result
@@ -206,7 +206,7 @@ def figure_restart(out: Path) -> dict[str, Any]:
     kill_group(server, signal.SIGKILL)
     info = jobs.get_job(info.job_id)
     alive = jobs.process_alive(info.pid, None)
-    say(f"server killed at step {steps_of(info)[-1]['step']}; job pid {info.pid} alive: {alive}")
+    say(f"server killed at step {steps_of(info)[-1].step}; job pid {info.pid} alive: {alive}")
     wait_for(lambda: (info.job_dir / "exit.json").is_file(), 1200, 1.0, "the job to finish without the app")
     exit_info = json.loads((info.job_dir / "exit.json").read_text())
     say(f"job ended while the app was down: {exit_info['state']}")
@@ -231,8 +231,8 @@ def figure_restart(out: Path) -> dict[str, Any]:
     return result
 
 
-def _window_samples_per_s(events: list[dict[str, Any]]) -> float:
-    rates = [e["samples_per_s"] for e in events if e.get("kind") == "step"][1:]  # the first window holds warm-up
+def _window_samples_per_s(events: list[Event]) -> float:
+    rates = [e.samples_per_s for e in events if e.kind == "step"][1:]  # the first window holds warm-up
     return statistics.mean(rates) if rates else float("nan")
 
 
@@ -240,7 +240,7 @@ def _run_for(run_dir_of: Callable[[], Path | None], seconds: float) -> None:
     """Wait until the run has a step event, then `seconds` more."""
     def first_step() -> bool:
         run_dir = run_dir_of()
-        return bool(run_dir and any(e.get("kind") == "step" for e in read_events(run_dir)))
+        return bool(run_dir and any(e.kind == "step" for e in read_events(run_dir)))
 
     wait_for(first_step, 900, 0.5, "the first step")
     time.sleep(seconds)
@@ -342,8 +342,8 @@ def figure_page_cpu(out: Path, seconds: float, live_curves: bool) -> dict[str, A
     return result
 
 
-def steps_of_dir(run_dir: Path) -> list[dict[str, Any]]:
-    return [e for e in read_events(run_dir) if e.get("kind") == "step"]
+def steps_of_dir(run_dir: Path) -> list[Event]:
+    return [e for e in read_events(run_dir) if e.kind == "step"]
 
 
 def main() -> int:

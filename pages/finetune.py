@@ -297,7 +297,7 @@ def job_card(info: jobs.JobInfo) -> None:
         st.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] **{info.run_id}** · "
                     f"{info.config.get('method')} · {info.config.get('dataset')} · attempt {info.attempts}")
         figures = jobs.progress(info.job_id)
-        if info.state in ("running", "queued") or figures["events"]:
+        if info.state in ("running", "queued") or figures.events:
             _progress(info, figures)
         if info.state in ("failed", "interrupted", "cancelled") and info.error:
             st.caption(f"Reason: {info.error}")
@@ -330,17 +330,17 @@ def _call(action, job_id: str, **kwargs) -> None:
     st.rerun(scope="fragment")
 
 
-def _progress(info: jobs.JobInfo, figures: dict) -> None:
-    fraction = figures["fraction"]
-    step, total = figures["step"], figures["total_steps"]
-    label = f"step {step}/{total}" if step is not None and total else (figures["stage"] or info.state)
-    if figures["eta_s"] is not None and info.state == "running":
-        label += f" · ETA {_duration(figures['eta_s'])}"
+def _progress(info: jobs.JobInfo, figures: jobs.JobProgress) -> None:
+    fraction = figures.fraction
+    step, total = figures.step, figures.total_steps
+    label = f"step {step}/{total}" if step is not None and total else (figures.stage or info.state)
+    if figures.eta_s is not None and info.state == "running":
+        label += f" · ETA {_duration(figures.eta_s)}"
     st.progress(fraction if fraction is not None else 0.0, text=label)
-    loss = f"{figures['loss']:.4f}" if figures["loss"] is not None else "–"
-    speed = f"{figures['samples_per_s']:.1f}" if figures["samples_per_s"] else "–"
-    val = f"{figures['val_accuracy']:.1%}" if figures["val_accuracy"] is not None else "–"
-    st.markdown(f"loss **{loss}** · **{speed}** samples/s · memory **{_gib(figures['memory_bytes'])}** · "
+    loss = f"{figures.loss:.4f}" if figures.loss is not None else "–"
+    speed = f"{figures.samples_per_s:.1f}" if figures.samples_per_s else "–"
+    val = f"{figures.val_accuracy:.1%}" if figures.val_accuracy is not None else "–"
+    st.markdown(f"loss **{loss}** · **{speed}** samples/s · memory **{_gib(figures.memory_bytes)}** · "
                 f"val. accuracy **{val}**")
 
 
@@ -354,13 +354,13 @@ def live_curves() -> None:
         return
     for info in (j for j in jobs.list_jobs() if j.state == "running"):
         figures = jobs.progress(info.job_id)
-        epochs = pd.DataFrame(figures["epochs"])
-        if len(figures["loss_curve"]) < 2 and "val_accuracy" not in epochs:
+        epochs = pd.DataFrame(figures.epochs)
+        if len(figures.loss_curve) < 2 and "val_accuracy" not in epochs:
             continue
         st.caption(f"Live curves of {info.run_id} (redrawn every {CURVE_REFRESH_S:.0f} s)")
-        if len(figures["loss_curve"]) > 1:
-            st.plotly_chart(charts_runs.loss_curve(pd.DataFrame(figures["loss_curve"])), key=f"loss_{info.job_id}",
-                            width=LIVE_CHART_PX, config=LIVE_CHART_CONFIG)
+        if len(figures.loss_curve) > 1:
+            st.plotly_chart(charts_runs.loss_curve(pd.DataFrame(figures.loss_curve)),
+                            key=f"loss_{info.job_id}", width=LIVE_CHART_PX, config=LIVE_CHART_CONFIG)
         if "val_accuracy" in epochs:
             st.plotly_chart(charts_runs.epoch_curves(epochs), key=f"epochs_{info.job_id}", width=LIVE_CHART_PX,
                             config=LIVE_CHART_CONFIG)

@@ -3,7 +3,7 @@
 Layout of `<runs_dir>/<run_id>/`:
     config.json         resolved TrainConfig (written first)
     environment.json    hardware, library versions, threads
-    events.jsonl        append-only progress log, one JSON object per line
+    events.jsonl        append-only progress log, one JSON object per line (`Event`: the schema)
     checkpoints/        step-N/ folders (resumable state)
     model/              final weights (safetensors) or pickled classic model
     eval.json           metrics on the test split
@@ -20,9 +20,9 @@ import platform
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,101 @@ from models.errors import RunFolderError
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
+EVENTS_FILE = "events.jsonl"
+
+EVENT_KINDS = ("start", "step", "epoch", "checkpoint", "oom_retry", "resume")
+"""`Event.kind` values: events of the fine-tune loop (full, lora) and of training as a whole."""
+EVENT_STAGES = ("train_start", "trained", "encoder_loaded", "embedded", "prompt_ready", "scoring",
+                "evaluated")
+"""`Event.stage` values: milestones of methods without a step loop (classic, linear_probe, zero_shot) and
+of the final evaluation."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of a run's events.jsonl: what happened, when, and the figures that go with it.
+
+    On disk a JSON object whose keys are the field names below (a field that is None is left out) plus
+    the keys of `extra`. The one schema of the file: `RunWriter.event` writes through it, `read_events`
+    and the job queue read through it; analytics.ingest.runs reads the same key names from the JSON
+    itself (analytics does not import models).
+    """
+
+    kind: str | None = None
+    """Loop event, one of EVENT_KINDS; None for a stage event."""
+    stage: str | None = None
+    """Milestone, one of EVENT_STAGES; None for a loop event."""
+    time: str | None = None
+    """ISO-8601 UTC time the event was written."""
+    elapsed_s: float | None = None
+    """Seconds since the run writer of this process started."""
+    method: str | None = None
+    """Training method (start, train_start)."""
+    device: str | None = None
+    """Device the loop runs on, e.g. 'cpu', 'cuda:0' (start)."""
+    total_steps: int | None = None
+    """Optimizer steps the run will take (start)."""
+    resumed_from_step: int | None = None
+    """Step of the checkpoint this attempt continues from (start); None for a fresh start."""
+    step: int | None = None
+    """Optimizer steps done (step, epoch, checkpoint)."""
+    epoch: float | None = None
+    """Epochs: a fraction done on step events (0.4), the epoch just finished on epoch events (1, 2...)."""
+    loss: float | None = None
+    """Mean training loss over the window since the previous step event."""
+    lr: float | None = None
+    """Learning rate at this step."""
+    samples_per_s: float | None = None
+    """Training examples per second over the window, all processes together."""
+    tokens_per_s: float | None = None
+    """Tokens (padding included) per second over the window, all processes together."""
+    eta_s: float | None = None
+    """Estimated seconds left (step, scoring)."""
+    memory_bytes: int | None = None
+    """Peak memory so far in bytes: CUDA max allocated on GPUs, else peak resident set size."""
+    memory_kind: str | None = None
+    """What `memory_bytes` measures: 'cuda_max_allocated' or 'peak_rss'."""
+    val_accuracy: float | None = None
+    """Validation accuracy, 0..1 (epoch)."""
+    val_loss: float | None = None
+    """Validation cross-entropy (epoch)."""
+    val_macro_f1: float | None = None
+    """Validation macro-F1, 0..1, when the method reports it (epoch)."""
+    improved: bool | None = None
+    """True when this epoch's validation accuracy is the best so far (epoch)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Every other figure by its JSON key: method-specific (to_batch_size, lean_forward, path, n_train...)."""
+
+    @property
+    def name(self) -> str | None:
+        """`kind`, else `stage`: what the event reports."""
+        return self.kind or self.stage
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this event: named fields that are set, then `extra`."""
+        named = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**{k: v for k, v in named.items() if v is not None}, **self.extra}
+
+    def to_json(self) -> str:
+        """One line of events.jsonl (no newline); numpy numbers are written as floats."""
+        return json.dumps(self.to_dict(), default=float)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Event:
+        """An event from its JSON object; keys that are not fields go to `extra`. Values are kept as given."""
+        named = _EVENT_FIELDS & values.keys()
+        return cls(**{k: values[k] for k in named}, extra={k: v for k, v in values.items() if k not in named})
+
+    @classmethod
+    def from_json(cls, line: str) -> Event:
+        """An event from one line of events.jsonl. Raises ValueError for a line that is not a JSON object."""
+        value = json.loads(line)
+        if not isinstance(value, dict):
+            raise ValueError(f"an event is a JSON object, got {type(value).__name__}")
+        return cls.from_dict(value)
+
+
+_EVENT_FIELDS = frozenset(f.name for f in fields(Event)) - {"extra"}
 
 
 @dataclass(frozen=True)
@@ -157,18 +252,21 @@ class RunWriter:
         write_json_atomic(run_dir / "environment.json", environment_info())
         return writer
 
-    def event(self, **fields: Any) -> None:
-        """Append one progress event (step, epoch, loss, lr, samples_per_s, ...) to events.jsonl.
+    def event(self, **figures: Any) -> Event:
+        """Append one progress event to events.jsonl: `kind` or `stage`, then its figures (see `Event`).
 
-        One short write per line in append mode, flushed: a crash can lose only the last partial line,
-        which readers skip.
+        `time` and `elapsed_s` are filled in. One short write per line in append mode, flushed: a crash can
+        lose only the last partial line, which readers skip. Returns the event written.
+        Raises RunFolderError for a kind or stage the schema does not know.
         """
-        fields.setdefault("time", datetime.now(timezone.utc).isoformat())
-        fields.setdefault("elapsed_s", round(time.monotonic() - self.started, 3))
-        line = json.dumps(fields, default=float) + "\n"
-        with open(self.run_dir / "events.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(line)
+        figures.setdefault("time", datetime.now(timezone.utc).isoformat())
+        figures.setdefault("elapsed_s", round(time.monotonic() - self.started, 3))
+        event = Event.from_dict(figures)
+        _check_event_name(event)
+        with open(self.run_dir / EVENTS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(event.to_json() + "\n")
             handle.flush()
+        return event
 
     def write_json(self, name: str, payload: Any) -> None:
         write_json_atomic(self.run_dir / name, payload)
@@ -184,15 +282,27 @@ class RunWriter:
         write_json_atomic(self.run_dir / STATUS_FILE, payload)
 
 
-def read_events(run_dir: Path) -> list[dict[str, Any]]:
-    """All complete events of a run (a torn last line is skipped)."""
-    path = Path(run_dir) / "events.jsonl"
+def _check_event_name(event: Event) -> None:
+    if (event.kind is None) == (event.stage is None):
+        raise RunFolderError(f"an event has a kind or a stage, not both or neither; got kind={event.kind!r}, "
+                             f"stage={event.stage!r}")
+    if event.kind is not None and event.kind not in EVENT_KINDS:
+        raise RunFolderError(f"unknown event kind {event.kind!r}; add it to EVENT_KINDS in "
+                             f"models/core/runs.py or use one of {', '.join(EVENT_KINDS)}")
+    if event.stage is not None and event.stage not in EVENT_STAGES:
+        raise RunFolderError(f"unknown event stage {event.stage!r}; add it to EVENT_STAGES in "
+                             f"models/core/runs.py or use one of {', '.join(EVENT_STAGES)}")
+
+
+def read_events(run_dir: Path) -> list[Event]:
+    """All complete events of a run, oldest first (a torn last line is skipped)."""
+    path = Path(run_dir) / EVENTS_FILE
     if not path.exists():
         return []
     events = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            events.append(json.loads(line))
+            events.append(Event.from_json(line))
         except ValueError:
             log.warning("skipping torn line in %s", path)
     return events

@@ -52,8 +52,8 @@ from typing import Any
 from analytics.errors import SettingsError
 from analytics.settings import Settings, settings
 from models.core.config import TrainConfig
-from models.core.runs import STATUS_FILE, make_run_id, read_events, write_json_atomic
-from models.errors import ConfigError, StratLabModelError
+from models.core.runs import STATUS_FILE, Event, make_run_id, read_events, write_json_atomic
+from models.errors import ConfigError, InvalidTransitionError, JobError, JobNotFoundError
 
 try:
     import fcntl
@@ -89,18 +89,6 @@ _JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 """Processes this app process started: kept so that they can be reaped (no zombies)."""
 _THREAD_LOCK = threading.Lock()
-
-
-class JobError(StratLabModelError):
-    """A job operation cannot be done; the message says what to do instead."""
-
-
-class JobNotFoundError(JobError):
-    """No job folder with that id."""
-
-
-class InvalidTransitionError(JobError):
-    """A state change that the transition table does not allow."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +133,66 @@ class JobInfo:
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+
+@dataclass(frozen=True)
+class LossPoint:
+    """The training loss of one logged window (a step event)."""
+
+    step: int
+    """Optimizer steps done."""
+    loss: float
+    """Mean training loss over the window."""
+
+
+@dataclass(frozen=True)
+class EpochPoint:
+    """Validation figures at the end of one epoch (an epoch event)."""
+
+    epoch: int
+    """The epoch just finished (1, 2...)."""
+    step: int | None
+    """Optimizer steps done at its end."""
+    val_accuracy: float | None
+    """Validation accuracy, 0..1."""
+    val_loss: float | None
+    """Validation cross-entropy."""
+    val_macro_f1: float | None
+    """Validation macro-F1, 0..1, when the method reports it."""
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Latest figures of a job's run (from its events.jsonl) for a progress bar and live curves."""
+
+    state: str
+    """The job's state (queued, running, succeeded...)."""
+    stage: str | None
+    """Kind or stage of the newest event ('step', 'epoch', 'train_start'...); None before the first."""
+    step: int | None
+    """Optimizer steps done at the newest step event."""
+    total_steps: int | None
+    """Steps the run will take (from the start event)."""
+    fraction: float | None
+    """Share done, 0..1: 1.0 once succeeded; None while unknown (no steps or no total yet)."""
+    epoch: float | None
+    """Epochs done at the newest step event (fractional)."""
+    loss: float | None
+    """Training loss at the newest step event."""
+    eta_s: float | None
+    """Estimated seconds left at the newest step event."""
+    samples_per_s: float | None
+    """Training throughput at the newest step event."""
+    memory_bytes: int | None
+    """Peak memory in bytes at the newest step event."""
+    val_accuracy: float | None
+    """Validation accuracy of the newest epoch event."""
+    loss_curve: tuple[LossPoint, ...]
+    """Every step event's loss, oldest first."""
+    epochs: tuple[EpochPoint, ...]
+    """Every epoch event's validation figures, oldest first."""
+    events: int
+    """Complete events in the run's events.jsonl so far."""
 
 
 # ------------------------------------------------------------------------------------------ paths, io
@@ -626,38 +674,38 @@ def tail_log(job_id: str, lines: int = 50, jobs_dir: Path | str | None = None) -
     return "\n".join(text.splitlines()[-lines:])
 
 
-def progress(job_id: str, jobs_dir: Path | str | None = None) -> dict[str, Any]:
-    """Latest figures from the run's events.jsonl for a progress bar and live curves.
+def progress(job_id: str, jobs_dir: Path | str | None = None) -> JobProgress:
+    """Latest figures from the run's events.jsonl for a progress bar and live curves (see `JobProgress`).
 
-    Keys: state, stage (kind or stage of the newest event, e.g. 'step', 'train_start'), step, total_steps,
-    fraction (0..1 or None), epoch, loss, eta_s, samples_per_s, memory_bytes, val_accuracy,
-    loss_curve (list of {step, loss}), epochs (list of epoch events), events (count).
+    Raises JobNotFoundError for an unknown job id.
     """
     info = get_job(job_id, jobs_dir)
     events = read_events(info.run_dir)
-    start = _last(events, "start")
-    step = _last(events, "step")
-    epochs = [e for e in events if e.get("kind") == "epoch"]
-    total = start.get("total_steps")
-    done = step.get("step")
+    start, step = _last(events, "start"), _last(events, "step")
+    epochs = tuple(_epoch_point(e) for e in events if e.kind == "epoch")
+    done, total = step.step, start.total_steps
     if info.state == "succeeded":
-        fraction = 1.0
+        fraction: float | None = 1.0
     else:
         fraction = min(1.0, done / total) if isinstance(done, int) and total else None
-    return {
-        "state": info.state, "stage": (events[-1].get("kind") or events[-1].get("stage")) if events else None,
-        "step": done, "total_steps": total, "fraction": fraction,
-        "epoch": step.get("epoch"), "loss": step.get("loss"), "eta_s": step.get("eta_s"),
-        "samples_per_s": step.get("samples_per_s"), "memory_bytes": step.get("memory_bytes"),
-        "val_accuracy": epochs[-1].get("val_accuracy") if epochs else None,
-        "loss_curve": [{"step": e["step"], "loss": e["loss"]} for e in events
-                       if e.get("kind") == "step" and "loss" in e and "step" in e],
-        "epochs": epochs, "events": len(events),
-    }
+    return JobProgress(
+        state=info.state, stage=events[-1].name if events else None, step=done, total_steps=total,
+        fraction=fraction, epoch=step.epoch, loss=step.loss, eta_s=step.eta_s,
+        samples_per_s=step.samples_per_s, memory_bytes=step.memory_bytes,
+        val_accuracy=epochs[-1].val_accuracy if epochs else None,
+        loss_curve=tuple(LossPoint(e.step, e.loss) for e in events
+                         if e.kind == "step" and e.loss is not None and e.step is not None),
+        epochs=epochs, events=len(events))
 
 
-def _last(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    return next((e for e in reversed(events) if e.get("kind") == kind), {})
+def _last(events: list[Event], kind: str) -> Event:
+    """The newest event of `kind`, else an empty event (every figure None)."""
+    return next((e for e in reversed(events) if e.kind == kind), Event())
+
+
+def _epoch_point(event: Event) -> EpochPoint:
+    return EpochPoint(int(event.epoch or 0), event.step, event.val_accuracy, event.val_loss,
+                      event.val_macro_f1)
 
 
 _FIXES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.IGNORECASE), fix) for p, fix in (

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -289,9 +290,9 @@ def test_real_job_runs_queued_running_succeeded(jobs_dir: Path, tmp_path: Path) 
                                                                  "attempt": 1}
     assert "test seam" in jobs.tail_log(info.job_id)
     figures = jobs.progress(info.job_id)
-    assert (figures["step"], figures["total_steps"], figures["fraction"]) == (4, 4, 1.0)
-    assert figures["loss"] == 0.25 and figures["val_accuracy"] == 0.75
-    assert [p["step"] for p in figures["loss_curve"]] == [1, 2, 3, 4]
+    assert (figures.step, figures.total_steps, figures.fraction) == (4, 4, 1.0)
+    assert figures.loss == 0.25 and figures.val_accuracy == 0.75
+    assert [p.step for p in figures.loss_curve] == [1, 2, 3, 4]
 
 
 @pytest.mark.slow
@@ -300,14 +301,14 @@ def test_real_job_sigkill_interrupted_then_resumed_from_checkpoint(jobs_dir: Pat
     monkeypatch.setenv("FAKE_STEP_S", "0.3")
     info = jobs.submit(config(tmp_path, max_steps=40, checkpoint_every_steps=1))
     jobs.tick()
-    wait_for(lambda: (jobs.progress(info.job_id)["step"] or 0) >= 2)
+    wait_for(lambda: (jobs.progress(info.job_id).step or 0) >= 2)
     pid = jobs.get_job(info.job_id).pid
     os.killpg(pid, signal.SIGKILL)
     killed_at = time.monotonic()
     wait_for(lambda: not jobs.process_alive(pid, None))
     assert jobs.tick()[0].state == "interrupted"
     assert time.monotonic() - killed_at < 10
-    last_step = jobs.progress(info.job_id)["step"]
+    last_step = jobs.progress(info.job_id).step
     monkeypatch.setenv("FAKE_STEP_S", "0.01")
     jobs.resume(info.job_id)
     done = run_until_done(info.job_id)
@@ -324,7 +325,7 @@ def test_real_job_cancel_ends_cleanly_as_cancelled(jobs_dir: Path, tmp_path: Pat
     monkeypatch.setenv("FAKE_STEP_S", "0.3")
     info = jobs.submit(config(tmp_path, max_steps=100))
     jobs.tick()
-    wait_for(lambda: (jobs.progress(info.job_id)["step"] or 0) >= 1)
+    wait_for(lambda: (jobs.progress(info.job_id).step or 0) >= 1)
     started = time.monotonic()
     cancelled = jobs.cancel(info.job_id, grace_s=10)
     assert time.monotonic() - started < 5  # the runner's SIGTERM handler ended it, no SIGKILL needed
@@ -365,7 +366,7 @@ def test_tail_log_and_progress_from_a_handmade_run(jobs_dir: Path, tmp_path: Pat
     assert jobs.tail_log(info.job_id) == ""
     (info.job_dir / "log.txt").write_text("".join(f"line {i}\n" for i in range(100)))
     assert jobs.tail_log(info.job_id, lines=3) == "line 97\nline 98\nline 99"
-    assert jobs.progress(info.job_id)["fraction"] is None
+    assert jobs.progress(info.job_id).fraction is None
     info.run_dir.mkdir(parents=True)
     events = [{"kind": "start", "total_steps": 10},
               {"kind": "step", "step": 4, "epoch": 0.4, "loss": 0.9, "eta_s": 6.0, "samples_per_s": 50.5,
@@ -373,11 +374,11 @@ def test_tail_log_and_progress_from_a_handmade_run(jobs_dir: Path, tmp_path: Pat
               {"kind": "epoch", "epoch": 1, "step": 4, "val_accuracy": 0.6}]
     (info.run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events) + '{"torn')
     figures = jobs.progress(info.job_id)
-    assert {k: figures[k] for k in ("state", "stage", "step", "total_steps", "fraction", "epoch", "loss", "eta_s",
-                                    "samples_per_s", "memory_bytes", "val_accuracy", "events")} == {
+    assert {k: getattr(figures, k) for k in ("state", "stage", "step", "total_steps", "fraction", "epoch", "loss",
+                                             "eta_s", "samples_per_s", "memory_bytes", "val_accuracy", "events")} == {
         "state": "queued", "stage": "epoch", "step": 4, "total_steps": 10, "fraction": 0.4, "epoch": 0.4, "loss": 0.9,
         "eta_s": 6.0, "samples_per_s": 50.5, "memory_bytes": 123, "val_accuracy": 0.6, "events": 3}
-    assert figures["loss_curve"] == [{"step": 4, "loss": 0.9}]
+    assert [dataclasses.asdict(p) for p in figures.loss_curve] == [{"step": 4, "loss": 0.9}]
 
 
 @pytest.mark.parametrize("log_text, expected", [

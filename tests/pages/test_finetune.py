@@ -247,7 +247,7 @@ def test_running_job_shows_progress_and_live_curves_on_demand(page_env: Path, mo
     monkeypatch.setenv("FAKE_STEP_S", "0.5")
     info = jobs.submit(TrainConfig(method="full", dataset="toy", max_steps=60, runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(jobs.progress(info.job_id)["loss_curve"]) < 3:
+    while time.monotonic() < deadline and len(jobs.progress(info.job_id).loss_curve) < 3:
         jobs.tick()
         time.sleep(0.2)
     at = new_app(PAGE)
