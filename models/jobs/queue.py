@@ -444,7 +444,9 @@ def _signal_zero(pid: int) -> bool:
     return True
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Send `sig` to the process group of job process `pid` (each job leads its own group); a group that
+    is gone or not ours is ignored."""
     try:
         os.killpg(pid, sig)  # start_new_session made the job its own group leader: pgid == pid
     except (ProcessLookupError, PermissionError):
@@ -631,7 +633,7 @@ def _terminate(pid: int, start_time: int | None, grace_s: float) -> None:
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         if not process_alive(pid, start_time):
             return
-        _signal_group(pid, sig)
+        signal_group(pid, sig)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline and process_alive(pid, start_time):
             time.sleep(0.05)

@@ -269,7 +269,8 @@ def _licence_from_readme(folder: Path) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _probe_hub() -> bool:
+def probe_hub() -> bool:
+    """True when huggingface.co:443 accepts a TCP connection within 1.5 s (probed once per process)."""
     try:
         with socket.create_connection(("huggingface.co", 443), timeout=1.5):
             return True
@@ -283,7 +284,7 @@ def hub_online() -> bool:
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
             return False
-    return _probe_hub()
+    return probe_hub()
 
 
 def hub_cached(hub_id: str) -> bool:
@@ -374,7 +375,7 @@ def resolve_model(name_or_path: str, allowed_dirs: Sequence[Path | str] | None =
         online = hub_online()
         entry = _HubEntry(text, "encoder", "unknown", 0, "Hugging Face hub model.")
         spec = _checked_hub(replace(_hub_spec(entry, online), params=None), catalog)
-        config = read_model_config(_fetch_hub_config(text))
+        config = read_model_config(fetch_hub_config(text))
         check_builtin_architecture(config, f"{text} on the Hugging Face hub")
         family = _family_from_config(config)
         tasks = ENCODER_TASKS if family == "encoder" else CAUSAL_LM_TASKS
@@ -391,7 +392,7 @@ def _looks_like_hub_id(text: str) -> bool:
     return len(parts) == 2 and all(p and not p.startswith(".") and " " not in p for p in parts)
 
 
-def _fetch_hub_config(hub_id: str) -> Path:
+def fetch_hub_config(hub_id: str) -> Path:
     """Local path of a hub model's config.json (a few KB): the cached copy, else downloaded; no weights.
 
     Raises ModelNotFoundError when the hub does not have it (wrong id, gated or private model).

@@ -34,7 +34,7 @@ def jobs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     yield tmp_path / "jobs"
     for info in jobs.list_jobs():  # never leave a process behind
         if info.state == "running" and info.pid:
-            jobs._signal_group(info.pid, signal.SIGKILL)
+            jobs.signal_group(info.pid, signal.SIGKILL)
             jobs.reap(info.pid)
 
 

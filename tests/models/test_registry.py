@@ -18,7 +18,7 @@ from models.modeling.registry import ModelSpec, list_models, resolve_model, safe
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("STRATLAB_MODEL_DIRS", raising=False)
-    monkeypatch.setattr(registry, "_probe_hub", lambda: pytest.fail("no network probe in tests"))
+    monkeypatch.setattr(registry, "probe_hub", lambda: pytest.fail("no network probe in tests"))
 
 
 def test_packaged_models_are_listed_with_facts() -> None:
@@ -238,7 +238,7 @@ def _online_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: dict) -
 
     monkeypatch.setattr(registry, "hub_online", lambda: True)
     monkeypatch.setattr(registry, "hub_cached", lambda hub_id: False)
-    monkeypatch.setattr(registry, "_fetch_hub_config", fetch)
+    monkeypatch.setattr(registry, "fetch_hub_config", fetch)
     return fetched
 
 

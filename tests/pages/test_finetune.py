@@ -26,7 +26,7 @@ def page_env(app_env: Path, monkeypatch: pytest.MonkeyPatch):
     yield app_env
     for info in jobs.list_jobs():
         if info.state == "running" and info.pid:
-            jobs._signal_group(info.pid, signal.SIGKILL)
+            jobs.signal_group(info.pid, signal.SIGKILL)
             jobs.reap(info.pid)
 
 
