@@ -51,9 +51,6 @@ _LOCKED_CONFIG: dict[str, Any] = {
 }
 """Settings of every connection: no files, no network, no extensions, and no SET can undo them."""
 
-DriverError = duckdb.Error
-"""DuckDB's base exception, for modules that must catch driver errors without importing duckdb."""
-
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MIGRATION_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _KEYWORD_LOCK = threading.Lock()
@@ -132,6 +129,88 @@ def read_sql(name: str) -> str:
         raise QueryError(f"no query file {path.name} in {SQL_DIR}") from e
 
 
+Params = dict[str, Any] | list[Any] | None
+"""Bound parameters of one statement: {name: value} for $name, or a list for ?."""
+
+
+class Transaction:
+    """The statements of one write transaction (from `Workspace.transaction()`), on this thread's cursor.
+
+    The cursor itself is never handed out: every method turns DuckDB's errors into the workspace's own
+    (QueryError naming the statement's label, InvalidNameError for a taken table name), so callers and
+    pages never see a driver exception.
+    """
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Params = None, *, label: str = "statement") -> None:
+        """Run one statement with bound parameters; raises QueryError naming `label`."""
+        self._run(sql, params, label)
+
+    def rows(self, sql: str, params: Params = None, *, label: str = "query") -> list[tuple]:
+        """All rows of a query as tuples; raises QueryError naming `label`."""
+        return self._run(sql, params, label).fetchall()
+
+    def scalar(self, sql: str, params: Params = None, *, label: str = "query") -> Any:
+        """First column of the first row, or None; raises QueryError naming `label`."""
+        result = self.rows(sql, params, label=label)
+        return result[0][0] if result else None
+
+    def frame(self, sql: str, params: Params = None, *, label: str = "query") -> pd.DataFrame:
+        """A query's result as a DataFrame; raises QueryError naming `label`."""
+        try:
+            return self._cur.execute(sql, params).df()
+        except duckdb.Error as e:
+            raise QueryError(f"{label} failed: {e}") from e
+
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """Append `frame` to existing `table` (columns by name); raises QueryError (constraint, types)."""
+        cols = ", ".join(quote_ident(c) for c in frame.columns)
+        label = f"inserting {len(frame):,} rows into {table}"
+        try:
+            with _registered(self._cur, frame) as view:
+                self._cur.execute(f"insert into {quote_ident(table)} ({cols}) "
+                                  f"select {cols} from {quote_ident(view)}")
+        except duckdb.Error as e:
+            raise QueryError(f"{label} failed: {e}") from e
+
+    def create_table_from_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """Create `table` holding `frame` (the name must be validated).
+
+        Raises InvalidNameError when a table of that name (in any case) exists: checked here, inside the
+        write transaction, because another session may have created it since the caller last looked.
+        Raises QueryError when DuckDB refuses the frame.
+        """
+        validate_name(table)
+        taken = self.rows(  # rows() fetches everything: an unfinished result would block register() below
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and lower(table_name) = lower(?)", [table], label=f"checking whether table {table} exists")
+        if taken:
+            raise InvalidNameError(
+                f"a table named {taken[0][0]!r} already exists (another import created it a moment ago); "
+                f"choose another name, or tick 'replace' and import again")
+        try:
+            with _registered(self._cur, frame) as view:
+                self._cur.execute(f"create table {quote_ident(table)} as select * from {quote_ident(view)}")
+        except duckdb.Error as e:
+            raise QueryError(f"creating table {table} failed: {e}") from e
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set `key` in workspace_meta to `value` (insert or replace)."""
+        self.execute(
+            "insert into workspace_meta (key, value) values (?, ?) "
+            "on conflict (key) do update set value = excluded.value",
+            [key, value], label=f"setting workspace_meta {key}",
+        )
+
+    def _run(self, sql: str, params: Params, label: str) -> duckdb.DuckDBPyConnection:
+        try:
+            return self._cur.execute(sql, params)
+        except duckdb.Error as e:
+            raise QueryError(f"{label} failed: {e}") from e
+
+
 class Workspace:
     """An open workspace database. Create with `Workspace.open(...)`."""
 
@@ -201,8 +280,8 @@ class Workspace:
             log.warning("workspace %s closed while a query was still stopping: %s", self.path, e)
 
     # -- cursors and plain queries -------------------------------------------------------------------
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor (DuckDB connections are not thread-safe)."""
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB connections are not thread-safe); never handed out."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._con.cursor()
@@ -213,76 +292,53 @@ class Workspace:
         """Run analytics/sql/<name>.sql with named parameters ($param in the file)."""
         return self.sql(read_sql(name), params or None, label=name)
 
-    def sql(self, text: str, params: dict[str, Any] | list[Any] | None = None, *, label: str = "query") -> pd.DataFrame:
-        """Run a short SQL statement with bound parameters and return a DataFrame."""
+    def sql(self, text: str, params: Params = None, *, label: str = "query") -> pd.DataFrame:
+        """Run a short SQL statement with bound parameters and return a DataFrame; raises QueryError."""
         try:
-            return self.cursor().execute(text, params).df()
+            return self._cursor().execute(text, params).df()
         except duckdb.Error as e:
             raise QueryError(f"{label} failed: {e}") from e
 
-    def rows(self, text: str, params: dict[str, Any] | list[Any] | None = None) -> list[tuple]:
-        """Run a short SQL statement and return the rows as tuples."""
+    def rows(self, text: str, params: Params = None) -> list[tuple]:
+        """Run a short SQL statement and return the rows as tuples; raises QueryError."""
         try:
-            return self.cursor().execute(text, params).fetchall()
+            return self._cursor().execute(text, params).fetchall()
         except duckdb.Error as e:
             raise QueryError(f"query failed: {e}") from e
 
-    def scalar(self, text: str, params: dict[str, Any] | list[Any] | None = None) -> Any:
+    def scalar(self, text: str, params: Params = None) -> Any:
         """First column of the first row, or None."""
         result = self.rows(text, params)
         return result[0][0] if result else None
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write transaction on this thread's cursor: all or nothing."""
-        with self._write_lock:
-            cur = self.cursor()
-            cur.execute("begin transaction")
-            try:
-                yield cur
-            except BaseException:
-                cur.execute("rollback")
-                raise
-            else:
-                try:
-                    cur.execute("commit")
-                except duckdb.Error as e:
-                    cur.execute("rollback")
-                    raise WorkspaceError(f"commit failed, nothing was written: {e}") from e
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction on this thread's cursor: all or nothing.
 
-    def insert_frame(self, cur: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-        """Append `frame` to existing `table` (columns by name) inside the caller's transaction."""
-        cols = ", ".join(quote_ident(c) for c in frame.columns)
-        with _registered(cur, frame) as view:
-            cur.execute(f"insert into {quote_ident(table)} ({cols}) select {cols} from {quote_ident(view)}")
-
-    def create_table_from_frame(self, cur: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-        """Create `table` holding `frame` inside the caller's transaction (the name must be validated).
-
-        Raises InvalidNameError when a table of that name (in any case) exists: checked here, inside the
-        write transaction, because another session may have created it since the caller last looked.
+        Yields a `Transaction`; any exception inside the block rolls everything back and propagates.
+        Raises WorkspaceError when the transaction cannot start or commit (nothing was written).
         """
-        validate_name(table)
-        taken = cur.execute(  # fetchall: an unfinished result would block register() below
-            "select table_name from information_schema.tables where table_schema = 'main' "
-            "and lower(table_name) = lower(?)", [table]).fetchall()
-        if taken:
-            raise InvalidNameError(
-                f"a table named {taken[0][0]!r} already exists (another import created it a moment ago); choose "
-                f"another name, or tick 'replace' and import again")
-        with _registered(cur, frame) as view:
-            cur.execute(f"create table {quote_ident(table)} as select * from {quote_ident(view)}")
+        with self._write_lock:
+            cur = self._cursor()
+            try:
+                cur.execute("begin transaction")
+            except duckdb.Error as e:
+                raise WorkspaceError(f"cannot start a write transaction on {self.path}: {e}") from e
+            try:
+                yield Transaction(cur)
+            except BaseException:
+                _rollback(cur)
+                raise
+            try:
+                cur.execute("commit")
+            except duckdb.Error as e:
+                _rollback(cur)
+                raise WorkspaceError(f"commit failed, nothing was written: {e}") from e
 
     # -- metadata --------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
+        """Value of `key` in workspace_meta, or None."""
         return self.scalar("select value from workspace_meta where key = ?", [key])
-
-    def set_meta(self, cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-        cur.execute(
-            "insert into workspace_meta (key, value) values (?, ?) "
-            "on conflict (key) do update set value = excluded.value",
-            [key, value],
-        )
 
     def table_names(self) -> list[str]:
         """Base tables in the main schema, sorted."""
@@ -319,9 +375,10 @@ class Workspace:
             raise InvalidNameError(f"{table!r} belongs to Strategy Lab and cannot be dropped here")
         if not self.has_table(table):
             raise QueryError(f"no table {table!r} to drop")
-        with self.transaction() as cur:
-            cur.execute(f"drop table {quote_ident(table)}")
-            cur.execute("delete from imported_tables where table_name = ?", [table])
+        with self.transaction() as tx:
+            tx.execute(f"drop table {quote_ident(table)}", label=f"dropping table {table}")
+            tx.execute("delete from imported_tables where table_name = ?", [table],
+                       label=f"removing {table} from the import catalog")
 
     # -- migrations --------------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -336,14 +393,16 @@ class Workspace:
             if version in done:
                 continue
             try:
-                with self.transaction() as cur:
-                    cur.execute(path.read_text(encoding="utf-8"))
-                    cur.execute(
+                with self.transaction() as tx:
+                    tx.execute(path.read_text(encoding="utf-8"), label=f"migration {path.name}")
+                    tx.execute(
                         "insert into schema_migrations values (?, ?, ?)",
                         [version, name, datetime.now(timezone.utc).replace(tzinfo=None)],
+                        label=f"recording migration {path.name}",
                     )
-            except duckdb.Error as e:
-                raise MigrationError(f"migration {path.name} failed and was rolled back: {e}") from e
+            except (QueryError, WorkspaceError) as e:  # DuckDB's reason is the cause
+                reason = e.__cause__ or e
+                raise MigrationError(f"migration {path.name} failed and was rolled back: {reason}") from e
             log.info("applied migration %s", path.name)
             applied.append(version)
         return applied
@@ -560,6 +619,14 @@ def _read_only_error(error: BaseException, timeout_s: float) -> Exception:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the cursor's transaction; a failure is logged so that the caller's own error propagates."""
+    try:
+        cur.execute("rollback")
+    except duckdb.Error as e:
+        log.warning("rollback failed: %s", e)
 
 
 def _parser_connection() -> duckdb.DuckDBPyConnection:

@@ -16,7 +16,6 @@ from analytics.compute.compare.cascade import cascade_operating_points
 from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard
 from analytics.compute.compare.recommend import break_even_points, recommend
 from analytics.compute.compare.scaling import SCALING_FORMULAS, learning_curve
-from analytics.db import DriverError
 from analytics.errors import AnalyticsError, CostInputError
 from analytics.ingest import prices
 from analytics.report.memo import build_memo_html, memo_filename, save_memo
@@ -320,7 +319,7 @@ def _save_prices(ws, before: pd.DataFrame, after: pd.DataFrame, note: str) -> No
         try:
             prices.update_price(ws, price_id, field, value, note)
             saved += 1
-        except (CostInputError, AnalyticsError, DriverError) as e:  # DriverError: a NOT NULL/check constraint
+        except AnalyticsError as e:  # CostInputError, or QueryError for a NOT NULL/check constraint
             name = before.loc[before["price_id"] == price_id, "name"].iloc[0]
             refused.append(f"{name} · {field} = {value!r}: {e}")
     for message in refused:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import db
-from analytics.db import DriverError, Workspace, quote_ident, suggest_name, validate_name
+from analytics.db import Transaction, Workspace, quote_ident, suggest_name, validate_name
 from analytics.errors import (
     ImportValidationError,
     InvalidNameError,
@@ -259,13 +259,14 @@ def import_table(ws: Workspace, table: str, frame: pd.DataFrame, source_file: st
                                     column_problems or [f"{source_file} has no rows or no columns"])
     existing = _existing_table(ws, table)
     try:
-        with ws.transaction() as cur:
+        with ws.transaction() as tx:
             if existing:
-                cur.execute(f"drop table {quote_ident(existing)}")
-                cur.execute("delete from imported_tables where table_name = ?", [existing])
-            ws.create_table_from_frame(cur, table, frame)
-            _record_import(cur, table, frame, sniff.base_name(source_file), plan)
-    except (DriverError, ValueError, TypeError) as e:
+                tx.execute(f"drop table {quote_ident(existing)}", label=f"replacing table {existing}")
+                tx.execute("delete from imported_tables where table_name = ?", [existing],
+                           label=f"removing {existing} from the import catalog")
+            tx.create_table_from_frame(table, frame)
+            _record_import(tx, table, frame, sniff.base_name(source_file), plan)
+    except (QueryError, ValueError, TypeError) as e:
         raise WorkspaceError(f"importing {source_file} into {table!r} failed, nothing was written: {e}") from e
     log.info("imported %s into %s (%d rows)", source_file, table, len(frame))
     return ImportResult(table=table, row_count=len(frame), column_count=frame.shape[1],
@@ -609,13 +610,14 @@ def _existing_table(ws: Workspace, table: str) -> str | None:
     return next((t for t in ws.table_names() if t.lower() == lowered), None)
 
 
-def _record_import(cur: Any, table: str, frame: pd.DataFrame, source_file: str, plan: ImportPlan) -> None:
+def _record_import(tx: Transaction, table: str, frame: pd.DataFrame, source_file: str, plan: ImportPlan) -> None:
     """Add the catalog row for a new table (inside the import's transaction)."""
-    cur.execute(
+    tx.execute(
         "insert into imported_tables (table_name, source_file, row_count, column_count, detected, imported_at) "
         "values (?, ?, ?, ?, ?, ?)",
         [table, source_file, len(frame), frame.shape[1], plan.summary,
          datetime.now(timezone.utc).replace(tzinfo=None)],
+        label=f"recording {table} in the import catalog",
     )
 
 

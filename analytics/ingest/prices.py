@@ -25,10 +25,10 @@ def seed_prices(ws: Workspace, path: Path = SEED_FILE) -> int:
     frame = pd.read_csv(path, dtype={"as_of": "string"})
     frame["as_of"] = pd.to_datetime(frame["as_of"], errors="coerce").dt.date
     frame.insert(0, "price_id", range(1, len(frame) + 1))
-    with ws.transaction() as cur:
-        if cur.execute("select count(*) from prices").fetchall()[0][0]:
+    with ws.transaction() as tx:
+        if tx.scalar("select count(*) from prices", label="counting prices"):
             return 0  # another session seeded it since the check above (pages call this concurrently)
-        ws.insert_frame(cur, "prices", frame)
+        tx.insert_frame("prices", frame)
     return len(frame)
 
 
@@ -59,12 +59,14 @@ def update_price(ws: Workspace, price_id: int, field: str, value: object, note: 
     if old is None and not ws.scalar("select count(*) from prices where price_id = ?", [price_id]):
         raise CostInputError(f"no price with id {price_id}")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    with ws.transaction() as cur:
-        cur.execute(f"update prices set {quote_ident(field)} = ? where price_id = ?", [value, price_id])
-        next_id = cur.execute("select coalesce(max(edit_id), 0) + 1 from price_edits").fetchall()[0][0]
-        cur.execute(
+    with ws.transaction() as tx:
+        tx.execute(f"update prices set {quote_ident(field)} = ? where price_id = ?", [value, price_id],
+                   label=f"updating {field} of price {price_id}")
+        next_id = tx.scalar("select coalesce(max(edit_id), 0) + 1 from price_edits", label="numbering the edit")
+        tx.execute(
             "insert into price_edits values (?, ?, ?, ?, ?, ?, ?)",
             [next_id, price_id, field, old, None if value is None else str(value), str(note).strip(), now],
+            label="recording the price edit",
         )
 
 

@@ -100,19 +100,21 @@ def ingest_run(ws: Workspace, run_dir: Path | str) -> bool:
     record = read_run_folder(run_dir)
     if record is None:
         return False
-    with ws.transaction() as cur:
-        existing = cur.execute("select state, finished_at from runs where run_id = ?", [record.run_id]).fetchone()
+    with ws.transaction() as tx:
+        found = tx.rows("select state, finished_at from runs where run_id = ?", [record.run_id],
+                        label=f"looking up run {record.run_id}")
+        existing = found[0] if found else None
         if existing is not None and not _replaces(existing, record):
             return False
         if existing is not None:
             for statement in _DELETE_RUN:
-                cur.execute(statement, [record.run_id])
+                tx.execute(statement, [record.run_id], label=f"replacing run {record.run_id}")
         run = record.run.assign(ingested_at=datetime.now(timezone.utc).replace(tzinfo=None))
-        ws.insert_frame(cur, "runs", run)
+        tx.insert_frame("runs", run)
         if len(record.epochs):
-            ws.insert_frame(cur, "run_epochs", record.epochs)
+            tx.insert_frame("run_epochs", record.epochs)
         if len(record.predictions):
-            ws.insert_frame(cur, "run_predictions", record.predictions)
+            tx.insert_frame("run_predictions", record.predictions)
     log.info("ingested run %s (%s, %d predictions)", record.run_id, record.state, len(record.predictions))
     return True
 
@@ -167,8 +169,9 @@ def attach_inference(ws: Workspace, run_dir: Path | str) -> bool:
     if values["inference_measured_at"] is None:
         return False
     sets = ", ".join(f"{column} = ?" for column in INFERENCE_COLUMNS)
-    with ws.transaction() as cur:
-        cur.execute(f"update runs set {sets} where run_id = ?", [*values.values(), run_dir.name])
+    with ws.transaction() as tx:
+        tx.execute(f"update runs set {sets} where run_id = ?", [*values.values(), run_dir.name],
+                   label=f"attaching the inference record of run {run_dir.name}")
     return True
 
 

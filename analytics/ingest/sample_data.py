@@ -48,14 +48,14 @@ def seed_workspace(workspace, events: int = DEFAULT_EVENTS, seed: int = 7) -> di
     """Generate all sample tables and write them in one transaction. Returns row counts per table."""
     config = DemoConfig(events=events, seed=seed)
     tables = generate(config)
-    with workspace.transaction() as cur:
+    with workspace.transaction() as tx:
         for name in ("events", "users", "accounts", "plans", "competitors", "market_segments"):
-            cur.execute(f"delete from {name}")  # noqa: S608 - fixed table names
+            tx.execute(f"delete from {name}", label=f"emptying {name}")  # noqa: S608 - fixed table names
         for name, frame in tables.items():
-            workspace.insert_frame(cur, name, frame)
-        workspace.set_meta(cur, "demo_seeded", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        workspace.set_meta(cur, "demo_label", SAMPLE_LABEL.format(seed=seed))
-        workspace.set_meta(cur, "demo_events", str(len(tables["events"])))
+            tx.insert_frame(name, frame)
+        tx.set_meta("demo_seeded", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        tx.set_meta("demo_label", SAMPLE_LABEL.format(seed=seed))
+        tx.set_meta("demo_events", str(len(tables["events"])))
     counts = {name: len(frame) for name, frame in tables.items()}
     log.info("seeded sample data: %s", counts)
     return counts

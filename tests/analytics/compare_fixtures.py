@@ -34,8 +34,8 @@ def insert_run(ws, run_id: str, *, method: str, model: str, accuracy: float, n_t
                    inference_hardware=hardware, inference_measured_at=datetime(2026, 3, 1, 10, 0))
     row.update(extra)
     frame = pd.DataFrame([row])
-    with ws.transaction() as cur:
-        ws.insert_frame(cur, "runs", frame)
+    with ws.transaction() as tx:
+        tx.insert_frame("runs", frame)
 
 
 def insert_predictions(ws, run_id: str, confidence: list[float], correct: list[bool]) -> None:
@@ -43,8 +43,8 @@ def insert_predictions(ws, run_id: str, confidence: list[float], correct: list[b
         "run_id": run_id, "text_id": [f"t{i}" for i in range(len(correct))], "true_label": "a",
         "pred_label": ["a" if c else "b" for c in correct], "confidence": confidence, "correct": correct,
     })
-    with ws.transaction() as cur:
-        ws.insert_frame(cur, "run_predictions", frame)
+    with ws.transaction() as tx:
+        tx.insert_frame("run_predictions", frame)
 
 
 def price_id(ws, name: str) -> int:

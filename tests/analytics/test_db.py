@@ -10,7 +10,7 @@ import pytest
 
 from analytics import db
 from analytics.db import Workspace, list_migrations, suggest_name, validate_name
-from analytics.errors import InvalidNameError, MigrationError, WorkspaceLockedError
+from analytics.errors import InvalidNameError, MigrationError, QueryError, WorkspaceLockedError
 
 
 def test_migrations_are_recorded_once(empty_ws: Workspace):
@@ -72,8 +72,8 @@ def test_suggest_name_makes_valid_names():
 
 def test_transaction_is_all_or_nothing(empty_ws: Workspace):
     with pytest.raises(RuntimeError):
-        with empty_ws.transaction() as cur:
-            cur.execute("insert into workspace_meta values ('a', '1')")
+        with empty_ws.transaction() as tx:
+            tx.execute("insert into workspace_meta values ('a', '1')")
             raise RuntimeError("boom")
     assert empty_ws.meta("a") is None
 
@@ -81,15 +81,28 @@ def test_transaction_is_all_or_nothing(empty_ws: Workspace):
 def test_cursor_per_thread(empty_ws: Workspace):
     seen = []
 
-    def work():
-        seen.append(id(empty_ws.cursor()))
-        seen.append(empty_ws.scalar("select 41 + 1"))
+    def work():  # a temporary table lives on the cursor (DuckDB connection) that created it
+        with empty_ws.transaction() as tx:
+            tx.execute("create temp table mine as select 41 + 1 as x")
+        seen.append(empty_ws.scalar("select x from mine"))
 
     thread = threading.Thread(target=work)
     thread.start()
     thread.join()
-    assert seen[1] == 42
-    assert seen[0] != id(empty_ws.cursor())
+    assert seen == [42]
+    with pytest.raises(QueryError, match="mine does not exist"):  # this thread has a cursor of its own
+        empty_ws.scalar("select x from mine")
+
+
+def test_transaction_turns_driver_errors_into_workspace_errors(empty_ws: Workspace):
+    with pytest.raises(QueryError, match="counting nothing failed: .*nowhere"):
+        with empty_ws.transaction() as tx:
+            tx.scalar("select count(*) from nowhere", label="counting nothing")
+    with empty_ws.transaction() as tx:  # the cursor is usable again after the rollback
+        tx.set_meta("a", "1")
+        assert tx.frame("select value from workspace_meta where key = 'a'").iloc[0, 0] == "1"
+    assert empty_ws.meta("a") == "1"
+    assert not hasattr(db, "DriverError") and not hasattr(empty_ws, "cursor")
 
 
 def test_second_process_gets_a_clear_lock_message(tmp_path):
@@ -147,11 +160,11 @@ def test_every_accepted_keyword_is_queryable_unquoted(empty_ws: Workspace):
         except InvalidNameError:
             refused.append(keyword)
             continue
-        with empty_ws.transaction() as cur:
-            cur.execute(f'create table "{keyword}" ("{keyword}" integer)')
-            cur.execute(f'insert into "{keyword}" values (1)')
+        with empty_ws.transaction() as tx:
+            tx.execute(f'create table "{keyword}" ("{keyword}" integer)')
+            tx.execute(f'insert into "{keyword}" values (1)')
         assert explorer.run_query(empty_ws, f"select {keyword} from {keyword}").frame.iloc[0, 0] == 1, keyword
-        with empty_ws.transaction() as cur:
-            cur.execute(f'drop table "{keyword}"')
+        with empty_ws.transaction() as tx:
+            tx.execute(f'drop table "{keyword}"')
     assert {"select", "order", "from", "table"} <= set(refused)
     assert "user" not in refused and "data" not in refused  # DuckDB takes these bare

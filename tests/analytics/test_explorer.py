@@ -14,9 +14,9 @@ from analytics.errors import ForbiddenQueryError, QueryError, QueryTimeoutError
 
 @pytest.fixture
 def small_ws(empty_ws: Workspace) -> Workspace:
-    with empty_ws.transaction() as cur:
-        cur.execute("create table sales (id integer, region varchar, amount double)")
-        cur.execute("insert into sales values (1, 'EU', 10.5), (2, 'US', 20.0), (3, 'EU', 4.5)")
+    with empty_ws.transaction() as tx:
+        tx.execute("create table sales (id integer, region varchar, amount double)")
+        tx.execute("insert into sales values (1, 'EU', 10.5), (2, 'US', 20.0), (3, 'EU', 4.5)")
     return empty_ws
 
 

@@ -76,11 +76,11 @@ STATEMENTS = {
 @pytest.fixture
 def ws(tmp_path) -> Workspace:
     workspace = Workspace.open(tmp_path / "ws.duckdb", seed_demo=False)
-    with workspace.transaction() as cur:
-        cur.execute("create table sales (id integer, region varchar, amount double)")
-        cur.execute("insert into sales select range, 'R' || (range % 7), range * 1.5 from range(5000)")
-        cur.execute("create sequence seq")
-        cur.execute("create view sales_view as select * from sales")
+    with workspace.transaction() as tx:
+        tx.execute("create table sales (id integer, region varchar, amount double)")
+        tx.execute("insert into sales select range, 'R' || (range % 7), range * 1.5 from range(5000)")
+        tx.execute("create sequence seq")
+        tx.execute("create view sales_view as select * from sales")
     workspace.rows("checkpoint")
     yield workspace
     workspace.close()

@@ -347,8 +347,8 @@ def test_existing_table_needs_replace(empty_ws: Workspace):
 def test_failed_catalog_insert_leaves_nothing(empty_ws: Workspace, monkeypatch):
     plan, frame = load("sales.csv", SALES)
 
-    def broken(cur, *args):
-        cur.execute("insert into imported_tables (table_name) values (null)")  # violates not null
+    def broken(tx, *args):
+        tx.execute("insert into imported_tables (table_name) values (null)")  # violates not null
 
     monkeypatch.setattr(importer, "_record_import", broken)
     with pytest.raises(WorkspaceError, match="nothing was written"):

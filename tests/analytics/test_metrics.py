@@ -61,13 +61,13 @@ EVENTS = [  # event_time, user_id, account_id, event_type, plan, amount_usd
 
 
 def _seed(ws, events=EVENTS) -> None:
-    with ws.transaction() as cur:
+    with ws.transaction() as tx:
         for row in ACCOUNTS:
-            cur.execute("insert into accounts values (?, ?, ?, ?, ?, ?, ?)", [row[0], f"Co {row[0]}", *row[1:], False])
+            tx.execute("insert into accounts values (?, ?, ?, ?, ?, ?, ?)", [row[0], f"Co {row[0]}", *row[1:], False])
         for row in USERS:
-            cur.execute("insert into users values (?, ?, ?)", list(row))
+            tx.execute("insert into users values (?, ?, ?)", list(row))
         for i, (t, u, a, kind, plan, amount) in enumerate(sorted(events, key=lambda e: e[0]), start=1):
-            cur.execute("insert into events values (?, ?, ?, ?, ?, ?, ?)", [i, t, u, a, kind, plan, amount])
+            tx.execute("insert into events values (?, ?, ?, ?, ?, ?, ?)", [i, t, u, a, kind, plan, amount])
 
 
 @pytest.fixture
@@ -286,8 +286,8 @@ def _import_user_table(ws) -> None:
             for t, u, a, kind, plan, amount in EVENTS]
     rows.append((datetime(2025, 2, 1), "user-1", "org-1", "page_view", None, None))  # unmapped: left out
     frame = pd.DataFrame(rows, columns=["ts", "uid", "org", "kind", "amount", "tier"])
-    with ws.transaction() as cur:
-        ws.create_table_from_frame(cur, "my_events", frame)
+    with ws.transaction() as tx:
+        tx.create_table_from_frame("my_events", frame)
 
 
 def _mapping(**overrides) -> EventMapping:
@@ -340,8 +340,8 @@ def test_mapping_problems_are_explained(tiny, overrides, message):
 
 def test_reserved_words_work_as_column_names(tiny):
     frame = pd.DataFrame({"when": [datetime(2025, 1, 5, 9)], "user": ["a"], "group": ["g"], "select": ["login"]})
-    with tiny.transaction() as cur:
-        tiny.create_table_from_frame(cur, "odd_names", frame)
+    with tiny.transaction() as tx:
+        tx.create_table_from_frame("odd_names", frame)
     mapping = EventMapping(table="odd_names", event_time="when", user_id="user", account_id="group",
                            event_type="select", event_types={"login": "session"})
     one_day = MetricFilters(start=date(2025, 1, 5), end=date(2025, 1, 5))

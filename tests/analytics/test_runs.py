@@ -95,18 +95,18 @@ def test_crash_between_run_finished_and_ingested_writes_nothing_then_ingests_onc
         empty_ws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runs = tmp_path / "runs"
     make_run(runs, "r1")
-    original = empty_ws.insert_frame
+    original = db.Transaction.insert_frame
 
-    def crash_on_predictions(cur, table, frame):
+    def crash_on_predictions(tx, table, frame):
         if table == "run_predictions":
             raise RuntimeError("simulated crash while inserting predictions")
-        original(cur, table, frame)
+        original(tx, table, frame)
 
-    monkeypatch.setattr(empty_ws, "insert_frame", crash_on_predictions)
+    monkeypatch.setattr(db.Transaction, "insert_frame", crash_on_predictions)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingest_run(empty_ws, runs / "r1")
     assert counts(empty_ws) == (0, 0, 0)  # runs and run_epochs rows were rolled back too
-    monkeypatch.setattr(empty_ws, "insert_frame", original)
+    monkeypatch.setattr(db.Transaction, "insert_frame", original)
     assert ingest_all(empty_ws, runs) == ["r1"]
     assert ingest_all(empty_ws, runs) == []
     assert counts(empty_ws) == (1, 2, 3)

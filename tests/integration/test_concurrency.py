@@ -24,7 +24,7 @@ from analytics.compute import market, metrics, summary
 from analytics.compute.compare.candidates import evaluation_sets
 from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
 from analytics.db import Workspace
-from analytics.errors import InvalidNameError
+from analytics.errors import InvalidNameError, QueryError
 from analytics.ingest import importer, runs
 from models.core.config import TrainConfig
 from models.jobs import queue as jobs
@@ -147,7 +147,7 @@ def queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield tmp_path / "runs"
     for info in jobs.list_jobs():
         if info.state == "running" and info.pid:
-            jobs._signal_group(info.pid, signal.SIGKILL)
+            jobs.signal_group(info.pid, signal.SIGKILL)
             jobs.reap(info.pid)
 
 
@@ -209,28 +209,26 @@ def test_a_table_created_since_the_check_is_refused_clearly_and_nothing_is_left_
     import pandas as pd
 
     frame = pd.DataFrame({"a": [1, 2]})
-    with empty_ws.transaction() as cur:
-        empty_ws.create_table_from_frame(cur, "Leads", frame)
+    with empty_ws.transaction() as tx:
+        tx.create_table_from_frame("Leads", frame)
     with pytest.raises(InvalidNameError, match=r"a table named 'Leads' already exists \(another import"):
-        with empty_ws.transaction() as cur:  # what a second session's import does after passing the check
-            cur.execute("insert into workspace_meta (key, value) values ('half', 'done')")
-            empty_ws.create_table_from_frame(cur, "leads", frame)
+        with empty_ws.transaction() as tx:  # what a second session's import does after passing the check
+            tx.execute("insert into workspace_meta (key, value) values ('half', 'done')")
+            tx.create_table_from_frame("leads", frame)
     assert empty_ws.meta("half") is None  # rolled back as a whole
-    with empty_ws.transaction() as cur:  # the thread's cursor is usable again
-        empty_ws.insert_frame(cur, "Leads", frame)
+    with empty_ws.transaction() as tx:  # the thread's cursor is usable again
+        tx.insert_frame("Leads", frame)
     assert empty_ws.row_count("Leads") == 4
 
 
 def test_a_failed_statement_on_a_registered_frame_reports_its_own_error(empty_ws) -> None:
     import pandas as pd
 
-    from analytics.db import DriverError
-
-    with empty_ws.transaction() as cur:
-        cur.execute("create table t (a integer primary key)")
-    with pytest.raises(DriverError, match="(?i)duplicate key"):  # not 'transaction is aborted' from unregister
-        with empty_ws.transaction() as cur:
-            empty_ws.insert_frame(cur, "t", pd.DataFrame({"a": [1, 1]}))
+    with empty_ws.transaction() as tx:
+        tx.execute("create table t (a integer primary key)")
+    with pytest.raises(QueryError, match="(?i)duplicate key"):  # not 'transaction is aborted' from unregister
+        with empty_ws.transaction() as tx:
+            tx.insert_frame("t", pd.DataFrame({"a": [1, 1]}))
     assert empty_ws.row_count("t") == 0
 
 

@@ -92,8 +92,8 @@ def test_mapped_user_table_gives_the_same_kpis(app_env):
     ws = Workspace.open(app_env)
     try:
         frame = ws.sql("select event_time, user_id, account_id, event_type, amount_usd, plan from events")
-        with ws.transaction() as cur:
-            ws.create_table_from_frame(cur, "my_events", frame)
+        with ws.transaction() as tx:
+            tx.create_table_from_frame("my_events", frame)
     finally:
         ws.close()
     at = new_app(PAGE)
@@ -112,8 +112,8 @@ def test_mapping_problem_is_a_message_not_an_exception(app_env):
     try:
         frame = ws.sql("select event_time::varchar as event_time, user_id, account_id, event_type from events "
                        "limit 100")
-        with ws.transaction() as cur:
-            ws.create_table_from_frame(cur, "text_times", frame)
+        with ws.transaction() as tx:
+            tx.create_table_from_frame("text_times", frame)
     finally:
         ws.close()
     at = new_app(PAGE)

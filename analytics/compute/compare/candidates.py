@@ -77,18 +77,19 @@ def _check_api_price(ws: Workspace, price_id: int) -> None:
 
 
 def _insert_candidate(ws: Workspace, values: list[object]) -> int:
-    with ws.transaction() as cur:
-        taken = cur.execute("select count(*) from api_candidates where dataset = ? and name = ?",
-                            [values[1], values[0]]).fetchone()[0]
+    with ws.transaction() as tx:
+        taken = tx.scalar("select count(*) from api_candidates where dataset = ? and name = ?",
+                          [values[1], values[0]], label="checking the API candidate's name")
         if taken:
             raise CostInputError(f"an API candidate named {values[0]!r} already exists on {values[1]}; "
                                  f"choose another name or delete the old one")
-        new_id = cur.execute("select coalesce(max(candidate_id), 0) + 1 from api_candidates").fetchone()[0]
+        new_id = tx.scalar("select coalesce(max(candidate_id), 0) + 1 from api_candidates",
+                           label="numbering the API candidate")
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        cur.execute("insert into api_candidates (candidate_id, name, dataset, price_id, accuracy, macro_f1, "
-                    "n_eval, accuracy_source, input_tokens_per_request, output_tokens_per_request, "
-                    "matched_run_id, entered_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [new_id, *values, now])
+        tx.execute("insert into api_candidates (candidate_id, name, dataset, price_id, accuracy, macro_f1, "
+                   "n_eval, accuracy_source, input_tokens_per_request, output_tokens_per_request, "
+                   "matched_run_id, entered_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [new_id, *values, now], label="adding the API candidate")
     return int(new_id)
 
 
@@ -127,16 +128,18 @@ def import_api_predictions(ws: Workspace, *, name: str, price_id: int, run_id: s
                                           f"imported predictions: {file_name}", None, None, run_id])
     rows = merged.assign(candidate_id=candidate_id)[["candidate_id", "text_id", "true_label", "pred_label",
                                                      "correct"]]
-    with ws.transaction() as cur:
-        ws.insert_frame(cur, "api_predictions", rows)
+    with ws.transaction() as tx:
+        tx.insert_frame("api_predictions", rows)
     return candidate_id
 
 
 def delete_api_candidate(ws: Workspace, candidate_id: int) -> None:
     """Remove an API candidate and its imported predictions."""
-    with ws.transaction() as cur:
-        cur.execute("delete from api_predictions where candidate_id = ?", [int(candidate_id)])
-        cur.execute("delete from api_candidates where candidate_id = ?", [int(candidate_id)])
+    with ws.transaction() as tx:
+        tx.execute("delete from api_predictions where candidate_id = ?", [int(candidate_id)],
+                   label=f"deleting the predictions of API candidate {candidate_id}")
+        tx.execute("delete from api_candidates where candidate_id = ?", [int(candidate_id)],
+                   label=f"deleting API candidate {candidate_id}")
 
 
 def api_candidates(ws: Workspace, dataset: str) -> pd.DataFrame:
