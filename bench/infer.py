@@ -26,7 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.modeling import lean_bert as fastpath  # noqa: E402
-from models.serving.predictors import TransformerPredictor, benchmark, lean_for_inference, load_predictor  # noqa: E402
+from models.serving.benchmark import benchmark  # noqa: E402
+from models.serving.predictors import TransformerPredictor, lean_for_inference, load_predictor  # noqa: E402
 
 PIPELINE_BATCH = 32
 

@@ -38,7 +38,7 @@ def one_variant(variant: str, steps: int, threads: int) -> float:
     from models.modeling import lean_bert as fastpath
     from models.modeling.loading import load_sequence_classifier
     from models.modeling.registry import resolve_model
-    from models.training.finetune import build_optimizer, freeze_embeddings
+    from models.training.setup import build_optimizer, freeze_embeddings
 
     torch.set_num_threads(threads)
     level = VARIANTS.index(variant)

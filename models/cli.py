@@ -215,8 +215,11 @@ def _add_bench(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.training.train import load_training_data, resume_run, train
+    from models.data.loading import load_training_data
+    from models.serving.benchmark_record import record_after_training
+    from models.training.train import resume_run, train
 
+    data = None
     if args.resume:
         result = resume_run(Path(args.resume))
     else:
@@ -224,6 +227,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_model_exists(config)
         data = load_training_data(config)  # read and validated before a run folder exists
         result = train(config, data)
+    if result.state == "succeeded":
+        record_after_training(result.run_dir, data)  # inference.json; never fails the run
     summary = {"run_dir": str(result.run_dir), "method": result.method, "model": result.model,
                "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
                "n_test": result.metrics.get("n"), "train_seconds": round(result.train_seconds, 2)}
@@ -316,8 +321,9 @@ def write_rows(rows: list[dict[str, Any]], path: Path | None) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from models.core.runs import read_json
-    from models.serving.predictors import benchmark, load_predictor, split_of
-    from models.training.train import load_training_data
+    from models.data.loading import load_training_data
+    from models.serving.benchmark import benchmark
+    from models.serving.predictors import load_predictor, split_of
 
     config = TrainConfig.from_dict(read_json(Path(args.run) / "config.json"))
     texts = list(split_of(load_training_data(config), args.split).texts)[: args.limit]

@@ -1,4 +1,4 @@
-"""The process behind one job: `python -m models.jobs.runner <job_dir>` (started by models.jobs.queue, detached).
+"""The process behind one job: `python -m models.jobs.runner <job_dir>` (started, detached, by the queue).
 
 Reads job.json, runs the work, and writes exit.json atomically as its last act:
     {"state": "succeeded"|"failed"|"cancelled", "error": str|None, "finished_at": ISO time, "run_id": ...}
@@ -6,7 +6,8 @@ Exit code 0 on success, 1 on failure, 143 when cancelled (SIGTERM). A SIGTERM be
 KeyboardInterrupt is raised in the work, the run's status.json says 'cancelled' and so does exit.json.
 Also writes <run_dir>/job.json ({"job_id", "kind", "attempt"}) so the workspace can link runs to jobs.
 
-kind train: `models.training.train.train(config, resume=..., run_id=...)`; evaluate / bench: `models.cli.main([kind, *cli_args])`.
+kind train: `models.training.train.train(config, resume=..., run_id=...)`, then the post-run inference
+benchmark (inference.json) of a succeeded run; evaluate / bench: `models.cli.main([kind, *cli_args])`.
 Test seam: $STRATLAB_TRAIN_FUNCTION='module:function' (`settings().train_function`) replaces
 models.training.train.train (same signature); tests use it to run a fast fake trainer in a real subprocess.
 The log says so whenever it is used.
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the job in argv[0] (a job folder); return the process exit code."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m models.jobs.runner <job_dir>  (started by models.jobs.queue)", file=sys.stderr)  # noqa: T201
+        usage = "usage: python -m models.jobs.runner <job_dir>  (started by models.jobs.queue)"
+        print(usage, file=sys.stderr)  # noqa: T201
         return 2
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -72,12 +74,26 @@ def _run_guarded(job: dict[str, Any]) -> tuple[str, str | None]:
 
 def _run(job: dict[str, Any]) -> str:
     if job["kind"] == "train":
-        config = TrainConfig.from_dict(job["config"])
-        result = train_function()(config, resume=bool(job.get("resume")), run_id=job["run_id"])
-        return str(getattr(result, "state", "succeeded"))
+        return run_train_job(job)
     from models import cli
     code = cli.main([job["kind"], *job.get("cli_args", [])])
     return "succeeded" if not code else "failed"
+
+
+def run_train_job(job: dict[str, Any]) -> str:
+    """Train the job's config into its run folder, then record the post-run inference benchmark.
+
+    The benchmark (inference.json, models.serving.benchmark_record) runs here, after train() has returned a
+    succeeded run (main rank only); it never fails the job. Returns the run's state.
+    """
+    config = TrainConfig.from_dict(job["config"])
+    result = train_function()(config, resume=bool(job.get("resume")), run_id=job["run_id"])
+    state = str(getattr(result, "state", "succeeded"))
+    if state == "succeeded":
+        from models.serving.benchmark_record import record_after_training
+
+        record_after_training(result.run_dir)
+    return state
 
 
 def train_function() -> Callable[..., Any]:
@@ -102,7 +118,8 @@ def _finish(job_dir: Path, job: dict[str, Any], state: str, error: str | None) -
     run_dir = Path(job["config"]["runs_dir"]) / job["run_id"]
     if run_dir.is_dir():
         if state == "cancelled" and not (run_dir / STATUS_FILE).exists():
-            write_json_atomic(run_dir / STATUS_FILE, {"state": "cancelled", "finished_at": now, "error": error})
+            write_json_atomic(run_dir / STATUS_FILE,
+                              {"state": "cancelled", "finished_at": now, "error": error})
         write_json_atomic(run_dir / "job.json", {"job_id": job_dir.name, "kind": job["kind"],
                                                  "attempt": job.get("attempts")})
     write_json_atomic(job_dir / "exit.json", {"state": state, "error": error, "finished_at": now,

@@ -236,7 +236,7 @@ def measure(config: TrainConfig, *, steps: int = 3, timeout_s: float = MEASURE_T
 
 def _measure_here(config: TrainConfig, steps: int) -> Measurement:
     """The measuring process's work (imports torch)."""
-    from models.training.train import load_training_data
+    from models.data.loading import load_training_data
 
     start = time.monotonic()
     data = load_training_data(config)
@@ -297,9 +297,9 @@ def _measure_finetune(config: TrainConfig, data: Any, steps: int, start: float) 
     import torch
     import torch.nn.functional as F
 
-    from models.modeling.batching import resolve_device
+    from models.core.device import resolve_device
     from models.modeling.lean_bert import tune_cpu_allocator
-    from models.training.finetune import build_optimizer, load_model_and_tokenizer
+    from models.training.setup import build_optimizer, load_model_and_tokenizer
 
     device = resolve_device(config.device)
     if device.type == "cpu":
@@ -331,7 +331,7 @@ def _measure_finetune(config: TrainConfig, data: Any, steps: int, start: float) 
 def _measure_embedding(config: TrainConfig, texts: list[str], steps: int, start: float) -> tuple[str, float, float]:
     import torch
 
-    from models.training.probe import embed_texts, load_frozen_encoder
+    from models.modeling.embeddings import embed_texts, load_frozen_encoder
 
     encoder, tokenizer = load_frozen_encoder(config.model, config.device)
     device = next(encoder.parameters()).device
@@ -347,10 +347,11 @@ def _measure_embedding(config: TrainConfig, texts: list[str], steps: int, start:
 
 
 def _measure_zero_shot(config: TrainConfig, data: Any, steps: int, start: float) -> tuple[str, float, float]:
-    from models.modeling.batching import resolve_device
+    from models.core.device import resolve_device
     from models.modeling.causal_lm import load_causal_lm
+    from models.modeling.label_scorer import LabelScorer
     from models.modeling.registry import resolve_model
-    from models.training.zeroshot import LabelScorer, few_shot_examples
+    from models.training.zeroshot import few_shot_examples
 
     device = resolve_device(config.device)
     model, tokenizer = load_causal_lm(resolve_model(config.model), device)
@@ -364,7 +365,7 @@ def _measure_zero_shot(config: TrainConfig, data: Any, steps: int, start: float)
 
 
 def _measure_classic(config: TrainConfig, data: Any, start: float, sizes: dict[str, int]) -> Measurement:
-    from models.training.classic import build_pipeline
+    from models.modeling.tfidf import build_pipeline
 
     rows = _sample(list(data.train.texts), 2000, config.seed)
     texts = [data.train.texts[i] for i in rows]

@@ -1,17 +1,19 @@
 """A short inference benchmark written beside every succeeded run as inference.json.
 
 The Compare page turns measured throughput into dollars, so every run is timed right after training, on the
-machine that trained it: warm-up, then single-request latency (at least MIN_ITERATIONS calls and
-$STRATLAB_INFERENCE_BENCH_S seconds, default 2) and batched throughput on the test texts, with
-`models.serving.predictors.benchmark`. The same file records what the cost model needs to price the run elsewhere
-(parameters, tokens per text) and what a hosted API would be billed for the same evaluation texts
-(prompt and answer tokens, counted with SmolLM2's BPE tokenizer).
+machine that trained it: the job runner (models.jobs.runner) and `python -m models train` call
+`record_after_training` once train() has returned a succeeded run. Warm-up, then single-request latency
+(at least MIN_ITERATIONS calls and $STRATLAB_INFERENCE_BENCH_S seconds, default 2) and batched throughput
+on the test texts, with `models.serving.benchmark.benchmark`. The same file records what the cost model
+needs to price the run elsewhere (parameters, tokens per text) and what a hosted API would be billed for
+the same evaluation texts (prompt and answer tokens, counted with SmolLM2's BPE tokenizer).
 
 inference.json:
     measured_at, hardware ("CPU x2" or the GPU name), device, method, precision,
     p50_ms, p95_ms, p99_ms, single_iterations, throughput_per_s, batch_texts, batch_passes, torch_threads,
     peak_rss_bytes, cpu_count, load_average_1m (busy machine = slower figures), model_params,
-    tokens_per_request, api_prompt {tokenizer, input_tokens_mean, output_tokens_mean, prompt_overhead_tokens, n_texts}
+    tokens_per_request,
+    api_prompt {tokenizer, input_tokens_mean, output_tokens_mean, prompt_overhead_tokens, n_texts}
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from typing import Any
 import numpy as np
 
 from analytics.settings import settings
-from models.core.runs import write_json_atomic
+from models.core.config import TrainConfig
+from models.core.runs import read_json, write_json_atomic
 from models.data.types import DataSplits
+from models.modeling.prompts import TEXT_SLOT, prompt_body, readable_label
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,6 @@ BATCH_TEXTS = 256
 """Test texts per batched pass (zero-shot LLM runs: ZERO_SHOT_BATCH_TEXTS)."""
 ZERO_SHOT_BATCH_TEXTS = 16
 API_TOKENIZER = "SmolLM2-135M BPE"
-API_INSTRUCTIONS = "Classify the customer message into exactly one of these categories:"
-API_ANSWER_RULE = "Answer with the category name only."
 
 
 def bench_seconds() -> float:
@@ -49,6 +51,35 @@ def bench_seconds() -> float:
     0 skips the benchmark (inference.json is then not written).
     """
     return settings().inference_bench_s
+
+
+def record_after_training(run_dir: Path | str, data: DataSplits | None = None, *,
+                          device: str | None = None) -> dict[str, Any] | None:
+    """The post-run benchmark of a run that has just succeeded: `record_inference`, which never fails the run.
+
+    Arguments:
+        run_dir: the succeeded run's folder.
+        data: the splits it trained on; None loads the dataset its config.json names (models.data.loading).
+        device: where to time it; None: the run's own config.device.
+    Returns inference.json's content, or None when nothing was written: the benchmark is switched off, this
+    is not the main process of a distributed run, the folder has no model/ to serve, or the benchmark failed
+    or was cancelled (logged as a warning; the run stays succeeded and the Compare page flags the missing
+    figures).
+    """
+    run_dir = Path(run_dir)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    if bench_seconds() <= 0 or not main_rank or not (run_dir / "model").is_dir():
+        return None
+    try:
+        config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+        if data is None:
+            from models.data.loading import load_training_data
+
+            data = load_training_data(config)
+        return record_inference(run_dir, data, device=device or config.device)
+    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - never turn a succeeded run into a failed one
+        log.warning("inference benchmark of run %s skipped: %s: %s", run_dir.name, type(e).__name__, e)
+        return None
 
 
 def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "auto",
@@ -62,7 +93,8 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
     texts = list(data.test.texts)
     if seconds <= 0 or not texts:
         return None
-    from models.serving.predictors import benchmark, load_predictor
+    from models.serving.benchmark import benchmark
+    from models.serving.predictors import load_predictor
 
     run_dir = Path(run_dir)
     predictor = load_predictor(run_dir, device=device)
@@ -137,11 +169,6 @@ def _mean_tokens(tokenizer: Any | None, texts: Sequence[str]) -> float | None:
     return float(np.mean([len(i) for i in ids]))
 
 
-def readable_label(name: str) -> str:
-    """'card_arrival' -> 'card arrival' (as models.training.zeroshot asks the LM; repeated here to stay torch-free)."""
-    return " ".join(str(name).replace("_", " ").replace("-", " ").split())
-
-
 def api_prompt_tokens(texts: Sequence[str], answers: Sequence[str], label_names: Sequence[str]) -> dict[str, Any]:
     """Mean tokens a hosted LLM would bill per text for a zero-shot classification prompt: instructions, every
     label name, the text; and the answer (the true label's name + an end token). Counted with SmolLM2's
@@ -155,8 +182,7 @@ def api_prompt_tokens(texts: Sequence[str], answers: Sequence[str], label_names:
     except Exception as e:  # noqa: BLE001 - optional extra: a missing tokenizer must not fail the run
         log.warning("API token counts skipped: %s", e)
         return {}
-    header = "\n".join([API_INSTRUCTIONS, *(f"- {readable_label(n)}" for n in label_names), "", API_ANSWER_RULE,
-                        "", "Message:"])
+    header = prompt_body([readable_label(n) for n in label_names]).split(TEXT_SLOT)[0]  # as the LM reads it
     overhead = len(tokenizer.encode(header, add_special_tokens=False).ids) + 3  # 'Category:' and separators
     text_tokens = [len(e.ids) for e in tokenizer.encode_batch([f" {t}" for t in texts], add_special_tokens=False)]
     answer_tokens = [len(e.ids) + 1 for e in tokenizer.encode_batch([readable_label(a) for a in answers],

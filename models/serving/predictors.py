@@ -1,26 +1,23 @@
-"""Inference from any run folder: one `Predictor` interface, optional int8/bf16, benchmarks, re-evaluation.
+"""Inference from any run folder: one `Predictor` interface, optional int8/bf16, re-evaluation.
 
     predictor = load_predictor(Path("data/runs/<id>"))
     probs = predictor.predict_proba(["my card has not arrived"])      # [1, num_labels]
 
 Transformer predictors tokenize the whole request list in one fast-tokenizer call, sort by length, pad
-each batch only to its own longest text and run under `torch.inference_mode`; results come back in
-input order.
+each batch only to its own longest text (models.modeling.tokenize) and run under `torch.inference_mode`;
+results come back in input order. Latency and throughput: models.serving.benchmark.
 
-Out of memory while predicting retries the request with half the batch, down to 1 (the predictor then keeps the
-size that fitted), and raises InsufficientMemoryError with what ran out and what to lower when even 1 fails.
+Out of memory while predicting retries the request with half the batch, down to 1 (the predictor then keeps
+the size that fitted), and raises InsufficientMemoryError with what ran out and what to lower when even 1
+fails.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import resource
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,30 +147,21 @@ class ProbePredictor(Predictor):
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        from models.modeling.embeddings import head_proba
+        from models.modeling.embeddings import embed_token_ids, head_proba
 
         if not texts:
             return np.zeros((0, len(self.label_names)))
         with explained(f"tokenizing {len(texts):,} texts", _FEWER_TEXTS):
             token_ids = tokenize_all(self.tokenizer, texts, self.max_length)
-        embeddings, used = with_smaller_batches(lambda size: self._embed(token_ids, size), self.batch_size,
-                                                doing=_doing(len(texts), self.method),
+
+        def embed(batch_size: int) -> np.ndarray:  # normalised mean-pooled embeddings [n, H] float32
+            return embed_token_ids(self.encoder, token_ids, batch_size=batch_size, pad_id=self.pad_id)
+
+        embeddings, used = with_smaller_batches(embed, self.batch_size, doing=_doing(len(texts), self.method),
                                                 fix=_lower_fix(self.max_length))
         self.batch_size = _keep_smaller(self.batch_size, used)
         with explained(_doing(len(texts), self.method), _FEWER_TEXTS):
             return head_proba(self.head, embeddings, len(self.label_names))
-
-    def _embed(self, token_ids: list[list[int]], batch_size: int) -> np.ndarray:
-        """Normalised mean-pooled embeddings [n, H] float32, `batch_size` texts per forward pass."""
-        device = next(self.encoder.parameters()).device
-        embeddings = np.empty((len(token_ids), 0), dtype=np.float32)
-        for idx, batch in iter_padded_batches(token_ids, batch_size, self.pad_id, device):
-            hidden = self.encoder(**batch).last_hidden_state  # [B, T, H]
-            pooled = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]).float(), dim=-1)
-            if embeddings.shape[1] == 0:
-                embeddings = np.empty((len(token_ids), pooled.shape[-1]), dtype=np.float32)
-            embeddings[idx] = pooled.cpu().numpy()
-        return embeddings
 
 
 class ZeroShotPredictor(Predictor):
@@ -310,8 +298,8 @@ def _load_probe(model_dir: Path, label_names: tuple[str, ...], device: torch.dev
 def _load_zero_shot(model_dir: Path, label_names: tuple[str, ...], device: torch.device,
                     precision: str) -> ZeroShotPredictor:
     from models.modeling.causal_lm import load_causal_lm
-    from models.modeling.registry import resolve_model
     from models.modeling.label_scorer import LabelScorer
+    from models.modeling.registry import resolve_model
 
     base = read_json(model_dir / "base.json")
     model, tokenizer = load_causal_lm(resolve_model(base["model"]), device)

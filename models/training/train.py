@@ -12,7 +12,6 @@ creates and writes the run folder.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from models.core.config import TrainConfig
 from models.core.runs import STATUS_FILE, RunResult, RunWriter, make_run_id, read_json, run_status
+from models.data.loading import load_training_data
 from models.data.types import DataSplits
 from models.errors import RunFolderError
 
@@ -62,7 +62,7 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
         if data is None:
             data = load_training_data(config)
         writer.write_json("data.json", describe_data(data))
-        result = _dispatch(config, data, writer, resume)
+        result = run_method(config, data, writer, resume)
     except KeyboardInterrupt:
         writer.finish("cancelled", error="interrupted")
         raise
@@ -70,20 +70,7 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
         log.error("run %s failed: %s", writer.run_dir.name, e)
         writer.finish("failed", error=f"{type(e).__name__}: {e}")
         raise
-    if result.state == "succeeded" and not isinstance(writer, _SilentWriter):
-        _record_inference(result.run_dir, data, config)
     return result
-
-
-def _record_inference(run_dir: Path, data: DataSplits, config: TrainConfig) -> None:
-    """Short inference benchmark -> inference.json (models/inference_record.py). The run has already
-    succeeded, so a failure or a cancel here only leaves the file out (the Compare page flags it)."""
-    from models.serving.benchmark_record import record_inference
-
-    try:
-        record_inference(run_dir, data, device=config.device)
-    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - never turn a succeeded run into a failed one
-        log.warning("inference benchmark of run %s skipped: %s: %s", run_dir.name, type(e).__name__, e)
 
 
 def resume_run(run_dir: str | Path, data: DataSplits | None = None) -> RunResult:
@@ -103,23 +90,6 @@ def resume_run(run_dir: str | Path, data: DataSplits | None = None) -> RunResult
     return train(config.replace(runs_dir=str(run_dir.parent)), data, resume=True, run_id=run_dir.name)
 
 
-def load_training_data(config: TrainConfig) -> DataSplits:
-    """The dataset `config` names, split with config.seed, limited and PII-scrubbed as configured."""
-    from models.data.catalog import load_dataset
-    from models.data.splits import limit_per_class
-    from models.data.user_files import load_user_dataset
-    if config.text_column is not None:
-        data = load_user_dataset(config.dataset, config.text_column, config.label_column,
-                                 seed=config.seed, pii_scrub=config.pii_scrub)
-    else:
-        data = load_dataset(config.dataset, seed=config.seed, pii_scrub=config.pii_scrub)
-    if config.train_examples_per_class is not None:
-        train = limit_per_class(data.train, config.train_examples_per_class, seed=config.seed)
-        data = dataclasses.replace(data, train=train,
-                                   meta={**data.meta, "train_examples_per_class": config.train_examples_per_class})
-    return data
-
-
 def describe_data(data: DataSplits) -> dict[str, Any]:
     """What the run trained on: name, labels, split sizes and provenance (licence, sha256, PII report)."""
     return {"name": data.name, "label_names": list(data.label_names),
@@ -127,7 +97,8 @@ def describe_data(data: DataSplits) -> dict[str, Any]:
             "meta": data.meta}
 
 
-def _dispatch(config: TrainConfig, data: DataSplits, writer: RunWriter, resume: bool) -> RunResult:
+def run_method(config: TrainConfig, data: DataSplits, writer: RunWriter, resume: bool) -> RunResult:
+    """Run `config.method` on `data` into `writer`'s folder (each method's module imported only here)."""
     if config.method in ("full", "lora"):
         from models.training.finetune import train_finetune
 
@@ -164,7 +135,7 @@ def _create_writer(config: TrainConfig, run_id: str | None, resume: bool) -> Run
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
-    from models.training.finetune import wants_cpu
+    from models.training.accelerator import wants_cpu
 
     state = PartialState(cpu=wants_cpu(config.device))
     chosen = [run_id or make_run_id(config)]

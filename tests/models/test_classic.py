@@ -39,12 +39,12 @@ def test_classic_on_sentiment_sentences_writes_a_complete_run(tmp_path: Path) ->
     frame = pd.read_parquet(result.run_dir / "predictions.parquet")
     assert len(frame) == 300
     assert set(frame["true_label"]) == {"negative", "positive"}
-    stages = [e.get("stage") for e in read_events(result.run_dir)]
+    stages = [e.stage for e in read_events(result.run_dir)]
     assert stages[0] == "train_start" and "evaluated" in stages
 
 
 def test_missing_class_in_training_gets_zero_probability() -> None:
-    from models.training.classic import build_pipeline, predict_proba_aligned
+    from models.modeling.tfidf import build_pipeline, predict_proba_aligned
 
     texts = ["good film", "great fun", "bad film", "awful plot", "nice", "terrible"]
     labels = [0, 0, 2, 2, 0, 2]  # class 1 never seen

@@ -98,7 +98,7 @@ def test_empty_text_is_refused() -> None:
 
 
 def test_real_tfidf_classifier_blames_the_sentiment_word() -> None:
-    from models.training.classic import build_pipeline, predict_proba_aligned
+    from models.modeling.tfidf import build_pipeline, predict_proba_aligned
 
     texts = ["great film", "great cast", "great fun", "awful film", "awful cast", "awful plot"]
     pipeline = build_pipeline(c=10.0, seed=0).fit(texts, [1, 1, 1, 0, 0, 0])

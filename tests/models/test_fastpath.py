@@ -19,7 +19,7 @@ from transformers import (
 from models.core.config import TrainConfig
 from models.errors import ConfigError
 from models.modeling import lean_bert as fastpath
-from models.training.finetune import freeze_embeddings
+from models.training.setup import freeze_embeddings
 
 
 def tiny_bert(dropout: float = 0.0, hidden_act: str = "gelu", seed: int = 0) -> BertForSequenceClassification:

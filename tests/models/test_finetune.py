@@ -17,11 +17,13 @@ import torch
 from safetensors.torch import load_file
 
 from models.core.config import TrainConfig
+from models.core.memory import is_out_of_memory
 from models.core.runs import RunWriter, read_events, run_status
 from models.data.types import DataSplits
 from models.errors import ConfigError, DataValidationError, DeviceError, TrainingError
-from models.modeling.sampling import length_grouped_batches, pad_batch, shard_batches, sorted_batches
-from models.training import finetune
+from models.training import finetune, loop
+from models.training.checkpoints import BEST_WEIGHTS, latest_checkpoint
+from models.training.setup import build_optimizer, linear_schedule
 from models.training.train import resume_run, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,50 +57,13 @@ def saved_probs(run_dir: Path, label_names: tuple[str, ...]) -> np.ndarray:
     return probs
 
 
-# ---------------------------------------------------------------- batching
-
-
-def test_length_grouped_batches_cover_every_index_once_and_group_lengths() -> None:
-    rng = np.random.default_rng(1)
-    lengths = rng.integers(3, 100, size=1000)
-    batches = length_grouped_batches(lengths, batch_size=8, seed=5)
-    flat = np.concatenate(batches)
-    assert sorted(flat.tolist()) == list(range(1000))
-    assert [len(b) for b in batches].count(8) == 125
-    assert lengths[batches[0]].max() == lengths.max()  # longest batch first: OOM shows up at step 1
-    padded = sum(len(b) * lengths[b].max() for b in batches)
-    random_padded = sum(len(b) * lengths[b].max() for b in np.array_split(rng.permutation(1000), 125))
-    assert padded < 0.6 * random_padded
-    again = length_grouped_batches(lengths, batch_size=8, seed=5)
-    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
-    other = length_grouped_batches(lengths, batch_size=8, seed=6)
-    assert not all(np.array_equal(a, b) for a, b in zip(batches, other, strict=True))
-
-
-def test_shard_batches_gives_equal_disjoint_shares() -> None:
-    batches = [np.array([i]) for i in range(7)]
-    first, second = shard_batches(batches, 0, 2), shard_batches(batches, 1, 2)
-    assert [int(b[0]) for b in first] == [0, 2, 4]
-    assert [int(b[0]) for b in second] == [1, 3, 5]
-    assert len(shard_batches(batches, 0, 1)) == 7
-
-
-def test_pad_batch_pads_to_longest_in_batch() -> None:
-    from models.modeling.sampling import EncodedTexts
-
-    encoded = EncodedTexts(token_ids=(np.array([101, 7, 102]), np.array([101, 102]), np.array([101, 5, 6, 7, 102])),
-                           labels=np.array([0, 1, 0]))
-    batch = pad_batch(encoded, np.array([1, 0]), pad_token_id=0)
-    assert batch["input_ids"].tolist() == [[101, 102, 0], [101, 7, 102]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]
-    assert batch["labels"].tolist() == [1, 0]
-    assert [b.tolist() for b in sorted_batches(encoded.lengths, 2)] == [[2, 0], [1]]
+# ---------------------------------------------------------------- optimizer and schedule
 
 
 def test_linear_schedule_warms_up_then_decays_to_zero() -> None:
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.AdamW([param], lr=1.0)
-    scheduler = finetune.linear_schedule(optimizer, warmup_steps=3, total_steps=10)
+    scheduler = linear_schedule(optimizer, warmup_steps=3, total_steps=10)
     lrs = []
     for _ in range(10):
         lrs.append(scheduler.get_last_lr()[0])
@@ -111,7 +76,7 @@ def test_linear_schedule_warms_up_then_decays_to_zero() -> None:
 
 def test_optimizer_skips_weight_decay_on_biases_and_layernorm() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
-    groups = finetune.build_optimizer(model, TrainConfig(weight_decay=0.05)).param_groups
+    groups = build_optimizer(model, TrainConfig(weight_decay=0.05)).param_groups
     assert [g["weight_decay"] for g in groups] == [0.05, 0.0]
     assert [len(g["params"]) for g in groups] == [1, 3]
 
@@ -136,12 +101,12 @@ def test_full_run_writes_every_file_and_the_best_model(tmp_path: Path, tiny_mode
     assert not list(run_dir.glob(".*tmp*")) and not list((run_dir / "checkpoints").glob(".tmp*"))
 
     events = read_events(run_dir)
-    steps = [e for e in events if e.get("kind") == "step"]
-    assert [e["step"] for e in steps] == [2, 4, 6, 8, 10, 12]
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.step for e in steps] == [2, 4, 6, 8, 10, 12]
     for key in ("epoch", "loss", "lr", "samples_per_s", "tokens_per_s", "memory_bytes", "eta_s"):
-        assert all(np.isfinite(e[key]) for e in steps), key
-    epochs = [e for e in events if e.get("kind") == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2] and all(0 <= e["val_accuracy"] <= 1 for e in epochs)
+        assert all(np.isfinite(getattr(e, key)) for e in steps), key
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert [e.epoch for e in epochs] == [1, 2] and all(0 <= e.val_accuracy <= 1 for e in epochs)
 
     eval_metrics = json.loads((run_dir / "eval.json").read_text())
     assert eval_metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
@@ -150,7 +115,7 @@ def test_full_run_writes_every_file_and_the_best_model(tmp_path: Path, tiny_mode
     accuracy = float((probs.argmax(1) == np.array(sentences.test.labels)).mean())
     assert accuracy == pytest.approx(eval_metrics["accuracy"])
     # the saved model is the best validation epoch's and reproduces the predictions with plain transformers
-    best = load_file(run_dir / "checkpoints" / finetune.BEST_WEIGHTS)
+    best = load_file(run_dir / "checkpoints" / BEST_WEIGHTS)
     final = load_file(run_dir / "model" / "model.safetensors")
     assert all(torch.equal(best[k], final[k]) for k in final)
     np.testing.assert_allclose(model_probs(run_dir / "model", list(sentences.test.texts)), probs, atol=1e-5)
@@ -161,8 +126,8 @@ def test_full_run_uses_the_lean_forward_and_freezes_embeddings_when_asked(
         tmp_path: Path, tiny_model: str, sentences: DataSplits, freeze: bool) -> None:
     config = tiny_config(tmp_path, tiny_model, epochs=1, freeze_embeddings=freeze, run_name="lean")
     result = train(config, sentences)
-    start = next(e for e in read_events(result.run_dir) if e.get("kind") == "start")
-    assert start["lean_forward"] is True
+    start = next(e for e in read_events(result.run_dir) if e.kind == "start")
+    assert start.extra["lean_forward"] is True
     before = load_file(Path(tiny_model) / "model.safetensors")
     after = load_file(result.run_dir / "model" / "model.safetensors")
 
@@ -173,6 +138,26 @@ def test_full_run_uses_the_lean_forward_and_freezes_embeddings_when_asked(
         assert torch.equal(weight(after, suffix), weight(before, suffix)) is freeze, suffix
     suffix = "encoder.layer.0.intermediate.dense.weight"  # the encoder itself trains either way
     assert not torch.equal(weight(after, suffix), weight(before, suffix))
+
+
+def test_the_loop_trains_on_the_batches_the_seam_gives(tmp_path: Path, tiny_model: str, sentences: DataSplits,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # loop.epoch_batches is the get_dataloaders-style seam: replace it and the loop takes exactly those batches
+    seen: list[list[int]] = []
+    real_step = loop.train_step
+
+    def three_small_batches(session, progress) -> list[np.ndarray]:
+        return [np.array([0, 1]), np.array([2, 3, 4]), np.array([5])]
+
+    def recording_step(session, batch):
+        seen.append(batch["index"].tolist())
+        return real_step(session, batch)
+
+    monkeypatch.setattr(loop, "epoch_batches", three_small_batches)
+    monkeypatch.setattr(loop, "train_step", recording_step)
+    result = train(tiny_config(tmp_path, tiny_model, epochs=1, run_name="seam"), sentences)
+    assert seen == [[0, 1], [2, 3, 4], [5]]
+    assert result.extra["steps"] == 3 and run_status(result.run_dir)["state"] == "succeeded"
 
 
 @pytest.mark.slow
@@ -186,9 +171,9 @@ def test_lora_run_saves_merged_model_and_adapter(tmp_path: Path, tiny_model: str
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
     weights = load_file(run_dir / "model" / "model.safetensors")
     assert not any("lora" in k for k in weights)  # merged: plain transformers loads it without peft
-    start = next(e for e in read_events(run_dir) if e.get("kind") == "start")
+    start = next(e for e in read_events(run_dir) if e.kind == "start")
     total = sum(v.numel() for v in weights.values())
-    assert 0 < start["trainable_parameters"] < total / 20
+    assert 0 < start.extra["trainable_parameters"] < total / 20
     probs = saved_probs(run_dir, sentences.label_names)
     np.testing.assert_allclose(model_probs(run_dir / "model", list(sentences.test.texts)), probs, atol=1e-5)
 
@@ -200,7 +185,7 @@ def test_resume_after_a_crash_gives_identical_weights(tmp_path: Path, tiny_model
     common = dict(epochs=3, batch_size=32, max_steps=8, checkpoint_every_steps=4, early_stopping_patience=0)
     straight = train(tiny_config(tmp_path, tiny_model, run_name="straight", **common), sentences)
 
-    real_step = finetune._train_step
+    real_step = loop.train_step
     calls = {"n": 0}
 
     def crash_after_five(session, batch):
@@ -209,13 +194,13 @@ def test_resume_after_a_crash_gives_identical_weights(tmp_path: Path, tiny_model
             raise RuntimeError("simulated crash")
         return real_step(session, batch)
 
-    monkeypatch.setattr(finetune, "_train_step", crash_after_five)
+    monkeypatch.setattr(loop, "train_step", crash_after_five)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(tiny_config(tmp_path, tiny_model, run_name="crashed", **common), sentences)
     crashed_dir = tmp_path / "runs" / "crashed"
     assert run_status(crashed_dir)["state"] == "failed"
-    assert finetune.latest_checkpoint(crashed_dir / "checkpoints").name == "step-4"
-    monkeypatch.setattr(finetune, "_train_step", real_step)
+    assert latest_checkpoint(crashed_dir / "checkpoints").name == "step-4"
+    monkeypatch.setattr(loop, "train_step", real_step)
 
     resumed = resume_run(crashed_dir, sentences)
 
@@ -241,28 +226,28 @@ def test_early_stopping_ends_the_run_after_patience(tmp_path: Path, tiny_model: 
     assert result.extra["stopped_early"] is True
     assert result.extra["epochs_run"] == 3 and result.extra["steps"] == 9
     assert result.extra["best_epoch"] == 1
-    epochs = [e for e in read_events(result.run_dir) if e.get("kind") == "epoch"]
-    assert [e["improved"] for e in epochs] == [True, False, False]
+    epochs = [e for e in read_events(result.run_dir) if e.kind == "epoch"]
+    assert [e.improved for e in epochs] == [True, False, False]
 
 
 @pytest.mark.slow
 def test_out_of_memory_halves_the_batch_and_says_so(tmp_path: Path, tiny_model: str, sentences: DataSplits,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    real_step = finetune._train_step
+    real_step = loop.train_step
 
     def fits_only_eight(session, batch):
         if len(batch["labels"]) > 8:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_step(session, batch)
 
-    monkeypatch.setattr(finetune, "_train_step", fits_only_eight)
+    monkeypatch.setattr(loop, "train_step", fits_only_eight)
     result = train(tiny_config(tmp_path, tiny_model, epochs=1, batch_size=32, max_steps=3, run_name="oom"), sentences)
 
     assert result.extra["oom_retries"] == [{"from_batch_size": 32, "to_batch_size": 16},
                                            {"from_batch_size": 16, "to_batch_size": 8}]
     assert result.extra["batch_size"] == 8 and result.extra["steps"] == 3
-    retries = [e for e in read_events(result.run_dir) if e.get("kind") == "oom_retry"]
-    assert [e["to_batch_size"] for e in retries] == [16, 8]
+    retries = [e for e in read_events(result.run_dir) if e.kind == "oom_retry"]
+    assert [e.extra["to_batch_size"] for e in retries] == [16, 8]
     assert run_status(result.run_dir)["state"] == "succeeded"
 
 
@@ -272,7 +257,7 @@ def test_out_of_memory_at_batch_size_one_is_a_training_error(tmp_path: Path, tin
     def never_fits(session, batch):
         raise RuntimeError("CUDA error: out of memory")
 
-    monkeypatch.setattr(finetune, "_train_step", never_fits)
+    monkeypatch.setattr(loop, "train_step", never_fits)
     with pytest.raises(TrainingError, match="batch size 1"):
         train(tiny_config(tmp_path, tiny_model, batch_size=2, run_name="oom1"), sentences)
     status = run_status(tmp_path / "runs" / "oom1")
@@ -316,10 +301,10 @@ def test_finetune_refuses_other_methods_and_unusable_data(tmp_path: Path, senten
 
 
 def test_out_of_memory_detection() -> None:
-    assert finetune.is_out_of_memory(torch.OutOfMemoryError("x"))
-    assert finetune.is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
-    assert not finetune.is_out_of_memory(RuntimeError("shape mismatch"))
-    assert not finetune.is_out_of_memory(ValueError("out of memory"))
+    assert is_out_of_memory(torch.OutOfMemoryError("x"))
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
 
 
 # ---------------------------------------------------------------- GPU and DDP
@@ -381,7 +366,7 @@ def test_two_process_ddp_on_cpu(tmp_path: Path, tiny_model: str) -> None:
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) == ["step-12", "step-8"]
     assert {p.name for p in (run_dir / "checkpoints" / "step-12").glob("rng-*.pt")} == {"rng-0.pt", "rng-1.pt"}
     events = read_events(run_dir)
-    assert [e["step"] for e in events if e.get("kind") == "step"] == [2, 4, 6, 8, 10, 12]  # written once, not twice
+    assert [e.step for e in events if e.kind == "step"] == [2, 4, 6, 8, 10, 12]  # written once, not twice
     # every test example was predicted exactly once although 31 rows do not split evenly over 2 processes
     frame = pd.read_parquet(run_dir / "predictions.parquet")
     assert len(frame) == 31 and frame["text_id"].is_unique

@@ -136,7 +136,7 @@ class _SleepyPredictor:
 
 
 def test_benchmark_warms_up_then_meets_count_and_duration() -> None:
-    from models.serving.predictors import benchmark
+    from models.serving.benchmark import benchmark
 
     predictor = _SleepyPredictor()
     result = benchmark(predictor, ["a", "b", "c"], warmup=4, min_iterations=7, min_seconds=0.0, batch_passes=3,

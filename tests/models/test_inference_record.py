@@ -1,4 +1,8 @@
-"""inference.json after every succeeded run: measured latency/throughput, token counts; never fails a run."""
+"""inference.json after every succeeded run: measured latency/throughput, token counts; never fails a run.
+
+train() itself does not benchmark: the job runner and `python -m models train` call
+models.serving.benchmark_record.record_after_training once train() has returned, as `train_then_record` does.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from models.core.config import TrainConfig
-from models.core.runs import run_status
+from models.core.runs import RunResult, run_status
 from models.data.types import DataSplits, LabelledTexts
 
 TEXTS = ("love it", "hate it", "love this", "hate this") * 3
@@ -19,12 +23,21 @@ def toy_data() -> DataSplits:
     return DataSplits("toy", ("not_happy", "happy"), split, split, split)
 
 
-@pytest.mark.slow  # the first predictor load imports torch: ~10 s on a busy 2-core machine
-def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def train_then_record(config: TrainConfig) -> RunResult:
+    """What the job runner and the train command do: train, then the post-run benchmark."""
+    from models.serving.benchmark_record import record_after_training
     from models.training.train import train
 
+    data = toy_data()
+    result = train(config, data)
+    record_after_training(result.run_dir, data)
+    return result
+
+
+@pytest.mark.slow  # the first predictor load imports torch: ~10 s on a busy 2-core machine
+def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0.05")
-    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
+    result = train_then_record(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"))
     record = json.loads((result.run_dir / "inference.json").read_text())
     assert record["hardware"].startswith("CPU x") and record["device"] == "cpu" and record["method"] == "classic"
     assert record["single_iterations"] >= 20 and record["batch_texts"] == len(TEXTS)
@@ -39,33 +52,58 @@ def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytes
 
 
 def test_switched_off_benchmark_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.training.train import train
-
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0")
-    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
+    result = train_then_record(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"))
     assert not (result.run_dir / "inference.json").exists()
     assert run_status(result.run_dir)["state"] == "succeeded"
 
 
 def test_a_failing_benchmark_never_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from models.serving import benchmark_record as inference_record
-    from models.training.train import train
 
     def broken(*args, **kwargs):
         raise KeyboardInterrupt("cancelled during the benchmark")
 
     monkeypatch.setattr(inference_record, "record_inference", broken)
-    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
+    result = train_then_record(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"))
     assert result.state == "succeeded" and run_status(result.run_dir)["state"] == "succeeded"
     assert not (result.run_dir / "inference.json").exists()
 
 
-def test_ingest_attaches_an_inference_record_that_lands_late(tmp_path: Path, empty_ws, monkeypatch) -> None:
-    from analytics.ingest.runs import ingest_all
+def test_train_itself_leaves_the_benchmark_to_its_callers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from models.training.train import train
 
+    monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0.05")
+    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"), toy_data())
+    assert run_status(result.run_dir)["state"] == "succeeded"
+    assert not (result.run_dir / "inference.json").exists()
+
+
+@pytest.mark.parametrize("state", ["succeeded", "failed"])
+def test_the_job_runner_records_the_benchmark_of_a_succeeded_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 state: str) -> None:
+    from models.jobs import runner
+    from models.serving import benchmark_record
+
+    config = TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="job")
+    recorded: list[Path] = []
+
+    def fake_train(config: TrainConfig, *, resume: bool, run_id: str) -> RunResult:
+        return RunResult(run_dir=tmp_path / run_id, method="classic", model="tfidf", metrics={}, train_seconds=0.1,
+                         state=state)
+
+    monkeypatch.setattr(runner, "train_function", lambda: fake_train)
+    monkeypatch.setattr(benchmark_record, "record_after_training", lambda run_dir, *a, **k: recorded.append(run_dir))
+    job = {"kind": "train", "config": config.to_dict(), "run_id": "job", "resume": False}
+    assert runner.run_train_job(job) == state
+    assert recorded == ([tmp_path / "job"] if state == "succeeded" else [])
+
+
+def test_ingest_attaches_an_inference_record_that_lands_late(tmp_path: Path, empty_ws, monkeypatch) -> None:
+    from analytics.ingest.runs import ingest_all
+
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0")
-    result = train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="late"), toy_data())
+    result = train_then_record(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="late"))
     assert ingest_all(empty_ws, tmp_path) == ["late"]
     assert empty_ws.scalar("select p50_ms from runs where run_id = 'late'") is None
     (result.run_dir / "inference.json").write_text(json.dumps({

@@ -169,8 +169,8 @@ def test_predictor_says_what_to_lower_when_one_text_does_not_fit(small_run: Path
 
 def test_classic_predictor_splits_the_request_when_memory_runs_out(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.modeling import tfidf
     from models.serving.predictors import ClassicPredictor
-    from models.training import classic
 
     calls: list[int] = []
 
@@ -180,7 +180,7 @@ def test_classic_predictor_splits_the_request_when_memory_runs_out(tmp_path: Pat
             raise MemoryError()
         return np.full((len(texts), num_labels), 1.0 / num_labels)
 
-    monkeypatch.setattr(classic, "predict_proba_aligned", proba)
+    monkeypatch.setattr(tfidf, "predict_proba_aligned", proba)
     probs = ClassicPredictor(pipeline=None, label_names=("a", "b")).predict_proba([f"t{i}" for i in range(10)])
     assert probs.shape == (10, 2) and calls[:2] == [10, 5] and set(calls[2:]) <= {2}
 
@@ -190,23 +190,23 @@ def test_training_halves_the_batch_on_cpu_allocator_errors(tmp_path: Path, monke
                                                            tiny_encoder_dir: Path,
                                                            small_sentiment: Callable[..., DataSplits]) -> None:
     from models.core.runs import read_events
-    from models.training import finetune
+    from models.training import loop
     from models.training.train import train
 
     model = tiny_encoder_dir
-    real_step = finetune._train_step
+    real_step = loop.train_step
 
     def fits_only_four(session, batch):
         if len(batch["labels"]) > 4:
             raise RuntimeError(CPU_OOM)
         return real_step(session, batch)
 
-    monkeypatch.setattr(finetune, "_train_step", fits_only_four)
+    monkeypatch.setattr(loop, "train_step", fits_only_four)
     config = TrainConfig(method="full", model=str(model), runs_dir=str(tmp_path / "runs"), epochs=1, batch_size=16,
                          max_steps=2, max_length=32, run_name="cpu-oom")
     result = train(config, small_sentiment(n_train=64, n_test=8))
     assert [r["to_batch_size"] for r in result.extra["oom_retries"]] == [8, 4]
-    assert [e["to_batch_size"] for e in read_events(result.run_dir) if e.get("kind") == "oom_retry"] == [8, 4]
+    assert [e.extra["to_batch_size"] for e in read_events(result.run_dir) if e.kind == "oom_retry"] == [8, 4]
     assert result.extra["batch_size"] == 4
 
 
@@ -281,7 +281,7 @@ def test_training_message_at_batch_size_one_names_the_sizes_tried_and_the_fixes(
     from models.training import finetune
     config = TrainConfig(method="full", model="minilm", batch_size=1, max_length=256)
     retries = [{"from_batch_size": 4, "to_batch_size": 2}, {"from_batch_size": 2, "to_batch_size": 1}]
-    message = str(finetune._out_of_memory_error(RuntimeError(CPU_OOM), config, retries))
+    message = str(finetune.out_of_memory_error(RuntimeError(CPU_OOM), config, retries))
     assert message.startswith("out of memory (RAM) while training minilm even at batch size 1 (batch sizes tried: "
                               "4 -> 2 -> 1; [enforce fail")
     assert message.endswith("lower max_length (now 256), pick a smaller model, the LoRA method, or use a device "

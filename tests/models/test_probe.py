@@ -18,7 +18,7 @@ TEXTS = ["short", "a much longer text with many more tokens than the others here
 
 
 def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> None:
-    from models.training.probe import embed_texts, load_frozen_encoder
+    from models.modeling.embeddings import embed_texts, load_frozen_encoder
 
     encoder, tokenizer = load_frozen_encoder(str(tiny_encoder_dir), "cpu")
     batched = embed_texts(encoder, tokenizer, TEXTS, batch_size=2, max_length=32)

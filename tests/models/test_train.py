@@ -10,10 +10,11 @@ import torch
 
 from models.core.config import TrainConfig
 from models.core.runs import read_events, run_status
+from models.data.loading import load_training_data
 from models.data.types import DataSplits
 from models.errors import DatasetNotFoundError, RunFolderError
 from models.training import train as train_module
-from models.training.train import load_training_data, resume_run, train
+from models.training.train import resume_run, train
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +82,7 @@ def test_interrupt_marks_the_run_cancelled(tmp_path: Path, sentences: DataSplits
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "_dispatch", interrupted)
+    monkeypatch.setattr(train_module, "run_method", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="stop"), sentences)
     assert run_status(tmp_path / "stop")["state"] == "cancelled"
@@ -118,4 +119,4 @@ def test_resume_run_restarts_a_failed_classic_run(tmp_path: Path, sentences: Dat
 
     result = resume_run(tmp_path / "again", sentences)
     assert run_status(result.run_dir)["state"] == "succeeded"
-    assert any(e.get("kind") == "resume" for e in read_events(result.run_dir))
+    assert any(e.kind == "resume" for e in read_events(result.run_dir))

@@ -27,7 +27,7 @@ def tiny_lm(tiny_lm_dir: Path) -> tuple[object, object]:
 
 
 def test_readable_label() -> None:
-    from models.training.zeroshot import readable_label
+    from models.modeling.prompts import readable_label
 
     assert readable_label("card_arrival") == "card arrival"
     assert readable_label("apple_pay_or_google_pay") == "apple pay or google pay"
@@ -35,7 +35,7 @@ def test_readable_label() -> None:
 
 
 def test_label_trie_shares_prefixes() -> None:
-    from models.training.zeroshot import build_label_trie
+    from models.modeling.label_scorer import build_label_trie
 
     trie = build_label_trie([[1, 2, 3], [1, 2, 4], [5]])
     assert trie.node_tokens.tolist() == [1, 2]  # prefixes (1,) and (1, 2), computed once for both labels
@@ -48,7 +48,8 @@ def test_label_trie_shares_prefixes() -> None:
 
 
 def test_packed_trie_scores_equal_naive_full_sequence_scores(tiny_lm: tuple[object, object]) -> None:
-    from models.training.zeroshot import LabelScorer, readable_label
+    from models.modeling.label_scorer import LabelScorer
+    from models.modeling.prompts import readable_label
 
     model, tokenizer = tiny_lm
     labels = ("card_arrival", "card_delivery_estimate", "card_linking", "top_up_failed", "refund")
@@ -161,8 +162,8 @@ def test_failed_gguf_conversion_leaves_nothing_that_looks_complete(tmp_path: Pat
 def test_smollm2_zero_shot_on_sentiment_examples() -> None:
     """The real packaged SmolLM2 (converted once into the model cache, then reused) classifies sentiment."""
     from models.modeling.causal_lm import converted_dir_for, load_causal_lm
+    from models.modeling.label_scorer import LabelScorer
     from models.modeling.registry import resolve_model
-    from models.training.zeroshot import LabelScorer
 
     spec = resolve_model("SmolLM2-135M-Instruct")
     model, tokenizer = load_causal_lm(spec)

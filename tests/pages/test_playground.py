@@ -20,11 +20,13 @@ TEXT = "The acting was wonderful and I loved the story."
 def classic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real finished classic run (TF-IDF + logistic regression on 2 x 50 sentences), trained once per module."""
     from models.core.config import TrainConfig
+    from models.serving.benchmark_record import record_after_training
     from models.training.train import train
 
     runs = tmp_path_factory.mktemp("playground_runs")
     result = train(TrainConfig(method="classic", dataset="sentiment_labelled_sentences", runs_dir=str(runs),
                                train_examples_per_class=50))
+    record_after_training(result.run_dir)  # inference.json, as the job runner writes it after training
     return result.run_dir
 
 
