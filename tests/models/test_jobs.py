@@ -374,8 +374,9 @@ def test_tail_log_and_progress_from_a_handmade_run(jobs_dir: Path, tmp_path: Pat
               {"kind": "epoch", "epoch": 1, "step": 4, "val_accuracy": 0.6}]
     (info.run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events) + '{"torn')
     figures = jobs.progress(info.job_id)
-    assert {k: getattr(figures, k) for k in ("state", "stage", "step", "total_steps", "fraction", "epoch", "loss",
-                                             "eta_s", "samples_per_s", "memory_bytes", "val_accuracy", "events")} == {
+    names = ("state", "stage", "step", "total_steps", "fraction", "epoch", "loss", "eta_s", "samples_per_s",
+             "memory_bytes", "val_accuracy", "events")
+    assert {k: getattr(figures, k) for k in names} == {
         "state": "queued", "stage": "epoch", "step": 4, "total_steps": 10, "fraction": 0.4, "epoch": 0.4, "loss": 0.9,
         "eta_s": 6.0, "samples_per_s": 50.5, "memory_bytes": 123, "val_accuracy": 0.6, "events": 3}
     assert [dataclasses.asdict(p) for p in figures.loss_curve] == [{"step": 4, "loss": 0.9}]
