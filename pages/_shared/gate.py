@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hmac
-import os
 
 import streamlit as st
+
+from analytics.settings import settings
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def password() -> str | None:
     """The app's password: $STRATLAB_PASSWORD, else `password` in .streamlit/secrets.toml, else None."""
-    env = os.environ.get("STRATLAB_PASSWORD")
-    if env:
-        return env
+    given = settings().password
+    if given:
+        return given
     try:
         return st.secrets.get("password")  # type: ignore[no-any-return]
     except (FileNotFoundError, KeyError, AttributeError, Exception):  # no secrets.toml is normal

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
+from analytics.settings import settings
 from pages._shared.workspace import workspace
-
-LLM_ENV = "STRATLAB_PLAYGROUND_LLM"
-"""Registry name or folder of the Playground's LLM (tests point it at a tiny model); default SmolLM2."""
 
 
 @st.cache_data(show_spinner=False)
@@ -30,10 +26,10 @@ def predictor(run_dir: str):
 
 
 def llm_name() -> str:
-    """The Playground LLM: $STRATLAB_PLAYGROUND_LLM, else SmolLM2-135M-Instruct (read at every call)."""
+    """The Playground LLM: `settings().playground_llm` ($STRATLAB_PLAYGROUND_LLM), else SmolLM2-135M."""
     from models.modeling.registry import SMOLLM2_NAME
 
-    return os.environ.get(LLM_ENV) or SMOLLM2_NAME
+    return settings().playground_llm or SMOLLM2_NAME
 
 
 @st.cache_resource(max_entries=1, show_spinner="Loading the language model (the first start converts it "

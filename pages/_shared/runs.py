@@ -14,13 +14,12 @@ import streamlit as st
 
 from pages._shared.workspace import changed, workspace
 
-RUNS_DIR = os.environ.get("STRATLAB_RUNS_DIR", "data/runs")
 _SYNC_LOCK = threading.Lock()
 _log = logging.getLogger(__name__)
 
 
 def runs_dir() -> Path:
-    """Where jobs write run folders: $STRATLAB_RUNS_DIR, else <project>/data/runs (read at every call)."""
+    """Where jobs write run folders: models.modeling.registry.runs_dir(), i.e. `settings().runs_dir`."""
     from models.modeling.registry import runs_dir as default_runs_dir
 
     return default_runs_dir()
@@ -31,7 +30,7 @@ def run_count() -> int:
     """Run folders on disk (Home page)."""
     from models.core.runs import list_runs
 
-    return len(list_runs(RUNS_DIR))
+    return len(list_runs(runs_dir()))
 
 
 @st.cache_resource
