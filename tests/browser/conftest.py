@@ -3,7 +3,6 @@ a fresh page per test."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.settings import settings
 from tests.browser.driver import (
     ARTIFACTS,
     CHROMIUM_ARGS,
@@ -32,8 +32,9 @@ from tests.browser.driver import (
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """The Chromium executable ($STRATLAB_CHROMIUM if set); skip without it locally, fail in CI."""
-    chosen = os.environ.get("STRATLAB_CHROMIUM")
+    """The Chromium executable (`settings().chromium`, $STRATLAB_CHROMIUM, if set); skip without it locally,
+    fail in CI."""
+    chosen = settings().chromium
     candidates = (chosen,) if chosen else (*CHROMIUM_CANDIDATES, shutil.which("chromium"))
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
