@@ -10,7 +10,6 @@ point estimate and in every resample alike.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,24 +23,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from analytics.compute.stats import wilson_interval
 from models.errors import EvaluationError
 
-Z_95 = 1.959963984540054
 """Two-sided 95% standard-normal quantile."""
 ECE_BINS = 15
 CI_METHOD = ("accuracy: Wilson score interval; macro_f1: percentile bootstrap over test examples "
              "({n} resamples, seed {seed})")
-
-
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion successes/n; (0, 1) when n is 0."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _check_inputs(y_true: Sequence[int], probs: np.ndarray, label_names: Sequence[str]) -> tuple[np.ndarray,

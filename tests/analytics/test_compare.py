@@ -10,10 +10,11 @@ import pytest
 
 from analytics.compute.compare.candidates import add_api_candidate, data_signature, import_api_predictions
 from analytics.compute.compare.cascade import cascade
-from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard, wilson_interval
+from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard
 from analytics.compute.compare.pricing import match_price
 from analytics.compute.compare.recommend import break_even_points, recommend
 from analytics.compute.compare.scaling import learning_curve, projections, scaling_plans
+from analytics.compute.stats import wilson_interval
 from analytics.errors import CostInputError
 from analytics.ingest.prices import seed_prices
 from tests.analytics.compare_fixtures import insert_predictions, insert_run, price_id
@@ -72,7 +73,7 @@ def test_api_cost_uses_the_test_texts_token_counts(filled) -> None:
     assert api["cost_per_1k_usd"] == pytest.approx(0.078, rel=1e-12) == pytest.approx(per_1k)
     assert api["total_usd"] == pytest.approx(12 * 0.078 * 1000)  # 936, no training
     assert api["training_usd"] == 0.0 and math.isnan(api["p50_ms"])
-    low, high = wilson_interval(0.7, 500)
+    low, high = wilson_interval(0.7 * 500, 500)
     assert (api["accuracy_ci_low"], api["accuracy_ci_high"]) == (low, high)
     assert 0.65 < low < 0.7 < high < 0.75
     assert "counted on the test texts with the SmolLM2-135M BPE tokenizer" in api["cost_basis"]

@@ -14,7 +14,6 @@ from models.core.evaluate import (
     expected_calibration_error,
     macro_f1_batch,
     predictions_frame,
-    wilson_interval,
 )
 from models.errors import EvaluationError
 
@@ -46,15 +45,6 @@ def test_small_example_by_hand() -> None:
     assert 0.0 <= lo <= hi <= 1.0
     assert "Wilson" in metrics["ci_method"] and "bootstrap" in metrics["ci_method"]
     json.dumps(metrics)
-
-
-def test_wilson_interval_hand_computed() -> None:
-    # 8 of 10, z = 1.96: centre (0.8 + 0.19208) / 1.38416 = 0.716827, half 0.226... -> [0.4902, 0.9433]
-    lo, hi = wilson_interval(8, 10)
-    assert lo == pytest.approx(0.4901624, abs=1e-6)
-    assert hi == pytest.approx(0.9433178, abs=1e-6)
-    assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def test_perfect_predictions() -> None:

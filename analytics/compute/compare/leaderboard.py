@@ -13,11 +13,11 @@ import pandas as pd
 from analytics.compute import costs
 from analytics.compute.compare.candidates import api_candidates
 from analytics.compute.compare.pricing import as_of_day, money, price_basis, resolve_hardware_prices
+from analytics.compute.stats import wilson_interval
 from analytics.db import Workspace
 from analytics.errors import CostInputError
 from analytics.ingest.prices import price_table
 
-Z_95 = 1.959963984540054
 MONTHS = 12
 HOURS_PER_MONTH = 24.0 * costs.DAYS_PER_MONTH
 
@@ -82,16 +82,6 @@ LEADERBOARD_COLUMNS = (
 )
 
 
-def wilson_interval(accuracy: float, n: int) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion measured on n examples."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    z2 = Z_95 * Z_95
-    centre = (accuracy + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z_95 * math.sqrt(accuracy * (1 - accuracy) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
     """Every candidate on `settings.dataset` with accuracy (95% CI), macro-F1, p50 latency, $/1k requests,
     training $, monthly and total cost at the user's volume, and the provenance of each number.
@@ -134,7 +124,7 @@ def _run_row(run: dict[str, object], catalog: pd.DataFrame, hw_prices: dict[str,
                accuracy_ci_low=_float(run["accuracy_ci_low"]),
                accuracy_ci_high=_float(run["accuracy_ci_high"]))
     if math.isnan(row["accuracy_ci_low"]):
-        row["accuracy_ci_low"], row["accuracy_ci_high"] = wilson_interval(row["accuracy"], n)
+        row["accuracy_ci_low"], row["accuracy_ci_high"] = wilson_interval(row["accuracy"] * n, n)
     total = run.get("n_test_total")
     larger = total and not pd.isna(total) and int(total) > n
     subset = f" (a {n}-text subset of {int(total)})" if larger else ""
@@ -257,7 +247,7 @@ def _api_row(api: dict[str, object], tokens: ApiTokens, settings: CompareSetting
     """A leaderboard row for one hosted-API candidate."""
     row = _empty_row(f"api:{api['candidate_id']}", f"{api['name']} (API)", "api", None)
     n = int(api["n_eval"])
-    low, high = wilson_interval(float(api["accuracy"]), n)
+    low, high = wilson_interval(float(api["accuracy"]) * n, n)
     row.update(method="api", model=api["price_name"], accuracy=float(api["accuracy"]), n_eval=n,
                macro_f1=_float(api["macro_f1"]), accuracy_ci_low=low, accuracy_ci_high=high, training_usd=0.0,
                hardware="hosted API", latency_basis="not measured (hosted API)",
