@@ -100,20 +100,24 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
     predictor = load_predictor(run_dir, device=device)
     zero_shot = predictor.method == "zero_shot"
     sample = texts[: ZERO_SHOT_BATCH_TEXTS if zero_shot else BATCH_TEXTS]
-    timing = benchmark(predictor, sample, warmup=3, min_iterations=ZERO_SHOT_MIN_ITERATIONS if zero_shot
-                       else MIN_ITERATIONS, min_seconds=seconds, batch_passes=2, batch_warmup_texts=min(64, len(sample)))
+    min_iterations = ZERO_SHOT_MIN_ITERATIONS if zero_shot else MIN_ITERATIONS
+    timing = benchmark(predictor, sample, warmup=3, min_iterations=min_iterations, min_seconds=seconds,
+                       batch_passes=2, batch_warmup_texts=min(64, len(sample)))
     model = _torch_module(predictor)
     record = {
         "measured_at": datetime.now(timezone.utc).isoformat(), "hardware": hardware_name(model),
-        "device": str(_device(model)), "method": predictor.method, "precision": getattr(predictor, "precision", "fp32"),
-        "p50_ms": timing["latency_p50_ms"], "p95_ms": timing["latency_p95_ms"], "p99_ms": timing["latency_p99_ms"],
-        "single_iterations": timing["single_iterations"], "throughput_per_s": timing["throughput_samples_per_s"],
+        "device": str(_device(model)), "method": predictor.method,
+        "precision": getattr(predictor, "precision", "fp32"),
+        "p50_ms": timing["latency_p50_ms"], "p95_ms": timing["latency_p95_ms"],
+        "p99_ms": timing["latency_p99_ms"], "single_iterations": timing["single_iterations"],
+        "throughput_per_s": timing["throughput_samples_per_s"],
         "batch_texts": timing["batch_texts"], "batch_passes": timing["batch_passes"],
         "torch_threads": timing["torch_threads"], "peak_rss_bytes": timing.get("peak_rss_bytes"),
         "cpu_count": os.cpu_count(), "load_average_1m": _load_average(),
         "model_params": _parameter_count(model),
         "tokens_per_request": _mean_tokens(getattr(predictor, "tokenizer", None), texts),
-        "api_prompt": api_prompt_tokens(texts, [data.label_names[i] for i in data.test.labels], data.label_names),
+        "api_prompt": api_prompt_tokens(texts, [data.label_names[i] for i in data.test.labels],
+                                        data.label_names),
     }
     write_json_atomic(run_dir / INFERENCE_FILE, record)
     log.info("run %s: p50 %.1f ms, %.1f requests/s on %s", run_dir.name, record["p50_ms"],
@@ -169,7 +173,8 @@ def _mean_tokens(tokenizer: Any | None, texts: Sequence[str]) -> float | None:
     return float(np.mean([len(i) for i in ids]))
 
 
-def api_prompt_tokens(texts: Sequence[str], answers: Sequence[str], label_names: Sequence[str]) -> dict[str, Any]:
+def api_prompt_tokens(texts: Sequence[str], answers: Sequence[str],
+                      label_names: Sequence[str]) -> dict[str, Any]:
     """Mean tokens a hosted LLM would bill per text for a zero-shot classification prompt: instructions, every
     label name, the text; and the answer (the true label's name + an end token). Counted with SmolLM2's
     tokenizer through `tokenizers` (no torch); {} when that tokenizer is not available."""
@@ -184,7 +189,8 @@ def api_prompt_tokens(texts: Sequence[str], answers: Sequence[str], label_names:
         return {}
     header = prompt_body([readable_label(n) for n in label_names]).split(TEXT_SLOT)[0]  # as the LM reads it
     overhead = len(tokenizer.encode(header, add_special_tokens=False).ids) + 3  # 'Category:' and separators
-    text_tokens = [len(e.ids) for e in tokenizer.encode_batch([f" {t}" for t in texts], add_special_tokens=False)]
+    encoded_texts = tokenizer.encode_batch([f" {t}" for t in texts], add_special_tokens=False)
+    text_tokens = [len(e.ids) for e in encoded_texts]
     answer_tokens = [len(e.ids) + 1 for e in tokenizer.encode_batch([readable_label(a) for a in answers],
                                                                     add_special_tokens=False)]
     return {"tokenizer": API_TOKENIZER, "prompt_overhead_tokens": overhead, "n_texts": len(texts),

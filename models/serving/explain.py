@@ -1,4 +1,5 @@
-"""'Why this label': word attributions by occlusion, for any predictor, and their rendering as highlighted HTML.
+"""'Why this label': word attributions by occlusion, for any predictor, and their rendering as highlighted
+HTML.
 
 Occlusion: drop one word (or a window of neighbouring words for long texts), predict again, and measure how
 much the probability of the explained label falls. All occluded variants go to the predictor in ONE
@@ -29,7 +30,8 @@ WORD_PATTERN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 MAX_VARIANTS = 128
 """Most occluded variants per explanation; longer texts occlude windows of neighbouring words."""
 ZERO_SHOT_MAX_VARIANTS = 24
-"""Zero-shot runs score every label with an LLM per text: far fewer variants keep an explanation to seconds."""
+"""Zero-shot runs score every label with an LLM per text: far fewer variants keep an explanation to
+seconds."""
 SUPPORT_RGB = (46, 160, 67)
 """Green: removing the word lowers the label's probability (the word supports the label)."""
 OPPOSE_RGB = (215, 58, 73)
@@ -116,7 +118,8 @@ def occlusion(model: ProbabilityModel, text: str, label: str | None = None,
         raise ConfigError(f"max_variants must be at least 1, got {max_variants}")
     spans = word_spans(text)
     window = max(1, math.ceil(len(spans) / max_variants))
-    probs = np.asarray(model.predict_proba([text, *occluded_texts(text, spans, window)]))  # [1 + variants, labels]
+    # [1 + variants, labels]: the whole text first, then each occluded variant
+    probs = np.asarray(model.predict_proba([text, *occluded_texts(text, spans, window)]))
     index = _label_index(model.label_names, label, probs[0])
     drops = probs[0, index] - probs[1:, index]  # [variants]
     effects = tuple(float(drops[i // window]) for i in range(len(spans)))
@@ -163,6 +166,7 @@ def attribution_summary(attribution: Attribution, n: int = 3) -> str:
     if not top:
         return f"No single word changes P({attribution.label}); the label comes from the text as a whole."
     listed = ", ".join(f"'{w}' ({'+' if e > 0 else '−'}{abs(e) * 100:.1f} pts)" for w, e in top)
-    window = f" Words were removed {attribution.window} at a time (long text)." if attribution.window > 1 else ""
+    window = (f" Words were removed {attribution.window} at a time (long text)."
+              if attribution.window > 1 else "")
     return f"Removing these words changes P({attribution.label}) most: {listed}.{window}"
 

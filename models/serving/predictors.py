@@ -105,12 +105,15 @@ class TransformerPredictor(Predictor):
     """
 
     def __init__(self, model: Any, tokenizer: Any, label_names: tuple[str, ...], *, batch_size: int,
-                 max_length: int, method: str, precision: str = "fp32", single_request_threads: int | None = 1) -> None:
+                 max_length: int, method: str, precision: str = "fp32",
+                 single_request_threads: int | None = 1) -> None:
         self.model, self.tokenizer, self.label_names = model, tokenizer, label_names
-        self.batch_size, self.max_length, self.method, self.precision = batch_size, max_length, method, precision
+        self.batch_size, self.max_length = batch_size, max_length
+        self.method, self.precision = method, precision
         self.single_request_threads = single_request_threads
         self.pad_id = pad_token_id(tokenizer)
-        self.device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+        first = next(iter(model.parameters()), None)
+        self.device = first.device if first is not None else torch.device("cpu")
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -139,10 +142,11 @@ class TransformerPredictor(Predictor):
 class ProbePredictor(Predictor):
     """Frozen encoder embeddings + logistic-regression head (method linear_probe)."""
 
-    def __init__(self, encoder: Any, tokenizer: Any, head: Any, label_names: tuple[str, ...], *, batch_size: int,
-                 max_length: int, precision: str = "fp32") -> None:
+    def __init__(self, encoder: Any, tokenizer: Any, head: Any, label_names: tuple[str, ...], *,
+                 batch_size: int, max_length: int, precision: str = "fp32") -> None:
         self.method, self.encoder, self.tokenizer, self.head = "linear_probe", encoder, tokenizer, head
-        self.label_names, self.batch_size, self.max_length, self.precision = label_names, batch_size, max_length, precision
+        self.label_names, self.batch_size = label_names, batch_size
+        self.max_length, self.precision = max_length, precision
         self.pad_id = pad_token_id(tokenizer)
 
     @torch.inference_mode()
@@ -184,14 +188,15 @@ def _doing(count: int, method: str) -> str:
 
 
 def _lower_fix(max_length: int) -> str:
-    return (f"predict fewer or shorter texts at once, lower the run's max_length (now {max_length} tokens), or use "
-            f"precision int8 or a smaller model")
+    return (f"predict fewer or shorter texts at once, lower the run's max_length (now {max_length} tokens), "
+            f"or use precision int8 or a smaller model")
 
 
 def _keep_smaller(current: int, fitted: int) -> int:
     """The batch size later calls start from: the one that fitted after an out-of-memory retry."""
     if fitted < current:
-        log.info("out of memory at batch size %d: this predictor now predicts %d texts per batch", current, fitted)
+        log.info("out of memory at batch size %d: this predictor now predicts %d texts per batch",
+                 current, fitted)
     return min(current, fitted)
 
 
@@ -211,7 +216,8 @@ def load_predictor(run_dir: Path | str, *, device: str = "auto", precision: str 
     label_names = read_label_names(model_dir)
     torch_device = resolve_device(device if device != "auto" else config.device)
     if precision == "int8" and torch_device.type != "cpu":
-        raise ConfigError("int8 dynamic quantisation runs on the CPU only; use --device cpu or precision bf16")
+        raise ConfigError("int8 dynamic quantisation runs on the CPU only; "
+                          "use --device cpu or precision bf16")
     batch = batch_size or config.eval_batch_size
     with explained(f"loading the {config.method} model of run {run_dir.name}",
                    "close other programs or models, or use precision int8 or a smaller model"):
@@ -237,7 +243,8 @@ def _finished_run_config(run_dir: Path) -> TrainConfig:
     status = run_status(run_dir)
     if not status or status.get("state") != "succeeded":
         state = status.get("state") if status else "unfinished"
-        raise RunFolderError(f"run {run_dir.name} is {state}; only succeeded runs can predict - train it again")
+        raise RunFolderError(f"run {run_dir.name} is {state}; only succeeded runs can predict - "
+                             "train it again")
     return TrainConfig.from_dict(read_json(run_dir / "config.json"))
 
 
@@ -264,8 +271,8 @@ def lean_for_inference(model: torch.nn.Module) -> torch.nn.Module:
     return model.eval()
 
 
-def _load_transformer(model_dir: Path, config: TrainConfig, label_names: tuple[str, ...], device: torch.device,
-                      precision: str, batch_size: int) -> TransformerPredictor:
+def _load_transformer(model_dir: Path, config: TrainConfig, label_names: tuple[str, ...],
+                      device: torch.device, precision: str, batch_size: int) -> TransformerPredictor:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from models.modeling.loading import quiet_transformers
@@ -321,7 +328,8 @@ def split_of(data: DataSplits, split: str) -> LabelledTexts:
     return getattr(data, split)
 
 
-def _run_data(run_dir: Path, data: DataSplits | None, split: str) -> tuple[TrainConfig, LabelledTexts, DataSplits]:
+def _run_data(run_dir: Path, data: DataSplits | None,
+              split: str) -> tuple[TrainConfig, LabelledTexts, DataSplits]:
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     if data is None:
         from models.data.loading import load_training_data
@@ -355,8 +363,9 @@ def evaluate_run(run_dir: Path | str, data: DataSplits | None = None, split: str
 
 def _check_labels(predictor: Predictor, data: DataSplits) -> None:
     if tuple(predictor.label_names) != tuple(data.label_names):
-        raise ConfigError(f"the run was trained on labels {list(predictor.label_names)[:6]}... but the data has "
-                          f"{list(data.label_names)[:6]}...; evaluate on the dataset the run was trained on")
+        raise ConfigError(f"the run was trained on labels {list(predictor.label_names)[:6]}... but the data "
+                          f"has {list(data.label_names)[:6]}...; evaluate on the dataset the run was "
+                          "trained on")
 
 
 def compare_precision(run_dir: Path | str, precision: str, data: DataSplits | None = None,

@@ -39,7 +39,8 @@ def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0.05")
     result = train_then_record(TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="c"))
     record = json.loads((result.run_dir / "inference.json").read_text())
-    assert record["hardware"].startswith("CPU x") and record["device"] == "cpu" and record["method"] == "classic"
+    assert record["hardware"].startswith("CPU x") and record["device"] == "cpu"
+    assert record["method"] == "classic"
     assert record["single_iterations"] >= 20 and record["batch_texts"] == len(TEXTS)
     assert 0 < record["p50_ms"] <= record["p95_ms"] and record["throughput_per_s"] > 0
     assert record["model_params"] is None and record["tokens_per_request"] is None
@@ -70,7 +71,8 @@ def test_a_failing_benchmark_never_fails_the_run(tmp_path: Path, monkeypatch: py
     assert not (result.run_dir / "inference.json").exists()
 
 
-def test_train_itself_leaves_the_benchmark_to_its_callers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_itself_leaves_the_benchmark_to_its_callers(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from models.training.train import train
 
     monkeypatch.setenv("STRATLAB_INFERENCE_BENCH_S", "0.05")
@@ -80,7 +82,8 @@ def test_train_itself_leaves_the_benchmark_to_its_callers(tmp_path: Path, monkey
 
 
 @pytest.mark.parametrize("state", ["succeeded", "failed"])
-def test_the_job_runner_records_the_benchmark_of_a_succeeded_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_the_job_runner_records_the_benchmark_of_a_succeeded_run(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
                                                                  state: str) -> None:
     from models.jobs import runner
     from models.serving import benchmark_record
@@ -89,11 +92,12 @@ def test_the_job_runner_records_the_benchmark_of_a_succeeded_run(tmp_path: Path,
     recorded: list[Path] = []
 
     def fake_train(config: TrainConfig, *, resume: bool, run_id: str) -> RunResult:
-        return RunResult(run_dir=tmp_path / run_id, method="classic", model="tfidf", metrics={}, train_seconds=0.1,
-                         state=state)
+        return RunResult(run_dir=tmp_path / run_id, method="classic", model="tfidf", metrics={},
+                         train_seconds=0.1, state=state)
 
     monkeypatch.setattr(runner, "train_function", lambda: fake_train)
-    monkeypatch.setattr(benchmark_record, "record_after_training", lambda run_dir, *a, **k: recorded.append(run_dir))
+    monkeypatch.setattr(benchmark_record, "record_after_training",
+                        lambda run_dir, *args, **kwargs: recorded.append(run_dir))
     job = {"kind": "train", "config": config.to_dict(), "run_id": "job", "resume": False}
     assert runner.run_train_job(job) == state
     assert recorded == ([tmp_path / "job"] if state == "succeeded" else [])
@@ -110,7 +114,8 @@ def test_ingest_attaches_an_inference_record_that_lands_late(tmp_path: Path, emp
         "measured_at": "2026-03-01T10:00:00+00:00", "hardware": "CPU x2", "p50_ms": 3.5, "p95_ms": 7.0,
         "throughput_per_s": 250.0, "model_params": 22_713_216, "tokens_per_request": 14.5, "cpu_count": 2,
         "load_average_1m": 3.5,
-        "api_prompt": {"input_tokens_mean": 460.5, "output_tokens_mean": 4.5, "tokenizer": "SmolLM2-135M BPE"}}))
+        "api_prompt": {"input_tokens_mean": 460.5, "output_tokens_mean": 4.5,
+                       "tokenizer": "SmolLM2-135M BPE"}}))
     assert ingest_all(empty_ws, tmp_path) == []  # the run itself is not ingested twice...
     row = empty_ws.rows("select p50_ms, p95_ms, throughput_per_s, inference_hardware, model_params, "
                         "tokens_per_request, api_input_tokens, api_output_tokens, api_tokenizer, "

@@ -55,7 +55,8 @@ def test_pad_batch_pads_to_longest_in_batch() -> None:
 
 def test_inference_batches_are_the_evaluation_batches_padded_the_same_way() -> None:
     token_ids = [[101, 7, 102], [101, 102], [101, 5, 6, 7, 102], [101, 9, 9, 102], [101, 102]]
-    encoded = EncodedTexts(token_ids=tuple(np.array(t) for t in token_ids), labels=np.zeros(5, dtype=np.int64))
+    encoded = EncodedTexts(token_ids=tuple(np.array(t) for t in token_ids),
+                           labels=np.zeros(5, dtype=np.int64))
     served = list(iter_padded_batches(token_ids, 2, 0, torch.device("cpu")))
     order = sorted_batches(encoded.lengths, 2)
     assert [idx.tolist() for idx, _ in served] == [rows.tolist() for rows in order] == [[2, 3], [0, 1], [4]]
