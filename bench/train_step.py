@@ -6,7 +6,7 @@
 Each variant runs in a fresh process (the allocator setting is process-wide), with the same random
 batches: forward, cross-entropy, backward, clipping, fused AdamW step. Variants, cumulative:
   transformers     BertForSequenceClassification as loaded (what Trainer runs)
-  lean             + models/fastpath.py forward (exact maths)
+  lean             + models/modeling/lean_bert.py forward (exact maths)
   allocator        + glibc allocator thresholds raised (exact)
   frozen-emb       + embedding block frozen (TrainConfig.freeze_embeddings, default)
   no-attn-dropout  + no dropout on attention probabilities (TrainConfig.attention_dropout=0, default for accuracy)

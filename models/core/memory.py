@@ -1,8 +1,8 @@
 """Out of memory: recognise it, retry with a smaller batch, and say clearly what ran out and what to lower.
 
-Used by training (models/finetune.py), prediction (models/infer.py) and the Playground page. No torch at import:
-an error can only be torch's if torch is already loaded, so `is_out_of_memory` looks it up in sys.modules and
-pages may import this module freely.
+Used by training (models.training.finetune), prediction (models.serving.predictors) and the Playground page.
+No torch at import: an error can only be torch's if torch is already loaded, so `is_out_of_memory` looks it up
+in sys.modules and pages may import this module freely.
 """
 
 from __future__ import annotations

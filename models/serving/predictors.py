@@ -264,7 +264,8 @@ def apply_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 
 def lean_for_inference(model: torch.nn.Module) -> torch.nn.Module:
-    """Eval-mode `model` behind the lean BERT forward when it has one (models/fastpath.py), else as is."""
+    """Eval-mode `model` behind the lean BERT forward (models.modeling.lean_bert) when it has one, else as
+    is."""
     from models.modeling import lean_bert as fastpath
     if fastpath.supports(model):
         return fastpath.FastSequenceClassifier(model).freeze_for_inference()

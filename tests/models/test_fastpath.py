@@ -1,5 +1,6 @@
-"""The lean BERT forward (models/fastpath.py): same logits and gradients as transformers, same state_dict
-keys, fused inference modules, int8 on top, the CPU dropout sampler, and the training options around it."""
+"""The lean BERT forward (models/modeling/lean_bert.py): same logits and gradients as transformers, same
+state_dict keys, fused inference modules, int8 on top, the CPU dropout sampler, and the training options around
+it."""
 
 from __future__ import annotations
 
