@@ -1,1 +1,1 @@
-"""Serving a run: predictors, the post-run inference benchmark, explanations."""
+"""Serving a run: predictors, the latency/throughput benchmark, the post-run record, explanations."""
