@@ -19,7 +19,7 @@ from pathlib import Path
 from analytics.compute import explorer
 from analytics.db import Workspace, default_workspace_path, suggest_name
 from analytics.errors import AnalyticsError
-from analytics.ingest import importer
+from analytics.ingest import importer, sniff, write
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
                         "name)")
     p.add_argument("--delimiter", type=delimiter, metavar="D",
                    help="comma, semicolon, tab or pipe (default: detect)")
-    p.add_argument("--encoding", metavar="CODEC", choices=importer.ENCODINGS,
-                   help=f"text encoding, one of {', '.join(importer.ENCODINGS)} (default: detect)")
+    p.add_argument("--encoding", metavar="CODEC", choices=sniff.ENCODINGS,
+                   help=f"text encoding, one of {', '.join(sniff.ENCODINGS)} (default: detect)")
     p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                    help="whether the first row holds the column names (default: detect)")
     p.add_argument("--sheet", metavar="NAME", help="Excel sheet to read (default: the first)")
@@ -160,7 +160,7 @@ def cmd_import(ws: Workspace, args: argparse.Namespace) -> int:
     if problems:
         return _refused([f"{plan.file_name} was not imported, nothing was written", *problems])
     frame = importer.parse_file(args.file, data, plan, names)
-    result = importer.import_table(ws, table, frame, args.file, plan, replace=args.replace)
+    result = write.import_table(ws, table, frame, args.file, plan, replace=args.replace)
     verb = "Replaced" if result.replaced else "Created"
     print(f"{verb} table '{result.table}' from {plan.file_name}: {result.row_count:,} rows, "
           f"{result.column_count} columns.")
@@ -173,7 +173,7 @@ def describe_plan(plan: importer.ImportPlan) -> str:
     if plan.encoding:
         facts.append(f"Encoding {plan.encoding}")
     if plan.delimiter:
-        facts.append(f"Delimiter {importer.show_delimiter(plan.delimiter)}")
+        facts.append(f"Delimiter {sniff.show_delimiter(plan.delimiter)}")
     if plan.sheet:
         facts.append(f"Sheet {plan.sheet}")
     if plan.format in ("csv", "tsv", "xlsx"):

@@ -10,7 +10,7 @@ import streamlit as st
 from analytics.compute import explorer
 from analytics.db import suggest_name
 from analytics.errors import AnalyticsError, ImportValidationError
-from analytics.ingest import importer
+from analytics.ingest import importer, sniff, write
 from pages._shared import data as data_view
 from pages._shared import page, workspace
 
@@ -54,7 +54,7 @@ def _overrides(key: str) -> dict:
 def _options(plan: importer.ImportPlan, key: str) -> None:
     with st.expander("Reading options"):
         if plan.format in ("csv", "tsv", "jsonl"):
-            st.selectbox("Encoding", ["detect", *importer.ENCODINGS], key=f"{key}_encoding")
+            st.selectbox("Encoding", ["detect", *sniff.ENCODINGS], key=f"{key}_encoding")
         if plan.format in ("csv", "tsv"):
             st.selectbox("Delimiter", list(DELIMITER_CHOICES), key=f"{key}_delimiter")
         if plan.format in ("csv", "tsv", "xlsx"):
@@ -70,7 +70,7 @@ def _describe(plan: importer.ImportPlan) -> None:
     if plan.encoding:
         facts.append(f"**Encoding** {plan.encoding}")
     if plan.delimiter:
-        facts.append(f"**Delimiter** {importer.show_delimiter(plan.delimiter)}")
+        facts.append(f"**Delimiter** {sniff.show_delimiter(plan.delimiter)}")
     if plan.sheet:
         facts.append(f"**Sheet** {plan.sheet}")
     if plan.format in ("csv", "tsv", "xlsx"):
@@ -122,7 +122,7 @@ def _import_tab(ws) -> None:
 def _run_import(ws, name: str, data: bytes, plan, table: str, names: list[str], replace: bool, n: int) -> None:
     try:
         frame = importer.parse_file(name, data, plan, names)
-        result = importer.import_table(ws, table, frame, name, plan, replace=replace)
+        result = write.import_table(ws, table, frame, name, plan, replace=replace)
     except ImportValidationError as e:
         _problems(e.problems)
         return

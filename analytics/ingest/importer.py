@@ -1,39 +1,30 @@
-"""Import files into the workspace: sniff, parse with full validation, write atomically.
+"""Import files into the workspace: how to read a file, reading it with full validation, checking the names.
 
-`sniff_file` works out how to read a file (format, encoding, delimiter, header, types) and lists the
-problems it found; `parse_file` reads it with the user's choices and raises ImportValidationError
-listing every problem (file, line or row, column, what to change); `import_table` writes the frame and
-its catalog row in one transaction. Detecting the format, encoding, delimiter and quoting and reading the
-text into cells is `analytics.ingest.sniff`, shared with the training-file loader of
-`models.data.user_files`; this module types the cells, checks names and writes. Nothing here touches
-Streamlit or imports duckdb.
+`sniff_file` works out how to read a file (format, encoding, delimiter, header, types) and lists the problems
+it found; `parse_file` reads it with the user's choices and raises ImportValidationError listing every problem
+(file, line or row, column, what to change); `preflight` lists everything that would stop the import, the
+table name included; `analytics.ingest.write.import_table` then writes the frame and its catalog row in one
+transaction. What a file is comes from `analytics.ingest.sniff`, its cells from `analytics.ingest.readers`
+(both shared with the training-file loader of `models.data.user_files`), column types from
+`analytics.ingest.types`. Nothing here touches Streamlit or imports duckdb.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
-import json
 import logging
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analytics import db
-from analytics.db import Transaction, Workspace, quote_ident, suggest_name, validate_name
-from analytics.errors import (
-    ImportValidationError,
-    InvalidNameError,
-    QueryError,
-    WorkspaceError,
-)
-from analytics.ingest import sniff
-from analytics.ingest.sniff import DELIMITERS, ENCODINGS, MAX_LISTED, TEXT_FORMATS, show_delimiter
+from analytics.db import Workspace, suggest_name, validate_name
+from analytics.errors import ImportValidationError, InvalidNameError, QueryError
+from analytics.ingest import readers, sniff
+from analytics.ingest.sniff import MAX_LISTED, TEXT_FORMATS, show_delimiter
+from analytics.ingest.types import duck_type, read_decimal_commas, typed_frame
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +34,6 @@ MAX_COLUMNS = 1000
 """Most columns one imported table may have."""
 PREVIEW_ROWS = 20
 """Rows kept in `ImportPlan.preview`."""
-NULL_TOKENS = frozenset({"", "na", "n/a", "null", "none", "nan"})
-"""Cell texts read as missing in typed (non-text) columns, compared lower-case."""
-
-_INT_RE = r"[+-]?\d{1,18}"
-_LEADING_ZERO_RE = r"[+-]?0\d+"
-_DATE_RE = r"\d{4}-\d{2}-\d{2}"
-_TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,20 +88,6 @@ class ImportPlan:
         return "; ".join(parts)
 
 
-@dataclass(frozen=True)
-class ImportResult:
-    """What `import_table` wrote."""
-
-    table: str
-    """Name of the new table."""
-    row_count: int
-    """Rows written."""
-    column_count: int
-    """Columns written."""
-    replaced: bool
-    """True when an existing table of that name was replaced."""
-
-
 @dataclass
 class _Loaded:
     """A file read into typed columns, before names are checked."""
@@ -134,7 +104,7 @@ class _Loaded:
     problems: list[str] = field(default_factory=list)
 
 
-# -- public API ---------------------------------------------------------------------------------------------
+# -- public API -------------------------------------------------------------------------------------------
 def sniff_file(name: str, data: bytes, *, encoding: str | None = None, delimiter: str | None = None,
                has_header: bool | None = None, sheet: str | None = None) -> ImportPlan:
     """Work out how to read `data` (an uploaded file called `name`) and what it holds.
@@ -163,7 +133,7 @@ def sniff_file(name: str, data: bytes, *, encoding: str | None = None, delimiter
         settings["encoding"], note = (encoding, None) if encoding else sniff.detect_encoding(data)
         warnings += [note] if note else []
     elif fmt == "xlsx":
-        settings["sheets"] = _sheet_names(file_name, data)
+        settings["sheets"] = readers.sheet_names(file_name, data)
         settings["sheet"] = sheet or settings["sheets"][0]
         settings["has_header"] = True if has_header is None else has_header
     draft = _plan(file_name, settings, None, warnings)
@@ -227,8 +197,9 @@ def check_table_name(ws: Workspace, table: str, *, replace: bool = False) -> lis
     except InvalidNameError as e:
         return [str(e)]
     if table.lower() in {t.lower() for t in db.APP_TABLES}:
-        return [f"{table!r} is a table Strategy Lab owns; choose another name, e.g. {table.lower() + '_import'!r}"]
-    existing = _existing_table(ws, table)
+        return [f"{table!r} is a table Strategy Lab owns; choose another name, e.g. "
+                f"{table.lower() + '_import'!r}"]
+    existing = existing_table(ws, table)
     if existing and not replace:
         return [f"a table named {existing!r} already exists; choose another name or tick 'replace'"]
     return []
@@ -236,41 +207,10 @@ def check_table_name(ws: Workspace, table: str, *, replace: bool = False) -> lis
 
 def preflight(ws: Workspace, plan: ImportPlan, table: str, names: Sequence[str], *,
               replace: bool = False) -> list[str]:
-    """Every problem that would stop importing `plan`'s file as `table` with column `names`; empty when ready."""
+    """Every problem that would stop importing `plan`'s file as `table` with column `names`; empty when
+    ready."""
     return (list(plan.problems) + check_column_names(names, plan.file_name)
             + check_table_name(ws, table, replace=replace))
-
-
-def import_table(ws: Workspace, table: str, frame: pd.DataFrame, source_file: str, plan: ImportPlan,
-                 *, replace: bool = False) -> ImportResult:
-    """Create `table` from `frame` and record it in the import catalog, in one transaction.
-
-    Raises:
-        InvalidNameError: the name is invalid, reserved, app-owned, or taken (without `replace`).
-        ImportValidationError: the frame has no columns or no rows, or a column name is invalid.
-        WorkspaceError: DuckDB refused the write; nothing was written.
-    """
-    problems = check_table_name(ws, table, replace=replace)
-    if problems:
-        raise InvalidNameError(problems[0])
-    column_problems = check_column_names([str(c) for c in frame.columns], sniff.base_name(source_file))
-    if frame.shape[1] == 0 or frame.shape[0] == 0 or column_problems:
-        raise ImportValidationError(f"{source_file}: nothing to import into {table!r}",
-                                    column_problems or [f"{source_file} has no rows or no columns"])
-    existing = _existing_table(ws, table)
-    try:
-        with ws.transaction() as tx:
-            if existing:
-                tx.execute(f"drop table {quote_ident(existing)}", label=f"replacing table {existing}")
-                tx.execute("delete from imported_tables where table_name = ?", [existing],
-                           label=f"removing {existing} from the import catalog")
-            tx.create_table_from_frame(table, frame)
-            _record_import(tx, table, frame, sniff.base_name(source_file), plan)
-    except (QueryError, ValueError, TypeError) as e:
-        raise WorkspaceError(f"importing {source_file} into {table!r} failed, nothing was written: {e}") from e
-    log.info("imported %s into %s (%d rows)", source_file, table, len(frame))
-    return ImportResult(table=table, row_count=len(frame), column_count=frame.shape[1],
-                        replaced=existing is not None)
 
 
 def table_profile(ws: Workspace, table: str) -> pd.DataFrame:
@@ -294,6 +234,13 @@ def table_profile(ws: Workspace, table: str) -> pd.DataFrame:
     })
 
 
+def existing_table(ws: Workspace, table: str) -> str | None:
+    """The table called `table` ignoring case, named as the workspace spells it; None when there is none."""
+    lowered = table.lower()
+    return next((t for t in ws.table_names() if t.lower() == lowered), None)
+
+
+# -- reading ----------------------------------------------------------------------------------------------
 def _plan(name: str, settings: dict[str, Any], loaded: _Loaded | None, warnings: list[str]) -> ImportPlan:
     columns = tuple(loaded.columns) if loaded else ()
     frame = loaded.frame if loaded else pd.DataFrame()
@@ -302,7 +249,7 @@ def _plan(name: str, settings: dict[str, Any], loaded: _Loaded | None, warnings:
         delimiter=settings["delimiter"], has_header=settings["has_header"], quoting=settings["quoting"],
         sheet=settings["sheet"], sheets=tuple(settings["sheets"]), columns=columns,
         suggested_names=tuple(str(c) for c in frame.columns),
-        types=tuple(_duck_type(frame[c]) for c in frame.columns),
+        types=tuple(duck_type(frame[c]) for c in frame.columns),
         preview=frame.head(PREVIEW_ROWS).reset_index(drop=True),
         row_count=len(frame),
         warnings=tuple(dict.fromkeys(warnings + (loaded.warnings if loaded else []))),
@@ -333,224 +280,54 @@ def _load_text(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
     settings = sniff.TextSettings(format=plan.format, encoding=plan.encoding or "utf-8",
                                   delimiter=plan.delimiter or ",", quoting=plan.quoting,
                                   has_header=plan.has_header)
-    table = sniff.read_text_table(name, data, settings)
+    table = readers.read_text_table(name, data, settings)
     loaded = _Loaded(frame=pd.DataFrame(), columns=list(table.header), row_numbers=table.lines,
                      row_word="line", warnings=list(table.warnings), problems=list(table.problems))
-    loaded.frame = _typed_frame(table.columns, _safe_names(table.header))
+    loaded.frame = typed_frame(table.columns, _safe_names(table.header))
     if settings.delimiter != ",":
-        _read_decimal_commas(loaded)
+        loaded.warnings += read_decimal_commas(loaded.frame)
     return loaded
-
-
-def _read_decimal_commas(loaded: _Loaded) -> None:
-    """Text columns like '2,5' in a non-comma file are numbers written with a decimal comma."""
-    for name in loaded.frame.columns:
-        series = loaded.frame[name]
-        if not isinstance(series.dtype, pd.StringDtype):
-            continue
-        values = series.dropna().str.strip()
-        if (values.empty or not values.str.fullmatch(r"[+-]?\d+(,\d+)?").all()
-                or not values.str.contains(",", regex=False).any()):
-            continue
-        loaded.frame[name] = _cast(series.str.strip().str.replace(",", ".", regex=False), "Float64")
-        loaded.warnings.append(f"column {name!r}: decimal commas (2,5) were read as numbers (2.5)")
-
-
-def _sheet_names(name: str, data: bytes) -> tuple[str, ...]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True)
-    except Exception as e:  # openpyxl raises many types for a damaged workbook
-        raise sniff.refuse(name, f"{name} could not be read as an Excel workbook ({e}); open it in Excel and "
-                                 f"save it again as .xlsx, or export the sheet as CSV") from e
-    names = tuple(book.sheetnames)
-    book.close()
-    if not names:
-        raise sniff.refuse(name, f"{name} has no sheets")
-    return names
 
 
 def _load_excel(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
-    sheet = plan.sheet or _sheet_names(name, data)[0]
-    try:
-        raw = pd.read_excel(io.BytesIO(data), sheet_name=sheet, header=None, dtype=object, engine="openpyxl")
-    except (ValueError, KeyError) as e:
-        raise sniff.refuse(name, f"{name}: sheet {sheet!r} cannot be read ({e}); choose another sheet") from e
-    raw = raw.dropna(how="all").dropna(axis=1, how="all")
-    where = f"{name}, sheet {sheet!r}"
-    if raw.empty:
-        raise sniff.refuse(name, f"{where} is empty; choose the sheet that holds the table")
-    sheet_rows = raw.index.to_numpy() + 1
-    if plan.has_header:
-        header = [_cell_name(v) for v in raw.iloc[0]]
-        raw, sheet_rows = raw.iloc[1:], sheet_rows[1:]
-    else:
-        header = [f"column_{i + 1}" for i in range(raw.shape[1])]
-    problems = [] if len(raw) else [f"{where} has a header row but no data rows: add rows below it"]
-    loaded = _Loaded(frame=pd.DataFrame(), columns=header, row_numbers=sheet_rows, row_word="row",
-                     problems=problems)
-    columns = [raw.iloc[:, j].reset_index(drop=True) for j in range(raw.shape[1])]
-    columns = _blank_whitespace(name, columns, loaded)
-    loaded.frame = _typed_frame(columns, _safe_names(header), loaded.warnings)
+    table = readers.read_sheet(name, data, plan.sheet, plan.has_header)
+    loaded = _Loaded(frame=pd.DataFrame(), columns=list(table.header), row_numbers=table.rows, row_word="row",
+                     problems=list(table.problems))
+    columns = _blank_whitespace(name, table.columns, loaded)
+    loaded.frame = typed_frame(columns, _safe_names(table.header), loaded.warnings)
     return loaded
 
 
-def _cell_name(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _load_parquet(name: str, data: bytes) -> _Loaded:
-    raw = sniff.read_parquet(name, data)
+    raw = readers.read_parquet(name, data)
     header = [str(c) for c in raw.columns]
     problems = [] if len(raw) else [f"{name} has columns ({', '.join(header[:8])}) but no rows"]
     loaded = _Loaded(frame=pd.DataFrame(), columns=header, row_numbers=np.arange(1, len(raw) + 1),
                      row_word="row", problems=problems)
     columns = [raw.iloc[:, j].reset_index(drop=True) for j in range(raw.shape[1])]
     columns = _blank_whitespace(name, columns, loaded)
-    loaded.frame = _typed_frame(columns, _safe_names(header), loaded.warnings)
+    loaded.frame = typed_frame(columns, _safe_names(header), loaded.warnings)
     return loaded
 
 
 def _load_jsonl(name: str, data: bytes, plan: ImportPlan) -> _Loaded:
-    table = sniff.read_json_lines(name, data, plan.encoding)
+    table = readers.read_json_lines(name, data, plan.encoding)
     loaded = _Loaded(frame=pd.DataFrame(), columns=list(table.header), row_numbers=table.lines,
                      row_word="line", warnings=list(table.warnings), problems=list(table.problems))
-    loaded.frame = _typed_frame(table.columns, _safe_names(table.header), loaded.warnings)
+    loaded.frame = typed_frame(table.columns, _safe_names(table.header), loaded.warnings)
     return loaded
 
 
 def _blank_whitespace(name: str, columns: list[pd.Series], loaded: _Loaded) -> list[pd.Series]:
     """Whitespace-only text cells as '' (then stored as NULL), reported once with where the first one is."""
-    columns, count, first = sniff.blank_whitespace(columns)
+    columns, count, first = readers.blank_whitespace(columns)
     where = (int(loaded.row_numbers[first[0]]), str(loaded.columns[first[1]])) if first else None
-    note = sniff.whitespace_note(name, count, where, loaded.row_word)
+    note = readers.whitespace_note(name, count, where, loaded.row_word)
     loaded.warnings += [note] if note else []
     return columns
 
 
-# -- types and names ---------------------------------------------------------------------------------------
-def _typed_frame(columns: list[pd.Series], names: list[str], warnings: list[str] | None = None) -> pd.DataFrame:
-    typed = {}
-    for name, series in zip(names, columns, strict=True):
-        typed[name], note = _normalize(series.reset_index(drop=True))
-        if note and warnings is not None:
-            warnings.append(f"column {name!r}: {note}")
-    return pd.DataFrame(typed)
-
-
-def _normalize(series: pd.Series) -> tuple[pd.Series, str | None]:
-    """A column in a DuckDB-friendly nullable dtype, and a note when values were turned into text."""
-    kind = series.dtype.kind
-    if kind == "b":
-        return series.astype("boolean"), None
-    if kind in "iu":
-        return series.astype("Int64"), None
-    if kind == "f":
-        return series.astype("Float64"), None
-    if kind == "M":
-        return series, None
-    if isinstance(series.dtype, pd.StringDtype):
-        return _infer_text(series), None
-    return _normalize_objects(series)
-
-
-def _normalize_objects(series: pd.Series) -> tuple[pd.Series, str | None]:
-    values = series.dropna()
-    values = values[[not (isinstance(v, float) and np.isnan(v)) for v in values]]
-    if values.empty or all(isinstance(v, str) for v in values):
-        return _infer_text(series.astype("string")), None
-    if all(isinstance(v, (bool, np.bool_)) for v in values):
-        return series.astype("boolean"), None
-    if all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in values):
-        return series.astype("Int64"), None
-    if all(isinstance(v, numbers.Number) and not isinstance(v, (bool, np.bool_)) for v in values):
-        return series.astype("Float64"), None
-    if all(isinstance(v, (dt.datetime, pd.Timestamp)) for v in values):
-        return pd.to_datetime(series), None
-    if all(isinstance(v, dt.date) for v in values):
-        return series.map(lambda v: v if isinstance(v, dt.date) else None).astype(object), None
-    if any(isinstance(v, (dict, list, tuple, np.ndarray)) for v in values):
-        return series.map(_json_text).astype("string"), "nested values were stored as JSON text"
-    return series.map(lambda v: None if _missing(v) else str(v)).astype("string"), "mixed types were stored as text"
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
-
-
-def _json_text(value: Any) -> str | None:
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    return None if _missing(value) else json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _infer_text(series: pd.Series) -> pd.Series:
-    """Text cells as BIGINT, DOUBLE, BOOLEAN, DATE or TIMESTAMP when every non-missing value fits; else text."""
-    text = series.astype("string")
-    stripped = text.str.strip()
-    missing = stripped.isna() | stripped.str.lower().isin(NULL_TOKENS)
-    values = stripped[~missing]
-    if values.empty:
-        return text.mask(stripped.fillna("") == "")
-    typed = _as_type(values)
-    if typed is None:
-        return text.mask(stripped.fillna("") == "")
-    result = pd.Series(pd.array([None] * len(text), dtype=typed.dtype), index=text.index)
-    result[~missing] = typed
-    return result
-
-
-def _as_type(values: pd.Series) -> pd.Series | None:
-    """`values` (stripped, none missing) as one typed column, or None when they are text."""
-    if values.str.fullmatch(r"[+-]?\d+").all():
-        # Leading zeros (zip codes, ids) and integers beyond BIGINT stay text.
-        if values.str.fullmatch(_LEADING_ZERO_RE).any() or not values.str.fullmatch(_INT_RE).all():
-            return None
-        return _cast(values, "Int64")
-    if values.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?").all():
-        return _cast(values, "Float64")
-    lowered = values.str.lower()
-    if lowered.isin(["true", "false"]).all():
-        return (lowered == "true").astype("boolean")
-    if values.str.fullmatch(_DATE_RE).all():
-        parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-        return None if parsed.isna().any() else parsed.dt.date.astype(object)
-    if values.str.fullmatch(_TIMESTAMP_RE).all():
-        parsed = pd.to_datetime(values.str.replace("T", " "), format="ISO8601", errors="coerce")
-        return None if parsed.isna().any() else parsed
-    return None
-
-
-def _cast(values: pd.Series, dtype: str) -> pd.Series:
-    try:
-        return values.astype(dtype)  # Arrow's cast: fast
-    except (ValueError, TypeError):
-        return pd.to_numeric(values).astype(dtype)
-
-
-def _duck_type(series: pd.Series) -> str:
-    dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype):
-        return "VARCHAR"
-    if dtype.kind == "b" or str(dtype) == "boolean":
-        return "BOOLEAN"
-    if dtype.kind in "iu":
-        return "BIGINT"
-    if dtype.kind == "f":
-        return "DOUBLE"
-    if dtype.kind == "M":
-        return "TIMESTAMP WITH TIME ZONE" if getattr(dtype, "tz", None) else "TIMESTAMP"
-    values = series.dropna()
-    if len(values) and all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
-        return "DATE"
-    return "VARCHAR"
-
-
+# -- names and sizes --------------------------------------------------------------------------------------
 def _safe_names(header: Sequence[str]) -> list[str]:
     """Valid, unique (case-insensitively) names: the file's where they pass, fixed versions otherwise."""
     names: list[str] = []
@@ -604,25 +381,7 @@ def _oversized_cells(name: str, loaded: _Loaded) -> list[str]:
     return sniff.capped(found, f"{name}: more cells are over the size limit")
 
 
-# -- writing ---------------------------------------------------------------------------------------------
-def _existing_table(ws: Workspace, table: str) -> str | None:
-    lowered = table.lower()
-    return next((t for t in ws.table_names() if t.lower() == lowered), None)
-
-
-def _record_import(tx: Transaction, table: str, frame: pd.DataFrame, source_file: str, plan: ImportPlan) -> None:
-    """Add the catalog row for a new table (inside the import's transaction)."""
-    tx.execute(
-        "insert into imported_tables (table_name, source_file, row_count, column_count, detected, imported_at) "
-        "values (?, ?, ?, ?, ?, ?)",
-        [table, source_file, len(frame), frame.shape[1], plan.summary,
-         datetime.now(timezone.utc).replace(tzinfo=None)],
-        label=f"recording {table} in the import catalog",
-    )
-
-
 __all__ = [
-    "DELIMITERS", "ENCODINGS", "MAX_LISTED", "ImportPlan", "ImportResult", "check_column_names",
-    "check_table_name", "import_table", "parse_file", "preflight", "show_delimiter", "sniff_file",
-    "table_profile",
+    "MAX_CELL_CHARS", "MAX_COLUMNS", "ImportPlan", "check_column_names", "check_table_name", "existing_table",
+    "parse_file", "preflight", "sniff_file", "table_profile",
 ]

@@ -1,16 +1,18 @@
-"""Read an uploaded file's bytes safely: what it is, how its text is encoded and delimited, and its cells.
+"""What an uploaded file is: its format (magic bytes first, the suffix a hint), its text encoding, delimiter,
+quoting and header row.
 
 One sniffing layer for every import path: the Data page importer (`analytics.ingest.importer`) and the
-training-file loader (`models.data.user_files`) both call it, so both refuse the same files with the same
-messages (the file name as the user gave it, the line, what to change).
+training-file loader (`models.data.user_files`) both call it (and `analytics.ingest.readers` for the cells),
+so both refuse the same files with the same messages (the file name as the user gave it, the line, what to
+change).
 
 - `detect_format`: empty, binary, image, archive, compressed, UTF-16/32-without-BOM files are refused.
 - `detect_text_settings`: encoding (BOMs, strict UTF-8, then a reported guess), delimiter, quoting, header.
-- `read_text_table`: every record as text cells, with ragged rows, a quote that never closes, a header without
-  rows and whitespace-only cells found and reported.
+- `split_records`: delimited text as records, with the line each starts on and where a quote never closes.
 
-Imports only the standard library, numpy, pandas and `analytics.errors` (charset-normalizer lazily, to guess
-non-Western encodings), so the model engine can use it without the workspace database.
+Imports only the standard library, numpy, pandas, `analytics.errors` and `analytics.ingest.types`
+(charset-normalizer lazily, to guess non-Western encodings), so the model engine can use it without the
+workspace database.
 """
 
 from __future__ import annotations
@@ -18,20 +20,17 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, NamedTuple
 
-import numpy as np
-import pandas as pd
-
 from analytics.errors import ImportValidationError
+from analytics.ingest.types import DATE_RE, NUMBER_RE, TIMESTAMP_RE
 
 MAX_LISTED = 5
 """Problems of one kind listed one by one before the rest are counted."""
@@ -43,17 +42,13 @@ TEXT_FORMATS = ("csv", "tsv")
 """Formats read by `read_text_table`."""
 SNIFF_CHARS = 65_536
 """Characters (or bytes) of the file's start that detection looks at."""
-LINE_SHOWN_CHARS = 80
-"""Characters of an offending line quoted in a message."""
+
 
 _CSV_LOCK = threading.Lock()
 _EOF = "\ue000stratlab-end-of-file\ue000"  # private-use characters: a record no real file ends with
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_NUMBER_RE = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
-_DATE_RE = r"\d{4}-\d{2}-\d{2}"
-_TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""A line end of any convention (CRLF, CR, LF)."""
 _ANOTHER_FORMAT = "upload a CSV, TSV, Parquet, Excel or JSONL file instead"
-# (magic bytes, what the file is, what to do): binary content that must not be read as text.
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"\x1f\x8b", "gzip-compressed", "decompress it first (e.g. `gunzip`) and upload the file inside"),
     (b"BZh", "bzip2-compressed", "decompress it first (e.g. `bunzip2`) and upload the file inside"),
@@ -100,24 +95,6 @@ class TextSettings:
                 f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}") from e
 
 
-@dataclass(frozen=True, eq=False)
-class TextTable:
-    """A delimited text file as text cells (from `read_text_table`); nothing typed yet."""
-
-    settings: TextSettings
-    """How the file was read."""
-    header: tuple[str, ...]
-    """Column names as in the file (column_1, column_2... without a header row)."""
-    columns: list[pd.Series] = field(repr=False)
-    """One string Series per header column, a cell per data record (missing cells padded with '')."""
-    lines: np.ndarray = field(repr=False)
-    """File line (1-based) on which each data record starts."""
-    warnings: tuple[str, ...]
-    """Detection notes plus cells changed on the user's behalf (whitespace-only cells stored as empty)."""
-    problems: tuple[str, ...]
-    """Reasons the file cannot be used as it is (ragged lines, a quote that never closes, no data rows)."""
-
-
 def check_delimiter(delimiter: str) -> None:
     """Raise ImportValidationError unless `delimiter` is one character, not a quote, newline or letter."""
     if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum():
@@ -134,7 +111,16 @@ class Records(NamedTuple):
     unclosed_line: int | None
 
 
-# -- whole files ---------------------------------------------------------------------------------------------
+class Detected(NamedTuple):
+    """What `detect_text` found: the settings, the decoded text, and its quoted records when detection parsed
+    them with quoting on (None otherwise), so that reading need not parse them again."""
+
+    settings: TextSettings
+    text: str
+    quoted: Records | None
+
+
+# -- whole files ------------------------------------------------------------------------------------------
 def base_name(name: str) -> str:
     """The file name without any folder (also for Windows paths); 'upload' when there is none."""
     return PurePath(str(name).replace("\\", "/")).name or "upload"
@@ -259,19 +245,19 @@ def require_content(name: str, text: str) -> None:
         raise refuse(name, f"{name} holds only blank lines; export it again with a header row and data rows")
 
 
-# -- delimited text: detection -------------------------------------------------------------------------------
+# -- delimited text: detection ----------------------------------------------------------------------------
 def detect_text_settings(name: str, data: bytes, *, encoding: str | None = None, delimiter: str | None = None,
                          has_header: bool | None = None) -> TextSettings:
     """How to read delimited text file `name`: the user's choices where given, detected otherwise.
 
     Raises ImportValidationError when the bytes cannot be decoded or hold only blank lines.
     """
-    return _detect(name, data, encoding, delimiter, has_header)[0]
+    return detect_text(name, data, encoding, delimiter, has_header).settings
 
 
-def _detect(name: str, data: bytes, encoding: str | None, delimiter: str | None,
-            has_header: bool | None) -> tuple[TextSettings, str, Records | None]:
-    """(settings, decoded text, the text's quoted records when detection parsed them and quoting is on)."""
+def detect_text(name: str, data: bytes, encoding: str | None, delimiter: str | None,
+                has_header: bool | None) -> Detected:
+    """`detect_text_settings` keeping the decoded text and the records it parsed; raises as it does."""
     if delimiter is not None:
         check_delimiter(delimiter)
     warnings: list[str] = []
@@ -288,7 +274,7 @@ def _detect(name: str, data: bytes, encoding: str | None, delimiter: str | None,
     settings = TextSettings(format="tsv" if delimiter == "\t" else "csv", encoding=encoding,
                             delimiter=delimiter, quoting=quoting, has_header=has_header,
                             warnings=tuple(warnings))
-    return settings, text, quoted if quoting else None
+    return Detected(settings, text, quoted if quoting else None)
 
 
 def sample(text: str) -> str:
@@ -379,7 +365,7 @@ def _quoting(text: str, delimiter: str) -> tuple[bool, str | None, Records | Non
 
 def _is_typed(value: str) -> bool:
     text = value.strip()
-    return bool(re.fullmatch(_NUMBER_RE, text) or re.fullmatch(_TIMESTAMP_RE + "|" + _DATE_RE, text)
+    return bool(re.fullmatch(NUMBER_RE, text) or re.fullmatch(TIMESTAMP_RE + "|" + DATE_RE, text)
                 or text.lower() in ("true", "false"))
 
 
@@ -406,7 +392,7 @@ def guess_header(records: list[list[str]]) -> bool:
     return votes > 0 or (votes == 0 and len(first) > 1)
 
 
-# -- delimited text: records ---------------------------------------------------------------------------------
+# -- delimited text: records ------------------------------------------------------------------------------
 @contextmanager
 def _field_limit(chars: int) -> Iterator[None]:
     """Let the csv module read cells up to `chars` long so oversized cells get a precise message."""
@@ -450,243 +436,11 @@ def split_records(text: str, delimiter: str, quoting: bool) -> Records:
         return Records(rows, starts, None)
     last = rows[-1]  # the open quote swallowed the marker: drop it again, keep the record
     last[-1] = last[-1][: -len(_EOF) - 1]
-    opened = starts[-1] + sum(len(_LINE_BREAK.findall(f)) for f in last[:-1])
+    opened = starts[-1] + sum(len(LINE_BREAK.findall(f)) for f in last[:-1])
     return Records(rows, starts, opened)
 
 
-def _line_texts(text: str, numbers: Sequence[int]) -> dict[int, str]:
-    """The text of the given 1-based physical lines, each cut to LINE_SHOWN_CHARS."""
-    wanted, found, start = set(numbers), {}, 0
-    for number, brk in enumerate(_LINE_BREAK.finditer(text + "\n"), start=1):  # lazily: files can be large
-        if number in wanted:
-            line = text[start : min(brk.start(), start + LINE_SHOWN_CHARS + 1)]
-            found[number] = line if len(line) <= LINE_SHOWN_CHARS else line[:LINE_SHOWN_CHARS] + "..."
-            if len(found) == len(wanted):
-                break
-        start = brk.end()
-    return found
-
-
-# -- delimited text: reading ---------------------------------------------------------------------------------
-def read_text_table(name: str, data: bytes, settings: TextSettings) -> TextTable:
-    """Every record of delimited text file `name` as text cells, with what is wrong listed in `problems`.
-
-    Problems (collected, not raised): a quote that never closes (its line), ragged lines (their line numbers
-    and text; when no delimiter gives consistent rows, a message that says so first), a header without data
-    rows, and all rows in one column while another delimiter splits them evenly. Whitespace-only cells are
-    stored as empty strings and counted in `warnings`.
-    Raises ImportValidationError when the bytes cannot be decoded or hold only blank lines.
-    """
-    text = decode(name, data, settings.encoding)
-    require_content(name, text)
-    return _table(name, text, settings, split_records(text, settings.delimiter, settings.quoting))
-
-
-def _table(name: str, text: str, settings: TextSettings, records: Records) -> TextTable:
-    rows, starts = records.rows, records.starts
-    if records.unclosed_line is not None:
-        rows, starts = rows[:-1], starts[:-1]  # the record the open quote swallowed: reported on its own
-    first = records.rows[0]
-    header = first if settings.has_header else [f"column_{i + 1}" for i in range(len(first))]
-    body, lines = (rows[1:], starts[1:]) if settings.has_header else (rows, starts)
-    problems = _unclosed_quote(name, text, records.unclosed_line)
-    problems += _ragged(name, text, body, lines, len(header), settings)
-    if not body and not problems:
-        problems.append(f"{name} has a header row ({', '.join(header[:8])}) but no data rows: add rows "
-                        f"below it, or untick 'first row is a header' if that line is data")
-    elif len(header) == 1 and (alt := better_delimiter(text, settings.delimiter)):
-        problems.append(f"{name}: every row landed in one column, but the file splits evenly on "
-                        f"{show_delimiter(alt)}: check the delimiter (choose {show_delimiter(alt)})")
-    width = len(header)
-    columns = _columns_from_rows(body if not problems else [(r + [""] * width)[:width] for r in body], width)
-    columns, blanked, where = blank_whitespace(columns)
-    first_blank = (int(lines[where[0]]), header[where[1]]) if where else None
-    note = whitespace_note(name, blanked, first_blank, "line")
-    return TextTable(settings=settings, header=tuple(header), columns=columns,
-                     lines=np.asarray(lines, dtype=np.int64),
-                     warnings=settings.warnings + ((note,) if note else ()), problems=tuple(problems))
-
-
-def sniff_text_table(name: str, data: bytes, *, encoding: str | None = None, delimiter: str | None = None,
-                     has_header: bool | None = None) -> TextTable:
-    """`detect_text_settings` then `read_text_table`: delimited text file `name` as text cells."""
-    settings, text, quoted = _detect(name, data, encoding, delimiter, has_header)
-    return _table(name, text, settings, quoted or split_records(text, settings.delimiter, settings.quoting))
-
-
-def _unclosed_quote(name: str, text: str, line: int | None) -> list[str]:
-    if line is None:
-        return []
-    shown = _line_texts(text, [line]).get(line, "")
-    return [f"{name}, line {line}: a '\"' opens a quoted field that never closes, so every line after it "
-            f"would land in one cell: {shown!r}; close the quote, delete it, or write a quote inside a "
-            f"quoted field as \"\""]
-
-
-def _ragged(name: str, text: str, body: list[list[str]], lines: list[int], width: int,
-            settings: TextSettings) -> list[str]:
-    """One problem per line whose field count differs from the header's (capped), with its text and a fix."""
-    bad = [(lines[i], len(r)) for i, r in enumerate(body) if len(r) != width]
-    if not bad:
-        return []
-    like = "the header" if settings.has_header else "the first row"
-    shown = _line_texts(text, [line for line, _ in bad[:MAX_LISTED]])
-    problems = [f"{name}, line {line}: expected {width} fields (like {like}), got {got}: "
-                f"{shown.get(line, '')!r}" for line, got in bad[:MAX_LISTED]]
-    if len(bad) > MAX_LISTED:
-        problems.append(f"{name}: {len(bad) - MAX_LISTED} more lines do not have {width} fields")
-    delimiter = show_delimiter(settings.delimiter)
-    alt = better_delimiter(text, settings.delimiter)
-    if alt:
-        problems[-1] += (f"; the file splits evenly on {show_delimiter(alt)}: check the delimiter (choose "
-                         f"{show_delimiter(alt)})")
-        return problems
-    if _consistent(body):
-        problems[-1] += f"; check the delimiter, and put quotes around fields that contain {delimiter}"
-        return problems
-    counts = sorted({len(r) for r in body} | {width})
-    unused = next((d for d in DELIMITERS if d not in text), None)
-    one_column = (f", or, for a file of one text per line, choose a delimiter it does not contain "
-                  f"({show_delimiter(unused)})") if unused else ""
-    headline = (f"{name}: no delimiter gives every line the same number of fields (split on {delimiter}, "
-                f"lines have {counts[0]} to {counts[-1]}); {len(bad)} of {len(body)} data lines do not have "
-                f"the {width} fields of {like}, listed below: give every line {width} fields (put quotes "
-                f"around fields that contain {delimiter}){one_column}")
-    return [headline, *problems]
-
-
-def _consistent(body: list[list[str]]) -> bool:
-    """Whether at least 90% of the records have the same number of fields."""
-    if not body:
-        return True
-    hits = Counter(len(r) for r in body).most_common(1)[0][1]
-    return hits >= 0.9 * len(body)
-
-
-def _columns_from_rows(rows: list[list[str]], width: int) -> list[pd.Series]:
-    if not rows:
-        return [pd.Series([], dtype="string") for _ in range(width)]
-    block = np.array(rows, dtype=object).reshape(len(rows), width)
-    return [pd.Series(block[:, j], dtype="string") for j in range(width)]
-
-
-# -- cells -------------------------------------------------------------------------------------------------
-def blank_whitespace(columns: list[pd.Series]) -> tuple[list[pd.Series], int, tuple[int, int] | None]:
-    """`columns` with text cells holding only whitespace set to '', how many there were, and the first one
-    as (row index, column index), None when there were none."""
-    out, total, first = [], 0, None
-    for j, series in enumerate(columns):
-        if isinstance(series.dtype, pd.StringDtype):
-            mask = (series.str.len() > 0) & (series.str.strip() == "")
-            mask = mask.fillna(False).to_numpy(dtype=bool)
-        elif series.dtype == object:
-            mask = np.fromiter((isinstance(v, str) and v != "" and not v.strip() for v in series), bool,
-                               len(series))
-        else:
-            out.append(series)
-            continue
-        hits = np.flatnonzero(mask)
-        if len(hits):
-            series = series.copy()
-            series[mask] = ""
-            total += len(hits)
-            if first is None or hits[0] < first[0]:
-                first = (int(hits[0]), j)
-        out.append(series)
-    return out, total, first
-
-
-def whitespace_note(name: str, count: int, where: tuple[int, str] | None, row_word: str) -> str | None:
-    """The warning for `count` whitespace-only cells stored as empty; `where` is the first one's (line or row,
-    column). None when `count` is 0."""
-    if not count:
-        return None
-    first = f" (the first on {row_word} {where[0]}, column {where[1]!r})" if where else ""
-    cells = "1 cell held only spaces and was" if count == 1 else f"{count:,} cells held only spaces and were"
-    return f"{name}: {cells} stored as empty{first}"
-
-
-# -- JSON Lines and Parquet ---------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class JsonTable:
-    """A JSON Lines file (or one JSON array of objects) as columns of values (from `read_json_lines`)."""
-
-    encoding: str
-    """Python codec the text was decoded with."""
-    header: tuple[str, ...]
-    """Every key of every object, in order of first appearance."""
-    columns: list[pd.Series] = field(repr=False)
-    """One object Series per key (None where an object lacks it); whitespace-only strings stored as ''."""
-    lines: np.ndarray = field(repr=False)
-    """Line (or array item) of each object, 1-based."""
-    warnings: tuple[str, ...]
-    """A guessed encoding, whitespace-only cells stored as empty."""
-    problems: tuple[str, ...]
-    """Lines that are not valid JSON or not objects, no objects, only empty objects."""
-
-
-def read_json_lines(name: str, data: bytes, encoding: str | None = None) -> JsonTable:
-    """JSON Lines file `name` as columns, one object per line; `encoding` None detects it.
-
-    Raises ImportValidationError when the bytes cannot be decoded or hold only blank lines.
-    """
-    warnings: list[str] = []
-    if not encoding:
-        encoding, note = detect_encoding(data)
-        warnings += [note] if note else []
-    text = decode(name, data, encoding)
-    require_content(name, text)
-    objects, lines, problems = json_objects(name, text)
-    header = list(dict.fromkeys(key for obj in objects for key in obj))
-    if objects and not header:
-        problems.append(f"{name}: every object is empty ({{}}); each line needs keys and values")
-    if not objects and not problems:
-        problems.append(f"{name} holds no JSON objects; put one object per line")
-    columns = [pd.Series([obj.get(key) for obj in objects], dtype=object) for key in header]
-    columns, blanked, where = blank_whitespace(columns)
-    note = whitespace_note(name, blanked, (lines[where[0]], header[where[1]]) if where else None, "line")
-    return JsonTable(encoding=encoding, header=tuple(header), columns=columns,
-                     lines=np.asarray(lines, dtype=np.int64),
-                     warnings=tuple(warnings + ([note] if note else [])), problems=tuple(problems))
-
-
-def read_parquet(name: str, data: bytes) -> pd.DataFrame:
-    """Parquet file `name` as pandas reads it. Raises ImportValidationError for a damaged file."""
-    try:
-        return pd.read_parquet(io.BytesIO(data))
-    except Exception as e:  # pyarrow raises ArrowInvalid, OSError... for damaged files
-        raise refuse(name, f"{name} could not be read as Parquet ({e}); export it again") from e
-
-
-def json_objects(name: str, text: str) -> tuple[list[dict], list[int], list[str]]:
-    """Objects of a JSON Lines text (or of one JSON array), their lines (items), and per-line problems."""
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as e:
-            return [], [], [f"{name}, line {e.lineno}: not valid JSON ({e.msg}, column {e.colno})"]
-        pairs = list(enumerate(items, start=1)) if isinstance(items, list) else [(1, items)]
-        word = "item"
-    else:
-        pairs, word = [], "line"
-        bad: list[str] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    pairs.append((number, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    bad.append(f"{name}, line {number}: not valid JSON ({e.msg}, column {e.colno}); "
-                               f"JSON Lines needs one complete object per line")
-        if bad:
-            return [], [], capped(bad, f"{name}: more lines are not valid JSON")
-    not_objects = [f"{name}, {word} {n}: expected a JSON object {{...}}, got {type(v).__name__}"
-                   for n, v in pairs if not isinstance(v, dict)]
-    if not_objects:
-        return [], [], capped(not_objects, f"{name}: more {word}s are not JSON objects")
-    return [v for _, v in pairs], [n for n, _ in pairs], []
-
-
-# -- messages ----------------------------------------------------------------------------------------------
+# -- messages ---------------------------------------------------------------------------------------------
 def capped(problems: list[str], more: str) -> list[str]:
     """The first MAX_LISTED problems, then one line counting the rest (`more` says what they are)."""
     if len(problems) <= MAX_LISTED:
@@ -700,10 +454,9 @@ def show_delimiter(delimiter: str) -> str:
 
 
 __all__ = [
-    "DELIMITERS", "ENCODINGS", "MAX_LISTED", "TEXT_FORMATS", "JsonTable", "Records", "TextSettings",
-    "TextTable", "base_name", "better_delimiter", "blank_whitespace", "capped", "check_delimiter", "decode",
-    "detect_delimiter", "detect_encoding", "detect_format", "detect_quoting", "detect_text_settings",
-    "file_suffix", "guess_encoding", "guess_header", "json_objects", "read_json_lines", "read_parquet",
-    "read_text_table", "refuse", "require_content", "sample", "show_delimiter", "sniff_text_table",
-    "split_records", "whitespace_note",
+    "DELIMITERS", "ENCODINGS", "LINE_BREAK", "MAX_LISTED", "TEXT_FORMATS", "Detected", "Records",
+    "TextSettings", "base_name", "better_delimiter", "capped", "check_delimiter", "decode",
+    "detect_delimiter", "detect_encoding", "detect_format", "detect_quoting", "detect_text",
+    "detect_text_settings", "file_suffix", "guess_encoding", "guess_header", "refuse", "require_content",
+    "sample", "show_delimiter", "split_records",
 ]

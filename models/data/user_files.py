@@ -1,7 +1,7 @@
 """User files for training: read (CSV, TSV, Parquet, JSONL), validate a labelled table, split it.
 
-Reading goes through `analytics.ingest.sniff`, so the same files are refused with the same messages as on
-the Data page. Example ids are 'row-00001'... (1-based data rows, as in validation messages).
+Reading goes through `analytics.ingest.sniff` and `readers`, so the same files are refused with the same
+messages as on the Data page. Example ids are 'row-00001'... (1-based data rows, as in validation messages).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from analytics.errors import ImportValidationError
-from analytics.ingest import sniff
+from analytics.ingest import readers, sniff
 from models.data.catalog import file_sha256, load_dataset
 from models.data.pii import scrub_texts
 from models.data.splits import Rows, assemble_splits, carve, holdout_count, limit_per_class
@@ -83,7 +83,7 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
     try:
         fmt, warnings = sniff.detect_format(name, data)
         if fmt == "parquet":
-            frame = sniff.read_parquet(name, data)
+            frame = readers.read_parquet(name, data)
         elif fmt == "jsonl":
             frame = _from_json_lines(name, data)
         elif fmt in sniff.TEXT_FORMATS:
@@ -97,7 +97,7 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
 
 
 def _from_delimited(name: str, data: bytes) -> pd.DataFrame:
-    table = sniff.sniff_text_table(name, data, has_header=True)
+    table = readers.sniff_text_table(name, data, has_header=True)
     _refuse_problems(name, table.problems)
     frame = pd.DataFrame({j: column.astype(str) for j, column in enumerate(table.columns)})
     frame.columns = _column_names(table.header)
@@ -106,7 +106,7 @@ def _from_delimited(name: str, data: bytes) -> pd.DataFrame:
 
 
 def _from_json_lines(name: str, data: bytes) -> pd.DataFrame:
-    table = sniff.read_json_lines(name, data)
+    table = readers.read_json_lines(name, data)
     _refuse_problems(name, table.problems)
     frame = pd.DataFrame({j: column for j, column in enumerate(table.columns)})
     frame.columns = _column_names(table.header)

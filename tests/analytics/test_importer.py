@@ -13,8 +13,9 @@ import pytest
 
 from analytics.db import Workspace
 from analytics.errors import ImportValidationError, InvalidNameError, WorkspaceError
-from analytics.ingest import importer
-from analytics.ingest.importer import ImportPlan, import_table, parse_file, sniff_file, table_profile
+from analytics.ingest import importer, write
+from analytics.ingest.importer import ImportPlan, parse_file, sniff_file, table_profile
+from analytics.ingest.write import import_table
 
 MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 
@@ -350,7 +351,7 @@ def test_failed_catalog_insert_leaves_nothing(empty_ws: Workspace, monkeypatch):
     def broken(tx, *args):
         tx.execute("insert into imported_tables (table_name) values (null)")  # violates not null
 
-    monkeypatch.setattr(importer, "_record_import", broken)
+    monkeypatch.setattr(write, "_record_import", broken)
     with pytest.raises(WorkspaceError, match="nothing was written"):
         import_table(empty_ws, "sales", frame, "sales.csv", plan)
     assert "sales" not in empty_ws.table_names()
@@ -360,7 +361,7 @@ def test_failed_catalog_insert_leaves_nothing(empty_ws: Workspace, monkeypatch):
 def test_failed_replace_keeps_the_old_table(empty_ws: Workspace, monkeypatch):
     plan, frame = load("sales.csv", SALES)
     import_table(empty_ws, "sales", frame, "sales.csv", plan)
-    monkeypatch.setattr(importer, "_record_import", lambda *a: (_ for _ in ()).throw(ValueError("disk full")))
+    monkeypatch.setattr(write, "_record_import", lambda *a: (_ for _ in ()).throw(ValueError("disk full")))
     with pytest.raises(WorkspaceError, match="disk full"):
         import_table(empty_ws, "sales", frame.head(1), "sales.csv", plan, replace=True)
     assert empty_ws.row_count("sales") == 3  # the drop was rolled back with the rest

@@ -1,7 +1,9 @@
-"""analytics/sniff.py: the reading layer shared by the Data page importer and the training-file loader."""
+"""analytics/ingest/sniff.py and readers.py: the reading layer shared by the Data page importer and the training-file
+loader."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -10,23 +12,44 @@ from pathlib import Path
 import pytest
 
 from analytics.errors import ImportValidationError
-from analytics.ingest import sniff
+from analytics.ingest import readers, sniff
 from analytics.ingest.importer import parse_file, sniff_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", ROOT.parent / "shared" / "datasets"))
 
 
-def read(name: str, data: bytes, **overrides) -> sniff.TextTable:
-    return sniff.sniff_text_table(name, data, **overrides)
+def read(name: str, data: bytes, **overrides) -> readers.TextTable:
+    return readers.sniff_text_table(name, data, **overrides)
 
 
-def test_imports_neither_duckdb_nor_the_workspace() -> None:
-    code = ("import sys, analytics.ingest.sniff; "
+MODELS_IMPORTS = ("analytics.errors", "analytics.ingest.sniff", "analytics.ingest.readers", "analytics.settings",
+                  "analytics.compute.stats")
+"""Every analytics module that models/ imports (grep 'from analytics' models/)."""
+
+
+@pytest.mark.parametrize("module", MODELS_IMPORTS)
+def test_imports_neither_duckdb_nor_the_workspace(module: str) -> None:
+    code = (f"import sys, {module}; "
             "print(sorted({'duckdb', 'analytics.db', 'streamlit', 'torch'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_list_of_modules_models_imports_is_complete() -> None:
+    found = set()
+    for path in (ROOT / "models").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:  # `from analytics.ingest import sniff` imports a module
+                    sub = f"{node.module}.{alias.name}"
+                    is_module = (ROOT / (sub.replace(".", "/") + ".py")).is_file()
+                    found.add(sub if is_module else node.module)
+    from_analytics = {name for name in found if name.split(".")[0] == "analytics"}
+    assert from_analytics <= set(MODELS_IMPORTS), f"add {from_analytics - set(MODELS_IMPORTS)} to MODELS_IMPORTS"
 
 
 def test_text_cells_lines_and_settings() -> None:
@@ -111,7 +134,7 @@ def test_whitespace_only_cells_are_stored_as_empty_and_counted() -> None:
 
 
 def test_whitespace_only_cells_in_json_lines() -> None:
-    table = sniff.read_json_lines("ws.jsonl", b'{"a": " ", "b": 1}\n\n{"a": "x", "b": 2}\n')
+    table = readers.read_json_lines("ws.jsonl", b'{"a": " ", "b": 1}\n\n{"a": "x", "b": 2}\n')
     assert table.columns[0].tolist() == ["", "x"] and table.lines.tolist() == [1, 3]
     assert table.warnings == ("ws.jsonl: 1 cell held only spaces and was stored as empty (the first on "
                               "line 1, column 'a')",)
