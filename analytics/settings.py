@@ -6,7 +6,8 @@ cannot be used raises `SettingsError` naming the variable, the value and what it
 
 Read them with `settings()`: parsed once and cached (keyed on the `STRATLAB_*` variables, so a variable
 set at run time is seen; `settings.cache_clear()` empties the cache). Job processes inherit the
-environment, so they see the same values. README's Configuration table is generated from this module (`settings_table_markdown`).
+environment, so they see the same values. README's Configuration table is generated from this module
+(`settings_table_markdown`).
 
 A pure leaf: standard library and `analytics.errors` only, so `models` may import it too.
 """
@@ -73,7 +74,7 @@ class Settings:
     train_function: str | None = None
     """Test seam: `module:function` the job runner calls instead of `models.training.train.train`."""
     chromium: str | None = None
-    """Chromium executable for the browser tests and benchmarks; unset: `chromium` on the PATH."""
+    """Chromium executable for the browser tests and benchmarks; unset: the usual Debian path or the PATH."""
 
     def __post_init__(self) -> None:
         checks = (_check_memory(self.duckdb_memory), _check_whole("demo_events", self.demo_events),

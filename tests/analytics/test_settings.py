@@ -19,7 +19,7 @@ TABLE_END = "<!-- settings-table:end -->"
 
 def readme_table() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert TABLE_START in text and TABLE_END in text, f"README.md lost the {TABLE_START} / {TABLE_END} markers"
+    assert TABLE_START in text and TABLE_END in text, f"README.md lost its {TABLE_START} / {TABLE_END} lines"
     return text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip("\n") + "\n"
 
 
@@ -48,7 +48,8 @@ def test_defaults_without_variables() -> None:
 
 def test_values_are_parsed_by_type(tmp_path: Path) -> None:
     s = Settings.from_env({
-        "STRATLAB_RUNS_DIR": str(tmp_path / "runs"), "STRATLAB_MAX_JOBS": " 3 ", "STRATLAB_DEMO_EVENTS": "20000",
+        "STRATLAB_RUNS_DIR": str(tmp_path / "runs"), "STRATLAB_MAX_JOBS": " 3 ",
+        "STRATLAB_DEMO_EVENTS": "20000",
         "STRATLAB_INFERENCE_BENCH_S": "0", "STRATLAB_DATASET_MIRROR": f"  {tmp_path}  ",
         "STRATLAB_MODEL_DIRS": os.pathsep.join(["/a", " ", "~/b"]), "STRATLAB_PASSWORD": " s3cret ",
         "STRATLAB_DUCKDB_MEMORY": "700MB", "STRATLAB_GPUS_PER_JOB": "", "OTHER_RUNS_DIR": "/ignored"})
@@ -84,7 +85,8 @@ def test_constructor_checks_too() -> None:
         assert Settings(duckdb_memory=memory).duckdb_memory == memory
 
 
-def test_settings_is_cached_and_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_is_cached_and_follows_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
     monkeypatch.setenv("STRATLAB_RUNS_DIR", str(tmp_path / "a"))
     first = settings()
     assert settings() is first and first.runs_dir == tmp_path / "a"
