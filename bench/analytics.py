@@ -30,7 +30,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.compute import metrics  # noqa: E402
+from analytics.compute.metrics.report import run_query  # noqa: E402
+from analytics.compute.metrics.schema import FUNNEL_STEPS, MetricFilters  # noqa: E402
+from analytics.compute.metrics.source import data_span, prepare_source  # noqa: E402
 from analytics.db import Workspace  # noqa: E402
 
 OUT_DIR = ROOT / "bench" / "out"
@@ -97,7 +99,7 @@ def pandas_funnel(ev: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     is_week_2 = activated & cohort["user_id"].isin(week_2)
     is_paying = is_week_2 & cohort["account_id"].isin(paying_accounts)
     users = [len(cohort), int(activated.sum()), int(is_week_2.sum()), int(is_paying.sum())]
-    frame = pd.DataFrame({"step_order": [1, 2, 3, 4], "step": list(metrics.FUNNEL_STEPS), "users": users})
+    frame = pd.DataFrame({"step_order": [1, 2, 3, 4], "step": list(FUNNEL_STEPS), "users": users})
     frame["conversion_from_previous"] = frame["users"] / frame["users"].shift(1).replace(0, np.nan)
     frame["conversion_from_signup"] = frame["users"] / (users[0] or np.nan)
     return frame
@@ -158,11 +160,11 @@ def main() -> None:
     args = parser.parse_args()
 
     ws = open_workspace(args.events, args.threads)
-    span = metrics.data_span(ws)
+    span = data_span(ws)
     if span is None:
         sys.exit("the workspace has no events")
-    filters = metrics.MetricFilters(start=span[0], end=span[1])
-    params = metrics.prepare_source(ws, filters)
+    filters = MetricFilters(start=span[0], end=span[1])
+    params = prepare_source(ws, filters)
 
     started = time.perf_counter()
     ev = ws.sql("select event_time, user_id, account_id, event_type, amount_usd from metric_events")
@@ -170,9 +172,9 @@ def main() -> None:
     load_s = time.perf_counter() - started
 
     duck_cohort_s, duck_cohort_cpu, duck_cohort = best_of(
-        args.runs, lambda: metrics.run_query(ws, "metrics_retention", params))
+        args.runs, lambda: run_query(ws, "metrics_retention", params))
     duck_funnel_s, duck_funnel_cpu, duck_funnel = best_of(
-        args.runs, lambda: metrics.run_query(ws, "metrics_funnel", params))
+        args.runs, lambda: run_query(ws, "metrics_funnel", params))
     pd_cohort_s, pd_cohort_cpu, pd_cohort = best_of(
         args.runs, lambda: pandas_retention(ev, filters.start, filters.end))
     pd_funnel_s, pd_funnel_cpu, pd_funnel = best_of(

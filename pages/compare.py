@@ -18,11 +18,13 @@ from analytics.compute.compare.recommend import break_even_points, recommend
 from analytics.compute.compare.scaling import SCALING_FORMULAS, learning_curve
 from analytics.errors import AnalyticsError, CostInputError
 from analytics.ingest import prices
+from analytics.money import format_usd
 from analytics.report.memo import build_memo_html, memo_filename, save_memo
 from models.errors import StratLabModelError
 from pages._shared import compare as compare_view
 from pages._shared import page, workspace
 from pages._shared import runs as runs_view
+from pages._shared.tables import money_table
 
 NO_TARGET = 0.0
 PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd",
@@ -105,7 +107,8 @@ def _hardware_pickers(dataset: str) -> tuple[tuple[str, int], ...]:
         return ()
     catalog = pd.concat([workspace.hardware_prices(workspace.generation(), "cpu"),
                          workspace.hardware_prices(workspace.generation(), "gpu")])
-    labels = {int(r.price_id): f"{r.label} · ${r.hourly_usd:g}/h" for r in catalog.itertuples()}
+    labels = {int(r.price_id): f"{r.label} · {format_usd(r.hourly_usd, digits=4)}/h"
+              for r in catalog.itertuples()}
     options = [None, *labels]
     chosen = []
     with st.expander("Hardware prices (what each measured machine costs per hour)",
@@ -138,14 +141,12 @@ def _leaderboard_tab(board: Leaderboard) -> None:
     st.markdown(f"**Recommendation.** {recommend(board)}")
     for flag in board.flags:
         st.warning(flag, icon=":material/flag:")
-    st.dataframe(_format_table(board), hide_index=True, width="stretch", column_config={
-        "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
-        "CI low": st.column_config.NumberColumn(format="%.1f%%"), "CI high": st.column_config.NumberColumn(format="%.1f%%"),
-        "macro-F1": st.column_config.NumberColumn(format="%.3f"), "p50 ms": st.column_config.NumberColumn(format="%.1f"),
-        "$ / 1k requests": st.column_config.NumberColumn(format="$%.5f"),
-        "training $": st.column_config.NumberColumn(format="$%.4f"),
-        "monthly $": st.column_config.NumberColumn(format="$%.2f"),
-        f"{board.settings.months}-month $": st.column_config.NumberColumn(format="$%.2f")})
+    money = ["$ / 1k requests", "training $", "monthly $", f"{board.settings.months}-month $"]
+    percent = st.column_config.NumberColumn(format="%.1f%%")
+    st.dataframe(money_table(_format_table(board), money), hide_index=True, width="stretch", column_config={
+        "accuracy": percent, "CI low": percent, "CI high": percent,
+        "macro-F1": st.column_config.NumberColumn(format="%.3f"),
+        "p50 ms": st.column_config.NumberColumn(format="%.1f")})
     figures = compare_view.figures(workspace.generation(), board.settings)
     st.plotly_chart(figures["frontier"], width="stretch", key="cmp_frontier")
     left, right = st.columns(2)
@@ -175,7 +176,8 @@ def _projection(board: Leaderboard) -> None:
 
 def _api_forms(board: Leaderboard) -> None:
     api_rows = workspace.hardware_prices(workspace.generation(), "api")
-    labels = {int(r.price_id): f"{r.label} · ${r.input_per_m_usd:g}/${r.output_per_m_usd:g} per 1M"
+    labels = {int(r.price_id): f"{r.label} · {format_usd(r.input_per_m_usd, digits=4)}/"
+                               f"{format_usd(r.output_per_m_usd, digits=4)} per 1M"
               for r in api_rows.itertuples()}
     with st.expander("Add a hosted API candidate"):
         with st.form("cmp_api_form", clear_on_submit=False):
@@ -266,11 +268,11 @@ def _cascade_tab(board: Leaderboard) -> None:
     best = cascade_operating_points(result)
     st.caption(f"Simulated on {result.n_examples} test texts both scored: every request runs the first model; "
                f"those below the confidence threshold also run the fallback. Best operating points:")
-    st.dataframe(best.assign(accuracy=best["accuracy"] * 100, deferred_share=best["deferred_share"] * 100),
-                 hide_index=True, column_config={
-                     "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
-                     "deferred_share": st.column_config.NumberColumn("deferred", format="%.0f%%"),
-                     "cost_per_1k_usd": st.column_config.NumberColumn("$ / 1k", format="$%.5f")})
+    shown = best.assign(accuracy=best["accuracy"] * 100, deferred_share=best["deferred_share"] * 100)
+    st.dataframe(money_table(shown, ["cost_per_1k_usd"]), hide_index=True, column_config={
+        "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+        "deferred_share": st.column_config.NumberColumn("deferred", format="%.0f%%"),
+        "cost_per_1k_usd": st.column_config.NumberColumn("$ / 1k")})
 
 
 def _learning_tab(board: Leaderboard) -> None:
@@ -279,7 +281,7 @@ def _learning_tab(board: Leaderboard) -> None:
     curve = learning_curve(board, cost)
     st.plotly_chart(charts.learning_curve_chart(curve, cost), width="stretch", key="cmp_learning")
     if not curve.empty:
-        st.dataframe(curve.drop(columns="candidate"), hide_index=True)
+        st.dataframe(money_table(curve.drop(columns="candidate"), ["labelling_usd"]), hide_index=True)
 
 
 def _prices_tab(ws) -> None:
@@ -350,11 +352,12 @@ def _planner_tab() -> None:
               help="Kaplan et al., 2020")
     st.caption(f"Chinchilla-optimal data for {params_b:g}B parameters: about {chinchilla:,.0f}B tokens "
                f"(you chose {tokens_b:,.0f}B, {tokens_b / params_b:,.1f} tokens per parameter).")
-    st.dataframe(plans.drop(columns=["price_id", "chinchilla_tokens"]), hide_index=True, width="stretch",
+    shown = money_table(plans.drop(columns=["price_id", "chinchilla_tokens"]), ["cost_usd"])
+    st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"flops": st.column_config.NumberColumn("FLOPs", format="scientific"),
                                 "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
                                 "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
-                                "cost_usd": st.column_config.NumberColumn("$", format="$%.0f")})
+                                "cost_usd": st.column_config.NumberColumn("$")})
     st.markdown("**Formulas**\n" + "\n".join(f"- {line}" for line in SCALING_FORMULAS))
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.charts import runs as charts_runs
+from analytics.money import format_usd
 from models.core.config import METHODS, TrainConfig, field_docs
 from models.data.catalog import list_datasets
 from models.data.user_files import validate_labelled_frame
@@ -249,13 +250,15 @@ def show_estimate(config, data: dict, spec, prices: pd.DataFrame, price_label: s
     cols[0].metric("Time (estimate)", _duration(timing.total_s if timing else None))
     cols[1].metric("Peak memory (formula)", _gib(memory.total_bytes),
                    help=f"Measured peak while timing: {_gib(measured.peak_memory_bytes if measured else None)}")
-    cols[2].metric("Cost (estimate)", f"${cost_usd(timing.total_s, hourly):.4f}" if timing and hourly else "–")
+    cost = format_usd(cost_usd(timing.total_s, hourly)) if timing and hourly else "–"
+    cols[2].metric("Cost (estimate)", cost)
     if timing:
         st.caption(f"Time = {timing.formula}; measured on {measured.device} with {measured.measured_steps} real "
                    f"steps. Early stopping can end sooner; other jobs on this machine make it slower.")
     st.caption(f"Memory = {memory.formula}.")
     if timing and hourly:
-        st.caption(f"Cost = {_duration(timing.total_s)} / 3600 x ${hourly}/hour ({price_label}).")
+        st.caption(f"Cost = {_duration(timing.total_s)} / 3600 x {format_usd(hourly, digits=4)}/hour "
+                   f"({price_label}).")
 
 
 def launch(config) -> None:

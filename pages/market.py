@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
-from analytics.charts.market import MarketFigures
-from analytics.compute import market
+from analytics.compute.market.competitors import CompetitorMapping
+from analytics.compute.market.segments import SegmentMapping
+from analytics.compute.market.sizing import ASSUMPTION_HELP, FORMULAS_LATEX, MarketAssumptions, SizingResult
 from analytics.errors import AnalyticsError
+from analytics.money import format_usd
 from pages._shared import market as market_view
 from pages._shared import page, workspace
+from pages._shared.tables import money_table
+
+if TYPE_CHECKING:
+    from analytics.charts.market import MarketFigures
 
 SAMPLE, MINE, NONE = "Sample table", "My table", "(none)"
 PROJECTION_YEARS = 5
@@ -36,11 +44,11 @@ def _choose_table(gen: int, key: str) -> str | None:
     return st.selectbox("Table", tables, key=key)
 
 
-def _segment_mapping(gen: int) -> market.SegmentMapping | None:
+def _segment_mapping(gen: int) -> SegmentMapping | None:
     """Sidebar: sample table, or a user table with a column for each role. None when nothing to load."""
     source = st.radio("Segments from", [SAMPLE, MINE], horizontal=True, key="mk_seg_source")
     if source == SAMPLE:
-        return market.SegmentMapping()
+        return SegmentMapping()
     table = _choose_table(gen, "mk_seg_table")
     if table is None:
         return None
@@ -52,12 +60,12 @@ def _segment_mapping(gen: int) -> market.SegmentMapping | None:
     }
     picked = {role: _pick(label, columns, role, f"mk_seg_{role}", optional) for role, (label, optional)
               in roles.items()}
-    return market.SegmentMapping(table=table, **picked)
+    return SegmentMapping(table=table, **picked)
 
 
-def _assumptions(segments: pd.DataFrame) -> market.MarketAssumptions:
+def _assumptions(segments: pd.DataFrame) -> MarketAssumptions:
     """Sidebar widgets -> MarketAssumptions (percent inputs become shares)."""
-    help_ = market.ASSUMPTION_HELP
+    help_ = ASSUMPTION_HELP
     served = {}
     for field, column, label in (("regions", "region", "Regions"), ("industries", "industry", "Industries"),
                                  ("company_sizes", "company_size", "Company sizes")):
@@ -77,24 +85,24 @@ def _assumptions(segments: pd.DataFrame) -> market.MarketAssumptions:
     growth = st.number_input("Market growth ×", 0.0, 10.0, 1.0, 0.1, key="mk_growth", help=help_["growth_multiplier"])
     gain = st.number_input("Adoption gain (points / yr)", 0.0, 100.0, 0.0, 0.5, key="mk_gain",
                            help=help_["adoption_gain_per_year"])
-    return market.MarketAssumptions(
+    return MarketAssumptions(
         **served, obtainable_share=share / 100, reach_rate=reach / 100, win_rate=win / 100,
         reachable_accounts=int(accounts) or None, acv_multiplier=acv, adoption_multiplier=adoption,
         growth_multiplier=growth, adoption_gain_per_year=gain / 100,
     )
 
 
-def _kpis(result: market.SizingResult, title: str) -> None:
+def _kpis(result: SizingResult, title: str) -> None:
     st.subheader(title)
     cols = st.columns(3)
     for col, label, value, formula in zip(cols, ("TAM", "SAM", "SOM"),
                                           (result.tam_usd, result.sam_usd, result.som_usd), result.formulas,
                                           strict=True):
-        col.metric(label, market.format_usd(value), help=formula)
+        col.metric(label, format_usd(value), help=formula)
     st.caption(f"≈ {result.customers:,.0f} customers · {result.served_companies:,.0f} companies served")
     with st.expander("Formulas"):
         st.latex(r"\begin{aligned}" + r"\\".join(
-            line.replace(" = ", " &= ", 1) for line in market.FORMULAS_LATEX[result.method]) + r"\end{aligned}")
+            line.replace(" = ", " &= ", 1) for line in FORMULAS_LATEX[result.method]) + r"\end{aligned}")
 
 
 def _sensitivity(figures: MarketFigures) -> None:
@@ -110,14 +118,14 @@ def _projection(proj: pd.DataFrame, figures: MarketFigures) -> None:
     table = pd.DataFrame({"Year": proj["year"], "Companies served": proj["companies"].map("{:,.0f}".format)})
     for column, label in (("tam_usd", "TAM"), ("sam_usd", "SAM"), ("som_usd", "SOM top-down"),
                           ("som_bottom_up_usd", "SOM bottom-up")):
-        table[label] = proj[column].map(market.format_usd)
+        table[label] = proj[column].map(format_usd)
     st.dataframe(table, hide_index=True, width="stretch")
 
 
-def _competitor_mapping(gen: int) -> market.CompetitorMapping | None:
+def _competitor_mapping(gen: int) -> CompetitorMapping | None:
     source = st.radio("Competitors from", [SAMPLE, MINE], horizontal=True, key="mk_comp_source")
     if source == SAMPLE:
-        return market.CompetitorMapping()
+        return CompetitorMapping()
     table = _choose_table(gen, "mk_comp_table")
     if table is None:
         return None
@@ -134,7 +142,7 @@ def _competitor_mapping(gen: int) -> market.CompetitorMapping | None:
         funding = _pick("Funding (USD M)", columns, "funding_usd_m", "mk_comp_funding", optional=True)
     with c5:
         launch = _pick("Launch year", columns, "launch_year", "mk_comp_launch", optional=True)
-    return market.CompetitorMapping(table=table, name=name, price_per_seat_usd=price, capability=tuple(caps),
+    return CompetitorMapping(table=table, name=name, price_per_seat_usd=price, capability=tuple(caps),
                                     funding_usd_m=funding, launch_year=launch)
 
 
@@ -155,19 +163,20 @@ def _competitors(gen: int) -> None:
         return
     st.plotly_chart(section.figure, width="stretch", theme=None)
     frame = section.table
+    dollars = {"price_per_seat_usd": 1.0, "funding_usd_m": 1e6}  # funding is in millions
     st.dataframe(
-        frame, hide_index=True, width="stretch",
+        money_table(frame, dollars), hide_index=True, width="stretch",
         column_order=["is_us", "name", "price_per_seat_usd", "capability_score", "capability_per_usd",
                       "funding_usd_m", "launch_year"],
         column_config={
             "is_us": st.column_config.CheckboxColumn("Us", width="small"),
             "name": "Product",
-            "price_per_seat_usd": st.column_config.NumberColumn("Price / seat / mo", format="$%.0f"),
+            "price_per_seat_usd": st.column_config.NumberColumn("Price / seat / mo"),
             "capability_score": st.column_config.NumberColumn("Capability", format="%.2f"),
             "capability_per_usd": st.column_config.ProgressColumn(
                 "Value: capability per $", format="%.3f", min_value=0.0,
                 max_value=float(frame["capability_per_usd"].max() or 1.0)),
-            "funding_usd_m": st.column_config.NumberColumn("Funding", format="$%.0fM"),
+            "funding_usd_m": st.column_config.NumberColumn("Funding"),
             "launch_year": st.column_config.NumberColumn("Launched", format="%d"),
         },
     )

@@ -6,8 +6,16 @@ from datetime import date
 
 import streamlit as st
 
-from analytics.compute import metrics
+from analytics.compute.metrics.report import Kpis
+from analytics.compute.metrics.schema import (
+    DEFINITIONS_MARKDOWN,
+    EVENT_TYPES,
+    EventMapping,
+    MetricFilters,
+    schema_markdown,
+)
 from analytics.errors import AnalyticsError, NoEventsError
+from analytics.money import format_usd
 from pages._shared import metrics as metrics_view
 from pages._shared import page, workspace
 
@@ -36,7 +44,7 @@ def _pick(label: str, columns: list[str], role: str, optional: bool = False) -> 
     return None if choice == NONE else choice
 
 
-def _mapping(gen: int) -> metrics.EventMapping | None:
+def _mapping(gen: int) -> EventMapping | None:
     """Sidebar: the event source. None = sample events; stops the page when a mapping is incomplete."""
     source = st.radio("Events from", [SAMPLE, MINE], horizontal=True, key="mt_source")
     if source == SAMPLE:
@@ -54,18 +62,18 @@ def _mapping(gen: int) -> metrics.EventMapping | None:
     values = metrics_view.column_values(gen, table, picked["event_type"])
     st.caption("Which of your event types mean ours?")
     pairs = {}
-    for ours in metrics.EVENT_TYPES:
+    for ours in EVENT_TYPES:
         default = [v for v in values if v.lower() == ours]
         for theirs in st.multiselect(ours, values, default=default, key=f"mt_type_{ours}"):
             pairs[theirs] = ours
     try:
-        return metrics.EventMapping(table=table, event_types=pairs, **picked)
+        return EventMapping(table=table, event_types=pairs, **picked)
     except AnalyticsError as e:
         page.show_error(e)
         st.stop()
 
 
-def _filters(gen: int, span: tuple[date, date], mapped: bool) -> metrics.MetricFilters:
+def _filters(gen: int, span: tuple[date, date], mapped: bool) -> MetricFilters:
     """Date range and segment filters; stops the page with a message when the range is incomplete."""
     options = metrics_view.options(gen)
     cols = st.columns([2, 1, 1, 1, 1])
@@ -74,14 +82,14 @@ def _filters(gen: int, span: tuple[date, date], mapped: bool) -> metrics.MetricF
     for col, (field, label) in zip(cols[1:], (("region", "Region"), ("industry", "Industry"),
                                               ("company_size", "Company size"), ("plan", "Plan")), strict=True):
         disabled = mapped and field != "plan"
-        choice = col.selectbox(label, [ALL, *options[field]], key=f"mt_{field}", disabled=disabled,
+        choice = col.selectbox(label, [ALL, *getattr(options, field)], key=f"mt_{field}", disabled=disabled,
                                help="Needs the sample accounts table" if disabled else None)
         segment[field] = None if disabled or choice == ALL else choice
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
         st.info("Pick an end date to finish the date range.", icon=":material/date_range:")
         st.stop()
     try:
-        return metrics.MetricFilters(start=picked[0], end=picked[1], **segment)
+        return MetricFilters(start=picked[0], end=picked[1], **segment)
     except AnalyticsError as e:
         page.show_error(e)
         st.stop()
@@ -91,27 +99,16 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _usd(value: float | None) -> str:
-    """Compact dollars for KPI cards: $950, $168K, $6.43M, $1.20B."""
-    if value is None:
-        return "n/a"
-    sign, size = ("-" if value < 0 else ""), abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if size >= limit:
-            scaled = size / limit
-            return f"{sign}${scaled:.3g}{suffix}" if scaled < 100 else f"{sign}${scaled:.0f}{suffix}"
-    return f"{sign}${size:.0f}"
-
-
-def _kpis(kpis: metrics.Kpis) -> None:
+def _kpis(kpis: Kpis) -> None:
     c = st.columns(6)
     c[0].metric("MAU (28 days)", "n/a" if kpis.mau is None else f"{kpis.mau:,}")
     c[1].metric("Stickiness", _pct(kpis.stickiness), help="Mean DAU over the last 28 days / MAU")
-    change = None if kpis.mrr_change_usd is None else ("+" if kpis.mrr_change_usd >= 0 else "") + _usd(
-        kpis.mrr_change_usd)
-    c[2].metric("MRR", _usd(kpis.mrr_usd), change, help="Last month of the range; the change is against the month "
-                "before")
-    c[3].metric("ARR", _usd(kpis.arr_usd), help="12 x MRR")
+    change = None
+    if kpis.mrr_change_usd is not None:
+        change = ("+" if kpis.mrr_change_usd >= 0 else "") + format_usd(kpis.mrr_change_usd)
+    c[2].metric("MRR", format_usd(kpis.mrr_usd), change,
+                help="Last month of the range; the change is against the month before")
+    c[3].metric("ARR", format_usd(kpis.arr_usd), help="12 x MRR")
     c[4].metric("Logo churn (month)", _pct(kpis.logo_churn), help="Share of last month's paying accounts lost")
     c[5].metric(f"NRR ({kpis.nrr_window})", _pct(kpis.nrr))
 
@@ -161,5 +158,5 @@ right.plotly_chart(figures.churn, width="stretch", theme=None)
 with st.expander("Monthly revenue table"):
     st.dataframe(report.revenue, hide_index=True, width="stretch")
 with st.expander("Definitions and event schema"):
-    st.markdown(metrics.DEFINITIONS_MARKDOWN)
-    st.markdown(metrics.schema_markdown())
+    st.markdown(DEFINITIONS_MARKDOWN)
+    st.markdown(schema_markdown())

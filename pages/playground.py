@@ -4,7 +4,6 @@ local LLM for prompt prototyping with streamed output. Models load once per serv
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ import streamlit as st
 from analytics.charts import playground as charts_playground
 from analytics.compute.compare.leaderboard import CompareSettings
 from analytics.compute.playground import call_cost, default_price_id
+from analytics.money import format_usd
 from analytics.report.csv_export import csv_bytes
 from models.core import memory
 from models.errors import StratLabModelError
@@ -30,11 +30,8 @@ EXAMPLE_LABELS = "billing, delivery, account access, product question, other"
 
 
 def _money(usd: float | None) -> str:
-    if usd is None:
-        return "unknown"
-    if usd >= 0.01 or usd == 0:
-        return f"${usd:,.2f}"
-    return f"${usd:.{1 - math.floor(math.log10(usd))}f}"  # two significant digits: $0.000018
+    """A cost, or 'unknown' without a measured throughput or a price."""
+    return "unknown" if usd is None else format_usd(usd)
 
 
 # ---------------------------------------------------------------- classifiers
@@ -92,7 +89,7 @@ def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
 
 def _price_label(catalog: pd.DataFrame, price_id: int) -> str:
     row = catalog[catalog["price_id"] == price_id].iloc[0]
-    return f"{row['label']} · ${row['hourly_usd']:g}/h"
+    return f"{row['label']} · {format_usd(row['hourly_usd'], digits=4)}/h"
 
 
 def _one_model(row: dict, text: str, price: dict | None, utilisation: float, explain_on: bool) -> None:

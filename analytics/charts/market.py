@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics.compute.market import MarketView, format_usd
-
-BLUE, ORANGE, GREEN, GREY, RED = "#1f5fbf", "#e8730c", "#2a9d55", "#8a94a6", "#c8332b"
-FONT_SIZE = 18
-
-TEMPLATE = go.layout.Template(
-    layout=go.Layout(
-        font={"size": FONT_SIZE, "family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "color": "#1b1f24"},
-        title={"font": {"size": FONT_SIZE + 4}, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
-        colorway=[BLUE, ORANGE, GREEN, RED, GREY],
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        xaxis={"gridcolor": "#e6e9ef", "zerolinecolor": "#c9ced8", "linecolor": "#c9ced8", "automargin": True,
-               "title": {"standoff": 12}},
-        yaxis={"gridcolor": "#e6e9ef", "zerolinecolor": "#c9ced8", "linecolor": "#c9ced8", "automargin": True,
-               "title": {"standoff": 12}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0.0},
-        margin={"l": 20, "r": 20, "t": 100, "b": 20},
-        hoverlabel={"font": {"size": FONT_SIZE - 2}},
-    )
+from analytics.charts.theme import (
+    FONT_SIZE,
+    GREY,
+    SERIES,
+    TEMPLATE,
+    TEXT,
+    usd_hover,
+    usd_linear_ticks,
+    usd_log_ticks,
 )
-"""Large fonts, white background, few strong colours."""
-
-
-def _usd_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
-    """Tick values 1-2-5 x 10^k between low and high (log axes), labelled $4.49B style."""
-    values = []
-    for exponent in range(int(math.floor(math.log10(max(low, 1.0)))), int(math.ceil(math.log10(max(high, 1.0)))) + 1):
-        values += [m * 10.0**exponent for m in (1, 2, 5) if low <= m * 10.0**exponent <= high]
-    return values, [re.sub(r"\.0+(?=[KMBT]$)", "", format_usd(v)) for v in values]  # $20B, not $20.00B
+from analytics.compute.market.view import MarketView
+from analytics.money import format_usd
 
 
 def _format_value(name: str, value: float) -> str:
@@ -52,7 +32,7 @@ def _format_value(name: str, value: float) -> str:
 def tornado(sens: pd.DataFrame, title: str = "What moves SOM most") -> go.Figure:
     """Horizontal bars from SOM at the base case to SOM at each assumption's low and high value.
 
-    `sens` is `analytics.compute.market.sensitivity(...)`: the largest swing is drawn on top.
+    `sens` is `analytics.compute.market.sensitivity.sensitivity(...)`: the largest swing is drawn on top.
     """
     fig = go.Figure()
     if sens.empty:
@@ -64,22 +44,26 @@ def tornado(sens: pd.DataFrame, title: str = "What moves SOM most") -> go.Figure
         f"{_format_value(r.assumption, r.low_value)} – {_format_value(r.assumption, r.high_value)}</span>"
         for r in sens.itertuples()
     ]
-    for column, name, color in (("som_low_usd", "Low input", ORANGE), ("som_high_usd", "High input", BLUE)):
+    for column, name, series in (("som_low_usd", "Low input", "low_input"),
+                                 ("som_high_usd", "High input", "high_input")):
         fig.add_bar(
-            y=labels, x=sens[column] - base, base=base, orientation="h", name=name, marker_color=color,
+            y=labels, x=sens[column] - base, base=base, orientation="h", name=name,
+            marker_color=SERIES[series],
             # Inside the bar when it fits (white), else just outside it.
-            text=[format_usd(v) for v in sens[column]], textposition="auto", cliponaxis=False,
-            insidetextanchor="middle", insidetextfont={"color": "white"}, outsidetextfont={"color": "#1b1f24"},
+            text=usd_hover(sens[column]), textposition="auto", cliponaxis=False,
+            insidetextanchor="middle", insidetextfont={"color": "white"}, outsidetextfont={"color": TEXT},
             hovertemplate="SOM %{text}<extra>" + name + "</extra>",
         )
-    low, high = float(sens[["som_low_usd", "som_high_usd"]].min().min()), float(sens[["som_low_usd", "som_high_usd"]].max().max())
+    swings = sens[["som_low_usd", "som_high_usd"]]
+    low, high = float(swings.min().min()), float(swings.max().max())
     pad = (high - low) * 0.2 or base * 0.1 or 1.0  # room for value labels of short bars
     ticks = [low, base, high]
     fig.add_vline(x=base, line_color=GREY, line_dash="dot")
     fig.update_layout(
         template=TEMPLATE, title=f"{title} (base {format_usd(base)})", barmode="overlay", bargap=0.35,
         height=120 + 70 * len(sens), showlegend=True,
-        xaxis={"range": [low - pad, high + pad], "autorange": False, "tickvals": ticks, "ticktext": [format_usd(t) for t in ticks]},
+        xaxis={"range": [low - pad, high + pad], "autorange": False, "tickvals": ticks,
+               "ticktext": usd_hover(ticks)},
         yaxis={"autorange": "reversed", "automargin": True},
     )
     return fig
@@ -88,21 +72,23 @@ def tornado(sens: pd.DataFrame, title: str = "What moves SOM most") -> go.Figure
 def projection(proj: pd.DataFrame, title: str = "Market over the next years") -> go.Figure:
     """TAM, SAM and SOM (top-down and bottom-up) per year, on a log axis so SOM stays visible next to TAM."""
     fig = go.Figure()
-    series = (("tam_usd", "TAM", GREY, "solid"), ("sam_usd", "SAM", BLUE, "solid"),
-              ("som_usd", "SOM top-down", ORANGE, "solid"), ("som_bottom_up_usd", "SOM bottom-up", GREEN, "dash"))
-    for column, name, color, dash in series:
+    series = (("tam_usd", "TAM", "tam", "solid"), ("sam_usd", "SAM", "sam", "solid"),
+              ("som_usd", "SOM top-down", "som_top_down", "solid"),
+              ("som_bottom_up_usd", "SOM bottom-up", "som_bottom_up", "dash"))
+    for column, name, colour, dash in series:
         fig.add_scatter(
             x=proj["year"], y=proj[column], name=name, mode="lines+markers",
-            line={"color": color, "width": 4, "dash": dash}, marker={"size": 10},
-            customdata=[format_usd(v) for v in proj[column]], hovertemplate="Year %{x}: %{customdata}<extra>" + name + "</extra>",
+            line={"color": SERIES[colour], "width": 4, "dash": dash}, marker={"size": 10},
+            customdata=usd_hover(proj[column]),
+            hovertemplate="Year %{x}: %{customdata}<extra>" + name + "</extra>",
         )
     values = proj[[c for c, *_ in series]].to_numpy().ravel()
     positive = values[values > 0]
     layout: dict = {"template": TEMPLATE, "title": title, "height": 480,
                     "xaxis": {"title": "Year from today", "dtick": 1}}
     if positive.size:
-        tickvals, ticktext = _usd_ticks(float(positive.min()) / 1.5, float(positive.max()) * 1.5)
-        layout["yaxis"] = {"type": "log", "tickvals": tickvals, "ticktext": ticktext, "title": "USD a year (log scale)"}
+        ticks = usd_log_ticks(float(positive.min()) / 1.5, float(positive.max()) * 1.5, fine_decades=4)
+        layout["yaxis"] = {"type": "log", "title": "USD a year (log scale)", **ticks}
     return fig.update_layout(**layout)
 
 
@@ -112,30 +98,33 @@ def positioning(comp: pd.DataFrame, title: str = "Price vs capability (bubble = 
     funding = comp["funding_usd_m"].fillna(0.0).astype(float)
     sizes = funding if float(funding.max() or 0.0) > 0 else pd.Series(1.0, index=comp.index)
     sizeref = 2.0 * float(sizes.max()) / (70.0**2)
-    for is_us, name, color in ((False, "Competitors", BLUE), (True, "Us", ORANGE)):
+    for is_us, name, colour in ((False, "Competitors", SERIES["competitors"]), (True, "Us", SERIES["us"])):
         part = comp[comp["is_us"] == is_us]
         if part.empty:
             continue
         hover = [
-            f"{r.name}<br>${r.price_per_seat_usd:,.0f}/seat · capability {r.capability_score:.2f}"
-            + (f"<br>funding ${r.funding_usd_m:,.0f}M" if pd.notna(r.funding_usd_m) else "")
+            f"{r.name}<br>{format_usd(r.price_per_seat_usd)}/seat · capability {r.capability_score:.2f}"
+            + (f"<br>funding {format_usd(r.funding_usd_m * 1e6)}" if pd.notna(r.funding_usd_m) else "")
             for r in part.itertuples()
         ]
         fig.add_scatter(
             x=part["price_per_seat_usd"], y=part["capability_score"], mode="markers+text", name=name,
             text=part["name"], textposition="top center", textfont={"size": FONT_SIZE - 2},
             marker={"size": sizes[part.index].clip(lower=float(sizes.max()) * 0.02), "sizemode": "area",
-                    "sizeref": sizeref, "sizemin": 8, "color": color, "opacity": 0.75,
-                    "line": {"width": 3 if is_us else 1, "color": "#1b1f24" if is_us else "white"}},
+                    "sizeref": sizeref, "sizemin": 8, "color": colour, "opacity": 0.75,
+                    "line": {"width": 3 if is_us else 1, "color": TEXT if is_us else "white"}},
             hovertext=hover, hoverinfo="text",
         )
     caps = comp["capability_score"].astype(float)
     span = float(caps.max() - caps.min()) or 1.0
+    prices = comp["price_per_seat_usd"].astype(float)
     return fig.update_layout(
         template=TEMPLATE, title=title, height=560,
-        xaxis={"title": "Price per seat per month (USD)", "tickprefix": "$"},
+        xaxis={"title": "Price per seat per month (USD)",
+               **usd_linear_ticks(float(prices.min()), float(prices.max()))},
         # Headroom above the top bubble for its label.
-        yaxis={"title": "Capability score", "range": [float(caps.min()) - 0.12 * span, float(caps.max()) + 0.22 * span]},
+        yaxis={"title": "Capability score",
+               "range": [float(caps.min()) - 0.12 * span, float(caps.max()) + 0.22 * span]},
     )
 
 

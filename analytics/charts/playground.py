@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics.charts.market import BLUE, GREY, TEMPLATE
+from analytics.charts.theme import SERIES, TEMPLATE
 
 TOP_LABELS = 5
 """Labels shown per model; the rest are summed into 'other labels'."""
@@ -18,17 +18,20 @@ def top_probabilities(probabilities: pd.DataFrame, k: int = TOP_LABELS) -> pd.Da
     top = ordered.head(k).reset_index(drop=True)
     rest = ordered.iloc[k:]
     if len(rest):
-        other = pd.DataFrame({"label": [f"other labels ({len(rest)})"], "probability": [float(rest["probability"].sum())]})
+        other = pd.DataFrame({"label": [f"other labels ({len(rest)})"],
+                              "probability": [float(rest["probability"].sum())]})
         top = pd.concat([top, other], ignore_index=True)
     return top
 
 
 def probability_bars(probabilities: pd.DataFrame, title: str = "", k: int = TOP_LABELS) -> go.Figure:
-    """Horizontal bars of the k most likely labels (most likely on top, highlighted), values as percentages."""
+    """Horizontal bars of the k most likely labels (most likely on top, highlighted), values as
+    percentages."""
     shown = top_probabilities(probabilities, k)
-    colours = [BLUE if i == 0 else GREY for i in range(len(shown))]
+    colours = [SERIES["top_label"] if i == 0 else SERIES["other_label"] for i in range(len(shown))]
     fig = go.Figure()
-    fig.add_bar(x=shown["probability"], y=shown["label"].astype(str), orientation="h", marker={"color": colours},
+    fig.add_bar(x=shown["probability"], y=shown["label"].astype(str), orientation="h",
+                marker={"color": colours},
                 text=[f"{p:.1%}" for p in shown["probability"]], textposition="outside", cliponaxis=False,
                 hovertemplate="%{y}: %{x:.2%}<extra></extra>")
     fig.update_layout(template=TEMPLATE, title=title or None, height=90 + BAR_HEIGHT_PX * len(shown),

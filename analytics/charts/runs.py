@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics.charts.market import BLUE, GREEN, ORANGE, TEMPLATE
+from analytics.charts.theme import BLUE, SEQUENTIAL, SERIES, TEMPLATE
 
 BAR_HEIGHT_PX = 22
 """Height per class in horizontal bar charts."""
@@ -28,20 +28,22 @@ def _figure(title: str, height: int = 380) -> go.Figure:
 def loss_curve(points: pd.DataFrame) -> go.Figure:
     """Training loss by optimizer step; `points` has columns step, loss (one row per logged window)."""
     fig = _figure("Training loss")
-    fig.add_scatter(x=points["step"], y=points["loss"], mode="lines+markers", line={"color": BLUE}, name="loss")
+    fig.add_scatter(x=points["step"], y=points["loss"], mode="lines+markers", line={"color": SERIES["loss"]},
+                    name="loss")
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="cross-entropy")
     return fig
 
 
 def epoch_curves(epochs: pd.DataFrame) -> go.Figure:
-    """Validation accuracy (and macro-F1 when present) per epoch; `epochs` has epoch, val_accuracy[, val_macro_f1]."""
+    """Validation accuracy (and macro-F1 when present) per epoch; `epochs` has epoch, val_accuracy and
+    optionally val_macro_f1."""
     fig = _figure("Validation per epoch")
     fig.add_scatter(x=epochs["epoch"], y=epochs["val_accuracy"], mode="lines+markers", name="accuracy",
-                    line={"color": GREEN})
+                    line={"color": SERIES["accuracy"]})
     if "val_macro_f1" in epochs and epochs["val_macro_f1"].notna().any():
         fig.add_scatter(x=epochs["epoch"], y=epochs["val_macro_f1"], mode="lines+markers", name="macro-F1",
-                        line={"color": ORANGE})
+                        line={"color": SERIES["macro_f1"]})
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title="validation", range=[0, 1.02], tickformat=".0%")
     return fig
@@ -58,16 +60,17 @@ def per_class_f1(per_class: pd.DataFrame) -> go.Figure:
     """Horizontal bars of F1 per class, worst at the top, sized to stay readable for 77 classes."""
     ordered = per_class.sort_values(["f1", "label"], ascending=[False, True], kind="stable")
     fig = _figure("F1 per class (worst at the top)", height=max(300, 90 + BAR_HEIGHT_PX * len(ordered)))
-    fig.add_bar(x=ordered["f1"], y=ordered["label"].astype(str), orientation="h", marker={"color": BLUE},
-                customdata=ordered[["support"]], hovertemplate="%{y}: F1 %{x:.2f} (%{customdata[0]} test examples)"
-                "<extra></extra>")
+    fig.add_bar(x=ordered["f1"], y=ordered["label"].astype(str), orientation="h",
+                marker={"color": BLUE}, customdata=ordered[["support"]],
+                hovertemplate="%{y}: F1 %{x:.2f} (%{customdata[0]} test examples)<extra></extra>")
     fig.update_xaxes(title="F1", range=[0, 1], tickformat=".0%")
     fig.update_yaxes(type="category", tickfont={"size": 12})
     return fig
 
 
 def confused_pairs(matrix: Sequence[Sequence[int]], labels: Sequence[str], limit: int = 15) -> pd.DataFrame:
-    """The largest off-diagonal cells: true_label, predicted_label, count, share_of_true (of that true class)."""
+    """The largest off-diagonal cells: true_label, predicted_label, count, share_of_true (share of that true
+    class)."""
     cm = np.asarray(matrix, dtype=np.int64)
     totals = cm.sum(axis=1)
     off = cm.copy()
@@ -97,9 +100,10 @@ def confusion_heatmap(matrix: Sequence[Sequence[int]], labels: Sequence[str], to
     sub = cm[np.ix_(keep, keep)]
     share = sub / np.maximum(cm[keep].sum(axis=1, keepdims=True), 1)
     names = [str(labels[i]) for i in keep]
-    title = "Confusion matrix" if len(keep) == len(cm) else f"Confusion among the {len(keep)} most confused classes"
+    title = ("Confusion matrix" if len(keep) == len(cm)
+             else f"Confusion among the {len(keep)} most confused classes")
     fig = _figure(title, height=max(420, 160 + 24 * len(keep)))
-    fig.add_heatmap(z=share, x=names, y=names, colorscale="Blues", zmin=0, zmax=1, customdata=sub,
+    fig.add_heatmap(z=share, x=names, y=names, colorscale=SEQUENTIAL, zmin=0, zmax=1, customdata=sub,
                     hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} (%{z:.0%})<extra></extra>",
                     colorbar={"title": "share", "tickformat": ".0%"})
     fig.update_xaxes(title="predicted", tickangle=-45, tickfont={"size": 11}, type="category")

@@ -18,23 +18,29 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from analytics.charts import compare as charts
+from analytics.charts.theme import BLUE, FONT_FAMILY, GRID, ORANGE, TEXT
 from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard
 from analytics.compute.compare.recommend import recommend
 from analytics.db import Workspace
 from analytics.errors import MemoError
+from analytics.money import format_usd
 
-STYLE = """
-body { font-family: Inter, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1b1f24; max-width: 1180px;
-       margin: 2rem auto; padding: 0 1.5rem; line-height: 1.45; }
-h1 { font-size: 1.9rem; margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #e6e9ef; }
-.meta { color: #5b6472; } .recommendation { font-size: 1.25rem; background: #eef4ff; border-left: 6px solid #1f5fbf;
-       padding: 1rem 1.2rem; margin: 1.2rem 0; } .flags { background: #fff4e5; border-left: 6px solid #e8730c;
-       padding: 0.6rem 1.2rem; }
-table { border-collapse: collapse; width: 100%; font-size: 0.92rem; margin: 0.6rem 0; }
-th, td { border-bottom: 1px solid #e6e9ef; padding: 0.4rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: #f6f8fb; } td.num { text-align: right; white-space: nowrap; } tr.frontier td:first-child { font-weight: 600; }
-.chart { margin: 1rem 0 2rem; }
+STYLE = f"""
+body {{ font-family: {FONT_FAMILY}; color: {TEXT}; max-width: 1180px;
+       margin: 2rem auto; padding: 0 1.5rem; line-height: 1.45; }}
+h1 {{ font-size: 1.9rem; margin-bottom: 0.2rem; }}
+h2 {{ margin-top: 2.2rem; border-bottom: 1px solid {GRID}; }}
+.meta {{ color: #5b6472; }}
+.recommendation {{ font-size: 1.25rem; background: #eef4ff; border-left: 6px solid {BLUE};
+       padding: 1rem 1.2rem; margin: 1.2rem 0; }}
+.flags {{ background: #fff4e5; border-left: 6px solid {ORANGE}; padding: 0.6rem 1.2rem; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 0.92rem; margin: 0.6rem 0; }}
+th, td {{ border-bottom: 1px solid {GRID}; padding: 0.4rem 0.5rem; text-align: left; vertical-align: top; }}
+th {{ background: #f6f8fb; }} td.num {{ text-align: right; white-space: nowrap; }}
+tr.frontier td:first-child {{ font-weight: 600; }}
+.chart {{ margin: 1rem 0 2rem; }}
 """
+"""The memo's stylesheet, in the charts' colours and font (analytics.charts.theme)."""
 
 
 def _e(value: object) -> str:
@@ -49,26 +55,20 @@ def _num(value: object, fmt: str, missing: str = "n/a") -> str:
     return missing if math.isnan(number) else format(number, fmt)
 
 
-def _usd(value: object) -> str:
-    text = _num(value, "g")
-    if text == "n/a":
-        return text
-    number = float(text)
-    return f"${number:,.2f}" if number >= 1 or number == 0 else f"${number:.3g}"
-
-
 def leaderboard_html(board: Leaderboard) -> str:
     """The leaderboard as an HTML table (frontier rows in bold)."""
-    head = ("<tr><th>candidate</th><th>accuracy (95% CI)</th><th>macro-F1</th><th>p50 ms</th><th>$ / 1k requests</th>"
-            "<th>training $</th><th>monthly $</th><th>total $</th><th>frontier</th></tr>")
+    head = ("<tr><th>candidate</th><th>accuracy (95% CI)</th><th>macro-F1</th><th>p50 ms</th>"
+            "<th>$ / 1k requests</th><th>training $</th><th>monthly $</th><th>total $</th>"
+            "<th>frontier</th></tr>")
     rows = []
     for r in board.table.itertuples():
         accuracy = f"{r.accuracy:.1%} ({_num(r.accuracy_ci_low, '.1%')}-{_num(r.accuracy_ci_high, '.1%')})"
+        money = "".join(f"<td class='num'>{format_usd(v)}</td>"
+                        for v in (r.cost_per_1k_usd, r.training_usd, r.monthly_usd, r.total_usd))
         rows.append(
-            f"<tr class='{'frontier' if r.on_frontier else ''}'><td>{_e(r.candidate)}</td><td class='num'>{accuracy}</td>"
-            f"<td class='num'>{_num(r.macro_f1, '.3f')}</td><td class='num'>{_num(r.p50_ms, '.1f')}</td>"
-            f"<td class='num'>{_usd(r.cost_per_1k_usd)}</td><td class='num'>{_usd(r.training_usd)}</td>"
-            f"<td class='num'>{_usd(r.monthly_usd)}</td><td class='num'>{_usd(r.total_usd)}</td>"
+            f"<tr class='{'frontier' if r.on_frontier else ''}'><td>{_e(r.candidate)}</td>"
+            f"<td class='num'>{accuracy}</td><td class='num'>{_num(r.macro_f1, '.3f')}</td>"
+            f"<td class='num'>{_num(r.p50_ms, '.1f')}</td>{money}"
             f"<td>{'yes' if r.on_frontier else ''}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -91,25 +91,27 @@ def memo_html(board: Leaderboard, figures: Mapping[str, go.Figure], *, recommend
     sentence = recommendation or recommend(board)
     settings = board.settings
     charts_html = "".join(
-        f"<div class='chart'>{fig.to_html(full_html=False, include_plotlyjs=False, div_id=f'chart-{i}')}</div>"
-        for i, fig in enumerate(figures.values()))
+        f"<div class='chart'>{fig.to_html(full_html=False, include_plotlyjs=False, div_id=f'chart-{i}')}"
+        "</div>" for i, fig in enumerate(figures.values()))
     flags = "".join(f"<li>{_e(f)}</li>" for f in board.flags)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Decision memo: {_e(settings.dataset)}</title><style>{STYLE}</style>
 <script type="text/javascript">{get_plotlyjs()}</script></head>
 <body>
 <h1>Build or buy: {_e(settings.dataset)}</h1>
-<p class="meta">Decision memo generated by Strategy Lab on {when} · {len(board.table)} candidates on one evaluation
-set · volume {settings.requests_per_month:,.0f} requests per month · horizon {settings.months} months</p>
+<p class="meta">Decision memo generated by Strategy Lab on {when} · {len(board.table)} candidates on one
+evaluation set · volume {settings.requests_per_month:,.0f} requests per month ·
+horizon {settings.months} months</p>
 <p class="recommendation"><strong>Recommendation.</strong> {_e(sentence)}</p>
 {f'<div class="flags"><strong>Open issues</strong><ul>{flags}</ul></div>' if flags else ''}
 <h2>Leaderboard</h2>{leaderboard_html(board)}
 <h2>Charts</h2>{charts_html}
 <h2>Assumptions</h2><ul>{''.join(f'<li>{_e(a)}</li>' for a in board.assumptions)}</ul>
 <h2>Provenance of every figure</h2>{provenance_html(board)}
-<p class="meta">Measured figures were timed on the named machine on the date shown; prices are dated catalog entries
-(editable in Strategy Lab, edits recorded); estimates state their formula.</p>
+<p class="meta">Measured figures were timed on the named machine on the date shown; prices are dated catalog
+entries (editable in Strategy Lab, edits recorded); estimates state their formula.</p>
 </body></html>
 """
 
@@ -120,7 +122,8 @@ def standard_figures(board: Leaderboard) -> dict[str, go.Figure]:
             "total": charts.total_cost_chart(board)}
 
 
-def build_memo(ws: Workspace, settings: CompareSettings, extra_figures: Mapping[str, go.Figure] | None = None) -> str:
+def build_memo(ws: Workspace, settings: CompareSettings,
+               extra_figures: Mapping[str, go.Figure] | None = None) -> str:
     """Leaderboard + standard charts (+ any extra, e.g. the cascade the user looked at) as memo HTML."""
     board = leaderboard(ws, settings)
     return memo_html(board, {**standard_figures(board), **(extra_figures or {})})
@@ -156,6 +159,7 @@ def save_memo(text: str, path: Path | str) -> Path:
 def memo_filename(settings: CompareSettings, when: datetime | None = None) -> str:
     """'decision-memo-banking77-20261123.html'."""
     stamp = (when or datetime.now(timezone.utc)).strftime("%Y%m%d")
-    slug = "".join(ch if ch.isalnum() else "-" for ch in settings.dataset.lower()).strip("-")[:40] or "dataset"
+    slug = "".join(ch if ch.isalnum() else "-" for ch in settings.dataset.lower()).strip("-")[:40]
+    slug = slug or "dataset"
     return f"decision-memo-{slug}-{stamp}.html"
 

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from analytics.charts.market import MarketFigures
-    from analytics.compute.market import CompetitorMapping, MarketAssumptions, MarketView, SegmentMapping
+    from analytics.compute.market.competitors import CompetitorMapping
+    from analytics.compute.market.segments import SegmentMapping
+    from analytics.compute.market.sizing import MarketAssumptions
+    from analytics.compute.market.view import MarketView
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,18 @@ class CompetitorSection:
 
 @st.cache_data(show_spinner=False)
 def segments(gen: int, mapping: SegmentMapping | None = None) -> pd.DataFrame:
-    """analytics.compute.market.load_segments for a SegmentMapping (None = the sample table)."""
-    from analytics.compute import market
-    return market.load_segments(workspace(), mapping)
+    """analytics.compute.market.segments.load_segments for a SegmentMapping (None = the sample table)."""
+    from analytics.compute.market.segments import load_segments
+    return load_segments(workspace(), mapping)
 
 
 @st.cache_data(show_spinner=False)
 def competitor_positioning(gen: int, mapping: CompetitorMapping | None = None,
                            our_name: str | None = None) -> pd.DataFrame:
-    """analytics.compute.market.competitor_positioning for a CompetitorMapping (None = the sample table)."""
-    from analytics.compute import market
-    return market.competitor_positioning(workspace(), mapping, our_name)
+    """analytics.compute.market.competitors.competitor_positioning for a CompetitorMapping (None = the
+    sample table)."""
+    from analytics.compute.market.competitors import competitor_positioning as positioning
+    return positioning(workspace(), mapping, our_name)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -59,8 +63,8 @@ def sizing(gen: int, mapping: SegmentMapping, assumptions: MarketAssumptions,
     """Numbers and figures for one set of inputs. Built once and shared read-only: Plotly figures are slow
     to build (about 0.1 s each) and cache_data would rebuild them when unpickling."""
     from analytics.charts import market as charts_market
-    from analytics.compute import market
-    view = market.market_view(segments(gen, mapping), assumptions, sensitivity_year)
+    from analytics.compute.market.view import market_view
+    view = market_view(segments(gen, mapping), assumptions, sensitivity_year)
     return SizingSection(view=view, figures=charts_market.market_figures(view))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics.compute.metrics import EVENT_TYPES
+from analytics.compute.metrics.schema import EVENT_TYPES
 from analytics.db import list_migrations
 from analytics.ingest import sample_data as demo
 

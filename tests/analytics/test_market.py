@@ -9,19 +9,12 @@ import pandas as pd
 import pytest
 
 from analytics.charts import market as charts_market
-from analytics.compute.market import (
-    CompetitorMapping,
-    MarketAssumptions,
-    SegmentMapping,
-    bottom_up,
-    competitor_positioning,
-    format_usd,
-    load_segments,
-    market_view,
-    project,
-    sensitivity,
-    top_down,
-)
+from analytics.compute.market.competitors import CompetitorMapping, competitor_positioning
+from analytics.compute.market.projection import project
+from analytics.compute.market.segments import SegmentMapping, load_segments
+from analytics.compute.market.sensitivity import sensitivity
+from analytics.compute.market.sizing import MarketAssumptions, bottom_up, top_down
+from analytics.compute.market.view import market_view
 from analytics.db import Workspace
 from analytics.errors import AssumptionError, MappingError
 
@@ -285,15 +278,7 @@ def test_competitor_mapping_errors(ws: Workspace):
         CompetitorMapping(capability=())
 
 
-# -- formatting and charts ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value, text", [
-    (4_488_599_140, "$4.49B"), (933_450_000, "$933M"), (46_672_644.9, "$46.7M"), (850_000, "$850K"), (950, "$950"),
-    (999_960_000, "$1.00B"), (0, "$0"), (-2_500_000, "-$2.5M"), (1.2e12, "$1.20T"),
-])
-def test_format_usd(value, text):
-    assert format_usd(value) == text
-
-
+# -- charts ------------------------------------------------------------------------------------------------------
 def test_chart_builders(segments, ws: Workspace):
     a = MarketAssumptions(obtainable_share=0.1)
     sens = sensitivity(segments, a)

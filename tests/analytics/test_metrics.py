@@ -16,8 +16,15 @@ import pandas as pd
 import pytest
 
 from analytics.charts import metrics as metrics_charts
-from analytics.compute import metrics
-from analytics.compute.metrics import EventMapping, MetricFilters
+from analytics.compute.metrics.report import active_users, compute_report, funnel, retention, revenue
+from analytics.compute.metrics.schema import (
+    DEFINITIONS_MARKDOWN,
+    EVENT_SCHEMA,
+    EventMapping,
+    MetricFilters,
+    schema_markdown,
+)
+from analytics.compute.metrics.source import data_span, distinct_values
 from analytics.errors import MetricsInputError, NoEventsError
 
 Q1 = MetricFilters(start=date(2025, 1, 1), end=date(2025, 3, 31))
@@ -97,7 +104,7 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
 def test_funnel_rows(tiny):
     # 5 sign-ups; user 2 never activates; week 2: user 1 (day 8) and user 4 (day 7), not user 5 (day 14);
     # both week-2 users belong to accounts with invoices.
-    assert _rows(metrics.funnel(tiny, Q1)) == [
+    assert _rows(funnel(tiny, Q1)) == [
         (1, "signed_up", 5, None, 1.0),
         (2, "activated", 4, 0.8, 0.8),
         (3, "active_week_2", 2, 0.5, 0.4),
@@ -107,11 +114,11 @@ def test_funnel_rows(tiny):
 
 def test_funnel_range_picks_the_signup_cohort(tiny):
     february = MetricFilters(start=date(2025, 2, 1), end=date(2025, 2, 28))
-    assert [r[2] for r in _rows(metrics.funnel(tiny, february))] == [1, 1, 1, 1]  # user 4 only
+    assert [r[2] for r in _rows(funnel(tiny, february))] == [1, 1, 1, 1]  # user 4 only
 
 
 def test_funnel_without_signups_has_no_ratios(tiny):
-    rows = _rows(metrics.funnel(tiny, MetricFilters(start=Q1.start, end=Q1.end, plan="free")))
+    rows = _rows(funnel(tiny, MetricFilters(start=Q1.start, end=Q1.end, plan="free")))
     assert rows == [(1, "signed_up", 0, None, None), (2, "activated", 0, None, None),
                     (3, "active_week_2", 0, None, None), (4, "paying", 0, None, None)]
 
@@ -119,7 +126,7 @@ def test_funnel_without_signups_has_no_ratios(tiny):
 # -- retention -------------------------------------------------------------------------------------------
 def test_retention_rows(tiny):
     # January cohort = users 1, 2, 3: all active in January, users 1 and 3 in February, user 1 in March.
-    assert _rows(metrics.retention(tiny, Q1)) == [
+    assert _rows(retention(tiny, Q1)) == [
         (date(2025, 1, 1), 0, 3, 3, 1.0),
         (date(2025, 1, 1), 1, 3, 2, round(2 / 3, 12)),
         (date(2025, 1, 1), 2, 3, 1, round(1 / 3, 12)),
@@ -132,7 +139,7 @@ def test_retention_rows(tiny):
 def test_retention_counts_activity_only_through_the_range_end(tiny):
     to_february = MetricFilters(start=date(2025, 1, 1), end=date(2025, 2, 24))
     # user 3's 25 February session is after the end: January cohort month 1 has user 1 only.
-    assert _rows(metrics.retention(tiny, to_february)) == [
+    assert _rows(retention(tiny, to_february)) == [
         (date(2025, 1, 1), 0, 3, 3, 1.0),
         (date(2025, 1, 1), 1, 3, 1, round(1 / 3, 12)),
         (date(2025, 2, 1), 0, 1, 1, 1.0),
@@ -152,7 +159,7 @@ def _reference_active_users(start: date, end: date, accounts: set[int] | None = 
 
 
 def test_active_users_hand_checked_days(tiny):
-    frame = metrics.active_users(tiny, Q1).set_index("day")
+    frame = active_users(tiny, Q1).set_index("day")
     assert len(frame) == 90
     # 22 Jan: user 3 today; users 2 and 3 in 16-22 Jan; users 1, 2, 3 in the 28 days.
     assert tuple(frame.loc[pd.Timestamp("2025-01-22"), ["dau", "wau", "mau"]]) == (1, 2, 3)
@@ -164,12 +171,12 @@ def test_active_users_hand_checked_days(tiny):
 
 
 def test_active_users_match_brute_force(tiny):
-    assert _rows(metrics.active_users(tiny, Q1)) == _reference_active_users(Q1.start, Q1.end)
+    assert _rows(active_users(tiny, Q1)) == _reference_active_users(Q1.start, Q1.end)
 
 
 def test_active_users_region_filter(tiny):
     europe = MetricFilters(start=Q1.start, end=Q1.end, region="Europe")
-    assert _rows(metrics.active_users(tiny, europe)) == _reference_active_users(Q1.start, Q1.end, {1, 3})
+    assert _rows(active_users(tiny, europe)) == _reference_active_users(Q1.start, Q1.end, {1, 3})
 
 
 # -- revenue -------------------------------------------------------------------------------------------------
@@ -179,7 +186,7 @@ REVENUE_COLUMNS = ["month", "mrr_usd", "arr_usd", "invoiced_usd", "new_mrr_usd",
 
 
 def test_revenue_rows(tiny):
-    frame = metrics.revenue(tiny, Q1)
+    frame = revenue(tiny, Q1)
     assert list(frame.columns) == REVENUE_COLUMNS
     # Jan: accounts 1 (100) and 2 (500) new. Feb: account 1's 31 Jan invoice still counts; account 3 new (50);
     # only 550 was invoiced in February. Mar: account 2 expands 500 -> 700, account 3 churns (-50).
@@ -201,7 +208,7 @@ def test_revenue_contraction_and_twelve_month_nrr(empty_ws):
     _seed(empty_ws, events)
     january = MetricFilters(start=date(2025, 1, 1), end=date(2025, 1, 31))
     # Jan 2024 MRR of the accounts then paying: 100 + 200; of those, only account 1 pays 150 in Jan 2025.
-    assert _rows(metrics.revenue(empty_ws, january)) == [
+    assert _rows(revenue(empty_ws, january)) == [
         (date(2025, 1, 1), 150.0, 1800.0, 150.0, 0.0, 0.0, -10.0, 0.0, 1, 0, 0.0, round(10 / 160, 12),
          round(150 / 160, 12), 0.5),
     ]
@@ -210,7 +217,7 @@ def test_revenue_contraction_and_twelve_month_nrr(empty_ws):
 def test_revenue_mid_month_range_end_takes_the_snapshot_there(tiny):
     to_mid_march = MetricFilters(start=date(2025, 3, 1), end=date(2025, 3, 15))
     # On 16 Mar 00:00 the latest invoices in the last 31 days: account 1 (2 Mar, 100), account 2 (20 Feb, 500).
-    frame = metrics.revenue(tiny, to_mid_march)
+    frame = revenue(tiny, to_mid_march)
     assert _rows(frame[["month", "mrr_usd", "churned_mrr_usd", "churned_accounts"]]) == [
         (date(2025, 3, 1), 600.0, -50.0, 1)]
 
@@ -229,13 +236,13 @@ def test_revenue_mid_month_range_end_takes_the_snapshot_there(tiny):
 )
 def test_segment_and_plan_filters(tiny, filters, users, mrr):
     chosen = MetricFilters(start=Q1.start, end=Q1.end, **filters)
-    assert metrics.funnel(tiny, chosen)["users"].tolist() == users
-    assert metrics.revenue(tiny, chosen)["mrr_usd"].tolist() == mrr
+    assert funnel(tiny, chosen)["users"].tolist() == users
+    assert revenue(tiny, chosen)["mrr_usd"].tolist() == mrr
 
 
 def test_plan_filter_uses_the_plan_at_the_range_end(tiny):
     before_upgrade = MetricFilters(start=date(2025, 1, 1), end=date(2025, 2, 28), plan="pro")
-    assert metrics.revenue(tiny, before_upgrade)["mrr_usd"].tolist() == [500.0, 500.0]
+    assert revenue(tiny, before_upgrade)["mrr_usd"].tolist() == [500.0, 500.0]
 
 
 def test_filters_validate():
@@ -248,7 +255,7 @@ def test_filters_validate():
 
 # -- the report ---------------------------------------------------------------------------------------------------
 def test_report_and_kpis(tiny):
-    report = metrics.compute_report(tiny, Q1)
+    report = compute_report(tiny, Q1)
     assert report.events_in_range == len(EVENTS)
     kpis = report.kpis
     # MAU on 31 Mar = 2; DAU over 4-31 Mar sums to 4 user-days, so mean DAU = 4 / 28.
@@ -266,13 +273,13 @@ def test_report_and_kpis(tiny):
 def test_empty_range_says_where_the_data_is(tiny):
     with pytest.raises(NoEventsError, match="no events between 2020-01-01 and 2020-12-31; the events run from "
                                            "2025-01-05 to 2025-03-31"):
-        metrics.compute_report(tiny, MetricFilters(start=date(2020, 1, 1), end=date(2020, 12, 31)))
+        compute_report(tiny, MetricFilters(start=date(2020, 1, 1), end=date(2020, 12, 31)))
 
 
 def test_no_events_at_all(empty_ws):
-    assert metrics.data_span(empty_ws) is None
+    assert data_span(empty_ws) is None
     with pytest.raises(NoEventsError, match="no events at all"):
-        metrics.compute_report(empty_ws, Q1)
+        compute_report(empty_ws, Q1)
 
 
 # -- mapped user tables --------------------------------------------------------------------------------------------
@@ -299,15 +306,15 @@ def _mapping(**overrides) -> EventMapping:
 
 def test_mapped_table_gives_the_same_metrics(tiny):
     _import_user_table(tiny)
-    native = metrics.compute_report(tiny, Q1)
-    mapped = metrics.compute_report(tiny, Q1, _mapping())
+    native = compute_report(tiny, Q1)
+    mapped = compute_report(tiny, Q1, _mapping())
     for name in ("active_users", "funnel", "retention", "revenue"):
         pd.testing.assert_frame_equal(getattr(mapped, name), getattr(native, name), check_dtype=False)
     assert mapped.kpis == native.kpis
     assert mapped.events_in_range == native.events_in_range  # the page_view row is not mapped
-    assert metrics.data_span(tiny, _mapping()) == (date(2025, 1, 5), date(2025, 3, 31))
+    assert data_span(tiny, _mapping()) == (date(2025, 1, 5), date(2025, 3, 31))
     plan_only = MetricFilters(start=Q1.start, end=Q1.end, plan="enterprise")
-    assert metrics.funnel(tiny, plan_only, _mapping())["users"].tolist() == [1, 1, 0, 0]
+    assert funnel(tiny, plan_only, _mapping())["users"].tolist() == [1, 1, 0, 0]
 
 
 def test_mapping_accepts_pairs_and_sorts_them():
@@ -334,7 +341,7 @@ def test_mapping_accepts_pairs_and_sorts_them():
 def test_mapping_problems_are_explained(tiny, overrides, message):
     _import_user_table(tiny)
     with pytest.raises(MetricsInputError, match=message):
-        metrics.compute_report(tiny, Q1, _mapping(**overrides))
+        compute_report(tiny, Q1, _mapping(**overrides))
     assert tiny.row_count("events") == len(EVENTS)
 
 
@@ -345,7 +352,7 @@ def test_reserved_words_work_as_column_names(tiny):
     mapping = EventMapping(table="odd_names", event_time="when", user_id="user", account_id="group",
                            event_type="select", event_types={"login": "session"})
     one_day = MetricFilters(start=date(2025, 1, 5), end=date(2025, 1, 5))
-    assert _rows(metrics.active_users(tiny, one_day, mapping)) == [(date(2025, 1, 5), 1, 1, 1, 1.0)]
+    assert _rows(active_users(tiny, one_day, mapping)) == [(date(2025, 1, 5), 1, 1, 1, 1.0)]
 
 
 @pytest.mark.parametrize(
@@ -367,14 +374,14 @@ def test_mapping_rejects_bad_definitions(overrides, message):
 def test_segment_filters_need_the_sample_accounts(tiny):
     _import_user_table(tiny)
     with pytest.raises(MetricsInputError, match="set them to All for a mapped table"):
-        metrics.compute_report(tiny, MetricFilters(start=Q1.start, end=Q1.end, region="Europe"), _mapping())
+        compute_report(tiny, MetricFilters(start=Q1.start, end=Q1.end, region="Europe"), _mapping())
 
 
 def test_mapped_values_stay_bound_parameters(tiny):
     _import_user_table(tiny)
     hostile = "login'); drop table events; --"
     mapping = _mapping(event_types={"login": "session", hostile: "signup"})
-    report = metrics.compute_report(tiny, Q1, mapping)
+    report = compute_report(tiny, Q1, mapping)
     assert report.funnel["users"].tolist() == [0, 0, 0, 0]  # no row says the hostile value: no sign-ups
     assert tiny.row_count("events") == len(EVENTS)
 
@@ -382,17 +389,17 @@ def test_mapped_values_stay_bound_parameters(tiny):
 def test_distinct_values_most_common_first(tiny):
     _import_user_table(tiny)
     # 14 logins, 6 bills, 5 registers...
-    assert metrics.distinct_values(tiny, "my_events", "kind", limit=3) == ["login", "bill", "register"]
+    assert distinct_values(tiny, "my_events", "kind", limit=3) == ["login", "bill", "register"]
 
 
 def test_readme_shows_the_schema_and_definitions():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert metrics.schema_markdown() in readme
-    assert metrics.DEFINITIONS_MARKDOWN.strip() in readme
+    assert schema_markdown() in readme
+    assert DEFINITIONS_MARKDOWN.strip() in readme
 
 
 def test_event_schema_documents_every_column():
-    names = [f.name for f in metrics.EVENT_SCHEMA]
+    names = [f.name for f in EVENT_SCHEMA]
     assert names == ["event_time", "user_id", "account_id", "event_type", "amount_usd", "plan"]
-    table = metrics.schema_markdown()
+    table = schema_markdown()
     assert all(f"`{n}`" in table for n in names) and "signup, activation, session" in table

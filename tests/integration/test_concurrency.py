@@ -20,12 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from analytics.compute import market, metrics, summary
+from analytics.compute import summary
 from analytics.compute.compare.candidates import evaluation_sets
 from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
+from analytics.compute.market.competitors import competitor_positioning
+from analytics.compute.market.segments import load_segments
+from analytics.compute.market.sizing import MarketAssumptions
+from analytics.compute.market.view import market_view
+from analytics.compute.metrics.report import compute_report
+from analytics.compute.metrics.schema import MetricFilters
+from analytics.compute.metrics.source import data_span
 from analytics.db import Workspace
 from analytics.errors import InvalidNameError, QueryError
-from analytics.ingest import importer, runs
+from analytics.ingest import importer, runs, write
 from models.core.config import TrainConfig
 from models.jobs import queue as jobs
 
@@ -75,7 +82,7 @@ def _import(ws: Workspace, session: Session, table: str, rows: int) -> None:
         return
     frame = importer.parse_file(name, data, plan)
     try:
-        result = importer.import_table(ws, table, frame, name, plan, replace=False)
+        result = write.import_table(ws, table, frame, name, plan, replace=False)
     except InvalidNameError as e:
         session.refusals.append(str(e))
         return
@@ -87,11 +94,11 @@ def _import(ws: Workspace, session: Session, table: str, rows: int) -> None:
 def _read_pages(ws: Workspace, session: Session, own_table: str | None) -> None:
     """What Home, Data, Metrics, Market and Compare compute for one render."""
     summary.summarize(ws)
-    span = metrics.data_span(ws)
-    metrics.compute_report(ws, metrics.MetricFilters(start=span[0], end=span[1]))
-    segments = market.load_segments(ws)
-    market.market_view(segments, market.MarketAssumptions(), 3)
-    market.competitor_positioning(ws)
+    span = data_span(ws)
+    compute_report(ws, MetricFilters(start=span[0], end=span[1]))
+    segments = load_segments(ws)
+    market_view(segments, MarketAssumptions(), 3)
+    competitor_positioning(ws)
     evaluation_sets(ws)
     leaderboard(ws, CompareSettings(dataset="toy", requests_per_month=100_000))
     runs.list_runs(ws)

@@ -29,14 +29,12 @@ def _sample_totals(path: Path) -> tuple[float, float]:
 
 
 def _usd(value: float) -> str:
-    """$4.49B / $933M / $46.7M formatting, written out here so the page's formatter is checked too."""
-    if value >= 1e9:
-        return f"${value / 1e9:.2f}B"
-    if value >= 100e6:
-        return f"${value / 1e6:.0f}M"
-    if value >= 1e6:
-        return f"${value / 1e6:.1f}M"
-    return f"${value / 1e3:.0f}K"
+    """$4.49B / $933M / $46.7M / $850k (three significant digits, no trailing zeros), written out here so
+    the page's formatter is checked too."""
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            return f"${value / limit:.3g}{suffix}"
+    return f"${value:.3g}"
 
 
 def test_market_renders_sample_kpis_and_charts(app_env):
@@ -105,11 +103,11 @@ def test_mapped_user_table_sizes_by_hand(app_env):
     assert not at.exception
     assert not at.error
     # TAM 1000*5000 + 100*100000 + 2000*4000; SAM adds adoption; SOM 5 %; bottom-up 10 % reach x 8 % win
-    assert _metrics(at) == [("TAM", "$23.0M"), ("SAM", "$6.8M"), ("SOM", "$340K"),
-                            ("TAM", "$23.0M"), ("SAM", "$2.3M"), ("SOM", "$184K")]
+    assert _metrics(at) == [("TAM", "$23M"), ("SAM", "$6.8M"), ("SOM", "$340k"),
+                            ("TAM", "$23M"), ("SAM", "$2.3M"), ("SOM", "$184k")]
     assert not any("Sample data" in i.value for i in at.main.info)
     at.multiselect(key="mk_regions").set_value(["NA"]).run()
-    assert _metrics(at)[1:3] == [("SAM", "$6.0M"), ("SOM", "$300K")]
+    assert _metrics(at)[1:3] == [("SAM", "$6M"), ("SOM", "$300k")]
 
 
 def test_bad_mapping_shows_error_not_exception(app_env):

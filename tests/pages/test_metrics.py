@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics.compute import metrics
+from analytics.compute.metrics.report import Kpis, compute_report
+from analytics.compute.metrics.schema import MetricFilters
+from analytics.compute.metrics.source import data_span
 from analytics.db import Workspace
 from tests.pages.apptest import new_app
 
@@ -17,8 +19,8 @@ KPI_LABELS = ["MAU (28 days)", "Stickiness", "MRR", "ARR", "Logo churn (month)",
 
 
 def _usd(value: float) -> str:
-    """$169K / $6.43M / $77.1M, written out here so the page's formatter is checked too."""
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+    """$169k / $6.43M / $77.1M, written out here so the page's formatter is checked too."""
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if value >= limit:
             scaled = value / limit
             return f"${scaled:.3g}{suffix}" if scaled < 100 else f"${scaled:.0f}{suffix}"
@@ -29,11 +31,11 @@ def _kpis(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def _expected_kpis(path: Path, **filters) -> metrics.Kpis:
+def _expected_kpis(path: Path, **filters) -> Kpis:
     ws = Workspace.open(path)
     try:
-        span = metrics.data_span(ws)
-        return metrics.compute_report(ws, metrics.MetricFilters(start=span[0], end=span[1], **filters)).kpis
+        span = data_span(ws)
+        return compute_report(ws, MetricFilters(start=span[0], end=span[1], **filters)).kpis
     finally:
         ws.close()
 

@@ -12,11 +12,12 @@ import pandas as pd
 
 from analytics.compute import costs
 from analytics.compute.compare.candidates import api_candidates
-from analytics.compute.compare.pricing import as_of_day, money, price_basis, resolve_hardware_prices
+from analytics.compute.compare.pricing import as_of_day, price_basis, resolve_hardware_prices
 from analytics.compute.stats import wilson_interval
 from analytics.db import Workspace
 from analytics.errors import CostInputError
 from analytics.ingest.prices import price_table
+from analytics.money import format_usd
 
 MONTHS = 12
 HOURS_PER_MONTH = 24.0 * costs.DAYS_PER_MONTH
@@ -199,13 +200,13 @@ def _fill_self_hosted_cost(row: dict[str, object], run: Mapping[str, object], ca
             row["cost_per_1k_usd"] = per_1k
             row["cost_basis"] = (f"{price_basis(price)} / ({row['throughput_per_s']:,.1f} requests/s "
                                  f"measured x {settings.utilisation:.0%} utilisation) x 1000 = "
-                                 f"{money(per_1k)} per 1k")
+                                 f"{format_usd(per_1k)} per 1k")
     if train_price_id is not None and train_price_id in catalog.index and not pd.isna(run["train_seconds"]):
         train_price = catalog.loc[train_price_id]
         row["training_usd"] = costs.training_cost_usd(float(run["train_seconds"]),
                                                       float(train_price["hourly_usd"]))
         row["training_basis"] = (f"{float(run['train_seconds']):,.1f} s measured on {train_hw} x "
-                                 f"{price_basis(train_price)} = {money(row['training_usd'])}")
+                                 f"{price_basis(train_price)} = {format_usd(row['training_usd'])}")
     elif pd.isna(run["train_seconds"]):
         row["training_basis"] = "training time not recorded"
     _fill_totals(row, settings)
@@ -263,9 +264,11 @@ def _api_row(api: dict[str, object], tokens: ApiTokens, settings: CompareSetting
         per_1k = costs.api_cost_per_1k_requests_usd(tin, tout, float(api["input_per_m_usd"]),
                                                      float(api["output_per_m_usd"]))
         row["cost_per_1k_usd"] = per_1k
-        row["cost_basis"] = (f"({tin:,.1f} input x ${float(api['input_per_m_usd']):g} + {tout:,.1f} output x "
-                             f"${float(api['output_per_m_usd']):g}) per 1M tokens x 1000 = "
-                             f"{money(per_1k)} per 1k; tokens {how}; price {api['price_source']}, as of "
+        price_in = format_usd(float(api["input_per_m_usd"]), digits=4)
+        price_out = format_usd(float(api["output_per_m_usd"]), digits=4)
+        row["cost_basis"] = (f"({tin:,.1f} input x {price_in} + {tout:,.1f} output x "
+                             f"{price_out}) per 1M tokens x 1000 = "
+                             f"{format_usd(per_1k)} per 1k; tokens {how}; price {api['price_source']}, as of "
                              f"{as_of_day(api['as_of'])}")
     row["flag"] = "; ".join(flags)
     _fill_totals(row, settings)

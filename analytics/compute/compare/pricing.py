@@ -10,6 +10,7 @@ import pandas as pd
 
 from analytics.db import Workspace
 from analytics.ingest.prices import price_table
+from analytics.money import format_usd
 
 
 def as_of_day(value: object) -> str:
@@ -21,20 +22,13 @@ def as_of_day(value: object) -> str:
         return "undated"
 
 
-def money(value: float) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    if value >= 1 or value == 0:
-        return f"${value:,.2f}"
-    return f"${value:.3g}"
-
-
 def price_basis(row: Mapping[str, object]) -> str:
     """'AWS c7g.large: $0.0725/h (source, as of 2026-11-09)' for a price catalog row."""
     if row.get("kind") == "api":
-        figure = f"${row['input_per_m_usd']:g} in / ${row['output_per_m_usd']:g} out per 1M tokens"
+        figure = (f"{format_usd(row['input_per_m_usd'], digits=4)} in / "
+                  f"{format_usd(row['output_per_m_usd'], digits=4)} out per 1M tokens")
     else:
-        figure = f"${row['hourly_usd']:g}/h"
+        figure = f"{format_usd(row['hourly_usd'], digits=4)}/h"
     as_of = as_of_day(row.get("as_of"))
     return f"{row['name']} · {row['provider']}: {figure} ({row['source']}, as of {as_of})"
 

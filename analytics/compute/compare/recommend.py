@@ -10,7 +10,7 @@ import pandas as pd
 
 from analytics.compute import costs
 from analytics.compute.compare.leaderboard import Leaderboard
-from analytics.compute.compare.pricing import money
+from analytics.money import format_usd
 
 MIN_BREAK_EVEN_REQUESTS = 1.0
 """Break-even volumes below one request a month are not decisions anyone faces; they are left out."""
@@ -69,7 +69,7 @@ def recommend(board: Leaderboard) -> str:
     if eligible.empty:
         best = priced.sort_values(["accuracy", "total_usd"], ascending=[False, True]).iloc[0]
         return (f"No candidate reaches the {target:.1%} accuracy target; the most accurate is "
-                f"{best['candidate']} at {_pct(best)}, costing {money(best['total_usd'])} over "
+                f"{best['candidate']} at {_pct(best)}, costing {format_usd(best['total_usd'])} over "
                 f"{board.settings.months} months at {volume}: collect more labels or try a larger model "
                 f"before deciding.")
     months = board.settings.months
@@ -83,13 +83,13 @@ def recommend(board: Leaderboard) -> str:
         choice = eligible.sort_values(["total_usd", "accuracy"], ascending=[True, False]).iloc[0]
         sentence = (f"At {volume}, choose {choice['candidate']}: accuracy {_pct(choice)} meets the "
                     f"{target:.1%} target at the lowest ")
-    sentence += (f"{months}-month cost, {money(choice['total_usd'])} "
-                 f"({money(choice['cost_per_1k_usd'])} per 1k requests)")
+    sentence += (f"{months}-month cost, {format_usd(choice['total_usd'])} "
+                 f"({format_usd(choice['cost_per_1k_usd'])} per 1k requests)")
     better = priced[priced["accuracy_ci_low"] > choice["accuracy_ci_high"]]
     if not better.empty:
         alt = better.sort_values("total_usd").iloc[0]
         sentence += (f"; {alt['candidate']} is significantly more accurate ({_pct(alt)}) for "
-                     f"{money(alt['total_usd'] - choice['total_usd'])} more")
+                     f"{format_usd(alt['total_usd'] - choice['total_usd'])} more")
     return sentence + "."
 
 
