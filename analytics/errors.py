@@ -48,7 +48,8 @@ class InvalidNameError(AnalyticsError):
 
 
 class RunIngestError(AnalyticsError):
-    """A run folder is malformed (unreadable JSON, a succeeded run without eval.json...); nothing was written."""
+    """A run folder is malformed (unreadable JSON, a succeeded run without eval.json...); nothing was
+    written."""
 
 
 class RunNotFoundError(QueryError):

@@ -48,7 +48,8 @@ class RunFolderError(StratLabModelError):
 
 
 class InsufficientMemoryError(StratLabModelError):
-    """Prediction (or loading a model) ran out of memory even at batch size 1; the message says what to lower."""
+    """Prediction (or loading a model) ran out of memory even at batch size 1; the message says what to
+    lower."""
 
 
 class EvaluationError(StratLabModelError, ValueError):
