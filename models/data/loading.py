@@ -8,7 +8,6 @@ The catalog, user-file and split modules are imported when first used: importing
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 from models.core.config import TrainConfig
@@ -22,20 +21,10 @@ def load_training_data(config: TrainConfig) -> DataSplits:
     label_column); `train_examples_per_class` caps the training split only (validation and test stay whole).
     Raises DatasetNotFoundError, DatasetError, DataValidationError or ConfigError, each saying what to fix.
     """
-    from models.data.catalog import load_dataset
-    from models.data.splits import limit_per_class
-    from models.data.user_files import load_user_dataset
+    from models.data.user_files import load_for_config
 
-    if config.text_column is not None:
-        data = load_user_dataset(config.dataset, config.text_column, config.label_column,
-                                 seed=config.seed, pii_scrub=config.pii_scrub)
-    else:
-        data = load_dataset(config.dataset, seed=config.seed, pii_scrub=config.pii_scrub)
-    if config.train_examples_per_class is not None:
-        train = limit_per_class(data.train, config.train_examples_per_class, seed=config.seed)
-        data = dataclasses.replace(data, train=train, meta={
-            **data.meta, "train_examples_per_class": config.train_examples_per_class})
-    return data
+    return load_for_config(config.dataset, config.text_column, config.label_column, seed=config.seed,
+                           pii_scrub=config.pii_scrub, train_examples_per_class=config.train_examples_per_class)
 
 
 def scored_subset(test: LabelledTexts, limit: int | None, seed: int) -> LabelledTexts:
