@@ -20,6 +20,7 @@ import inspect
 import math
 import os
 import re
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -128,7 +129,7 @@ def env_name(field_name: str) -> str:
 
 def settings_table_markdown() -> str:
     """README's Configuration table: one row per Settings field (variable, default, what it sets)."""
-    docs = _field_docs(Settings)
+    docs = field_docs(Settings)
     rows = ["| variable | default | what |", "|---|---|---|"]
     rows += [f"| `{env_name(f.name)}` | {_shown_default(f)} | {docs[f.name]} |" for f in fields(Settings)]
     return "\n".join(rows) + "\n"
@@ -223,12 +224,23 @@ def _shown_default(f: Field[Any]) -> str:
     return f"`{value}`"
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of `cls`, on one line, by field name."""
-    body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
+def field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written under each dataclass field (`x: int = 1` then a string literal), by field name.
+
+    Whitespace is folded to single spaces. The one reader of field docstrings: this module's README table,
+    the models CLI's flag help and the Fine-tune form's help all use it (a standard-library leaf, so the
+    model engine may import it). Raises OSError/TypeError when the source of `cls` cannot be read.
+    """
+    return dict(_field_docs(cls))
+
+
+@functools.lru_cache(maxsize=16)
+def _field_docs(cls: type) -> tuple[tuple[str, str], ...]:
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
+    docs: list[tuple[str, str]] = []
     for node, following in zip(body, body[1:], strict=False):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)):
-            docs[node.target.id] = " ".join(str(following.value.value).split())
-    return docs
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            docs.append((node.target.id, " ".join(following.value.value.split())))
+    return tuple(docs)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from analytics.errors import SettingsError
-from models.core.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_docs, field_types
+from analytics.settings import field_docs
+from models.core.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_types
 from models.errors import DataValidationError, StratLabModelError
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training configuration (same keys as a --config file)")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        default = f.default
+        default = "$STRATLAB_RUNS_DIR or data/runs" if f.name == "runs_dir" else f.default
         help_text = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")
         if field_types()[f.name][0] is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,

@@ -12,7 +12,8 @@ import streamlit as st
 
 from analytics.charts import runs as charts_runs
 from analytics.money import format_usd
-from models.core.config import METHODS, TrainConfig, field_docs
+from analytics.settings import field_docs
+from models.core.config import METHODS, TrainConfig
 from models.data.catalog import list_datasets
 from models.data.user_files import validate_labelled_frame
 from models.errors import ConfigError, EstimateError, StratLabModelError

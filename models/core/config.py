@@ -6,25 +6,23 @@ reads it back, so a CLI flag, a JSON/YAML config file and the Python API are the
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
-import inspect
 import json
 import math
 import numbers
 import os
 import re
-import textwrap
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from analytics.settings import settings
 from models.errors import ConfigError
 
 METHODS = ("classic", "linear_probe", "full", "lora", "zero_shot")
@@ -101,8 +99,8 @@ class TrainConfig:
     """Use at most this many training examples per class (learning curves); None uses all."""
     pii_scrub: bool = False
     """Mask emails, phone numbers, card numbers and IBANs before training."""
-    runs_dir: str = "data/runs"
-    """Folder under which each run gets its own folder."""
+    runs_dir: str = field(default_factory=lambda: str(settings().runs_dir))
+    """Folder under which each run gets its own folder (default `$STRATLAB_RUNS_DIR`, else data/runs)."""
     run_name: str | None = None
     """Run folder name; None makes one from method, model and time."""
     num_threads: int | None = None
@@ -231,28 +229,6 @@ def field_types() -> dict[str, tuple[type, bool]]:
             raise TypeError(f"TrainConfig.{name} has type {hint}; teach models/config.py to check it")
         out[name] = (base, type(None) in args)
     return out
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under each dataclass field (`x: int = 1` then a string literal), by field name.
-
-    Whitespace is folded to single spaces. The one reader of field docstrings: CLI help (`models.cli`) and
-    the Fine-tune form's help (`pages/finetune.py`) both use it. Raises OSError/TypeError when the source
-    of `cls` cannot be read (a class defined at runtime).
-    """
-    return dict(_field_docs(cls))
-
-
-@functools.lru_cache(maxsize=16)
-def _field_docs(cls: type) -> tuple[tuple[str, str], ...]:
-    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
-    docs: list[tuple[str, str]] = []
-    for node, following in zip(body, body[1:], strict=False):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
-                and isinstance(following.value.value, str)):
-            docs.append((node.target.id, " ".join(following.value.value.split())))
-    return tuple(docs)
 
 
 def type_words(name: str) -> str:

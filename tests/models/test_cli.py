@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from analytics.settings import field_docs
 from models.cli import build_parser, config_from_args, main
-from models.core.config import TrainConfig, field_docs
+from models.core.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +61,9 @@ def test_config_file_equals_flags_and_flags_win(tmp_path: Path) -> None:
     path.write_text("method: lora\nlearning_rate: 0.0005\nepochs: 2\npii_scrub: true\nmax_steps: 7\n")
     parser = build_parser()
     from_file = config_from_args(parser.parse_args(["train", "--config", str(path)]))
-    assert (from_file.method, from_file.learning_rate, from_file.epochs, from_file.pii_scrub) == ("lora", 5e-4, 2, True)
+    assert (from_file.method, from_file.learning_rate, from_file.epochs, from_file.pii_scrub) == (
+        "lora", 5e-4, 2, True
+    )
     flags = config_from_args(parser.parse_args(["train", "--method", "lora", "--learning-rate", "0.0005",
                                                 "--epochs", "2", "--pii-scrub", "--max-steps", "7"]))
     assert flags == from_file
@@ -74,8 +77,8 @@ def test_full_classic_run_then_predict_and_evaluate(tmp_path: Path) -> None:
     env = {**os.environ, "STRATLAB_INFERENCE_BENCH_S": "0"}
     runs = tmp_path / "runs"
     train = subprocess.run(
-        [sys.executable, "-m", "models", "train", "--method", "classic", "--dataset", "sentiment_labelled_sentences",
-         "--runs-dir", str(runs), "--run-name", "cli-classic"],
+        [sys.executable, "-m", "models", "train", "--method", "classic",
+         "--dataset", "sentiment_labelled_sentences", "--runs-dir", str(runs), "--run-name", "cli-classic"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert train.returncode == 0, train.stderr
     summary = json.loads(train.stdout.strip().splitlines()[-1])
@@ -86,7 +89,9 @@ def test_full_classic_run_then_predict_and_evaluate(tmp_path: Path) -> None:
     inputs = tmp_path / "texts.txt"
     inputs.write_text("This is a wonderful phone, I love it.\nAbsolutely horrible, it broke at once.\n")
     out_jsonl = tmp_path / "out.jsonl"
-    assert main(["predict", "--run", str(run), "--input", str(inputs), "--output", str(out_jsonl), "--top-k", "2"]) == 0
+    assert main(
+        ["predict", "--run", str(run), "--input", str(inputs), "--output", str(out_jsonl), "--top-k", "2"]
+    ) == 0
     rows = [json.loads(line) for line in out_jsonl.read_text().splitlines()]
     assert [r["label"] for r in rows] == ["positive", "negative"]
     assert rows[0]["top_k"].startswith("positive:")

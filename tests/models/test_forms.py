@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.core.config import TrainConfig, field_docs
+from analytics.settings import field_docs
+from models.core.config import TrainConfig
 from models.errors import ConfigError
 from pages._shared.forms import build_config, model_choices, save_upload, training_rows
 
