@@ -90,7 +90,9 @@ def wait_healthy(server: Server, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}", pytrace=False)
+            pytest.fail(
+                f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}", pytrace=False
+            )
         try:
             with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as r:
                 if r.status == 200 and r.read().strip() == b"ok":
@@ -127,7 +129,8 @@ class Console:
     def record(self, kind: str, text: str) -> None:
         self.everything.append(f"{kind}: {text}")
         if kind in ("error", "pageerror"):
-            (self.ignored if any(b in text for b in BENIGN_CONSOLE) else self.errors).append(f"{kind}: {text}")
+            benign = any(b in text for b in BENIGN_CONSOLE)
+            (self.ignored if benign else self.errors).append(f"{kind}: {text}")
 
 
 # -- page helpers --------------------------------------------------------------------------------------
@@ -148,10 +151,13 @@ def screenshot(page, name: str) -> Path:
     settle(page)
     height = page.evaluate(
         """() => Math.max(...[...document.querySelectorAll(
-            '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"], [data-testid="stSidebarContent"], body')]
+            '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"], '
+            + '[data-testid="stSidebarContent"], body')]
             .map(e => e.scrollHeight))"""
     )
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 8000))})
+    page.set_viewport_size(
+        {"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 8000))}
+    )
     page.wait_for_timeout(500)  # charts re-layout to the new size
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / name

@@ -1,5 +1,5 @@
-"""Several users at once in a real browser: five Chromium tabs on one Streamlit server import files on the Data
-page at the same moment (two of them into the same table name), then open Home, Metrics and Compare.
+"""Several users at once in a real browser: five Chromium tabs on one Streamlit server import files on the
+Data page at the same moment (two of them into the same table name), then open Home, Metrics and Compare.
 
 Fails on app exceptions and console errors in any tab. Afterwards the server is stopped and the workspace file
 opened: every import is there exactly once, with its rows; of the two racing for one name exactly one won and
@@ -118,7 +118,9 @@ def _prepare_imports(pages: list, tmp_path: Path) -> None:
 
 def _outcome(page, tab: int) -> str:
     """'created' or 'refused' once the tab shows one of them."""
-    created = page.get_by_text(f"Created table '{_table(tab)}' from tab {tab}.csv: {3 + tab} rows, 4 columns.")
+    created = page.get_by_text(
+        f"Created table '{_table(tab)}' from tab {tab}.csv: {3 + tab} rows, 4 columns."
+    )
     refused = page.get_by_text("already exists")
     created.or_(refused).first.wait_for(state="visible")
     settle(page)  # a tab can show the other tab's table as existing while its own import reruns the page

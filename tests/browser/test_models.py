@@ -86,7 +86,8 @@ def _small_llm(page) -> None:
 
 
 def _finetune_results(page) -> None:
-    """Back on Fine-tune (a full rerun: its Results section is outside the jobs fragment), the run's results."""
+    """Back on Fine-tune (a full rerun: its Results section is outside the jobs fragment), the run's
+    results."""
     go(page, "Fine-tune")
     page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(r"^Accuracy$")).first.wait_for(state="visible")
     no_exceptions(page, "Fine-tune results")
@@ -105,8 +106,12 @@ def _playground(page, run_id: str) -> None:
     label = page.get_by_test_id("stMetric").filter(has_text="Predicted label").get_by_test_id("stMetricValue")
     predicted = label.first.inner_text().strip()
     assert predicted, "no predicted label shown"
-    cost = page.get_by_test_id("stMetric").filter(has_text="Cost per 1k calls").get_by_test_id("stMetricValue")
-    assert cost.first.inner_text().startswith("$"), "no cost: the run's measured throughput did not reach the page"
+    cost = (
+        page.get_by_test_id("stMetric").filter(has_text="Cost per 1k calls").get_by_test_id("stMetricValue")
+    )
+    assert cost.first.inner_text().startswith("$"), (
+        "no cost: the run's measured throughput did not reach the page"
+    )
     page.locator(".js-plotly-plot .main-svg").first.wait_for(state="visible", timeout=STEP_MS)
     see(page, f"Why '{predicted}'")
     no_exceptions(page, "Playground")

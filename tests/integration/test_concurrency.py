@@ -2,10 +2,10 @@
 
 Each session imports its own CSV, some race to import into the same table name, each submits a training job
 (real detached job processes running the fast fake trainer of tests/models/fake_train.py), every session
-ticks the queue and ingests finished runs at the same time (as every page does through `sync_jobs`), and reads
-what the Home, Data, Metrics, Market and Compare pages read. Afterwards nothing is lost or doubled: every import
-is in `imported_tables` once with its table and row count, every run is ingested once, and the only errors are
-the expected 'already exists' refusals.
+ticks the queue and ingests finished runs at the same time (as every page does through `sync_jobs`), and
+reads what the Home, Data, Metrics, Market and Compare pages read. Afterwards nothing is lost or doubled:
+every import is in `imported_tables` once with its table and row count, every run is ingested once, and the
+only errors are the expected 'already exists' refusals.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ def _read_pages(ws: Workspace, session: Session, own_table: str | None) -> None:
 
 
 def _sync(ws: Workspace, runs_dir: Path, session: Session) -> None:
-    """What every page does first (pages/_shared/runs.py sync_jobs): advance the queue, ingest finished runs."""
+    """What every page does first (pages/_shared/runs.py sync_jobs): advance the queue, ingest finished
+    runs."""
     jobs.tick()
     runs.ingest_all(ws, runs_dir)
     session.operations += 2
@@ -209,7 +210,7 @@ def test_twenty_sessions_at_once_lose_nothing_and_show_no_lock_errors(tmp_path: 
     ws.close()
 
 
-# ------------------------------------------------------------------------------------------ the races it found
+# -------------------------------------------------------------------------------------- the races it found
 
 
 def test_a_table_created_since_the_check_is_refused_clearly_and_nothing_is_left_half_done(empty_ws) -> None:

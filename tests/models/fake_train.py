@@ -1,11 +1,13 @@
-"""A fast stand-in for models.training.train.train, run inside real job subprocesses by tests/models/test_jobs.py.
+"""A fast stand-in for models.training.train.train, run inside real job subprocesses by
+tests/models/test_jobs.py.
 
-Selected with STRATLAB_TRAIN_FUNCTION=tests.models.fake_train:train (and the repository root on PYTHONPATH). It writes a
-run folder of the real shape through models.core.runs.RunWriter: a start event, one step event per step (sleeping
-FAKE_STEP_S seconds each), a checkpoint every config.checkpoint_every_steps steps, eval.json,
-predictions.parquet and status.json. On resume it continues after its newest checkpoint.
-dataset='missing-dataset' fails like an offline dataset lookup does. environment.json is a small stub: the real
-`environment_info()` imports torch, transformers and peft, which takes many seconds on a busy 2-core machine.
+Selected with STRATLAB_TRAIN_FUNCTION=tests.models.fake_train:train (and the repository root on PYTHONPATH).
+It writes a run folder of the real shape through models.core.runs.RunWriter: a start event, one step event
+per step (sleeping FAKE_STEP_S seconds each), a checkpoint every config.checkpoint_every_steps steps,
+eval.json, predictions.parquet and status.json. On resume it continues after its newest checkpoint.
+dataset='missing-dataset' fails like an offline dataset lookup does. environment.json is a small stub: the
+real `environment_info()` imports torch, transformers and peft, which takes many seconds on a busy 2-core
+machine.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ def _environment_stub() -> dict[str, object]:
     return {"hardware": "CPU x2", "cpu_count": 2, "torch": None, "recorded_at": "2026-01-01T00:00:00+00:00"}
 
 
-def train(config: TrainConfig, data: object = None, *, resume: bool = False, run_id: str | None = None) -> RunResult:
+def train(
+    config: TrainConfig, data: object = None, *, resume: bool = False, run_id: str | None = None
+) -> RunResult:
     runs.environment_info = _environment_stub
     writer = RunWriter.create(config, run_id=run_id, resume=resume)
     try:
@@ -45,12 +49,14 @@ def _fit(config: TrainConfig, writer: RunWriter, resume: bool) -> RunResult:
         raise DatasetNotFoundError("dataset 'missing-dataset' not found in the mirror and the network is off")
     total = config.max_steps or 4
     first = _latest_checkpoint(writer.run_dir) + 1 if resume else 1
-    writer.event(kind="start", total_steps=total, resumed_from_step=first - 1 if resume else None, pid=os.getpid())
+    writer.event(
+        kind="start", total_steps=total, resumed_from_step=first - 1 if resume else None, pid=os.getpid()
+    )
     step_s = float(os.environ.get("FAKE_STEP_S", "0.05"))
     for step in range(first, total + 1):
         time.sleep(step_s)
-        writer.event(kind="step", step=step, epoch=step / total, loss=1.0 / step, eta_s=(total - step) * step_s,
-                     samples_per_s=100.0, memory_bytes=1000)
+        writer.event(kind="step", step=step, epoch=step / total, loss=1.0 / step,
+                     eta_s=(total - step) * step_s, samples_per_s=100.0, memory_bytes=1000)
         if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
             checkpoint = writer.run_dir / "checkpoints" / f"step-{step}"
             checkpoint.mkdir(parents=True, exist_ok=True)

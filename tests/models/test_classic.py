@@ -30,7 +30,9 @@ RUN_FILES = ("config.json", "environment.json", "events.jsonl", "eval.json", "pr
 def test_classic_on_sentiment_sentences_writes_a_complete_run(tmp_path: Path) -> None:
     from models.training.train import train
 
-    result = train(TrainConfig(method="classic", dataset="sentiment_labelled_sentences", runs_dir=str(tmp_path)))
+    result = train(
+        TrainConfig(method="classic", dataset="sentiment_labelled_sentences", runs_dir=str(tmp_path))
+    )
     for name in RUN_FILES:
         assert (result.run_dir / name).is_file(), name
     assert run_status(result.run_dir)["state"] == "succeeded"

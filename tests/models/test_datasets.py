@@ -30,7 +30,9 @@ from models.data.user_files import (
 )
 from models.errors import ConfigError, DatasetError, DatasetNotFoundError, DataValidationError
 
-MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
+MIRROR = Path(
+    os.environ.get("STRATLAB_DATASET_MIRROR", Path(__file__).resolve().parents[3] / "shared" / "datasets")
+)
 needs_mirror = pytest.mark.skipif(not (MIRROR / "banking77").is_dir(), reason="dataset mirror not present")
 
 
@@ -63,12 +65,15 @@ def test_banking77_from_mirror() -> None:
     all_ids = splits.train.ids + splits.validation.ids + splits.test.ids
     assert len(set(all_ids)) == len(all_ids)
     assert splits.meta["seed"] == 42 and splits.meta["licence"] == "CC BY 4.0"
-    assert splits.meta["source_urls"]["train.csv"].endswith("57ec275d8078af65b7731c2a98be812d844a6d6b/banking_data/train.csv")
+    assert splits.meta["source_urls"]["train.csv"].endswith(
+        "57ec275d8078af65b7731c2a98be812d844a6d6b/banking_data/train.csv"
+    )
 
 
 @needs_mirror
 def test_banking77_validation_is_stratified_and_seeded() -> None:
-    first, again, other = load_dataset("banking77"), load_dataset("banking77"), load_dataset("banking77", seed=7)
+    first, again = load_dataset("banking77"), load_dataset("banking77")
+    other = load_dataset("banking77", seed=7)
     assert first.validation.ids == again.validation.ids
     assert first.validation.ids != other.validation.ids
     train_counts, val_counts = Counter(first.train.labels), Counter(first.validation.labels)
@@ -126,7 +131,9 @@ def fake_mirror(root: Path, content: bytes) -> Path:
 
 
 def test_sha_mismatch_in_mirror_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("STRATLAB_DATASET_MIRROR", str(fake_mirror(tmp_path / "mirror", b"NUM:count tampered ?\n")))
+    monkeypatch.setenv(
+        "STRATLAB_DATASET_MIRROR", str(fake_mirror(tmp_path / "mirror", b"NUM:count tampered ?\n"))
+    )
     with pytest.raises(DatasetNotFoundError) as info:
         dataset_path("trec", "TREC.test")
     message = str(info.value)
@@ -189,7 +196,10 @@ def test_empty_texts_report_row_numbers() -> None:
     for i in (1, 3, 5, 7, 9, 11):
         df.loc[i, "text"] = "   " if i % 2 else ""
     report = validate_labelled_frame(df, "text", "intent")
-    assert "6 rows have an empty or whitespace-only text in 'text' (rows 2, 4, 6, 8, 10 and 1 more)" in report.errors[0]
+    assert (
+        "6 rows have an empty or whitespace-only text in 'text' (rows 2, 4, 6, 8, 10 and 1 more)"
+        in report.errors[0]
+    )
 
 
 def test_single_example_class_and_missing_label() -> None:

@@ -32,7 +32,9 @@ def test_activation_bytes_follow_korthikanti() -> None:
 
 def test_full_fine_tune_memory_by_parts() -> None:
     m = memory_estimate("full", SHAPE, batch_size=2, max_length=4, num_labels=3)
-    assert (m.weights_bytes, m.gradients_bytes, m.optimizer_bytes, m.activations_bytes) == (4000, 4000, 8000, 9984)
+    assert (m.weights_bytes, m.gradients_bytes, m.optimizer_bytes, m.activations_bytes) == (
+        4000, 4000, 8000, 9984
+    )
     assert m.total_bytes == 25984
     assert "34+5*a*s/h" in m.formula
 
@@ -51,7 +53,8 @@ def test_lora_trains_only_adapters_and_head() -> None:
 def test_forward_only_methods_keep_one_layer() -> None:
     m = memory_estimate("linear_probe", SHAPE, batch_size=2, max_length=4, num_labels=3)
     assert m.total_bytes == 4000 + 4992
-    assert memory_estimate("classic", None, batch_size=1, max_length=8, num_labels=2, n_train=100).total_bytes == 409600
+    classic = memory_estimate("classic", None, batch_size=1, max_length=8, num_labels=2, n_train=100)
+    assert classic.total_bytes == 409600
 
 
 def test_memory_needs_a_shape_and_a_known_method() -> None:
@@ -68,8 +71,9 @@ def test_planned_steps() -> None:
 
 
 def _measurement(method: str = "full") -> Measurement:
-    return Measurement(method=method, device="cpu", setup_s=2.0, seconds_per_step=0.5, seconds_per_example=0.01,
-                       measured_steps=3, peak_memory_bytes=None, n_train=100, n_validation=10, n_test=20)
+    return Measurement(method=method, device="cpu", setup_s=2.0, seconds_per_step=0.5,
+                       seconds_per_example=0.01, measured_steps=3, peak_memory_bytes=None, n_train=100,
+                       n_validation=10, n_test=20)
 
 
 def test_time_estimate_full() -> None:
@@ -118,8 +122,8 @@ def test_model_shape_unknown_without_config() -> None:
 
 @pytest.mark.slow
 def test_measure_classic_in_a_subprocess(tmp_path) -> None:
-    config = TrainConfig(method="classic", dataset="sentiment_labelled_sentences", train_examples_per_class=30,
-                         runs_dir=str(tmp_path))
+    config = TrainConfig(method="classic", dataset="sentiment_labelled_sentences",
+                         train_examples_per_class=30, runs_dir=str(tmp_path))
     m = measure(config, timeout_s=120)
     assert (m.method, m.device, m.n_train, m.n_validation, m.n_test) == ("classic", "cpu", 60, 300, 300)
     assert 0 < m.seconds_per_example < 1

@@ -18,8 +18,8 @@ from models.core.evaluate import (
 from models.errors import EvaluationError
 
 
-def one_hot_probs(pred: list[int], k: int, confidence: float = 0.8) -> np.ndarray:
-    probs = np.full((len(pred), k), (1 - confidence) / (k - 1))
+def one_hot_probs(pred: list[int], num_classes: int, confidence: float = 0.8) -> np.ndarray:
+    probs = np.full((len(pred), num_classes), (1 - confidence) / (num_classes - 1))
     probs[np.arange(len(pred)), pred] = confidence
     return probs
 

@@ -39,8 +39,8 @@ class KeywordModel:
         return out
 
 
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+def sigmoid(logit: float) -> float:
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 def test_word_spans_split_words_and_punctuation() -> None:
@@ -66,7 +66,8 @@ def test_effects_have_the_crafted_sign_and_value_in_one_batched_call() -> None:
     assert len(result.effects) == len(result.spans) == 8
     effects = dict(zip(result.words, result.effects, strict=False))
     assert effects["good"] == pytest.approx(sigmoid(1) - sigmoid(0))  # removing 'good' lowers P(positive)
-    assert effects["bad"] == pytest.approx(sigmoid(1) - sigmoid(2))  # removing 'bad' raises it: negative effect
+    # removing 'bad' raises it: a negative effect
+    assert effects["bad"] == pytest.approx(sigmoid(1) - sigmoid(2))
     assert effects["film"] == 0.0 and effects[","] == 0.0
     strongest = sigmoid(1) - 0.5
     assert result.top(3) == [("good", pytest.approx(strongest)), ("good", pytest.approx(strongest)),

@@ -1,6 +1,6 @@
 """The lean BERT forward (models/modeling/lean_bert.py): same logits and gradients as transformers, same
-state_dict keys, fused inference modules, int8 on top, the CPU dropout sampler, and the training options around
-it."""
+state_dict keys, fused inference modules, int8 on top, the CPU dropout sampler, and the training options
+around it."""
 
 from __future__ import annotations
 
@@ -92,7 +92,9 @@ def test_frozen_inference_module_matches_and_quantizes() -> None:
     hf = tiny_bert().eval()
     frozen = fastpath.FastSequenceClassifier(hf).freeze_for_inference()
     assert not frozen.training and not any(p.requires_grad for p in frozen.parameters())
-    assert len(frozen.fused) == 3 and frozen.fused[0].out_features == 96 and frozen.fused[-1].out_features == 64
+    assert (
+        len(frozen.fused) == 3 and frozen.fused[0].out_features == 96 and frozen.fused[-1].out_features == 64
+    )
     with torch.no_grad():
         expected = hf(**batch()).logits
         torch.testing.assert_close(frozen(**batch()).logits, expected, atol=1e-5, rtol=1e-5)
@@ -107,8 +109,9 @@ def test_frozen_inference_module_matches_and_quantizes() -> None:
 
 def test_supports_only_what_it_reproduces() -> None:
     assert fastpath.supports(tiny_bert())
-    distil = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
-                                                                  hidden_dim=32, num_labels=3))
+    distil = DistilBertForSequenceClassification(
+        DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=3)
+    )
     assert not fastpath.supports(distil)
     assert fastpath.accelerate(distil) is distil
     assert not fastpath.supports(tiny_bert(hidden_act="relu"))

@@ -27,7 +27,9 @@ from models.training.setup import build_optimizer, linear_schedule
 from models.training.train import resume_run, train
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_FILES = ("config.json", "environment.json", "events.jsonl", "eval.json", "predictions.parquet", "status.json")
+RUN_FILES = (
+    "config.json", "environment.json", "events.jsonl", "eval.json", "predictions.parquet", "status.json"
+)
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "labels.json")
 
 
@@ -85,7 +87,8 @@ def test_optimizer_skips_weight_decay_on_biases_and_layernorm() -> None:
 
 
 @pytest.mark.slow
-def test_full_run_writes_every_file_and_the_best_model(tmp_path: Path, tiny_model: str, sentences: DataSplits) -> None:
+def test_full_run_writes_every_file_and_the_best_model(tmp_path: Path, tiny_model: str,
+                                                       sentences: DataSplits) -> None:
     config = tiny_config(tmp_path, tiny_model, checkpoint_every_steps=4, run_name="full-e2e")
     result = train(config, sentences)
 
@@ -96,7 +99,8 @@ def test_full_run_writes_every_file_and_the_best_model(tmp_path: Path, tiny_mode
     for name in MODEL_FILES:
         assert (run_dir / "model" / name).is_file(), name
     assert run_status(run_dir)["state"] == "succeeded"
-    assert result.extra["steps"] == 12 and result.extra["epochs_run"] == 2  # 96 rows / 16 = 6 steps x 2 epochs
+    # 96 rows / 16 = 6 steps x 2 epochs
+    assert result.extra["steps"] == 12 and result.extra["epochs_run"] == 2
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) == ["step-12", "step-8"]
     assert not list(run_dir.glob(".*tmp*")) and not list((run_dir / "checkpoints").glob(".tmp*"))
 
@@ -142,7 +146,8 @@ def test_full_run_uses_the_lean_forward_and_freezes_embeddings_when_asked(
 
 def test_the_loop_trains_on_the_batches_the_seam_gives(tmp_path: Path, tiny_model: str, sentences: DataSplits,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    # loop.epoch_batches is the get_dataloaders-style seam: replace it and the loop takes exactly those batches
+    # loop.epoch_batches is the get_dataloaders-style seam: replace it and the loop takes exactly those
+    # batches
     seen: list[list[int]] = []
     real_step = loop.train_step
 
@@ -161,8 +166,10 @@ def test_the_loop_trains_on_the_batches_the_seam_gives(tmp_path: Path, tiny_mode
 
 
 @pytest.mark.slow
-def test_lora_run_saves_merged_model_and_adapter(tmp_path: Path, tiny_model: str, sentences: DataSplits) -> None:
-    config = tiny_config(tmp_path, tiny_model, method="lora", epochs=1, learning_rate=5e-3, run_name="lora-e2e")
+def test_lora_run_saves_merged_model_and_adapter(tmp_path: Path, tiny_model: str,
+                                                 sentences: DataSplits) -> None:
+    config = tiny_config(tmp_path, tiny_model, method="lora", epochs=1, learning_rate=5e-3,
+                         run_name="lora-e2e")
     result = train(config, sentences)
 
     run_dir = result.run_dir
@@ -218,7 +225,8 @@ def test_resume_after_a_crash_gives_identical_weights(tmp_path: Path, tiny_model
 
 
 @pytest.mark.slow
-def test_early_stopping_ends_the_run_after_patience(tmp_path: Path, tiny_model: str, sentences: DataSplits) -> None:
+def test_early_stopping_ends_the_run_after_patience(tmp_path: Path, tiny_model: str,
+                                                    sentences: DataSplits) -> None:
     # a learning rate this small cannot change a prediction: validation accuracy never improves after epoch 1
     config = tiny_config(tmp_path, tiny_model, epochs=6, batch_size=32, learning_rate=1e-12,
                          early_stopping_patience=2, run_name="early")
@@ -241,7 +249,8 @@ def test_out_of_memory_halves_the_batch_and_says_so(tmp_path: Path, tiny_model: 
         return real_step(session, batch)
 
     monkeypatch.setattr(loop, "train_step", fits_only_eight)
-    result = train(tiny_config(tmp_path, tiny_model, epochs=1, batch_size=32, max_steps=3, run_name="oom"), sentences)
+    config = tiny_config(tmp_path, tiny_model, epochs=1, batch_size=32, max_steps=3, run_name="oom")
+    result = train(config, sentences)
 
     assert result.extra["oom_retries"] == [{"from_batch_size": 32, "to_batch_size": 16},
                                            {"from_batch_size": 16, "to_batch_size": 8}]
@@ -252,7 +261,8 @@ def test_out_of_memory_halves_the_batch_and_says_so(tmp_path: Path, tiny_model: 
 
 
 @pytest.mark.slow
-def test_out_of_memory_at_batch_size_one_is_a_training_error(tmp_path: Path, tiny_model: str, sentences: DataSplits,
+def test_out_of_memory_at_batch_size_one_is_a_training_error(tmp_path: Path, tiny_model: str,
+                                                             sentences: DataSplits,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     def never_fits(session, batch):
         raise RuntimeError("CUDA error: out of memory")
@@ -268,7 +278,8 @@ def test_out_of_memory_at_batch_size_one_is_a_training_error(tmp_path: Path, tin
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
-def test_cuda_requested_without_cuda_is_a_device_error(tmp_path: Path, tiny_model: str, sentences: DataSplits) -> None:
+def test_cuda_requested_without_cuda_is_a_device_error(tmp_path: Path, tiny_model: str,
+                                                       sentences: DataSplits) -> None:
     with pytest.raises(DeviceError, match="no CUDA GPU is available.*use device 'auto' or 'cpu'"):
         train(tiny_config(tmp_path, tiny_model, device="cuda", run_name="nocuda"), sentences)
     assert run_status(tmp_path / "runs" / "nocuda")["state"] == "failed"
@@ -329,11 +340,11 @@ from models.training.train import train
 
 model, runs = sys.argv[1], sys.argv[2]
 data = load_dataset("sentiment_labelled_sentences", seed=0)
-data = dataclasses.replace(data, train=data.train.subset(range(96)), validation=data.validation.subset(range(30)),
-                           test=data.test.subset(range(31)))
+data = dataclasses.replace(data, train=data.train.subset(range(96)),
+                           validation=data.validation.subset(range(30)), test=data.test.subset(range(31)))
 config = TrainConfig(method="full", model=model, epochs=2, batch_size=8, eval_batch_size=8, max_length=32,
-                     learning_rate=1e-3, runs_dir=runs, num_threads=1, log_every_steps=2, checkpoint_every_steps=4,
-                     seed=0)
+                     learning_rate=1e-3, runs_dir=runs, num_threads=1, log_every_steps=2,
+                     checkpoint_every_steps=4, seed=0)
 result = train(config, data)
 print("RESULT", json.dumps({"steps": result.extra["steps"], "processes": result.extra["num_processes"],
                             "has_metrics": bool(result.metrics)}))
@@ -341,21 +352,24 @@ print("RESULT", json.dumps({"steps": result.extra["steps"], "processes": result.
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU/gloo path; with CUDA torchrun would use the GPUs")
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason="the CPU/gloo path; with CUDA torchrun would use the GPUs")
 def test_two_process_ddp_on_cpu(tmp_path: Path, tiny_model: str) -> None:
     script = tmp_path / "ddp_train.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))
     runs = tmp_path / "runs"
-    # accelerate 1.x starts N > 1 CPU processes through torchrun (--multi_gpu) or MPI; `--cpu` alone starts one.
-    # On a machine without CUDA the engine then asks accelerate for CPU + gloo itself.
+    # accelerate 1.x starts N > 1 CPU processes through torchrun (--multi_gpu) or MPI; `--cpu` alone
+    # starts one. On a machine without CUDA the engine then asks accelerate for CPU + gloo itself.
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), tiny_model,
-               str(runs)]
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               str(script), tiny_model, str(runs)]
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
-    results = [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    results = [
+        json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines() if line.startswith("RESULT")
+    ]
     # 96 rows / 8 = 12 batches, 6 per process per epoch, 2 epochs
     assert sorted(r["has_metrics"] for r in results) == [False, True]
     assert all(r == {**r, "steps": 12, "processes": 2} for r in results)
@@ -364,7 +378,8 @@ def test_two_process_ddp_on_cpu(tmp_path: Path, tiny_model: str) -> None:
     run_dir = run_dirs[0]
     assert run_status(run_dir)["state"] == "succeeded"
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) == ["step-12", "step-8"]
-    assert {p.name for p in (run_dir / "checkpoints" / "step-12").glob("rng-*.pt")} == {"rng-0.pt", "rng-1.pt"}
+    rng_files = {p.name for p in (run_dir / "checkpoints" / "step-12").glob("rng-*.pt")}
+    assert rng_files == {"rng-0.pt", "rng-1.pt"}
     events = read_events(run_dir)
     assert [e.step for e in events if e.kind == "step"] == [2, 4, 6, 8, 10, 12]  # written once, not twice
     # every test example was predicted exactly once although 31 rows do not split evenly over 2 processes

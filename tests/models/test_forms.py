@@ -1,4 +1,5 @@
-"""pages/_shared/forms.py: help from TrainConfig docstrings (field_docs), form values -> config, atomic uploads."""
+"""pages/_shared/forms.py: help from TrainConfig docstrings (field_docs), form values -> config, atomic
+uploads."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ def test_every_field_has_help_from_its_docstring() -> None:
 
 
 def test_build_config_turns_zero_and_blank_into_none() -> None:
-    config = build_config({"method": "classic", "dataset": "sst2", "max_steps": 0, "train_examples_per_class": 0,
-                           "run_name": "  "})
+    config = build_config({"method": "classic", "dataset": "sst2", "max_steps": 0,
+                           "train_examples_per_class": 0, "run_name": "  "})
     assert (config.max_steps, config.train_examples_per_class, config.run_name) == (None, None, None)
 
 
@@ -36,8 +37,10 @@ def test_build_config_refuses_bad_values_with_the_reason() -> None:
 
 def test_build_config_checks_the_model_family() -> None:
     with pytest.raises(ConfigError, match="zero_shot needs a causal_lm model"):
-        build_config({"method": "zero_shot", "dataset": "sst2", "model": "all-MiniLM-L6-v2"}, model_family="encoder")
-    assert build_config({"method": "classic", "dataset": "sst2"}, model_family="causal_lm").method == "classic"
+        build_config({"method": "zero_shot", "dataset": "sst2", "model": "all-MiniLM-L6-v2"},
+                     model_family="encoder")
+    classic = build_config({"method": "classic", "dataset": "sst2"}, model_family="causal_lm")
+    assert classic.method == "classic"
 
 
 def test_model_choices_filter_by_method_and_explain_unavailable() -> None:
@@ -45,7 +48,9 @@ def test_model_choices_filter_by_method_and_explain_unavailable() -> None:
         def __init__(self, name: str, family: str, available: bool, note: str = "") -> None:
             self.name, self.family, self.available, self.note = name, family, available, note
 
-    specs = [Spec("enc", "encoder", True), Spec("lm", "causal_lm", True), Spec("hub", "encoder", False, "offline")]
+    specs = [
+        Spec("enc", "encoder", True), Spec("lm", "causal_lm", True), Spec("hub", "encoder", False, "offline")
+    ]
     assert model_choices("full", specs) == [("enc", True, ""), ("hub", False, "offline")]
     assert model_choices("zero_shot", specs) == [("lm", True, "")]
 

@@ -45,8 +45,8 @@ def full_run(tiny_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     model.save_pretrained(run / "model")
     AutoTokenizer.from_pretrained(tiny_encoder_dir).save_pretrained(run / "model")
     write_label_names(run / "model", ("neg", "pos"))
-    config = TrainConfig(method="full", model=str(tiny_encoder_dir), runs_dir=str(run.parent), eval_batch_size=4,
-                         max_length=32, dataset="toy")
+    config = TrainConfig(method="full", model=str(tiny_encoder_dir), runs_dir=str(run.parent),
+                         eval_batch_size=4, max_length=32, dataset="toy")
     write_json_atomic(run / "config.json", config.to_dict())
     write_json_atomic(run / "status.json", {"state": "succeeded"})
     return run
@@ -101,7 +101,8 @@ def test_int8_predictor_quantises_linear_layers(full_run: Path) -> None:
 
     predictor = load_predictor(full_run, device="cpu", precision="int8")
     linear = [m for m in predictor.model.modules() if type(m).__name__ == "Linear"]
-    assert linear and all(type(m) is not torch.nn.Linear for m in linear)  # every nn.Linear is now dynamic int8
+    # every nn.Linear is now dynamic int8
+    assert linear and all(type(m) is not torch.nn.Linear for m in linear)
     assert all("quantized.dynamic" in type(m).__module__ for m in linear)
     probs = predictor.predict_proba(list(TOY_TEXTS))
     assert probs.shape == (6, 2) and np.allclose(probs.sum(axis=1), 1.0)
@@ -139,8 +140,8 @@ def test_benchmark_warms_up_then_meets_count_and_duration() -> None:
     from models.serving.benchmark import benchmark
 
     predictor = _SleepyPredictor()
-    result = benchmark(predictor, ["a", "b", "c"], warmup=4, min_iterations=7, min_seconds=0.0, batch_passes=3,
-                       batch_warmup_texts=2)
+    result = benchmark(predictor, ["a", "b", "c"], warmup=4, min_iterations=7, min_seconds=0.0,
+                       batch_passes=3, batch_warmup_texts=2)
     assert predictor.calls == [1] * 4 + [1] * 7 + [2] + [3] * 3
     assert result["single_iterations"] == 7 and result["batch_passes"] == 3
     assert result["latency_p50_ms"] >= 1.0 and result["latency_p50_ms"] <= result["latency_p99_ms"]

@@ -1,5 +1,6 @@
 """Job queue: state table, submit validation and races, scheduler limit, real detached subprocesses
-(fake fast trainer via the documented STRATLAB_TRAIN_FUNCTION seam), SIGKILL -> interrupted, cancel, resume."""
+(fake fast trainer via the documented STRATLAB_TRAIN_FUNCTION seam), SIGKILL -> interrupted, cancel,
+resume."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def jobs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def config(tmp_path: Path, **changes: object) -> TrainConfig:
-    return TrainConfig(method="classic", dataset="toy", runs_dir=str(tmp_path / "runs"), max_steps=4).replace(**changes)
+    base = TrainConfig(method="classic", dataset="toy", runs_dir=str(tmp_path / "runs"), max_steps=4)
+    return base.replace(**changes)
 
 
 def wait_for(predicate, timeout_s: float = 30.0, every_s: float = 0.05):
@@ -74,7 +76,8 @@ def test_transition_table_is_exactly_the_documented_one() -> None:
     assert allowed == {
         ("queued", "running"), ("queued", "cancelled"),
         ("running", "succeeded"), ("running", "failed"), ("running", "cancelled"), ("running", "interrupted"),
-        ("interrupted", "queued"), ("interrupted", "cancelled"), ("failed", "queued"), ("cancelled", "queued"),
+        ("interrupted", "queued"), ("interrupted", "cancelled"),
+        ("failed", "queued"), ("cancelled", "queued"),
     }
     for a in jobs.STATES:
         for b in jobs.STATES:
@@ -106,7 +109,8 @@ def test_submit_writes_job_and_queued_state(jobs_dir: Path, tmp_path: Path) -> N
     job = json.loads((info.job_dir / "job.json").read_text())
     assert job["config"]["runs_dir"] == str((tmp_path / "runs").resolve())
     assert job["run_id"] == info.run_id and info.run_id.endswith(info.job_id.rsplit("-", 1)[1])
-    assert TrainConfig.from_dict(job["config"]) == config(tmp_path).replace(runs_dir=str((tmp_path / "runs").resolve()))
+    expected = config(tmp_path).replace(runs_dir=str((tmp_path / "runs").resolve()))
+    assert TrainConfig.from_dict(job["config"]) == expected
     assert [j.job_id for j in jobs.list_jobs()] == [info.job_id]
 
 
@@ -131,7 +135,8 @@ def test_submit_refuses_unknown_kind_and_taken_run_name(jobs_dir: Path, tmp_path
     assert len(jobs.list_jobs()) == 1
 
 
-def test_concurrent_submits_from_two_threads_all_land_with_distinct_ids(jobs_dir: Path, tmp_path: Path) -> None:
+def test_concurrent_submits_from_two_threads_all_land_with_distinct_ids(jobs_dir: Path,
+                                                                        tmp_path: Path) -> None:
     barrier = threading.Barrier(2)
     results: list[jobs.JobInfo] = []
 
@@ -178,8 +183,8 @@ def test_build_command_single_process_and_accelerate() -> None:
     job_dir = Path("/q/j1")
     assert jobs.build_command(job_dir, python="py") == ["py", "-m", "models.jobs.runner", "/q/j1"]
     assert jobs.build_command(job_dir, 4, python="py", main_process_port=29502) == [
-        "py", "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "4", "--num_machines", "1",
-        "--main_process_port", "29502", "-m", "models.jobs.runner", "/q/j1"]
+        "py", "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "4",
+        "--num_machines", "1", "--main_process_port", "29502", "-m", "models.jobs.runner", "/q/j1"]
 
 
 def test_concurrency_limit_from_env_and_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -234,8 +239,9 @@ def test_sigkilled_process_is_interrupted_within_one_tick_and_resumes(jobs_dir: 
     assert jobs.get_job(info.job_id).attempts == 2
 
 
-def test_process_gone_without_exit_but_run_status_succeeded_is_succeeded(jobs_dir: Path, tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_process_gone_without_exit_but_run_status_succeeded_is_succeeded(
+    jobs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sleeper(monkeypatch)
     info = jobs.submit(config(tmp_path))
     jobs.tick()
@@ -274,7 +280,7 @@ def test_cancel_sigkills_a_process_that_ignores_sigterm(jobs_dir: Path, tmp_path
     assert not jobs.process_alive(cancelled.pid, None)
 
 
-# ------------------------------------------------------------------------------------------ real job processes
+# -------------------------------------------------------------------------------------- real job processes
 
 
 @pytest.mark.slow
@@ -351,14 +357,16 @@ def test_job_survives_the_process_that_started_it(jobs_dir: Path, tmp_path: Path
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_STEP_S", "0.2")
     info = jobs.submit(config(tmp_path, max_steps=8))
-    app = subprocess.run([sys.executable, "-c", "from models.jobs import queue; queue.tick()"], cwd=ROOT, timeout=60)
+    app = subprocess.run(
+        [sys.executable, "-c", "from models.jobs import queue; queue.tick()"], cwd=ROOT, timeout=60
+    )
     assert app.returncode == 0  # the "app" that launched the job has exited
     assert jobs.get_job(info.job_id).state == "running"
     done = run_until_done(info.job_id)
     assert done.state == "succeeded"
 
 
-# ------------------------------------------------------------------------------------------ logs, progress, fixes
+# ----------------------------------------------------------------------------------- logs, progress, fixes
 
 
 def test_tail_log_and_progress_from_a_handmade_run(jobs_dir: Path, tmp_path: Path) -> None:
@@ -377,17 +385,20 @@ def test_tail_log_and_progress_from_a_handmade_run(jobs_dir: Path, tmp_path: Pat
     names = ("state", "stage", "step", "total_steps", "fraction", "epoch", "loss", "eta_s", "samples_per_s",
              "memory_bytes", "val_accuracy", "events")
     assert {k: getattr(figures, k) for k in names} == {
-        "state": "queued", "stage": "epoch", "step": 4, "total_steps": 10, "fraction": 0.4, "epoch": 0.4, "loss": 0.9,
-        "eta_s": 6.0, "samples_per_s": 50.5, "memory_bytes": 123, "val_accuracy": 0.6, "events": 3}
+        "state": "queued", "stage": "epoch", "step": 4, "total_steps": 10, "fraction": 0.4, "epoch": 0.4,
+        "loss": 0.9, "eta_s": 6.0, "samples_per_s": 50.5, "memory_bytes": 123, "val_accuracy": 0.6,
+        "events": 3}
     assert [dataclasses.asdict(p) for p in figures.loss_curve] == [{"step": 4, "loss": 0.9}]
 
 
 @pytest.mark.parametrize("log_text, expected", [
-    ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "Out of memory: halve batch_size"),
+    ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+     "Out of memory: halve batch_size"),
     ("models.errors.DatasetNotFoundError: dataset 'sst2' not found", "Dataset not available offline"),
     ("models.errors.ModelNotFoundError: no model 'bert-huge'", "Model not found"),
     ("DataValidationError: label column 'intent' not found; columns are: text, category", "Column not found"),
-    ("models.errors.DeviceError: device cuda requested but CUDA is not available", "set device to auto or cpu"),
+    ("models.errors.DeviceError: device cuda requested but CUDA is not available",
+     "set device to auto or cpu"),
     ("TrainingError: loss became nan at step 12", "lower learning_rate"),
     ("all good\nstep 3 loss 0.2", None),
 ])

@@ -1,5 +1,6 @@
-"""Out of memory while training or predicting: detection, automatic smaller batches, clear messages, and a real
-allocation failure in a child process whose address space is limited (never the machine's own memory)."""
+"""Out of memory while training or predicting: detection, automatic smaller batches, clear messages, and a
+real allocation failure in a child process whose address space is limited (never the machine's own
+memory)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from models.data.types import DataSplits
 from models.errors import InsufficientMemoryError, StratLabModelError
 
 ROOT = Path(__file__).resolve().parents[2]
-CPU_OOM = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried "
-           "to allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)")
+CPU_OOM = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+           "you tried to allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)")
 """torch's own words when a CPU allocation fails (copied from torch 2.13 under a memory limit)."""
 
 
@@ -60,14 +61,17 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
     torch.OutOfMemoryError("x"),
     MemoryError(),
-    RuntimeError("generation failed: DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 bytes"),
+    RuntimeError("generation failed: DefaultCPUAllocator: can't allocate memory: "
+                 "you tried to allocate 9 bytes"),
     RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
 ])
 def test_out_of_memory_is_recognised(error: BaseException) -> None:
     assert memory.is_out_of_memory(error)
 
 
-@pytest.mark.parametrize("error", [RuntimeError("shape mismatch"), ValueError("out of memory"), OSError(12, "x")])
+@pytest.mark.parametrize("error", [
+    RuntimeError("shape mismatch"), ValueError("out of memory"), OSError(12, "x"),
+])
 def test_other_errors_are_not_out_of_memory(error: BaseException) -> None:
     assert not memory.is_out_of_memory(error)
 
@@ -105,7 +109,9 @@ def test_with_smaller_batches_gives_a_clear_error_at_batch_size_one() -> None:
         memory.with_smaller_batches(never_fits, 4, doing="predicting 9 texts", fix="predict fewer texts")
     assert tried == [4, 2, 1]
     message = str(caught.value)
-    assert message.startswith("out of memory (RAM) while predicting 9 texts even at batch size 1 (started at 4)")
+    assert message.startswith(
+        "out of memory (RAM) while predicting 9 texts even at batch size 1 (started at 4)"
+    )
     assert message.endswith("; predict fewer texts")
     assert isinstance(caught.value.__cause__, MemoryError)
 
@@ -122,8 +128,9 @@ def test_with_smaller_batches_passes_other_errors_through_at_once() -> None:
     assert tried == [16]
 
 
-def test_transformer_predictor_retries_with_smaller_batches_and_keeps_the_size(small_run: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transformer_predictor_retries_with_smaller_batches_and_keeps_the_size(
+    small_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from models.serving.predictors import load_predictor
 
     texts = [f"review number {i} " + "good " * (i % 7) for i in range(40)]
@@ -181,14 +188,16 @@ def test_classic_predictor_splits_the_request_when_memory_runs_out(tmp_path: Pat
         return np.full((len(texts), num_labels), 1.0 / num_labels)
 
     monkeypatch.setattr(tfidf, "predict_proba_aligned", proba)
-    probs = ClassicPredictor(pipeline=None, label_names=("a", "b")).predict_proba([f"t{i}" for i in range(10)])
+    predictor = ClassicPredictor(pipeline=None, label_names=("a", "b"))
+    probs = predictor.predict_proba([f"t{i}" for i in range(10)])
     assert probs.shape == (10, 2) and calls[:2] == [10, 5] and set(calls[2:]) <= {2}
 
 
 @pytest.mark.slow
-def test_training_halves_the_batch_on_cpu_allocator_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           tiny_encoder_dir: Path,
-                                                           small_sentiment: Callable[..., DataSplits]) -> None:
+def test_training_halves_the_batch_on_cpu_allocator_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_encoder_dir: Path,
+    small_sentiment: Callable[..., DataSplits],
+) -> None:
     from models.core.runs import read_events
     from models.training import loop
     from models.training.train import train
@@ -202,8 +211,8 @@ def test_training_halves_the_batch_on_cpu_allocator_errors(tmp_path: Path, monke
         return real_step(session, batch)
 
     monkeypatch.setattr(loop, "train_step", fits_only_four)
-    config = TrainConfig(method="full", model=str(model), runs_dir=str(tmp_path / "runs"), epochs=1, batch_size=16,
-                         max_steps=2, max_length=32, run_name="cpu-oom")
+    config = TrainConfig(method="full", model=str(model), runs_dir=str(tmp_path / "runs"), epochs=1,
+                         batch_size=16, max_steps=2, max_length=32, run_name="cpu-oom")
     result = train(config, small_sentiment(n_train=64, n_test=8))
     assert [r["to_batch_size"] for r in result.extra["oom_retries"]] == [8, 4]
     assert [e.extra["to_batch_size"] for e in read_events(result.run_dir) if e.kind == "oom_retry"] == [8, 4]
@@ -240,8 +249,8 @@ _CHILD = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def wide_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A classifier whose feed-forward layers need ~64 MB of activations per 512-token text (intermediate 32768;
-    hidden size 8 keeps the arithmetic cheap)."""
+    """A classifier whose feed-forward layers need ~64 MB of activations per 512-token text (intermediate
+    32768; hidden size 8 keeps the arithmetic cheap)."""
     return _classifier_run(tmp_path_factory.mktemp("runs") / "wide", hidden_size=8, intermediate_size=32768,
                            max_length=512, eval_batch_size=64)
 
@@ -258,7 +267,10 @@ def test_a_real_memory_limit_is_met_with_smaller_batches(wide_run: Path) -> None
     child = _run_child(wide_run, headroom_mb=768, n_texts=12)
     assert child.returncode == 0, child.stdout + child.stderr
     assert "Traceback" not in child.stderr
-    assert "DefaultCPUAllocator: can't allocate memory" in child.stderr and "retrying at batch size" in child.stderr
+    assert (
+        "DefaultCPUAllocator: can't allocate memory" in child.stderr
+        and "retrying at batch size" in child.stderr
+    )
     size = int(child.stdout.split("batch size now")[1])
     assert child.stdout.startswith("ok 12 rows") and 1 <= size < 12
 
@@ -268,8 +280,8 @@ def test_a_real_memory_limit_too_small_for_one_text_gives_the_message(wide_run: 
     child = _run_child(wide_run, headroom_mb=48, n_texts=4)
     assert child.returncode == 2, f"exit {child.returncode}: {child.stdout}{child.stderr}"
     assert "Traceback" not in child.stderr
-    assert child.stdout.startswith("error: out of memory (RAM) while predicting 4 texts with the full model even at "
-                                   "batch size 1 (started at 64"), child.stdout
+    assert child.stdout.startswith("error: out of memory (RAM) while predicting 4 texts with the full model "
+                                   "even at batch size 1 (started at 64"), child.stdout
     assert "lower the run's max_length (now 512 tokens)" in child.stdout
 
 
@@ -282,7 +294,7 @@ def test_training_message_at_batch_size_one_names_the_sizes_tried_and_the_fixes(
     config = TrainConfig(method="full", model="minilm", batch_size=1, max_length=256)
     retries = [{"from_batch_size": 4, "to_batch_size": 2}, {"from_batch_size": 2, "to_batch_size": 1}]
     message = str(finetune.out_of_memory_error(RuntimeError(CPU_OOM), config, retries))
-    assert message.startswith("out of memory (RAM) while training minilm even at batch size 1 (batch sizes tried: "
-                              "4 -> 2 -> 1; [enforce fail")
-    assert message.endswith("lower max_length (now 256), pick a smaller model, the LoRA method, or use a device "
-                            "with more memory")
+    assert message.startswith("out of memory (RAM) while training minilm even at batch size 1 "
+                              "(batch sizes tried: 4 -> 2 -> 1; [enforce fail")
+    assert message.endswith("lower max_length (now 256), pick a smaller model, the LoRA method, "
+                            "or use a device with more memory")

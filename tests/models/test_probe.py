@@ -22,7 +22,9 @@ def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> No
 
     encoder, tokenizer = load_frozen_encoder(str(tiny_encoder_dir), "cpu")
     batched = embed_texts(encoder, tokenizer, TEXTS, batch_size=2, max_length=32)
-    one_by_one = np.concatenate([embed_texts(encoder, tokenizer, [t], batch_size=1, max_length=32) for t in TEXTS])
+    one_by_one = np.concatenate(
+        [embed_texts(encoder, tokenizer, [t], batch_size=1, max_length=32) for t in TEXTS]
+    )
     assert batched.shape == (5, 32)
     assert np.allclose(batched, one_by_one, atol=1e-5)  # padding and sorting change nothing
     assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)

@@ -29,7 +29,8 @@ def test_packaged_models_are_listed_with_facts() -> None:
     assert minilm.size_bytes == 90_868_376
     assert minilm.licence == "apache-2.0"
     smol = by_name["SmolLM2-135M-Instruct"]
-    assert smol.available and smol.family == "causal_lm" and smol.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert smol.available and smol.family == "causal_lm"
+    assert smol.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert smol.params == 134_515_008
     assert (Path(smol.location) / smol.gguf_file).stat().st_size == smol.size_bytes
     assert "generation" in smol.tasks

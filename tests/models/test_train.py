@@ -1,4 +1,5 @@
-"""models.training.train: loading data from the config, dispatch to every method, failure records, resume_run."""
+"""models.training.train: loading data from the config, dispatch to every method, failure records,
+resume_run."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_load_training_data_reads_a_user_file_with_pii_scrubbing(tmp_path: Path)
     rows += [f"question {i}: how do I change my address? mail me at user{i}@example.com" for i in range(30)]
     labels = ["card"] * 30 + ["address"] * 30
     path = tmp_path / "tickets.csv"
-    path.write_text("body,topic\n" + "\n".join(f'"{t}",{y}' for t, y in zip(rows, labels, strict=True)) + "\n")
+    lines = [f'"{t}",{y}' for t, y in zip(rows, labels, strict=True)]
+    path.write_text("body,topic\n" + "\n".join(lines) + "\n")
     config = TrainConfig(dataset=str(path), text_column="body", label_column="topic", pii_scrub=True)
     data = load_training_data(config)
     assert sorted(data.label_names) == ["address", "card"]

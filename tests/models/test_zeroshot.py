@@ -116,8 +116,8 @@ def _fake_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespa
     monkeypatch.setenv("STRATLAB_MODEL_CACHE", str(tmp_path / "cache"))
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "m.gguf").write_bytes(b"GGUF" + b"\0" * 60)
-    return SimpleNamespace(name="Fake-LM", family="causal_lm", source="package", location=str(tmp_path / "pkg"),
-                           gguf_file="m.gguf")
+    return SimpleNamespace(name="Fake-LM", family="causal_lm", source="package",
+                           location=str(tmp_path / "pkg"), gguf_file="m.gguf")
 
 
 def test_gguf_conversion_runs_once_under_concurrency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,9 +140,13 @@ def test_gguf_conversion_runs_once_under_concurrency(tmp_path: Path, monkeypatch
     assert len(calls) == 1
     assert len(set(results)) == 1
     target = results[0]
-    assert sorted(p.name for p in target.iterdir()) == ["model.json", "stratlab_source.json", "tokenizer.json"]
+    assert sorted(p.name for p in target.iterdir()) == [
+        "model.json", "stratlab_source.json", "tokenizer.json"
+    ]
     assert llm.ensure_converted(spec) == target and len(calls) == 1  # reused
-    leftovers = [p.name for p in target.parent.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
+    leftovers = [
+        p.name for p in target.parent.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")
+    ]
     assert leftovers == []
 
 
@@ -150,7 +154,9 @@ def test_failed_gguf_conversion_leaves_nothing_that_looks_complete(tmp_path: Pat
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from models.modeling import causal_lm as llm
     spec = _fake_gguf(tmp_path, monkeypatch)
-    monkeypatch.setattr(llm, "_dequantise", lambda *_: (_FakeSaver("model"), _FakeSaver("tokenizer", fail=True)))
+    monkeypatch.setattr(
+        llm, "_dequantise", lambda *_: (_FakeSaver("model"), _FakeSaver("tokenizer", fail=True))
+    )
     with pytest.raises(OSError):
         llm.ensure_converted(spec)
     target = llm.converted_dir_for(spec)
