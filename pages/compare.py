@@ -39,7 +39,8 @@ def _demo_status() -> None:
     if active:
         running = [str(j.config.get("method")) for j in active if j.state == "running"]
         now = f" (now training: {running[0]})" if running else ""
-        st.info(f"Quick demo: {len(active)} candidate(s) still to finish{now}. They appear here as they land.",
+        st.info(f"Quick demo: {len(active)} candidate(s) still to finish{now}. "
+                f"They appear here as they land.",
                 icon=":material/hourglass_top:")
 
 
@@ -52,12 +53,14 @@ def _demo_button(primary: bool) -> None:
             page.show_error(e)
         else:
             st.session_state["cmp_demo_clicked"] = pd.Timestamp.now(tz="UTC").isoformat()
-            st.success(f"Queued {len(jobs)} training jobs; they run one after another.", icon=":material/check:")
+            st.success(f"Queued {len(jobs)} training jobs; they run one after another.",
+                       icon=":material/check:")
 
 
 @st.fragment(run_every=4)
 def _watch_jobs() -> None:
-    """While demo jobs run: tick the queue, ingest what finished, and redraw the page when something landed."""
+    """While demo jobs run: tick the queue, ingest what finished, and redraw the page when something
+    landed."""
     if not compare_view.demo_jobs():
         return
     runs_view.sync_jobs()
@@ -70,10 +73,10 @@ def _watch_jobs() -> None:
 
 def _empty_state() -> None:
     st.info(
-        "No measured candidates yet. Every number on this page comes from a run you trained (accuracy on its test "
-        "set, throughput timed on your machine) or an API you enter with a source: nothing is made up. Train models "
-        "on the Fine-tune page, or measure three real candidates now with the quick demo (a few minutes on a "
-        "laptop CPU).", icon=":material/balance:")
+        "No measured candidates yet. Every number on this page comes from a run you trained (accuracy on "
+        "its test set, throughput timed on your machine) or an API you enter with a source: nothing is made "
+        "up. Train models on the Fine-tune page, or measure three real candidates now with the quick demo "
+        "(a few minutes on a laptop CPU).", icon=":material/balance:")
     _demo_button(primary=True)
 
 
@@ -83,13 +86,13 @@ def _empty_state() -> None:
 def _settings(dataset: str) -> CompareSettings | None:
     """Volume, utilisation, target and hardware prices -> CompareSettings (None with an error shown)."""
     cols = st.columns([1.3, 1, 1])
-    volume = cols[0].number_input("Requests per month", min_value=0, value=100_000, step=10_000, key="cmp_volume",
-                                  help="Your expected production volume.")
+    volume = cols[0].number_input("Requests per month", min_value=0, value=100_000, step=10_000,
+                                  key="cmp_volume", help="Your expected production volume.")
     utilisation = cols[1].slider("Utilisation of paid machine time", 5, 100, 50, step=5, format="%d%%",
                                  key="cmp_util", help="Share of the machine's paid time spent serving at the "
                                  "measured batch throughput (an autoscaled or shared machine).")
-    target = cols[2].number_input("Accuracy target (%) · 0 = none", min_value=0.0, max_value=100.0, value=NO_TARGET,
-                                  step=1.0, key="cmp_target")
+    target = cols[2].number_input("Accuracy target (%) · 0 = none", min_value=0.0, max_value=100.0,
+                                  value=NO_TARGET, step=1.0, key="cmp_target")
     chosen = _hardware_pickers(dataset)
     try:
         return CompareSettings(dataset=dataset, requests_per_month=float(volume),
@@ -115,7 +118,8 @@ def _hardware_pickers(dataset: str) -> tuple[tuple[str, int], ...]:
                      expanded=any(v is None for v in matched.values())):
         for i, (hardware, default) in enumerate(matched.items()):
             pick = st.selectbox(f"Price for '{hardware}'", options, index=options.index(default),
-                                format_func=lambda p: "(no price: runs on it are flagged)" if p is None else labels[p],
+                                format_func=lambda p: ("(no price: runs on it are flagged)" if p is None
+                                                       else labels[p]),
                                 key=f"cmp_hw_{i}_{hardware}")
             if pick is not None:
                 chosen.append((hardware, int(pick)))
@@ -154,10 +158,12 @@ def _leaderboard_tab(board: Leaderboard) -> None:
     right.plotly_chart(figures["total"], width="stretch", key="cmp_total")
     points = break_even_points(board)
     if len(points):
-        st.caption("Break-even volumes: " + "; ".join(f"{r.a} = {r.b} at {r.requests_per_month:,.0f} requests/month"
-                                                       for r in points.itertuples()))
+        st.caption("Break-even volumes: "
+                   + "; ".join(f"{r.a} = {r.b} at {r.requests_per_month:,.0f} requests/month"
+                               for r in points.itertuples()))
     with st.expander("Provenance of every number"):
-        st.dataframe(board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis", "training_basis"]],
+        st.dataframe(board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis",
+                                  "training_basis"]],
                      hide_index=True, width="stretch")
     with st.expander("Assumptions"):
         st.markdown("\n".join(f"- {a}" for a in board.assumptions))
@@ -167,10 +173,11 @@ def _leaderboard_tab(board: Leaderboard) -> None:
 
 def _projection(board: Leaderboard) -> None:
     with st.expander("Projection to other hardware (estimates)"):
-        mfu = st.slider("Assumed share of peak FLOP/s reached (MFU)", 5, 80, 30, step=5, format="%d%%", key="cmp_mfu")
+        mfu = st.slider("Assumed share of peak FLOP/s reached (MFU)", 5, 80, 30, step=5, format="%d%%",
+                        key="cmp_mfu")
         projection = compare_view.projections(workspace.generation(), board.settings, mfu / 100.0)
-        st.caption("Not measured: throughput = peak FLOP/s x MFU / (2 x parameters x tokens per request), or the "
-                   "memory-bandwidth bound when lower. Use it to decide what to measure next.")
+        st.caption("Not measured: throughput = peak FLOP/s x MFU / (2 x parameters x tokens per request), "
+                   "or the memory-bandwidth bound when lower. Use it to decide what to measure next.")
         st.plotly_chart(charts.projection_chart(projection), width="stretch", key="cmp_projection")
 
 
@@ -187,7 +194,8 @@ def _api_forms(board: Leaderboard) -> None:
             accuracy = cols[0].number_input("Accuracy (%)", 0.0, 100.0, value=None, step=0.1)
             n_eval = cols[1].number_input("Measured on how many texts", min_value=1, value=None, step=1)
             macro = cols[2].number_input("Macro-F1 (optional, 0-1)", 0.0, 1.0, value=None, step=0.01)
-            source = st.text_input("Source of the accuracy (required)", placeholder="paper, leaderboard URL, eval file")
+            source = st.text_input("Source of the accuracy (required)",
+                                   placeholder="paper, leaderboard URL, eval file")
             tokens = st.columns(2)
             tin = tokens[0].number_input("Input tokens per request (optional: counted from your test texts)",
                                          min_value=0.0, value=None)
@@ -199,8 +207,8 @@ def _api_forms(board: Leaderboard) -> None:
     listed = api_candidates(workspace.workspace(), board.settings.dataset)
     for row in listed.itertuples():
         cols = st.columns([5, 1])
-        cols[0].caption(f"API candidate **{row.name}** · {row.accuracy:.1%} on {row.n_eval} texts · source: "
-                        f"{row.accuracy_source}")
+        cols[0].caption(f"API candidate **{row.name}** · {row.accuracy:.1%} on {row.n_eval} texts · "
+                        f"source: {row.accuracy_source}")
         if cols[1].button("Remove", key=f"cmp_del_{row.candidate_id}"):
             delete_api_candidate(workspace.workspace(), int(row.candidate_id))
             workspace.changed()
@@ -231,7 +239,8 @@ def _import_api(board: Leaderboard, labels: dict[int, str]) -> None:
         return
     upload = st.file_uploader("Predictions file", type=["csv"], key="cmp_api_upload")
     run_key = st.selectbox("Match to the test set of run", list(runs["key"]),
-                           format_func=dict(zip(runs["key"], runs["candidate"], strict=True)).get, key="cmp_api_run")
+                           format_func=dict(zip(runs["key"], runs["candidate"], strict=True)).get,
+                           key="cmp_api_run")
     price = st.selectbox("API price row", list(labels), format_func=labels.get, key="cmp_api_import_price")
     name = st.text_input("Name", key="cmp_api_import_name")
     if upload is not None and st.button("Import predictions", key="cmp_api_import"):
@@ -255,10 +264,11 @@ def _cascade_tab(board: Leaderboard) -> None:
         return
     names = dict(zip(priced["key"], priced["candidate"], strict=True))
     cols = st.columns(2)
-    small = cols[0].selectbox("First model (answers when confident)", list(smalls["key"]), format_func=names.get,
-                              key="cmp_small")
+    small = cols[0].selectbox("First model (answers when confident)", list(smalls["key"]),
+                              format_func=names.get, key="cmp_small")
     bigs = [k for k in priced.sort_values("accuracy", ascending=False)["key"] if k != small]
-    big = cols[1].selectbox("Fallback (answers when the first is unsure)", bigs, format_func=names.get, key="cmp_big")
+    big = cols[1].selectbox("Fallback (answers when the first is unsure)", bigs, format_func=names.get,
+                            key="cmp_big")
     try:
         result = compare_view.cascade(workspace.generation(), board.settings, small, big)
     except CostInputError as e:
@@ -266,8 +276,8 @@ def _cascade_tab(board: Leaderboard) -> None:
         return
     st.plotly_chart(charts.cascade_chart(result), width="stretch", key="cmp_cascade")
     best = cascade_operating_points(result)
-    st.caption(f"Simulated on {result.n_examples} test texts both scored: every request runs the first model; "
-               f"those below the confidence threshold also run the fallback. Best operating points:")
+    st.caption(f"Simulated on {result.n_examples} test texts both scored: every request runs the first "
+               f"model; those below the confidence threshold also run the fallback. Best operating points:")
     shown = best.assign(accuracy=best["accuracy"] * 100, deferred_share=best["deferred_share"] * 100)
     st.dataframe(money_table(shown, ["cost_per_1k_usd"]), hide_index=True, column_config={
         "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
@@ -286,8 +296,8 @@ def _learning_tab(board: Leaderboard) -> None:
 
 def _prices_tab(ws) -> None:
     table = prices.price_table(ws)[list(PRICE_COLUMNS)]
-    st.caption("Edit a cell, say where the new figure comes from, then save. Zero, negative, missing or absurd "
-               "prices are refused; every edit is recorded.")
+    st.caption("Edit a cell, say where the new figure comes from, then save. Zero, negative, missing or "
+               "absurd prices are refused; every edit is recorded.")
     edited = st.data_editor(table, hide_index=True, disabled=["price_id", "kind", "name", "provider"],
                             key="cmp_price_editor", width="stretch")
     note = st.text_input("Source or reason for these edits (required)", key="cmp_price_note")
@@ -332,13 +342,13 @@ def _save_prices(ws, before: pd.DataFrame, after: pd.DataFrame, note: str) -> No
 
 
 def _planner_tab() -> None:
-    st.markdown("Plan a training run before you rent anything: compute, memory, GPUs, time and dollars for each "
-                "GPU in the price catalog.")
+    st.markdown("Plan a training run before you rent anything: compute, memory, GPUs, time and dollars "
+                "for each GPU in the price catalog.")
     cols = st.columns(4)
-    params_b = cols[0].number_input("Parameters N (billions)", min_value=0.001, max_value=2000.0, value=1.0, step=0.5,
-                                    key="cmp_plan_n")
-    tokens_b = cols[1].number_input("Training tokens D (billions)", min_value=0.001, max_value=100000.0, value=20.0,
-                                    step=1.0, key="cmp_plan_d")
+    params_b = cols[0].number_input("Parameters N (billions)", min_value=0.001, max_value=2000.0, value=1.0,
+                                    step=0.5, key="cmp_plan_n")
+    tokens_b = cols[1].number_input("Training tokens D (billions)", min_value=0.001, max_value=100000.0,
+                                    value=20.0, step=1.0, key="cmp_plan_d")
     method = cols[2].selectbox("Method", ["full", "lora", "qlora"], key="cmp_plan_method")
     util = cols[3].slider("Utilisation (MFU)", 10, 70, 40, step=5, format="%d%%", key="cmp_plan_util")
     try:
@@ -354,18 +364,20 @@ def _planner_tab() -> None:
                f"(you chose {tokens_b:,.0f}B, {tokens_b / params_b:,.1f} tokens per parameter).")
     shown = money_table(plans.drop(columns=["price_id", "chinchilla_tokens"]), ["cost_usd"])
     st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"flops": st.column_config.NumberColumn("FLOPs", format="scientific"),
-                                "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
-                                "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
-                                "cost_usd": st.column_config.NumberColumn("$")})
+                 column_config={
+                     "flops": st.column_config.NumberColumn("FLOPs", format="scientific"),
+                     "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
+                     "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
+                     "cost_usd": st.column_config.NumberColumn("$"),
+                 })
     st.markdown("**Formulas**\n" + "\n".join(f"- {line}" for line in SCALING_FORMULAS))
 
 
 def _memo_tab(board: Leaderboard) -> None:
     st.markdown(f"**The memo's one sentence:** {recommend(board)}")
     filename = memo_filename(board.settings)
-    st.caption("One HTML file with the recommendation, the leaderboard, the interactive charts, the assumptions and "
-               "the source of every number; plotly.js is inside it, so it opens offline.")
+    st.caption("One HTML file with the recommendation, the leaderboard, the interactive charts, the "
+               "assumptions and the source of every number; plotly.js is inside it, so it opens offline.")
     st.download_button("Download the decision memo (HTML, works offline)", lambda: build_memo_html(board),
                        file_name=filename, mime="text/html", type="primary", key="cmp_memo_download")
     path = st.text_input("Or save it on the server as", value=f"data/memos/{filename}", key="cmp_memo_path")
@@ -408,7 +420,8 @@ def main() -> None:
         with tabs[0]:
             _empty_state()
         for i in (1, 2, 5):
-            tabs[i].info("No candidates yet: run the quick demo or train models first.", icon=":material/balance:")
+            tabs[i].info("No candidates yet: run the quick demo or train models first.",
+                         icon=":material/balance:")
         return
     with tabs[0]:
         _leaderboard_tab(board)

@@ -26,12 +26,13 @@ def _problems(problems: list[str] | tuple[str, ...]) -> None:
 
 
 # -- Import -------------------------------------------------------------------------------------------
-def _source(n: int) -> tuple[str, bytes] | None:
-    upload = st.file_uploader("File to import", type=FILE_TYPES, key=f"data_upload_{n}",
+def _source(upload_round: int) -> tuple[str, bytes] | None:
+    upload = st.file_uploader("File to import", type=FILE_TYPES, key=f"data_upload_{upload_round}",
                               help="CSV, TSV, Parquet, Excel (.xlsx) or JSON Lines. Nothing is written "
                                    "until you press Import.")
     with st.expander("...or paste CSV text"):
-        pasted = st.text_area("CSV text", key=f"data_paste_{n}", height=140, placeholder="id,name\n1,Ann")
+        pasted = st.text_area("CSV text", key=f"data_paste_{upload_round}", height=140,
+                              placeholder="id,name\n1,Ann")
     if upload is not None:
         return upload.name, upload.getvalue()
     if pasted.strip():
@@ -93,13 +94,13 @@ def _import_tab(ws) -> None:
     done = st.session_state.pop("_data_import_done", None)
     if done:
         st.success(done, icon=":material/check_circle:")
-    n = st.session_state.setdefault("_data_upload_n", 0)
-    source = _source(n)
+    upload_round = st.session_state.setdefault("_data_upload_n", 0)
+    source = _source(upload_round)
     if source is None:
         st.caption("Upload a file (or paste CSV text) to see how it will be read before anything is written.")
         return
     name, data = source
-    key = f"data_{n}_{hashlib.sha1(name.encode() + data[:4096]).hexdigest()[:8]}"
+    key = f"data_{upload_round}_{hashlib.sha1(name.encode() + data[:4096]).hexdigest()[:8]}"
     try:
         plan = data_view.import_plan(name, data, **_overrides(key))
     except ImportValidationError as e:
@@ -116,10 +117,11 @@ def _import_tab(ws) -> None:
     problems = importer.preflight(ws, plan, table, names, replace=replace)
     _problems(problems)
     if st.button("Import", type="primary", disabled=bool(problems), key=f"{key}_import"):
-        _run_import(ws, name, data, plan, table, names, replace, n)
+        _run_import(ws, name, data, plan, table, names, replace, upload_round)
 
 
-def _run_import(ws, name: str, data: bytes, plan, table: str, names: list[str], replace: bool, n: int) -> None:
+def _run_import(ws, name: str, data: bytes, plan, table: str, names: list[str], replace: bool,
+                upload_round: int) -> None:
     try:
         frame = importer.parse_file(name, data, plan, names)
         result = write.import_table(ws, table, frame, name, plan, replace=replace)
@@ -132,8 +134,9 @@ def _run_import(ws, name: str, data: bytes, plan, table: str, names: list[str], 
     workspace.changed()
     verb = "Replaced" if result.replaced else "Created"
     st.session_state["_data_import_done"] = (
-        f"{verb} table '{result.table}' from {name}: {result.row_count:,} rows, {result.column_count} columns.")
-    st.session_state["_data_upload_n"] = n + 1  # a fresh uploader for the next file
+        f"{verb} table '{result.table}' from {name}: {result.row_count:,} rows, "
+        f"{result.column_count} columns.")
+    st.session_state["_data_upload_n"] = upload_round + 1  # a fresh uploader for the next file
     st.rerun()
 
 

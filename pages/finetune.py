@@ -1,6 +1,8 @@
-"""Fine-tune: set up a run, check and estimate it, launch it as a background job, watch it, read its results.
+"""Fine-tune: set up a run, check and estimate it, launch it as a background job, watch it, read its
+results.
 
-Jobs run as detached processes (models.jobs.queue); this page only submits, polls and reads. No torch here.
+Jobs run as detached processes (models.jobs.queue); this page only submits, polls and reads. No torch
+here.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from pages._shared import finetune as finetune_view
 from pages._shared import forms, page, workspace
 from pages._shared import runs as runs_view
 
-STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "succeeded": ":material/check_circle:",
-               "failed": ":material/error:", "cancelled": ":material/cancel:", "interrupted": ":material/pause_circle:"}
-STATE_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "gray",
-                 "interrupted": "orange"}
+STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:",
+               "succeeded": ":material/check_circle:", "failed": ":material/error:",
+               "cancelled": ":material/cancel:", "interrupted": ":material/pause_circle:"}
+STATE_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red",
+                 "cancelled": "gray", "interrupted": "orange"}
 FINISHED_SHOWN = 8
 LIVE_CHART_PX = 520
 LIVE_CHART_CONFIG = {"displayModeBar": False, "responsive": False}
@@ -45,7 +48,8 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
+    return (f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600
+            else f"{seconds // 60}m {seconds % 60:02d}s")
 
 
 # ---------------------------------------------------------------- setup
@@ -62,10 +66,10 @@ def dataset_section() -> dict | None:
         catalog = finetune_view.dataset_catalog()
         st.dataframe(catalog[catalog["task"] == "classification"].drop(columns="task"), hide_index=True)
         st.caption(f"{entry.description} Licence: {entry.licence}. {entry.licence_note}")
-        return {"dataset": entry.name, "text_column": None, "label_column": None, "n_train": entry.rows["train"],
-                "num_labels": entry.num_labels or 2, "errors": []}
-    upload = st.file_uploader("Labelled texts (CSV, TSV, Parquet or JSONL)", type=["csv", "tsv", "parquet", "jsonl"],
-                              key="ft_upload")
+        return {"dataset": entry.name, "text_column": None, "label_column": None,
+                "n_train": entry.rows["train"], "num_labels": entry.num_labels or 2, "errors": []}
+    upload = st.file_uploader("Labelled texts (CSV, TSV, Parquet or JSONL)",
+                              type=["csv", "tsv", "parquet", "jsonl"], key="ft_upload")
     if upload is None:
         st.info("Upload a file with one text column and one label column.", icon=":material/upload_file:")
         return None
@@ -90,7 +94,8 @@ def dataset_section() -> dict | None:
 def _map_columns(frame: pd.DataFrame) -> dict:
     columns = [str(c) for c in frame.columns]
     left, right = st.columns(2)
-    text_col = left.selectbox("Text column", columns, index=_guess(columns, ("text", "sentence", "utterance")),
+    text_col = left.selectbox("Text column", columns,
+                              index=_guess(columns, ("text", "sentence", "utterance")),
                               key="ft_text_col", help=HELP["text_column"])
     label_col = right.selectbox("Label column", columns, key="ft_label_col", help=HELP["label_column"],
                                 index=_guess(columns, ("label", "category", "intent", "class")))
@@ -107,7 +112,8 @@ def _map_columns(frame: pd.DataFrame) -> dict:
 
 def _guess(columns: list[str], names: tuple[str, ...]) -> int:
     lowered = [c.lower() for c in columns]
-    return next((lowered.index(n) for n in names if n in lowered), 0 if names[0] == "text" else min(1, len(columns) - 1))
+    return next((lowered.index(n) for n in names if n in lowered),
+                0 if names[0] == "text" else min(1, len(columns) - 1))
 
 
 def method_section() -> tuple[str, object | None]:
@@ -131,8 +137,8 @@ def method_section() -> tuple[str, object | None]:
     return method, specs[name]
 
 
-def _params(n: int | None) -> str:
-    return "? params" if not n else f"{n / 1e6:.0f}M params"
+def _params(count: int | None) -> str:
+    return "? params" if not count else f"{count / 1e6:.0f}M params"
 
 
 def hyperparameters(method: str, prices: pd.DataFrame) -> tuple[dict, str | None, bool, bool]:
@@ -143,11 +149,13 @@ def hyperparameters(method: str, prices: pd.DataFrame) -> tuple[dict, str | None
         a, b, c = st.columns(3)
         neural = method in ("full", "lora")
         if neural:
-            values["epochs"] = a.number_input("Epochs", min_value=0, value=DEFAULTS["epochs"], help=HELP["epochs"],
-                                              key="ft_epochs")
-            values["learning_rate"] = b.number_input("Learning rate", min_value=0.0, value=DEFAULTS["learning_rate"] if
-                                                     method == "full" else forms.LORA_LEARNING_RATE, step=1e-5, format="%.1e", help=HELP["learning_rate"],
-                                                     key=f"ft_lr_{method}")  # per method: its own default
+            values["epochs"] = a.number_input("Epochs", min_value=0, value=DEFAULTS["epochs"],
+                                              help=HELP["epochs"], key="ft_epochs")
+            values["learning_rate"] = b.number_input(
+                "Learning rate", min_value=0.0,
+                value=DEFAULTS["learning_rate"] if method == "full" else forms.LORA_LEARNING_RATE,
+                step=1e-5, format="%.1e", help=HELP["learning_rate"],
+                key=f"ft_lr_{method}")  # per method: its own default
             values["batch_size"] = c.number_input("Batch size", min_value=0, value=DEFAULTS["batch_size"],
                                                   help=HELP["batch_size"], key="ft_batch")
             values["max_length"] = a.number_input("Max tokens", min_value=0, value=DEFAULTS["max_length"],
@@ -161,21 +169,24 @@ def hyperparameters(method: str, prices: pd.DataFrame) -> tuple[dict, str | None
                 "Checkpoint every N steps (0 = epoch ends)", min_value=0, value=50,
                 help=HELP["checkpoint_every_steps"], key="ft_ckpt")
         if method == "lora":
-            values["lora_r"] = b.number_input("LoRA rank", min_value=0, value=DEFAULTS["lora_r"], help=HELP["lora_r"])
+            values["lora_r"] = b.number_input("LoRA rank", min_value=0, value=DEFAULTS["lora_r"],
+                                              help=HELP["lora_r"])
             values["lora_alpha"] = c.number_input("LoRA alpha", min_value=0, value=DEFAULTS["lora_alpha"],
                                                   help=HELP["lora_alpha"])
         if method in ("classic", "linear_probe"):
-            values["classic_c"] = a.number_input("Regularisation C", min_value=0.0, value=DEFAULTS["classic_c"],
-                                                 help=HELP["classic_c"], key="ft_c")
+            values["classic_c"] = a.number_input("Regularisation C", min_value=0.0,
+                                                 value=DEFAULTS["classic_c"], help=HELP["classic_c"],
+                                                 key="ft_c")
         if method == "zero_shot":
             values["few_shot_k"] = a.number_input("Examples per class in the prompt", min_value=0, value=0,
                                                   help=HELP["few_shot_k"])
-            values["eval_limit"] = b.number_input("Score at most N test texts (0 = all)", min_value=0, value=200,
-                                                  help=HELP["eval_limit"])
+            values["eval_limit"] = b.number_input("Score at most N test texts (0 = all)", min_value=0,
+                                                  value=200, help=HELP["eval_limit"])
         if method != "zero_shot":
             values["train_examples_per_class"] = b.number_input(
                 "Training examples per class (0 = all)", min_value=0, value=0,
-                help=HELP["train_examples_per_class"] + " Train several runs at 10, 50, 200... for a learning curve.",
+                help=(HELP["train_examples_per_class"]
+                      + " Train several runs at 10, 50, 200... for a learning curve."),
                 key="ft_per_class")
         values["pii_scrub"] = st.toggle("Mask personal data (emails, phones, cards, IBANs) first",
                                         help=HELP["pii_scrub"], key="ft_pii")
@@ -200,7 +211,8 @@ def _advanced(values: dict, method: str) -> None:
         values["max_grad_norm"] = c.number_input("Gradient clipping", 0.0, None, DEFAULTS["max_grad_norm"],
                                                  help=HELP["max_grad_norm"])
     if method == "full":
-        values["attention_dropout"] = a.number_input("Attention dropout", 0.0, 0.99, DEFAULTS["attention_dropout"],
+        values["attention_dropout"] = a.number_input("Attention dropout", 0.0, 0.99,
+                                                     DEFAULTS["attention_dropout"],
                                                      help=HELP["attention_dropout"])
     if method != "classic":
         values["eval_batch_size"] = a.number_input("Eval batch size", 0, None, DEFAULTS["eval_batch_size"],
@@ -212,8 +224,9 @@ def _advanced(values: dict, method: str) -> None:
     values["seed"] = b.number_input("Seed", 0, None, DEFAULTS["seed"], help=HELP["seed"])
     values["run_name"] = c.text_input("Run name (optional)", help=HELP["run_name"], key="ft_run_name")
     if method == "full":
-        values["freeze_embeddings"] = st.checkbox("Freeze the embedding tables (faster; train the layers above them)",
-                                                  DEFAULTS["freeze_embeddings"], help=HELP["freeze_embeddings"])
+        values["freeze_embeddings"] = st.checkbox(
+            "Freeze the embedding tables (faster; train the layers above them)",
+            DEFAULTS["freeze_embeddings"], help=HELP["freeze_embeddings"])
 
 
 # ---------------------------------------------------------------- check, estimate, launch
@@ -250,12 +263,14 @@ def show_estimate(config, data: dict, spec, prices: pd.DataFrame, price_label: s
     cols = st.columns(3)
     cols[0].metric("Time (estimate)", _duration(timing.total_s if timing else None))
     cols[1].metric("Peak memory (formula)", _gib(memory.total_bytes),
-                   help=f"Measured peak while timing: {_gib(measured.peak_memory_bytes if measured else None)}")
+                   help=f"Measured peak while timing: "
+                        f"{_gib(measured.peak_memory_bytes if measured else None)}")
     cost = format_usd(cost_usd(timing.total_s, hourly)) if timing and hourly else "–"
     cols[2].metric("Cost (estimate)", cost)
     if timing:
-        st.caption(f"Time = {timing.formula}; measured on {measured.device} with {measured.measured_steps} real "
-                   f"steps. Early stopping can end sooner; other jobs on this machine make it slower.")
+        st.caption(f"Time = {timing.formula}; measured on {measured.device} with "
+                   f"{measured.measured_steps} real steps. Early stopping can end sooner; other jobs on "
+                   f"this machine make it slower.")
     st.caption(f"Memory = {memory.formula}.")
     if timing and hourly:
         st.caption(f"Cost = {_duration(timing.total_s)} / 3600 x {format_usd(hourly, digits=4)}/hour "
@@ -352,9 +367,9 @@ def _progress(info: jobs.JobInfo, figures: jobs.JobProgress) -> None:
 def live_curves() -> None:
     """Loss and validation curves of running jobs, redrawn every CURVE_REFRESH_S (not with the 2 s poll)."""
     if not st.toggle("Show live curves", key="ft_live_curves",
-                     help="Redrawing charts costs CPU in the browser; with the browser on the training machine "
-                          "(a laptop, a 2-core server) it slows training by several percent, so they are off by "
-                          "default. The figures above stay live either way."):
+                     help="Redrawing charts costs CPU in the browser; with the browser on the training "
+                          "machine (a laptop, a 2-core server) it slows training by several percent, so "
+                          "they are off by default. The figures above stay live either way."):
         return
     for info in (j for j in jobs.list_jobs() if j.state == "running"):
         figures = jobs.progress(info.job_id)
@@ -366,8 +381,8 @@ def live_curves() -> None:
             st.plotly_chart(charts_runs.loss_curve(pd.DataFrame(figures.loss_curve)),
                             key=f"loss_{info.job_id}", width=LIVE_CHART_PX, config=LIVE_CHART_CONFIG)
         if "val_accuracy" in epochs:
-            st.plotly_chart(charts_runs.epoch_curves(epochs), key=f"epochs_{info.job_id}", width=LIVE_CHART_PX,
-                            config=LIVE_CHART_CONFIG)
+            st.plotly_chart(charts_runs.epoch_curves(epochs), key=f"epochs_{info.job_id}",
+                            width=LIVE_CHART_PX, config=LIVE_CHART_CONFIG)
 
 
 # ---------------------------------------------------------------- results
@@ -379,7 +394,8 @@ def results_section() -> None:
     if runs.empty:
         st.caption("Finished runs appear here once their job ends.")
         return
-    labels = {r.run_id: f"{r.run_id} · {r.state}" + (f" · acc {r.accuracy:.1%}" if pd.notna(r.accuracy) else "")
+    labels = {r.run_id: (f"{r.run_id} · {r.state}"
+                         + (f" · acc {r.accuracy:.1%}" if pd.notna(r.accuracy) else ""))
               for r in runs.itertuples()}
     run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ft_result_run")
     try:
@@ -399,17 +415,21 @@ def results_section() -> None:
     _provenance(detail)
 
 
-def _headline(s: dict, evaluation: dict) -> None:
+def _headline(summary: dict, evaluation: dict) -> None:
     cols = st.columns(4)
-    cols[0].metric("Accuracy", f"{s['accuracy']:.1%}",
-                   help=f"95% CI {s['accuracy_ci_low']:.1%} – {s['accuracy_ci_high']:.1%} (Wilson)")
-    cols[0].caption(f"95% CI {s['accuracy_ci_low']:.1%} – {s['accuracy_ci_high']:.1%}")
-    if pd.notna(s.get("macro_f1")):
-        cols[1].metric("Macro-F1", f"{s['macro_f1']:.1%}")
-        if pd.notna(s.get("macro_f1_ci_low")):
-            cols[1].caption(f"95% CI {s['macro_f1_ci_low']:.1%} – {s['macro_f1_ci_high']:.1%} (bootstrap)")
-    cols[2].metric("Test examples", f"{int(s['n_test']):,}" if pd.notna(s.get("n_test")) else "–")
-    cols[3].metric("Training time", _duration(s.get("train_seconds") if pd.notna(s.get("train_seconds")) else None))
+    cols[0].metric("Accuracy", f"{summary['accuracy']:.1%}",
+                   help=f"95% CI {summary['accuracy_ci_low']:.1%} – "
+                        f"{summary['accuracy_ci_high']:.1%} (Wilson)")
+    cols[0].caption(f"95% CI {summary['accuracy_ci_low']:.1%} – {summary['accuracy_ci_high']:.1%}")
+    if pd.notna(summary.get("macro_f1")):
+        cols[1].metric("Macro-F1", f"{summary['macro_f1']:.1%}")
+        if pd.notna(summary.get("macro_f1_ci_low")):
+            cols[1].caption(f"95% CI {summary['macro_f1_ci_low']:.1%} – "
+                            f"{summary['macro_f1_ci_high']:.1%} (bootstrap)")
+    cols[2].metric("Test examples",
+                   f"{int(summary['n_test']):,}" if pd.notna(summary.get("n_test")) else "–")
+    train_seconds = summary.get("train_seconds")
+    cols[3].metric("Training time", _duration(train_seconds if pd.notna(train_seconds) else None))
 
 
 def _per_class(evaluation: dict) -> None:
@@ -442,9 +462,11 @@ def _mistakes(detail) -> None:
 def _provenance(detail) -> None:
     s, env = detail.summary, detail.environment
     with st.expander("Provenance: hardware, versions, date, config"):
-        st.markdown(f"**Hardware** {s.get('hardware') or env.get('hardware', '?')} · device {s.get('device') or '?'}"
-                    f" · **finished** {s.get('finished_at')} · **job** {s.get('job_id') or '–'}")
-        versions = {k: env.get(k) for k in ("python", "torch", "transformers", "accelerate", "peft", "sklearn")
+        st.markdown(f"**Hardware** {s.get('hardware') or env.get('hardware', '?')} · "
+                    f"device {s.get('device') or '?'} · **finished** {s.get('finished_at')} · "
+                    f"**job** {s.get('job_id') or '–'}")
+        versions = {k: env.get(k)
+                    for k in ("python", "torch", "transformers", "accelerate", "peft", "sklearn")
                     if env.get(k)}
         st.markdown("**Versions** " + " · ".join(f"{k} {v}" for k, v in versions.items()))
         left, right = st.columns(2)

@@ -28,7 +28,8 @@ def _user_tables(gen: int) -> list[str]:
     return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
 
 
-def _pick(label: str, columns: list[str], default: str | None, key: str, optional: bool = False) -> str | None:
+def _pick(label: str, columns: list[str], default: str | None, key: str,
+          optional: bool = False) -> str | None:
     """A column selectbox that starts on the column named like the role, when there is one."""
     options = ([NONE] if optional else []) + columns
     index = options.index(default) if default in options else 0
@@ -70,19 +71,21 @@ def _assumptions(segments: pd.DataFrame) -> MarketAssumptions:
     for field, column, label in (("regions", "region", "Regions"), ("industries", "industry", "Industries"),
                                  ("company_sizes", "company_size", "Company sizes")):
         options = sorted(segments[column].unique().tolist())
-        served[field] = tuple(st.multiselect(label, options, key=f"mk_{field}", placeholder=f"All {label.lower()}",
-                                             help=help_[field]))
+        served[field] = tuple(st.multiselect(label, options, key=f"mk_{field}",
+                                             placeholder=f"All {label.lower()}", help=help_[field]))
     share = st.number_input("Obtainable share of SAM (%)", 0.0, 100.0, 5.0, 0.5, key="mk_share",
                             help=help_["obtainable_share"])
     reach = st.number_input("Reach rate (% of served / yr)", 0.0, 100.0, 10.0, 1.0, key="mk_reach",
                             help=help_["reach_rate"])
     accounts = st.number_input("…or reachable accounts / yr (0 = use reach rate)", 0, 10_000_000, 0, 100,
                                key="mk_accounts", help=help_["reachable_accounts"])
-    win = st.number_input("Win rate (% of reached)", 0.0, 100.0, 8.0, 1.0, key="mk_win", help=help_["win_rate"])
+    win = st.number_input("Win rate (% of reached)", 0.0, 100.0, 8.0, 1.0, key="mk_win",
+                          help=help_["win_rate"])
     acv = st.number_input("ACV ×", 0.05, 10.0, 1.0, 0.05, key="mk_acv", help=help_["acv_multiplier"])
     adoption = st.number_input("Adoption ×", 0.0, 10.0, 1.0, 0.05, key="mk_adoption",
                                help=help_["adoption_multiplier"])
-    growth = st.number_input("Market growth ×", 0.0, 10.0, 1.0, 0.1, key="mk_growth", help=help_["growth_multiplier"])
+    growth = st.number_input("Market growth ×", 0.0, 10.0, 1.0, 0.1, key="mk_growth",
+                             help=help_["growth_multiplier"])
     gain = st.number_input("Adoption gain (points / yr)", 0.0, 100.0, 0.0, 0.5, key="mk_gain",
                            help=help_["adoption_gain_per_year"])
     return MarketAssumptions(
@@ -155,8 +158,8 @@ def _competitors(gen: int) -> None:
         names = detected["name"].tolist()
         ours = detected.loc[detected["is_us"], "name"].tolist()
         with st.columns(3)[0]:
-            choice = st.selectbox("Our product", [NONE, *names], index=1 + names.index(ours[0]) if ours else 0,
-                                  key="mk_comp_us")
+            choice = st.selectbox("Our product", [NONE, *names],
+                                  index=1 + names.index(ours[0]) if ours else 0, key="mk_comp_us")
         section = market_view.competitors(gen, mapping, "" if choice == NONE else choice)
     except AnalyticsError as e:
         page.show_error(e)
@@ -209,9 +212,11 @@ if sizing is not None:
     with right:
         _kpis(sizing.view.bottom_up, "Bottom-up")
 else:
-    st.warning("Pick a segments table and its columns in the sidebar to size the market.", icon=":material/tune:")
+    st.warning("Pick a segments table and its columns in the sidebar to size the market.",
+               icon=":material/tune:")
 
-tab_sens, tab_proj, tab_comp = st.tabs(["What moves SOM", f"{PROJECTION_YEARS}-year projection", "Competitors"])
+tab_sens, tab_proj, tab_comp = st.tabs(["What moves SOM", f"{PROJECTION_YEARS}-year projection",
+                                        "Competitors"])
 if sizing is not None:
     with tab_sens:
         _sensitivity(sizing.figures)

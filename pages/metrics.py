@@ -56,9 +56,9 @@ def _mapping(gen: int) -> EventMapping | None:
     table = st.selectbox("Table", tables, key="mt_table")
     columns = [name for name, _ in workspace.table_columns(gen, table)]
     picked = {role: _pick(label, columns, role, optional) for role, label, optional in (
-        ("event_time", "Event time", False), ("user_id", "User id", False), ("account_id", "Account id", False),
-        ("event_type", "Event type", False), ("amount_usd", "Invoice amount (USD)", True),
-        ("plan", "Plan", True))}
+        ("event_time", "Event time", False), ("user_id", "User id", False),
+        ("account_id", "Account id", False), ("event_type", "Event type", False),
+        ("amount_usd", "Invoice amount (USD)", True), ("plan", "Plan", True))}
     values = metrics_view.column_values(gen, table, picked["event_type"])
     st.caption("Which of your event types mean ours?")
     pairs = {}
@@ -80,7 +80,8 @@ def _filters(gen: int, span: tuple[date, date], mapped: bool) -> MetricFilters:
     picked = cols[0].date_input("Date range", value=span, key="mt_dates", format="YYYY-MM-DD")
     segment = {}
     for col, (field, label) in zip(cols[1:], (("region", "Region"), ("industry", "Industry"),
-                                              ("company_size", "Company size"), ("plan", "Plan")), strict=True):
+                                              ("company_size", "Company size"), ("plan", "Plan")),
+                                   strict=True):
         disabled = mapped and field != "plan"
         choice = col.selectbox(label, [ALL, *getattr(options, field)], key=f"mt_{field}", disabled=disabled,
                                help="Needs the sample accounts table" if disabled else None)
@@ -109,7 +110,8 @@ def _kpis(kpis: Kpis) -> None:
     c[2].metric("MRR", format_usd(kpis.mrr_usd), change,
                 help="Last month of the range; the change is against the month before")
     c[3].metric("ARR", format_usd(kpis.arr_usd), help="12 x MRR")
-    c[4].metric("Logo churn (month)", _pct(kpis.logo_churn), help="Share of last month's paying accounts lost")
+    c[4].metric("Logo churn (month)", _pct(kpis.logo_churn),
+                help="Share of last month's paying accounts lost")
     c[5].metric(f"NRR ({kpis.nrr_window})", _pct(kpis.nrr))
 
 

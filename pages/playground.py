@@ -23,7 +23,8 @@ from pages._shared import playground as playground_view
 from pages._shared import playground_calls as playground
 
 MAX_MODELS = 4
-EXAMPLE_TEXT = "I was charged twice for my order and the parcel still has not arrived. Please refund one payment."
+EXAMPLE_TEXT = ("I was charged twice for my order and the parcel still has not arrived. "
+                "Please refund one payment.")
 TEMPLATE_NAMES = {"support_reply": "Draft a support reply", "summarise_ticket": "Summarise a ticket",
                   "classify": "Classify with label names"}
 EXAMPLE_LABELS = "billing, delivery, account access, product question, other"
@@ -44,8 +45,9 @@ def _predictor(row: Mapping[str, Any]):
 
 def classifier_tab(runs: pd.DataFrame) -> None:
     if runs.empty:
-        st.info("No trained models yet. Train one on the Fine-tune page (the classic baseline takes seconds); "
-                "it appears here when its job ends. The Small LLM tab works without one.", icon=":material/info:")
+        st.info("No trained models yet. Train one on the Fine-tune page (the classic baseline takes "
+                "seconds); it appears here when its job ends. The Small LLM tab works without one.",
+                icon=":material/info:")
         st.page_link("pages/finetune.py", label="Go to Fine-tune", icon=":material/model_training:")
         return
     labels = dict(zip(runs["run_id"], runs["label"], strict=True))
@@ -58,8 +60,9 @@ def classifier_tab(runs: pd.DataFrame) -> None:
     price, utilisation = _price_controls(rows)
     text = st.text_area("Text to classify", EXAMPLE_TEXT, height=90, key="pg_text")
     explain_on = st.toggle("Why this label: highlight the words that drive each prediction", value=True,
-                           key="pg_explain", help="Occlusion: each word is removed in turn and the model predicts "
-                           "again; green words raise the predicted label's probability, red words lower it.")
+                           key="pg_explain", help="Occlusion: each word is removed in turn and the model "
+                           "predicts again; green words raise the predicted label's probability, red words "
+                           "lower it.")
     if text.strip():
         columns = st.columns(len(rows))
         for column, row in zip(columns, rows.to_dict("records"), strict=True):
@@ -82,8 +85,10 @@ def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
                               index=ids.index(default) if default in ids else 0,
                               format_func=lambda i: _price_label(catalog, i),
                               help="Pre-selected from the hardware each run's speed was measured on.")
-    utilisation = right.number_input("Utilisation", 0.05, 1.0, CompareSettings.utilisation, 0.05, key="pg_util",
-                                     help="Share of paid machine time spent serving at the measured throughput.")
+    utilisation = right.number_input("Utilisation", 0.05, 1.0, CompareSettings.utilisation, 0.05,
+                                     key="pg_util",
+                                     help="Share of paid machine time spent serving at the measured "
+                                          "throughput.")
     return catalog[catalog["price_id"] == price_id].iloc[0].to_dict(), float(utilisation)
 
 
@@ -110,7 +115,8 @@ def _one_model(row: dict, text: str, price: dict | None, utilisation: float, exp
     benchmark = f"; p50 {row['p50_ms']:.1f} ms in its benchmark" if pd.notna(row.get("p50_ms")) else ""
     accuracy = f" · test accuracy {row['accuracy']:.1%}" if pd.notna(row.get("accuracy")) else ""
     calls = f"fastest of {result.calls} calls" if result.calls > 1 else "one call"
-    st.caption(f":material/timer: this text: **{result.latency_ms:.1f} ms** ({calls} here{benchmark}){accuracy}")
+    st.caption(f":material/timer: this text: **{result.latency_ms:.1f} ms** "
+               f"({calls} here{benchmark}){accuracy}")
     if explain_on:
         _explanation(model, text, row["method"])
 
@@ -163,7 +169,8 @@ def _run_batch(rows: pd.DataFrame, frame: pd.DataFrame, text_column: str, name: 
 
 def _show_batch(result: dict) -> None:
     table, seconds = result["table"], result["seconds"]
-    st.caption(" · ".join(f"{run_id}: {s:.2f} s ({len(table) / s:,.0f} rows/s)" if s > 0 else f"{run_id}: <1 ms"
+    st.caption(" · ".join(f"{run_id}: {s:.2f} s ({len(table) / s:,.0f} rows/s)" if s > 0
+                          else f"{run_id}: <1 ms"
                           for run_id, s in seconds.items()))
     st.dataframe(table.head(200), hide_index=True, height=260)
     stem = result["name"].rsplit(".", 1)[0]
@@ -179,8 +186,8 @@ def llm_tab() -> None:
     from models.modeling import causal_lm as llm  # torch: imported when this tab renders, not before
 
     name = playground_view.llm_name()
-    st.caption(f"**{name}** runs on this machine, offline. Small models draft and summarise passably and classify "
-               f"poorly: compare with a fine-tuned classifier before relying on it.")
+    st.caption(f"**{name}** runs on this machine, offline. Small models draft and summarise passably and "
+               f"classify poorly: compare with a fine-tuned classifier before relying on it.")
     choices = list(TEMPLATE_NAMES) + ["free"]
     template = st.selectbox("Template", choices, format_func=lambda t: TEMPLATE_NAMES.get(t, "Free prompt"),
                             key="pg_template")
@@ -224,7 +231,8 @@ def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
 def _speed(stats: playground.GenerationStats) -> None:
     cols = st.columns(4)
     cols[0].metric("Time to first token", f"{stats.time_to_first_token_ms:,.0f} ms")
-    cols[1].metric("Tokens/s", f"{stats.tokens_per_s:.1f}" if stats.tokens_per_s == stats.tokens_per_s else "–",
+    cols[1].metric("Tokens/s",
+                   f"{stats.tokens_per_s:.1f}" if stats.tokens_per_s == stats.tokens_per_s else "–",
                    help="Generated tokens after the first, per second (decode speed).")
     cols[2].metric("New tokens", f"{stats.new_tokens}")
     cols[3].metric("Total", f"{stats.total_s:.2f} s")

@@ -37,10 +37,11 @@ MiniLM, 4 epochs: 83.2% test accuracy at 1e-3)."""
 METHOD_NOTES: dict[str, str] = {
     "classic": "TF-IDF words + logistic regression: seconds on a CPU, no neural model; the baseline to beat.",
     "linear_probe": "Frozen encoder embeddings + logistic regression: one forward pass over the data, cheap.",
-    "full": ("Fine-tune the encoder and a new head (its embedding tables stay frozen unless you say otherwise): "
-             "usually the most accurate, and the most compute and memory."),
+    "full": ("Fine-tune the encoder and a new head (its embedding tables stay frozen unless you say "
+             "otherwise): usually the most accurate, and the most compute and memory."),
     "lora": "Train small low-rank adapters (LoRA) on a frozen encoder: less memory, close to full accuracy.",
-    "zero_shot": "Ask a small LLM to pick the label from the label names: no training at all, slow per example.",
+    "zero_shot": ("Ask a small LLM to pick the label from the label names: no training at all, "
+                  "slow per example."),
 }
 """One line per method for the page, cheapest first (same order as METHODS)."""
 
@@ -156,10 +157,11 @@ def build_config(values: Mapping[str, Any], *, model_family: str | None = None) 
     if cleaned.get("dataset") is None:
         raise ConfigError("choose a dataset from the catalog or upload a file")
     config = TrainConfig.from_dict(cleaned)
-    if model_family is not None and config.method != "classic" and not method_can_use(config.method, model_family):
+    if (model_family is not None and config.method != "classic"
+            and not method_can_use(config.method, model_family)):
         wanted = " or ".join(METHOD_FAMILIES[config.method])
-        raise ConfigError(f"method {config.method} needs a {wanted} model, but {config.model} is a {model_family}; "
-                          f"pick another model or method")
+        raise ConfigError(f"method {config.method} needs a {wanted} model, but {config.model} is a "
+                          f"{model_family}; pick another model or method")
     return config
 
 

@@ -71,8 +71,10 @@ def predict_one(model: ProbabilityModel, text: str, calls: int = 3) -> TimedPred
         timings_ms.append((time.perf_counter() - start) * 1000.0)
     latency_ms = min(timings_ms)
     frame = pd.DataFrame({"label": list(model.label_names), "probability": probs.astype(float)})
-    frame = frame.sort_values(["probability", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return TimedPrediction(label=str(frame.loc[0, "label"]), probabilities=frame, latency_ms=latency_ms, calls=calls)
+    frame = frame.sort_values(["probability", "label"], ascending=[False, True],
+                              kind="stable").reset_index(drop=True)
+    return TimedPrediction(label=str(frame.loc[0, "label"]), probabilities=frame,
+                           latency_ms=latency_ms, calls=calls)
 
 
 def batch_texts(frame: pd.DataFrame, text_column: str, max_rows: int = MAX_BATCH_ROWS) -> list[str]:
@@ -81,7 +83,8 @@ def batch_texts(frame: pd.DataFrame, text_column: str, max_rows: int = MAX_BATCH
     Raises ConfigError for an unknown column, an empty table or more than `max_rows` rows.
     """
     if text_column not in frame.columns:
-        raise ConfigError(f"column {text_column!r} not found; columns are: {', '.join(map(str, frame.columns))}")
+        raise ConfigError(f"column {text_column!r} not found; "
+                          f"columns are: {', '.join(map(str, frame.columns))}")
     if frame.empty:
         raise ConfigError("the uploaded table has no rows")
     if len(frame) > max_rows:
@@ -90,7 +93,8 @@ def batch_texts(frame: pd.DataFrame, text_column: str, max_rows: int = MAX_BATCH
     return frame[text_column].fillna("").astype(str).tolist()
 
 
-def predict_batch(models: Mapping[str, ProbabilityModel], texts: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
+def predict_batch(models: Mapping[str, ProbabilityModel],
+                  texts: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
     """(table, seconds per model): column text, then '<name> label' and '<name> confidence' per model.
 
     Each model sees the whole list in one predict_proba call (its own batching).
@@ -129,7 +133,8 @@ class GenerationStats:
 
 
 class TimedStream:
-    """Wrap a text-piece iterator (models.modeling.causal_lm.generate_stream): pass pieces through, time them, keep the text.
+    """Wrap a text-piece iterator (models.modeling.causal_lm.generate_stream): pass pieces through, time
+    them, keep the text.
 
         stream = TimedStream(generate_stream(model, tokenizer, prompt))
         st.write_stream(stream)          # or: "".join(stream)
@@ -168,5 +173,6 @@ class TimedStream:
 
 
 def fill_template(template: str, text: str, labels: Sequence[str] = ()) -> str:
-    """A prompt template (models.modeling.causal_lm.PROMPT_TEMPLATES) filled with the text and comma-separated labels."""
+    """A prompt template (models.modeling.causal_lm.PROMPT_TEMPLATES) filled with the text and
+    comma-separated labels."""
     return template.replace("{labels}", ", ".join(labels) or "(no labels given)").replace("{text}", text)

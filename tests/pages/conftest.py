@@ -11,7 +11,8 @@ from tests.support import ROOT
 
 @pytest.fixture
 def app_env(workspace_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the app at a private workspace, runs, jobs and uploads folders; clear Streamlit caches before and after."""
+    """Point the app at a private workspace, runs, jobs and uploads folders; clear Streamlit caches before
+    and after."""
     import streamlit as st
 
     monkeypatch.setenv("STRATLAB_WORKSPACE", str(workspace_file))

@@ -1,4 +1,5 @@
-"""AppTest of the Compare page: empty state, a filled leaderboard with charts, refused price edits, API form."""
+"""AppTest of the Compare page: empty state, a filled leaderboard with charts, refused price edits, API
+form."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ def fill(workspace_file) -> None:
         insert_run(ws, "r-classic", method="classic", model="tfidf", accuracy=0.8, n_test=4, train_seconds=36,
                    throughput_per_s=1000, per_class=10, api_input_tokens=500.0, api_output_tokens=5.0,
                    api_tokenizer="SmolLM2-135M BPE")
-        insert_run(ws, "r-full", method="full", model="all-MiniLM-L6-v2", accuracy=0.9, n_test=4, train_seconds=360,
-                   throughput_per_s=100, p50_ms=10, per_class=20, model_params=22_700_000, tokens_per_request=16.0)
+        insert_run(ws, "r-full", method="full", model="all-MiniLM-L6-v2", accuracy=0.9, n_test=4,
+                   train_seconds=360, throughput_per_s=100, p50_ms=10, per_class=20, model_params=22_700_000,
+                   tokens_per_request=16.0)
         insert_predictions(ws, "r-classic", [0.9, 0.2, 0.6, 0.4], [True, False, True, False])
         insert_predictions(ws, "r-full", [0.9, 0.2, 0.6, 0.4], [True, True, False, True])
     finally:
@@ -47,12 +49,14 @@ def test_leaderboard_charts_and_recommendation_render(app_env):
     assert not at.exception, at.exception
     assert [t.label for t in at.tabs] == ["Leaderboard & charts", "Cascade", "Learning curve", "Prices",
                                           "Scaling planner", "Memo"]
-    assert any(m.value.startswith("**Recommendation.** At 100,000 requests per month, choose") for m in at.markdown)
+    assert any(m.value.startswith("**Recommendation.** At 100,000 requests per month, choose")
+               for m in at.markdown)
     assert any(c.value == "2 candidates on banking77: 2 runs, 0 API · 2 on the cost-accuracy frontier"
                for c in at.caption)
     board = at.dataframe[0].value
     assert set(board["candidate"].str.split(" ·").str[0]) == {"classic", "fine-tune"}
-    assert len(at.get("plotly_chart")) >= 6  # frontier, latency, total cost, projection, cascade, learning curve
+    # frontier, latency, total cost, projection, cascade, learning curve
+    assert len(at.get("plotly_chart")) >= 6
     assert at.get("download_button")
     at.number_input(key="cmp_volume").set_value(0).run()
     assert any("requests per month must be more than zero" in e.value for e in at.error)

@@ -80,7 +80,8 @@ def test_successful_import_creates_the_table(app_env):
     assert at.text_input[0].value == "sales_2025"
     button(at, "Import").click().run()
     assert not at.exception
-    assert [s.value for s in at.success] == ["Created table 'sales_2025' from Sales 2025.csv: 3 rows, 3 columns."]
+    assert [s.value for s in at.success] == [
+        "Created table 'sales_2025' from Sales 2025.csv: 3 rows, 3 columns."]
     listed = tables(at).set_index("table")
     assert listed.loc["sales_2025", "rows"] == 3 and listed.loc["sales_2025", "owner"] == "imported"
     assert listed.loc["imported_tables", "rows"] == 1
@@ -107,7 +108,8 @@ def test_drop_needs_confirmation(app_env):
     button(at, "Import").click().run()
     at.selectbox(key="data_inspect").set_value("tmp").run()
     profile = next(d.value for d in at.dataframe if "distinct" in d.value.columns)
-    assert profile["column"].tolist() == ["id", "region", "amount"] and profile["distinct"].tolist() == [3, 2, 3]
+    assert (profile["column"].tolist() == ["id", "region", "amount"]
+            and profile["distinct"].tolist() == [3, 2, 3])
     assert button(at, "Drop table").disabled
     at.checkbox(key="data_confirm_drop_tmp").check().run()
     button(at, "Drop table").click().run()

@@ -75,7 +75,8 @@ def test_neural_methods_start_from_the_measured_settings(page_env: Path) -> None
     assert at.number_input(key="ft_lr_full").value == TrainConfig().learning_rate
     (freeze,) = [c for c in at.checkbox if c.label.startswith("Freeze the embedding tables")]
     assert freeze.value is True
-    assert [n.value for n in at.number_input if n.label == "Attention dropout"] == [TrainConfig().attention_dropout]
+    assert ([n.value for n in at.number_input if n.label == "Attention dropout"]
+            == [TrainConfig().attention_dropout])
     at = _choose(at, "lora")
     assert at.number_input(key="ft_lr_lora").value == LORA_LEARNING_RATE
     assert not [c for c in at.checkbox if c.label.startswith("Freeze the embedding tables")]  # full only
@@ -86,7 +87,8 @@ def test_neural_methods_start_from_the_measured_settings(page_env: Path) -> None
     ("ft_lr_full", 0.0, "learning_rate must be a positive finite number"),
     ("ft_batch", 0, "batch_size must be between 1 and 8192"),
 ])
-def test_invalid_settings_show_the_reason_and_submit_nothing(page_env: Path, key: str, value, reason: str) -> None:
+def test_invalid_settings_show_the_reason_and_submit_nothing(page_env: Path, key: str, value,
+                                                             reason: str) -> None:
     at = _choose(new_app(PAGE), "full")
     at.number_input(key=key).set_value(value)
     at.button[1].click().run()  # Launch
@@ -168,12 +170,14 @@ def test_valid_upload_is_saved_once_it_passes(page_env: Path) -> None:
 
 
 @pytest.mark.slow
-def test_failed_job_shows_log_lines_and_fix(page_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_job_shows_log_lines_and_fix(page_env: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from models.core.config import TrainConfig
 
     monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    info = jobs.submit(TrainConfig(method="classic", dataset="missing-dataset", runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    info = jobs.submit(TrainConfig(method="classic", dataset="missing-dataset",
+                                   runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
     assert _wait_final(info.job_id, 60).state == "failed"
     at = new_app(PAGE)
     assert not at.exception, [e.value for e in at.exception]
@@ -200,7 +204,8 @@ def test_classic_job_runs_and_its_results_appear(page_env: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import analytics.ingest.runs
     from models.core.config import TrainConfig
 
@@ -215,7 +220,8 @@ def test_sync_jobs_ingests_once_and_skips_unchanged_folders(page_env: Path, monk
     assert _wait_final(info.job_id, 60).state == "succeeded"
     calls = []
     real = analytics.ingest.runs.ingest_all
-    monkeypatch.setattr(analytics.ingest.runs, "ingest_all", lambda ws, root: calls.append(root) or real(ws, root))
+    monkeypatch.setattr(analytics.ingest.runs, "ingest_all",
+                        lambda ws, root: calls.append(root) or real(ws, root))
     assert runs_view.sync_jobs() == [info.run_id]
     assert runs_view.sync_jobs() == []
     assert len(calls) == 1, "an unchanged runs folder must not be scanned into the workspace again"
@@ -239,13 +245,15 @@ def test_estimate_measures_and_prices_a_classic_run(page_env: Path) -> None:
 
 
 @pytest.mark.slow
-def test_running_job_shows_progress_and_live_curves_on_demand(page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_running_job_shows_progress_and_live_curves_on_demand(page_env: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from models.core.config import TrainConfig
 
     monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("FAKE_STEP_S", "0.5")
-    info = jobs.submit(TrainConfig(method="full", dataset="toy", max_steps=60, runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
+    info = jobs.submit(TrainConfig(method="full", dataset="toy", max_steps=60,
+                                   runs_dir=os.environ["STRATLAB_RUNS_DIR"]))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(jobs.progress(info.job_id).loss_curve) < 3:
         jobs.tick()

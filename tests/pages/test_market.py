@@ -76,8 +76,8 @@ def test_changing_assumptions_changes_som(app_env):
 def _add_user_tables(path: Path) -> None:
     ws = Workspace.open(path)
     try:
-        ws.rows('create table my_market (geo varchar, vertical varchar, "Company Count" bigint, adopt double, '
-                "price double, label varchar)")
+        ws.rows('create table my_market (geo varchar, vertical varchar, "Company Count" bigint, '
+                "adopt double, price double, label varchar)")
         ws.rows("insert into my_market values ('NA', 'SaaS', 1000, 0.2, 5000, 'a'), "
                 "('NA', 'Fintech', 100, 0.5, 100000, 'b'), ('EU', 'SaaS', 2000, 0.1, 4000, 'c')")
         ws.rows("create table rivals (product varchar, seat_price double, speed double, quality double)")
@@ -143,5 +143,6 @@ def test_market_modules_do_not_import_torch():
     code = ("import sys; import pages._shared.page, pages._shared.market, analytics.compute.market, "
             "analytics.charts.market; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr or "torch was imported"

@@ -1,4 +1,5 @@
-"""AppTest of the Metrics page: sample data with KPIs and charts, filters, empty ranges, a mapped user table."""
+"""AppTest of the Metrics page: sample data with KPIs and charts, filters, empty ranges, a mapped user
+table."""
 
 from __future__ import annotations
 
@@ -112,8 +113,8 @@ def test_mapped_user_table_gives_the_same_kpis(app_env):
 def test_mapping_problem_is_a_message_not_an_exception(app_env):
     ws = Workspace.open(app_env)
     try:
-        frame = ws.sql("select event_time::varchar as event_time, user_id, account_id, event_type from events "
-                       "limit 100")
+        frame = ws.sql("select event_time::varchar as event_time, user_id, account_id, event_type "
+                       "from events limit 100")
         with ws.transaction() as tx:
             tx.create_table_from_frame("text_times", frame)
     finally:

@@ -33,8 +33,10 @@ def test_analytics_pages_do_not_import_torch(template_workspace: Path, tmp_path:
     output = done.stdout + done.stderr
     imported = dict(re.findall(r"(\S+)=(True|False)", _line(output, "imported: ")))
     assert imported.get("torch") == "False", f"a page imported torch:\n{output}"
-    assert imported.get("analytics.compute.market") == "True", f"the Market page did not run its imports:\n{output}"
-    assert imported.get("analytics.compute.metrics") == "True", f"the Metrics page did not run its imports:\n{output}"
+    assert imported.get("analytics.compute.market") == "True", (
+        f"the Market page did not run its imports:\n{output}")
+    assert imported.get("analytics.compute.metrics") == "True", (
+        f"the Metrics page did not run its imports:\n{output}")
     assert done.returncode == 0, f"bench/pages.py failed (a page raised?):\n{output}"
     assert "torch_imported=False" in output.strip().splitlines()[-1], output
 

@@ -1,6 +1,6 @@
-"""Playground page in AppTest: the empty state, a real tiny classic run (label, latency, cost, why-this-label),
-a CSV batch with a download, and the LLM tab streaming from a tiny random causal LM (the real SmolLM2 in one
-slow test)."""
+"""Playground page in AppTest: the empty state, a real tiny classic run (label, latency, cost,
+why-this-label), a CSV batch with a download, and the LLM tab streaming from a tiny random causal LM (the
+real SmolLM2 in one slow test)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ TEXT = "The acting was wonderful and I loved the story."
 
 @pytest.fixture(scope="module")
 def classic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real finished classic run (TF-IDF + logistic regression on 2 x 50 sentences), trained once per module."""
+    """A real finished classic run (TF-IDF + logistic regression on 2 x 50 sentences), trained once per
+    module."""
     from models.core.config import TrainConfig
     from models.serving.benchmark_record import record_after_training
     from models.training.train import train
@@ -82,7 +83,8 @@ def test_a_text_shows_label_latency_cost_and_why(with_run: str) -> None:
     assert "this text: **" in captions and " ms** (fastest of 3 calls here; p50 " in captions
     assert "Removing these words changes P(positive) most" in captions
     highlighted = at.get("html")
-    assert highlighted and "loved" in highlighted[0].proto.body and "rgba(46,160,67," in highlighted[0].proto.body
+    assert (highlighted and "loved" in highlighted[0].proto.body
+            and "rgba(46,160,67," in highlighted[0].proto.body)
     assert at.get("plotly_chart"), "no probability bars"
 
 
@@ -113,7 +115,8 @@ def test_batch_csv_upload_gives_a_download(with_run: str) -> None:
     assert download.label == "Download predictions (CSV)"
 
 
-def test_llm_tab_streams_from_a_tiny_model(app_env: Path, tiny_lm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_llm_tab_streams_from_a_tiny_model(app_env: Path, tiny_lm: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(tiny_lm.parent))
     monkeypatch.setenv("STRATLAB_PLAYGROUND_LLM", str(tiny_lm))
     at = new_app(PAGE)
@@ -126,7 +129,8 @@ def test_llm_tab_streams_from_a_tiny_model(app_env: Path, tiny_lm: Path, monkeyp
     _ok(at)
     last = at.session_state["pg_llm_last"]
     assert last["text"].strip(), "the stream produced no text"
-    assert 1 <= last["stats"].new_tokens <= 16 + 2  # re-tokenizing the decoded text may merge or split a little
+    # re-tokenizing the decoded text may merge or split a little
+    assert 1 <= last["stats"].new_tokens <= 16 + 2
     assert _metric(at, "Time to first token").endswith(" ms")
     assert _metric(at, "New tokens") == str(last["stats"].new_tokens)
     at.run()  # a later rerun shows the last answer again, without generating
