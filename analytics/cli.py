@@ -95,9 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_workspace(p: argparse.ArgumentParser) -> None:
+def _add_workspace(parser: argparse.ArgumentParser) -> None:
     # also accepted after the command; SUPPRESS keeps a value given before it
-    p.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="workspace file")
+    parser.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="workspace file")
 
 
 def _add_import(sub: argparse._SubParsersAction) -> None:

@@ -88,7 +88,8 @@ def default_workspace_path() -> Path:
 def validate_name(name: str, kind: str = "table") -> str:
     """Return `name` if it is a safe identifier, else raise InvalidNameError saying why and how to fix it."""
     if not isinstance(name, str) or not name.strip():
-        raise InvalidNameError(f"{kind} name is empty; use letters, digits and underscores, e.g. 'sales_2025'")
+        raise InvalidNameError(f"{kind} name is empty; use letters, digits and underscores, "
+                               "e.g. 'sales_2025'")
     if len(name) > 63:
         raise InvalidNameError(f"{kind} name is {len(name)} characters long; use at most 63")
     if not _NAME_RE.match(name):
@@ -382,7 +383,10 @@ class Workspace:
 
     # -- migrations --------------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
-        """Apply pending numbered migrations in order, each in its own transaction. Returns applied versions."""
+        """Apply pending numbered migrations in order, each in its own transaction.
+
+        Returns applied versions.
+        """
         self.rows(
             "create table if not exists schema_migrations "
             "(version integer primary key, name varchar not null, applied_at timestamp not null)"
@@ -663,7 +667,8 @@ APP_TABLES = _migration_tables()
 
 
 def register_app_tables(*names: str) -> None:
-    """Mark more tables as app-owned (tables created outside migrations; migration tables are already known)."""
+    """Mark more tables as app-owned (tables created outside migrations; migration tables are
+    already known)."""
     global APP_TABLES
     APP_TABLES = APP_TABLES | frozenset(names)
 

@@ -213,8 +213,8 @@ def _check_function(value: str | None) -> str | None:
 # ---------------------------------------------------------------- README table
 
 
-def _shown_default(f: Field[Any]) -> str:
-    value = f.default
+def _shown_default(setting: Field[Any]) -> str:
+    value = setting.default
     if value is MISSING or value is None or value == ():
         return "unset"
     if isinstance(value, Path):

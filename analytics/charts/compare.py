@@ -100,11 +100,11 @@ def _short(name: str, limit: int = 34) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def _positions(n: int) -> list[str]:
+def _positions(count: int) -> list[str]:
     """Label positions for points sorted left to right: the end labels lean inwards so none is cut off."""
-    if n == 1:
+    if count == 1:
         return ["top center"]
-    return ["top right"] + ["top center"] * (n - 2) + ["top left"]
+    return ["top right"] + ["top center"] * (count - 2) + ["top left"]
 
 
 def _label(name: str, limit: int = 30) -> str:

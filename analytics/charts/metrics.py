@@ -94,9 +94,10 @@ def retention_heatmap(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _usd_bar(x: pd.Series, y: pd.Series, name: str, series: str) -> go.Bar:
+def _usd_bar(months: pd.Series, amounts_usd: pd.Series, name: str, series: str) -> go.Bar:
     """One bar trace with its dollar amounts in the hover ('New : $1.2k')."""
-    return go.Bar(x=x, y=y, name=name, marker_color=SERIES[series], customdata=usd_hover(y),
+    return go.Bar(x=months, y=amounts_usd, name=name, marker_color=SERIES[series],
+                  customdata=usd_hover(amounts_usd),
                   hovertemplate="%{customdata}<extra>" + name + "</extra>")
 
 

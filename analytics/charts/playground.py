@@ -12,11 +12,12 @@ TOP_LABELS = 5
 BAR_HEIGHT_PX = 34
 
 
-def top_probabilities(probabilities: pd.DataFrame, k: int = TOP_LABELS) -> pd.DataFrame:
-    """The k most likely labels (label, probability), plus one 'other labels (n)' row holding the rest."""
+def top_probabilities(probabilities: pd.DataFrame, top_n: int = TOP_LABELS) -> pd.DataFrame:
+    """The `top_n` most likely labels (label, probability), plus one 'other labels (n)' row holding the
+    rest."""
     ordered = probabilities.sort_values("probability", ascending=False, kind="stable")
-    top = ordered.head(k).reset_index(drop=True)
-    rest = ordered.iloc[k:]
+    top = ordered.head(top_n).reset_index(drop=True)
+    rest = ordered.iloc[top_n:]
     if len(rest):
         other = pd.DataFrame({"label": [f"other labels ({len(rest)})"],
                               "probability": [float(rest["probability"].sum())]})
@@ -24,10 +25,10 @@ def top_probabilities(probabilities: pd.DataFrame, k: int = TOP_LABELS) -> pd.Da
     return top
 
 
-def probability_bars(probabilities: pd.DataFrame, title: str = "", k: int = TOP_LABELS) -> go.Figure:
-    """Horizontal bars of the k most likely labels (most likely on top, highlighted), values as
+def probability_bars(probabilities: pd.DataFrame, title: str = "", top_n: int = TOP_LABELS) -> go.Figure:
+    """Horizontal bars of the `top_n` most likely labels (most likely on top, highlighted), values as
     percentages."""
-    shown = top_probabilities(probabilities, k)
+    shown = top_probabilities(probabilities, top_n)
     colours = [SERIES["top_label"] if i == 0 else SERIES["other_label"] for i in range(len(shown))]
     fig = go.Figure()
     fig.add_bar(x=shown["probability"], y=shown["label"].astype(str), orientation="h",

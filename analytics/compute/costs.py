@@ -51,7 +51,8 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False, upper: 
     if not math.isfinite(number):
         raise CostInputError(f"{name} must be a finite number, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
-        raise CostInputError(f"{name} must be {'zero or more' if allow_zero else 'more than zero'}, got {number:g}")
+        bound = "zero or more" if allow_zero else "more than zero"
+        raise CostInputError(f"{name} must be {bound}, got {number:g}")
     if upper is not None and number > upper:
         raise CostInputError(f"{name}={number:g} is implausibly large (above {upper:g}); check the unit")
     return number
@@ -65,7 +66,8 @@ def training_cost_usd(wall_s: float, price_per_hour_usd: float, devices: int = 1
     return wall / SECONDS_PER_HOUR * price * int(devices)
 
 
-def cost_per_1k_requests_usd(throughput_per_s: float, price_per_hour_usd: float, utilisation: float = 1.0) -> float:
+def cost_per_1k_requests_usd(throughput_per_s: float, price_per_hour_usd: float,
+                             utilisation: float = 1.0) -> float:
     """Self-hosted inference cost per 1,000 requests from measured throughput.
 
     Cost = price per second / (throughput x utilisation) x 1000. Utilisation < 1 accounts for idle
@@ -83,13 +85,16 @@ def api_cost_per_1k_requests_usd(input_tokens: float, output_tokens: float,
     tin = check_positive("input tokens per request", input_tokens, allow_zero=True, upper=2e6)
     tout = check_positive("output tokens per request", output_tokens, allow_zero=True, upper=2e6)
     pin = check_positive("API input price ($/1M tokens)", input_price_per_m_usd, upper=1000)
-    pout = check_positive("API output price ($/1M tokens)", output_price_per_m_usd, allow_zero=True, upper=1000)
+    pout = check_positive("API output price ($/1M tokens)", output_price_per_m_usd,
+                          allow_zero=True, upper=1000)
     if tin + tout == 0:
-        raise CostInputError("a request with zero input and zero output tokens costs nothing; check the prompt")
+        raise CostInputError("a request with zero input and zero output tokens costs nothing; "
+                             "check the prompt")
     return (tin * pin + tout * pout) / 1e6 * 1000.0
 
 
-def monthly_cost_usd(cost_per_1k_usd: float, requests_per_month: float, fixed_per_month_usd: float = 0.0) -> float:
+def monthly_cost_usd(cost_per_1k_usd: float, requests_per_month: float,
+                     fixed_per_month_usd: float = 0.0) -> float:
     """Cost of a month at a volume: variable part plus fixed part (e.g. an always-on instance)."""
     per_1k = check_positive("cost per 1k requests ($)", cost_per_1k_usd, allow_zero=True)
     volume = check_positive("requests per month", requests_per_month)
@@ -108,9 +113,11 @@ def total_cost_usd(training_usd: float, cost_per_1k_usd: float, requests_per_mon
 
 def break_even_requests_per_month(a_fixed_usd: float, a_per_1k_usd: float,
                                   b_fixed_usd: float, b_per_1k_usd: float, months: int = 12) -> float | None:
-    """Monthly volume at which options A and B cost the same over `months`, or None if they never cross.
+    """Monthly volume at which options A and B cost the same over `months`, or None if they never
+    cross.
 
-    Total(x) = fixed + months x per_1k x x / 1000, so x = 1000 (fixed_b - fixed_a) / (months (per_1k_a - per_1k_b)).
+    Total(x) = fixed + months x per_1k x x / 1000,
+    so x = 1000 (fixed_b - fixed_a) / (months (per_1k_a - per_1k_b)).
     Fixed costs are totals over the period (training), per-1k costs are variable.
     """
     slope = months * (a_per_1k_usd - b_per_1k_usd) / 1000.0
@@ -120,10 +127,10 @@ def break_even_requests_per_month(a_fixed_usd: float, a_per_1k_usd: float,
     return volume if volume > 0 else None
 
 
-# -- projection to other hardware (always an estimate) ----------------------------------------------------
-def projected_throughput_per_s(params: float, tokens_per_request: float, peak_flops: float, utilisation: float,
-                               bandwidth_bytes_per_s: float | None = None, bytes_per_param: float = 2.0,
-                               batch_size: int = 32) -> Figure:
+# -- projection to other hardware (always an estimate) ------------------------------------------------
+def projected_throughput_per_s(params: float, tokens_per_request: float, peak_flops: float,
+                               utilisation: float, bandwidth_bytes_per_s: float | None = None,
+                               bytes_per_param: float = 2.0, batch_size: int = 32) -> Figure:
     """Requests/s on hardware we did not measure: the slower of the compute and memory-bandwidth bounds.
 
     Compute bound: peak x utilisation / (2 x params x tokens) (a forward pass costs ~2 FLOPs per parameter
@@ -141,13 +148,15 @@ def projected_throughput_per_s(params: float, tokens_per_request: float, peak_fl
         memory = batch_size / (n * bytes_per_param / bw)
         if memory < compute:
             value = memory
-            basis = f"bandwidth-bound: batch {batch_size} / ({n:.3g} params x {bytes_per_param:g} B / {bw:.3g} B/s)"
+            basis = (f"bandwidth-bound: batch {batch_size} / "
+                     f"({n:.3g} params x {bytes_per_param:g} B / {bw:.3g} B/s)")
     return Figure(value=value, unit="requests_per_s", kind="estimate", basis=basis)
 
 
-# -- comparing candidates -------------------------------------------------------------------------------------
+# -- comparing candidates -----------------------------------------------------------------------------
 def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
-    """True for candidates no other candidate dominates (cheaper-or-equal and at-least-as-accurate, one strictly).
+    """True for candidates no other candidate dominates (cheaper-or-equal and at-least-as-accurate,
+    one strictly).
 
     Ties: two candidates with equal cost and equal accuracy are both kept.
     """
@@ -162,8 +171,8 @@ def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
     return ~dominated
 
 
-def cascade_curve(small_confidence: Sequence[float], small_correct: Sequence[bool], big_correct: Sequence[bool],
-                  small_per_1k_usd: float, big_per_1k_usd: float,
+def cascade_curve(small_confidence: Sequence[float], small_correct: Sequence[bool],
+                  big_correct: Sequence[bool], small_per_1k_usd: float, big_per_1k_usd: float,
                   thresholds: Sequence[float] | None = None) -> pd.DataFrame:
     """Accuracy and cost of 'small model answers when confident, else defer to the big one', per threshold.
 
@@ -187,7 +196,7 @@ def cascade_curve(small_confidence: Sequence[float], small_correct: Sequence[boo
     })
 
 
-# -- scaling planner -------------------------------------------------------------------------------------------
+# -- scaling planner ----------------------------------------------------------------------------------
 TRAIN_BYTES_PER_PARAM = {"full": 18.0, "lora": 2.0, "qlora": 0.55}
 """Memory per parameter for weights + gradients + optimizer: full mixed-precision AdamW ~18 B/param
 (transformers docs, model_memory_anatomy); LoRA keeps frozen bf16 weights (2 B) plus small adapters;
@@ -199,7 +208,8 @@ class ScalingPlan:
     """Result of `plan_training`."""
 
     flops: float
-    """Training compute, 6 x N x D (Kaplan et al., 2020); LoRA/QLoRA still run the full forward and backward."""
+    """Training compute, 6 x N x D (Kaplan et al., 2020); LoRA/QLoRA still run the full forward and
+    backward."""
     memory_per_gpu_gb: float
     """Weights, gradients and optimizer state per GPU (activations excluded), GB."""
     gpus: int

@@ -168,7 +168,8 @@ def check_query(ws: Workspace, text: str) -> str:
         raise ForbiddenQueryError(f"the query is {len(text):,} characters long; the explorer takes at most "
                                   f"{MAX_QUERY_CHARS:,}. Move long value lists into an imported table")
     if "\x00" in text:
-        raise ForbiddenQueryError(f"the query holds a NUL character (byte 0) at position {text.index(chr(0)) + 1}; "
+        raise ForbiddenQueryError(f"the query holds a NUL character (byte 0) at position "
+                                  f"{text.index(chr(0)) + 1}; "
                                   "remove it (it often comes from copying out of a binary file)")
     statements = ws.parse(text)
     if not statements:

@@ -1,4 +1,5 @@
-"""Playground data: the runs a user can try, and cost per 1k calls from measured throughput (analytics.compute.costs).
+"""Playground data: the runs a user can try, and cost per 1k calls from measured throughput
+(analytics.compute.costs).
 
 No model code here: predictions come from models/; this module only reads the workspace and prices.
 """
@@ -27,7 +28,8 @@ class CallCost:
 
 
 def playground_runs(ws: Workspace) -> pd.DataFrame:
-    """Succeeded runs, newest first, with a `label` column ('method · model · dataset · acc 91.2%') for pickers.
+    """Succeeded runs, newest first, with a `label` column ('method · model · dataset · acc 91.2%')
+    for pickers.
 
     Columns: run_id, method, model, dataset, accuracy, n_test, finished_at, p50_ms, throughput_per_s,
     inference_hardware, hardware, runs_dir, label.
@@ -40,12 +42,14 @@ def playground_runs(ws: Workspace) -> pd.DataFrame:
 def _run_label(row: Mapping[str, object]) -> str:
     model = row["model"] if isinstance(row["model"], str) and row["method"] != "classic" else "TF-IDF"
     accuracy = row["accuracy"]
-    score = f"acc {accuracy:.1%}" if isinstance(accuracy, float) and math.isfinite(accuracy) else "no accuracy"
+    measured = isinstance(accuracy, float) and math.isfinite(accuracy)
+    score = f"acc {accuracy:.1%}" if measured else "no accuracy"
     return f"{row['method']} · {model} · {row['dataset']} · {score} · {row['run_id']}"
 
 
 def default_price_id(runs: pd.DataFrame, catalog: pd.DataFrame) -> int | None:
-    """The catalog row matching the hardware the first run's throughput was measured on (pricing.match_price)."""
+    """The catalog row matching the hardware the first run's throughput was measured on
+    (pricing.match_price)."""
     for hardware in runs["inference_hardware"].dropna().tolist() + runs["hardware"].dropna().tolist():
         price_id = match_price(str(hardware), catalog)
         if price_id is not None:
@@ -53,7 +57,8 @@ def default_price_id(runs: pd.DataFrame, catalog: pd.DataFrame) -> int | None:
     return None
 
 
-def call_cost(run: Mapping[str, object], price: Mapping[str, object] | None, utilisation: float = 1.0) -> CallCost:
+def call_cost(run: Mapping[str, object], price: Mapping[str, object] | None,
+              utilisation: float = 1.0) -> CallCost:
     """Cost per 1k calls = hourly price / 3600 / (measured throughput x utilisation) x 1000.
 
     `run` is a playground_runs row, `price` a price_table row (or None). Raises CostInputError for a bad

@@ -14,13 +14,14 @@ CONFIDENCE = 0.95
 """Confidence level of every interval shown: 95%."""
 
 
-def wilson_interval(successes: float, n: int) -> tuple[float, float]:
-    """95% Wilson score interval (statsmodels) for `successes` out of `n`; (nan, nan) when n is 0.
+def wilson_interval(successes: float, trials: int) -> tuple[float, float]:
+    """95% Wilson score interval (statsmodels) for `successes` out of `trials`; (nan, nan) when
+    `trials` is 0.
 
-    `successes` may be fractional (an accuracy times n, when only the rate is known). No examples means no
-    interval: NaN, which tables show as a dash and charts leave without error bars.
+    `successes` may be fractional (an accuracy times `trials`, when only the rate is known). No examples
+    means no interval: NaN, which tables show as a dash and charts leave without error bars.
     """
-    if n <= 0:
+    if trials <= 0:
         return (math.nan, math.nan)
-    low, high = proportion_confint(successes, n, alpha=1 - CONFIDENCE, method="wilson")
+    low, high = proportion_confint(successes, trials, alpha=1 - CONFIDENCE, method="wilson")
     return (max(0.0, float(low)), min(1.0, float(high)))

@@ -36,7 +36,8 @@ def price_table(ws: Workspace, kind: str | None = None) -> pd.DataFrame:
     """The catalog (optionally one kind), with a `label` column for pickers."""
     seed_prices(ws)
     frame = ws.sql(
-        "select * from prices where ($kind is null or kind = $kind) order by kind, name, hourly_usd, input_per_m_usd",
+        "select * from prices where ($kind is null or kind = $kind) "
+        "order by kind, name, hourly_usd, input_per_m_usd",
         {"kind": kind},
     )
     frame["label"] = frame["name"] + " · " + frame["provider"]
@@ -44,7 +45,8 @@ def price_table(ws: Workspace, kind: str | None = None) -> pd.DataFrame:
 
 
 def update_price(ws: Workspace, price_id: int, field: str, value: object, note: str) -> None:
-    """Change one field of one price, refusing zero, negative, missing or absurd values; the edit is recorded."""
+    """Change one field of one price, refusing zero, negative, missing or absurd values; the edit is
+    recorded."""
     if field not in EDITABLE:
         raise CostInputError(f"{field!r} cannot be edited; editable fields: {', '.join(EDITABLE)}")
     if not note or not str(note).strip():
@@ -54,7 +56,8 @@ def update_price(ws: Workspace, price_id: int, field: str, value: object, note: 
     elif field == "output_per_m_usd":
         value = check_positive(field, value, allow_zero=True, upper=1000)
     elif field in ("peak_tflops", "memory_gb", "bandwidth_gbps"):
-        value = None if value is None or (isinstance(value, float) and math.isnan(value)) else check_positive(field, value)
+        blank = value is None or (isinstance(value, float) and math.isnan(value))
+        value = None if blank else check_positive(field, value)
     old = ws.scalar(f"select {quote_ident(field)}::varchar from prices where price_id = ?", [price_id])
     if old is None and not ws.scalar("select count(*) from prices where price_id = ?", [price_id]):
         raise CostInputError(f"no price with id {price_id}")
@@ -62,7 +65,8 @@ def update_price(ws: Workspace, price_id: int, field: str, value: object, note: 
     with ws.transaction() as tx:
         tx.execute(f"update prices set {quote_ident(field)} = ? where price_id = ?", [value, price_id],
                    label=f"updating {field} of price {price_id}")
-        next_id = tx.scalar("select coalesce(max(edit_id), 0) + 1 from price_edits", label="numbering the edit")
+        next_id = tx.scalar("select coalesce(max(edit_id), 0) + 1 from price_edits",
+                            label="numbering the edit")
         tx.execute(
             "insert into price_edits values (?, ?, ?, ?, ?, ?, ?)",
             [next_id, price_id, field, old, None if value is None else str(value), str(note).strip(), now],

@@ -41,7 +41,9 @@ INFERENCE_COLUMNS = (
     "inference_cpu_count",
 )
 """Columns filled from a run folder's inference.json (migration 004); NULL until it exists."""
-EPOCH_COLUMNS = ("run_id", "epoch", "step", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "improved")
+EPOCH_COLUMNS = (
+    "run_id", "epoch", "step", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "improved",
+)
 PREDICTION_COLUMNS = ("run_id", "text_id", "true_label", "pred_label", "confidence", "correct", "probs")
 
 
@@ -189,7 +191,8 @@ def read_run_folder(run_dir: Path | str) -> RunRecord | None:
         return None
     state = status.get("state")
     if state not in FINAL_STATES:
-        raise RunIngestError(f"{run_dir}/status.json has state {state!r}; expected one of {', '.join(FINAL_STATES)}")
+        raise RunIngestError(f"{run_dir}/status.json has state {state!r}; "
+                             f"expected one of {', '.join(FINAL_STATES)}")
     finished_at = _timestamp(status.get("finished_at"))
     if finished_at is None:
         raise RunIngestError(f"{run_dir}/status.json has no valid finished_at")
@@ -233,7 +236,8 @@ def _inference_values(run_dir: Path) -> dict[str, Any]:
     return {
         "p50_ms": _number(bench.get("p50_ms")), "p95_ms": _number(bench.get("p95_ms")),
         "throughput_per_s": _number(bench.get("throughput_per_s")),
-        "inference_hardware": bench.get("hardware"), "inference_measured_at": _timestamp(bench.get("measured_at")),
+        "inference_hardware": bench.get("hardware"),
+        "inference_measured_at": _timestamp(bench.get("measured_at")),
         "model_params": int(params) if params is not None else None,
         "tokens_per_request": _number(bench.get("tokens_per_request")),
         "api_input_tokens": _number(api.get("input_tokens_mean")),
@@ -297,7 +301,8 @@ def _run_row(run_id: str, config: dict[str, Any], environment: dict[str, Any], e
         "started_at": _started_at(events, environment), "finished_at": _timestamp(status["finished_at"]),
         "train_seconds": _number(status.get("train_seconds")), "hardware": environment.get("hardware"),
         "device": _device(method, status, events), "accuracy": _number(evaluation.get("accuracy")),
-        "accuracy_ci_low": acc_low, "accuracy_ci_high": acc_high, "macro_f1": _number(evaluation.get("macro_f1")),
+        "accuracy_ci_low": acc_low, "accuracy_ci_high": acc_high,
+        "macro_f1": _number(evaluation.get("macro_f1")),
         "macro_f1_ci_low": f1_low, "macro_f1_ci_high": f1_high,
         "n_test": int(n_test) if isinstance(n_test, int) else None,
         "samples_per_s": _samples_per_s(status, events),
@@ -334,7 +339,8 @@ def _epoch_rows(run_id: str, events: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per epoch event (the last when logged twice); train_loss = mean step loss within that epoch."""
     losses: dict[int, list[float]] = {}
     for e in events:
-        if e.get("kind") == "step" and _number(e.get("loss")) is not None and _number(e.get("epoch")) is not None:
+        if (e.get("kind") == "step" and _number(e.get("loss")) is not None
+                and _number(e.get("epoch")) is not None):
             losses.setdefault(int(math.floor(e["epoch"])) + 1, []).append(float(e["loss"]))
     by_epoch: dict[int, dict[str, Any]] = {}
     for e in events:
@@ -397,7 +403,8 @@ def run_detail(ws: Workspace, run_id: str) -> RunDetail:
     return RunDetail(
         summary=row,
         config=json.loads(blobs["config_json"]),
-        environment=json.loads(blobs["environment_json"]) if isinstance(blobs["environment_json"], str) else {},
+        environment=(json.loads(blobs["environment_json"])
+                     if isinstance(blobs["environment_json"], str) else {}),
         evaluation=json.loads(blobs["eval_json"]) if isinstance(blobs["eval_json"], str) else {},
         epochs=ws.query("runs_epochs", run_id=run_id),
         predictions=ws.query("runs_predictions", run_id=run_id),

@@ -95,7 +95,9 @@ def market_segments(rng: np.random.Generator) -> pd.DataFrame:
                     "company_size": size,
                     "companies": int(companies * rng.uniform(0.8, 1.2)),
                     "adoption_rate": round(float(rng.uniform(0.08, 0.35)), 3),
-                    "acv_usd": round(base_acv[size] * region_price[region] * float(rng.uniform(0.85, 1.15)), -1),
+                    "acv_usd": round(
+                        base_acv[size] * region_price[region] * float(rng.uniform(0.85, 1.15)), -1,
+                    ),
                     "growth_rate": round(float(rng.uniform(0.10, 0.45)), 3),
                     "is_sample": True,
                 })
@@ -133,31 +135,35 @@ def competitors(rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def _accounts(rng: np.random.Generator, n: int) -> pd.DataFrame:
+def _accounts(rng: np.random.Generator, n_accounts: int) -> pd.DataFrame:
     days = int((END - START) / np.timedelta64(1, "D"))
     # Sign-ups grow ~6%/month: sample day offsets from an exponential density on [0, days).
     growth_per_day = np.log(1.06) / 30.4
-    u = rng.random(n)
+    u = rng.random(n_accounts)
     offset = np.floor(np.log1p(u * np.expm1(growth_per_day * days)) / growth_per_day).astype(np.int64)
     offset = np.sort(np.clip(offset, 0, days - 1))
-    size = rng.choice(3, size=n, p=SIZE_SHARE)
+    size = rng.choice(3, size=n_accounts, p=SIZE_SHARE)
     seats_mu = np.array([np.log(6), np.log(30), np.log(160)])[size]
     seats = np.maximum(2, np.round(np.exp(rng.normal(seats_mu, 0.5)))).astype(np.int64)
     # Start plan: most start on free; some buy straight away.
-    start_plan = rng.choice(4, size=n, p=[0.70, 0.18, 0.09, 0.03])
-    start_plan = np.where(size == 2, np.maximum(start_plan, rng.choice([0, 3], size=n, p=[0.5, 0.5])), start_plan)
+    start_plan = rng.choice(4, size=n_accounts, p=[0.70, 0.18, 0.09, 0.03])
+    start_plan = np.where(size == 2,
+                          np.maximum(start_plan, rng.choice([0, 3], size=n_accounts, p=[0.5, 0.5])),
+                          start_plan)
     # Free accounts that convert do so after an exponential delay (days); -1 = never.
-    converts = rng.random(n) < np.array([0.30, 0.42, 0.55])[size]
-    paid_day = np.where(start_plan > 0, 0, np.where(converts, np.ceil(rng.exponential(20, n)), -1)).astype(np.int64)
+    converts = rng.random(n_accounts) < np.array([0.30, 0.42, 0.55])[size]
+    paid_day = np.where(start_plan > 0, 0,
+                        np.where(converts, np.ceil(rng.exponential(20, n_accounts)), -1)).astype(np.int64)
     monthly_churn = np.array([0.045, 0.025, 0.012])[size]
     lifetime_months = rng.geometric(monthly_churn)
-    cancel_day = (lifetime_months * 30.4 + rng.integers(0, 30, n)).astype(np.int64)
-    expansion = rng.normal(0.012, 0.02, n).clip(-0.03, 0.08)  # monthly seat growth of paying accounts
+    cancel_day = (lifetime_months * 30.4 + rng.integers(0, 30, n_accounts)).astype(np.int64)
+    # monthly seat growth of paying accounts
+    expansion = rng.normal(0.012, 0.02, n_accounts).clip(-0.03, 0.08)
     return pd.DataFrame({
-        "account_id": np.arange(1, n + 1, dtype=np.int32),
-        "account_name": [f"Sample Co {i:05d}" for i in range(1, n + 1)],
-        "region": np.array(REGIONS)[rng.choice(4, size=n, p=REGION_SHARE)],
-        "industry": np.array(INDUSTRIES)[rng.choice(6, size=n, p=INDUSTRY_SHARE)],
+        "account_id": np.arange(1, n_accounts + 1, dtype=np.int32),
+        "account_name": [f"Sample Co {i:05d}" for i in range(1, n_accounts + 1)],
+        "region": np.array(REGIONS)[rng.choice(4, size=n_accounts, p=REGION_SHARE)],
+        "industry": np.array(INDUSTRIES)[rng.choice(6, size=n_accounts, p=INDUSTRY_SHARE)],
         "company_size": np.array(SIZES)[size],
         "signup_date": (START + offset.astype("timedelta64[D]")).astype("datetime64[s]"),
         "is_sample": True,
@@ -176,7 +182,8 @@ def _users(rng: np.random.Generator, accounts: pd.DataFrame) -> pd.DataFrame:
     account_start = np.repeat(accounts["signup_date"].to_numpy(), per_account)
     first = np.r_[True, account_ids[1:] != account_ids[:-1]]
     delay_s = np.where(first, 0, rng.exponential(8 * 86400, len(account_ids))).astype(np.int64)
-    signup_at = account_start + delay_s.astype("timedelta64[s]") + rng.integers(8 * 3600, 18 * 3600, len(account_ids)).astype("timedelta64[s]")
+    signup_at = (account_start + delay_s.astype("timedelta64[s]")
+                 + rng.integers(8 * 3600, 18 * 3600, len(account_ids)).astype("timedelta64[s]"))
     users = pd.DataFrame({"account_id": account_ids, "signup_at": signup_at})
     users = users[users["signup_at"] < END].sort_values(["signup_at", "account_id"], kind="stable")
     users.insert(0, "user_id", np.arange(1, len(users) + 1, dtype=np.int32))
@@ -187,7 +194,10 @@ def _events(rng: np.random.Generator, accounts: pd.DataFrame, users: pd.DataFram
     acc = accounts.set_index("account_id")
     end_s = END.astype("datetime64[s]")
     account_cancel = (acc["signup_date"].to_numpy() + acc["cancel_day"].to_numpy().astype("timedelta64[D]"))
-    frames = [_user_events(rng, users, acc, account_cancel, end_s), _account_events(rng, acc, account_cancel, end_s)]
+    frames = [
+        _user_events(rng, users, acc, account_cancel, end_s),
+        _account_events(rng, acc, account_cancel, end_s),
+    ]
     events = pd.concat(frames, ignore_index=True)
     events = events[events["event_time"] < end_s].sort_values(["event_time", "account_id"], kind="stable")
     events.insert(0, "event_id", np.arange(1, len(events) + 1, dtype=np.int64))
@@ -210,12 +220,14 @@ def _user_events(rng, users, acc, account_cancel, end_s) -> pd.DataFrame:
     engagement = rng.beta(2.0, 3.5, n) * activated
     sessions = rng.binomial(np.floor(life_days).astype(np.int64), engagement)
     rep = np.repeat(np.arange(n), sessions)
-    session_at = act_at[rep] + (rng.random(len(rep)) * life_days[rep] * 86400).astype(np.int64).astype("timedelta64[s]")
+    session_offset_s = (rng.random(len(rep)) * life_days[rep] * 86400).astype(np.int64)
+    session_at = act_at[rep] + session_offset_s.astype("timedelta64[s]")
     parts = [
         pd.DataFrame({"event_time": signup, "user_id": uid, "account_id": aid, "event_type": "signup"}),
-        pd.DataFrame({"event_time": act_at[activated], "user_id": uid[activated], "account_id": aid[activated],
-                      "event_type": "activation"}),
-        pd.DataFrame({"event_time": session_at, "user_id": uid[rep], "account_id": aid[rep], "event_type": "session"}),
+        pd.DataFrame({"event_time": act_at[activated], "user_id": uid[activated],
+                      "account_id": aid[activated], "event_type": "activation"}),
+        pd.DataFrame({"event_time": session_at, "user_id": uid[rep], "account_id": aid[rep],
+                      "event_type": "session"}),
     ]
     out = pd.concat(parts, ignore_index=True)
     out["plan"] = None

@@ -30,7 +30,8 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
     for column in safe.columns:
         series = safe[column]
-        if is_object_dtype(series) or is_string_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype):
+        if (is_object_dtype(series) or is_string_dtype(series)
+                or isinstance(series.dtype, pd.CategoricalDtype)):
             safe[column] = series.astype(object).map(neutralise_cell)
     safe.columns = [neutralise_cell(str(c)) for c in safe.columns]
     return safe

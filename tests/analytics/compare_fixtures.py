@@ -9,24 +9,30 @@ import pandas as pd
 
 BASE_RUN = {
     "job_id": None, "dataset": "banking77", "state": "succeeded", "started_at": datetime(2026, 3, 1, 9, 0),
-    "finished_at": datetime(2026, 3, 1, 10, 0), "device": "cpu", "accuracy_ci_low": None, "accuracy_ci_high": None,
+    "finished_at": datetime(2026, 3, 1, 10, 0), "device": "cpu",
+    "accuracy_ci_low": None, "accuracy_ci_high": None,
     "macro_f1": None, "macro_f1_ci_low": None, "macro_f1_ci_high": None, "samples_per_s": None,
-    "peak_memory_bytes": None, "error": None, "environment_json": "{}", "ingested_at": datetime(2026, 3, 1, 10, 1),
+    "peak_memory_bytes": None, "error": None, "environment_json": "{}",
+    "ingested_at": datetime(2026, 3, 1, 10, 1),
     "p50_ms": None, "p95_ms": None, "throughput_per_s": None, "inference_hardware": None,
-    "inference_measured_at": None, "model_params": None, "tokens_per_request": None, "api_input_tokens": None,
-    "api_output_tokens": None, "api_tokenizer": None, "inference_load_average": None, "inference_cpu_count": None,
+    "inference_measured_at": None, "model_params": None, "tokens_per_request": None,
+    "api_input_tokens": None, "api_output_tokens": None, "api_tokenizer": None,
+    "inference_load_average": None, "inference_cpu_count": None,
 }
 
 
-def insert_run(ws, run_id: str, *, method: str, model: str, accuracy: float, n_test: int, train_seconds: float,
-               hardware: str = "CPU x2", throughput_per_s: float | None = None, p50_ms: float | None = None,
-               per_class: int | None = None, labels: int = 4, finished: datetime | None = None, **extra) -> None:
+def insert_run(ws, run_id: str, *, method: str, model: str, accuracy: float, n_test: int,
+               train_seconds: float, hardware: str = "CPU x2", throughput_per_s: float | None = None,
+               p50_ms: float | None = None, per_class: int | None = None, labels: int = 4,
+               finished: datetime | None = None, **extra) -> None:
     """One succeeded run row (as analytics.ingest.runs would ingest it) with its inference figures."""
-    config = {"method": method, "model": model, "dataset": "banking77", "train_examples_per_class": per_class}
-    evaluation = {"accuracy": accuracy, "label_names": [f"l{i}" for i in range(labels)], "n_test_total": n_test}
-    row = {**BASE_RUN, "run_id": run_id, "method": method, "model": model, "accuracy": accuracy, "n_test": n_test,
-           "train_seconds": train_seconds, "hardware": hardware, "config_json": json.dumps(config),
-           "eval_json": json.dumps(evaluation)}
+    config = {"method": method, "model": model, "dataset": "banking77",
+              "train_examples_per_class": per_class}
+    evaluation = {"accuracy": accuracy, "label_names": [f"l{i}" for i in range(labels)],
+                  "n_test_total": n_test}
+    row = {**BASE_RUN, "run_id": run_id, "method": method, "model": model, "accuracy": accuracy,
+           "n_test": n_test, "train_seconds": train_seconds, "hardware": hardware,
+           "config_json": json.dumps(config), "eval_json": json.dumps(evaluation)}
     if finished is not None:
         row["finished_at"] = finished
     if throughput_per_s is not None:

@@ -1,5 +1,6 @@
-"""Compare leaderboard on hand-inserted runs and API candidates: exact dollars, flags, refusals, cascade against
-a brute-force loop over run_predictions, learning curve, break-even, recommendation, scaling plans."""
+"""Compare leaderboard on hand-inserted runs and API candidates: exact dollars, flags, refusals, cascade
+against a brute-force loop over run_predictions, learning curve, break-even, recommendation, scaling
+plans."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ MINI_IN, MINI_OUT = 0.15, 0.60  # gpt-4o-mini $ per 1M tokens
 @pytest.fixture
 def filled(empty_ws):
     seed_prices(empty_ws)
-    insert_run(empty_ws, "r-classic", method="classic", model="tfidf", accuracy=0.8, n_test=100, train_seconds=36,
-               throughput_per_s=1000, per_class=10, api_input_tokens=500.0, api_output_tokens=5.0,
-               api_tokenizer="SmolLM2-135M BPE")
+    insert_run(empty_ws, "r-classic", method="classic", model="tfidf", accuracy=0.8, n_test=100,
+               train_seconds=36, throughput_per_s=1000, per_class=10, api_input_tokens=500.0,
+               api_output_tokens=5.0, api_tokenizer="SmolLM2-135M BPE")
     insert_run(empty_ws, "r-full", method="full", model="all-MiniLM-L6-v2", accuracy=0.9, n_test=100,
                train_seconds=360, throughput_per_s=100, p50_ms=10, per_class=20, model_params=22_700_000,
                tokens_per_request=16.0)
@@ -86,8 +87,8 @@ def test_hardware_without_price_is_flagged_not_hidden(filled) -> None:
     board = leaderboard(filled, settings())
     lora = row(board, "run:r-h200")
     assert math.isnan(lora["cost_per_1k_usd"]) and not lora["on_frontier"]
-    assert board.flags == ("LoRA · all-MiniLM-L6-v2 [r-h200]: no price for hardware 'NVIDIA H200': pick a price "
-                           "row for it under 'Hardware prices'",)
+    assert board.flags == ("LoRA · all-MiniLM-L6-v2 [r-h200]: no price for hardware 'NVIDIA H200': "
+                           "pick a price row for it under 'Hardware prices'",)
     assert "run:r-h200" not in set(board.priced["key"])
     chosen = leaderboard(filled, settings(hardware_prices=(("NVIDIA H200", price_id(filled, "H100 SXM")),)))
     assert row(chosen, "run:r-h200")["cost_per_1k_usd"] == pytest.approx(6.88 / 3600 / (5000 * 0.5) * 1000)
@@ -128,8 +129,8 @@ def test_settings_refuse_nonsense(changes, message) -> None:
     ({"input_tokens_per_request": 0}, "input tokens per request must be more than zero"),
 ])
 def test_api_candidate_refusals(filled, changes, message) -> None:
-    values = {"name": "x", "dataset": "banking77", "price_id": price_id(filled, "gpt-4o-mini"), "accuracy": 0.7,
-              "n_eval": 100, "accuracy_source": "eval"} | changes
+    values = {"name": "x", "dataset": "banking77", "price_id": price_id(filled, "gpt-4o-mini"),
+              "accuracy": 0.7, "n_eval": 100, "accuracy_source": "eval"} | changes
     with pytest.raises(CostInputError, match=message):
         add_api_candidate(filled, **values)
     assert filled.scalar("select count(*) from api_candidates") == 0
@@ -137,10 +138,11 @@ def test_api_candidate_refusals(filled, changes, message) -> None:
 
 def test_api_candidate_needs_an_api_price_and_a_free_name(filled) -> None:
     with pytest.raises(CostInputError, match="is a cpu price"):
-        add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled,
-                                  "CPU 2 vCPU (Graviton3)"), accuracy=0.7, n_eval=10, accuracy_source="s")
-    values = {"name": "x", "dataset": "banking77", "price_id": price_id(filled, "gpt-4o-mini"), "accuracy": 0.7,
-              "n_eval": 10, "accuracy_source": "s"}
+        add_api_candidate(filled, name="x", dataset="banking77",
+                          price_id=price_id(filled, "CPU 2 vCPU (Graviton3)"), accuracy=0.7, n_eval=10,
+                          accuracy_source="s")
+    values = {"name": "x", "dataset": "banking77", "price_id": price_id(filled, "gpt-4o-mini"),
+              "accuracy": 0.7, "n_eval": 10, "accuracy_source": "s"}
     add_api_candidate(filled, **values)
     with pytest.raises(CostInputError, match="already exists"):
         add_api_candidate(filled, **values)
@@ -151,14 +153,15 @@ def test_imported_predictions_give_accuracy_and_a_cascade_fallback(filled) -> No
     mini = price_id(filled, "gpt-4o-mini")
     with pytest.raises(CostInputError, match="not in run r-classic's test set"):
         import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic", file_name="p.csv",
-                                       predictions=pd.DataFrame({"text_id": ["t0", "zz"], "pred_label": ["a", "a"]}))
+                               predictions=pd.DataFrame({"text_id": ["t0", "zz"], "pred_label": ["a", "a"]}))
     with pytest.raises(CostInputError, match="missing pred_label"):
         import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic", file_name="p.csv",
-                                       predictions=pd.DataFrame({"text_id": ["t0"]}))
+                               predictions=pd.DataFrame({"text_id": ["t0"]}))
     frame = pd.DataFrame({"text_id": ["t0", "t1", "t2", "t3"], "pred_label": ["a", "a", "b", "a"]})
     cid = import_api_predictions(filled, name="api", price_id=mini, run_id="r-classic",
-                                         predictions=frame, file_name="api_preds.csv")
-    stored = filled.rows("select accuracy, n_eval, accuracy_source from api_candidates where candidate_id = ?", [cid])
+                                 predictions=frame, file_name="api_preds.csv")
+    stored = filled.rows(
+        "select accuracy, n_eval, accuracy_source from api_candidates where candidate_id = ?", [cid])
     assert stored == [(0.75, 4, "imported predictions: api_preds.csv")]
     board = leaderboard(filled, settings())
     result = cascade(filled, board, "run:r-classic", f"api:{cid}")
@@ -193,7 +196,8 @@ def test_cascade_matches_brute_force_over_run_predictions(filled) -> None:
     for r in result.curve.itertuples():
         accuracy, cost = brute_force_cascade(small, big, r.threshold, small_cost, big_cost)
         assert r.accuracy == pytest.approx(accuracy) and r.cost_per_1k_usd == pytest.approx(cost)
-    # threshold 0.6 defers the 4 texts below it (0.2, 0.4, 0.1, 0.5): t1, t3, t6 fixed by the big model, t7 lost
+    # threshold 0.6 defers the 4 texts below it (0.2, 0.4, 0.1, 0.5): t1, t3, t6 fixed by the big model,
+    # t7 lost
     at_06 = result.curve[result.curve["threshold"] == 0.6].iloc[0]
     assert at_06["accuracy"] == 6 / 8 and at_06["deferred_share"] == 4 / 8
     assert result.curve["best"].any()
@@ -206,11 +210,12 @@ def test_learning_curve_prices_the_labels(filled) -> None:
     board = leaderboard(filled, settings())
     curve = learning_curve(board, cost_per_label_usd=0.25)
     # fixture runs have 4 labels: 10/class -> 40 labels -> $10; 20/class -> 80 labels -> $20
-    assert curve[["series", "examples_per_class", "labels", "labelling_usd", "accuracy"]].to_dict("records") == [
+    shown = curve[["series", "examples_per_class", "labels", "labelling_usd", "accuracy"]]
+    assert shown.to_dict("records") == [
         {"series": "classic · tfidf", "examples_per_class": 10.0, "labels": 40.0, "labelling_usd": 10.0,
          "accuracy": 0.8},
-        {"series": "full · all-MiniLM-L6-v2", "examples_per_class": 20.0, "labels": 80.0, "labelling_usd": 20.0,
-         "accuracy": 0.9}]
+        {"series": "full · all-MiniLM-L6-v2", "examples_per_class": 20.0, "labels": 80.0,
+         "labelling_usd": 20.0, "accuracy": 0.9}]
     with pytest.raises(CostInputError):
         learning_curve(board, -1)
 
@@ -218,8 +223,8 @@ def test_learning_curve_prices_the_labels(filled) -> None:
 def test_break_even_and_recommendation(filled) -> None:
     # an API that is more accurate than both runs and needs no training: cheaper at tiny volumes only
     add_api_candidate(filled, name="big api", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
-                              accuracy=0.97, n_eval=2000, accuracy_source="own eval", input_tokens_per_request=100,
-                              output_tokens_per_request=0)
+                      accuracy=0.97, n_eval=2000, accuracy_source="own eval", input_tokens_per_request=100,
+                      output_tokens_per_request=0)
     board = leaderboard(filled, settings(requests_per_month=1000))
     api_per_1k = 100 * MINI_IN / 1e6 * 1000  # 0.015
     full = row(board, "run:r-full")
@@ -232,7 +237,8 @@ def test_break_even_and_recommendation(filled) -> None:
     target = recommend(leaderboard(filled, settings(accuracy_target=0.85)))
     assert "meets the 85.0% target" in target
     none = recommend(leaderboard(filled, settings(accuracy_target=0.99)))
-    assert none.startswith("No candidate reaches the 99.0% accuracy target; the most accurate is big api (API)")
+    assert none.startswith("No candidate reaches the 99.0% accuracy target; "
+                           "the most accurate is big api (API)")
 
 
 def test_match_price_defaults(filled) -> None:

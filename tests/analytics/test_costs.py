@@ -62,7 +62,8 @@ def test_zero_volume_is_refused():
 
 
 def test_projection_takes_the_slower_bound():
-    # 22M params, 16 tokens, 989e12 peak at 40% -> compute bound 989e12 x 0.4 / (2 x 22e6 x 16) = 561,931.8 req/s
+    # 22M params, 16 tokens, 989e12 peak at 40% -> compute bound 989e12 x 0.4 / (2 x 22e6 x 16)
+    # = 561,931.8 req/s
     fig = costs.projected_throughput_per_s(22e6, 16, 989e12, 0.4)
     assert fig.kind == "estimate"
     assert fig.value == pytest.approx(989e12 * 0.4 / (2 * 22e6 * 16))

@@ -28,7 +28,8 @@ def unchanged(ws: Workspace) -> None:
 
 def test_good_query_exact(small_ws: Workspace):
     result = explorer.run_query(
-        small_ws, "select region, sum(amount) as total, count(*) as n from sales group by region order by region")
+        small_ws,
+        "select region, sum(amount) as total, count(*) as n from sales group by region order by region")
     assert result.frame.to_dict("records") == [
         {"region": "EU", "total": 15.0, "n": 2}, {"region": "US", "total": 20.0, "n": 1}]
     assert not result.truncated and 0 <= result.elapsed_s < 5
@@ -110,7 +111,8 @@ def test_syntax_errors_are_query_errors(small_ws: Workspace):
 def test_runaway_query_is_stopped(small_ws: Workspace):
     started = time.perf_counter()
     with pytest.raises(QueryTimeoutError, match="stopped after the 0.5 s limit"):
-        explorer.run_query(small_ws, "select sum(hash(a.range * b.range)) from range(200000000) a, range(1000) b",
+        explorer.run_query(small_ws,
+                           "select sum(hash(a.range * b.range)) from range(200000000) a, range(1000) b",
                            timeout_s=0.5)
     assert time.perf_counter() - started < 10
     unchanged(small_ws)  # the workspace still answers after the interrupt

@@ -125,7 +125,8 @@ def test_nothing_changes(ws: Workspace, kind: str, sql: str):
 
 @pytest.mark.parametrize("sql", [
     "with d as (delete from sales returning *) select count(*) from d",
-    "with d as (insert into sales select range, 'x', 0 from range(3000000) returning id) select count(*) from d",
+    "with d as (insert into sales select range, 'x', 0 from range(3000000) returning id) "
+    "select count(*) from d",
     "with d as (update sales set amount = 0 returning *) select count(*) from d",
     "select nextval('seq')",
 ])
@@ -146,7 +147,8 @@ def test_statement_kind_unknown_to_the_python_enum(ws: Workspace):
     ("", "empty"), ("   \n\t", "empty"), ("-- only a comment", "only comments"),
     ("select 1; select 2", "one statement"), ("select * from '/etc/passwd'", "does not exist"),
     ("select 1\x00; drop table sales", "NUL"),
-    ("with recursive d as (delete from sales returning *) select * from d", "parse"), ("select " + "1 + " * 30_000 + "1", "characters long"),
+    ("with recursive d as (delete from sales returning *) select * from d", "parse"),
+    ("select " + "1 + " * 30_000 + "1", "characters long"),
 ])
 def test_odd_text_gets_a_clear_message(ws: Workspace, sql: str, message: str):
     before = fingerprint(ws)
@@ -167,4 +169,5 @@ def test_reads_still_work(ws: Workspace):
     result = explorer.run_query(ws, "select region, count(*) as n from sales group by region order by region")
     assert result.frame["n"].tolist() == [715, 715, 714, 714, 714, 714, 714]
     assert explorer.run_query(ws, "select 1 as one;; ").frame["one"].tolist() == [1]
-    assert explorer.run_query(ws, "select count(*) as n from query_table('sales')").frame["n"].tolist() == [5000]
+    counted = explorer.run_query(ws, "select count(*) as n from query_table('sales')")
+    assert counted.frame["n"].tolist() == [5000]

@@ -1,4 +1,5 @@
-"""File import: sniffing, validation of every kind of bad input, exact results for good files, atomic writes."""
+"""File import: sniffing, validation of every kind of bad input, exact results for good files, atomic
+writes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from analytics.ingest import importer, write
 from analytics.ingest.importer import ImportPlan, parse_file, sniff_file, table_profile
 from analytics.ingest.write import import_table
 
-MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
+MIRROR = Path(os.environ.get("STRATLAB_DATASET_MIRROR",
+                             Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 
 SALES = b"id,region,amount,day,paid\n1,EU,10.5,2025-01-02,true\n2,US,20,2025-02-03,false\n3,,7.25,,true\n"
 
@@ -57,7 +59,8 @@ def test_csv_types_and_values():
     assert frame["id"].tolist() == [1, 2, 3]
     assert frame["region"].tolist()[:2] == ["EU", "US"] and pd.isna(frame["region"][2])
     assert frame["amount"].tolist() == [10.5, 20.0, 7.25]
-    assert frame["day"].tolist()[:2] == [dt.date(2025, 1, 2), dt.date(2025, 2, 3)] and pd.isna(frame["day"][2])
+    assert frame["day"].tolist()[:2] == [dt.date(2025, 1, 2), dt.date(2025, 2, 3)]
+    assert pd.isna(frame["day"][2])
     assert frame["paid"].tolist() == [True, False, True]
 
 
@@ -84,7 +87,8 @@ def test_quoted_newlines_and_delimiters_work():
 
 def test_tsv_and_pipe_and_leading_zeros():
     _, tsv = load("t.tsv", b"zip\tcount\n0123\t5\n0456\t6\n")
-    assert tsv["zip"].tolist() == ["0123", "0456"] and str(tsv["zip"].dtype) == "string"  # zip codes stay text
+    # zip codes stay text
+    assert tsv["zip"].tolist() == ["0123", "0456"] and str(tsv["zip"].dtype) == "string"
     _, piped = load("p.txt", b"a|b\n1|2\n3|4\n")
     assert piped.values.tolist() == [[1, 2], [3, 4]]
 
@@ -97,7 +101,8 @@ def test_no_header_detected_for_numeric_first_row():
 
 def test_timestamps():
     _, frame = load("ts.csv", b"seen_at,v\n2025-01-02 03:04:05,1\n2025-01-02T10:00:00,2\n")
-    assert frame["seen_at"].tolist() == [pd.Timestamp("2025-01-02 03:04:05"), pd.Timestamp("2025-01-02 10:00:00")]
+    assert frame["seen_at"].tolist() == [pd.Timestamp("2025-01-02 03:04:05"),
+                                         pd.Timestamp("2025-01-02 10:00:00")]
 
 
 def test_parquet():
@@ -122,7 +127,8 @@ def test_excel_with_two_sheets():
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         pd.DataFrame({"id": [1, 2], "seen_at": pd.to_datetime(["2025-01-01", "2025-01-02"])}).to_excel(
             writer, sheet_name="first", index=False)
-        pd.DataFrame({"k": ["x", "y", "z"], "n": [1.5, 2.0, 3.25]}).to_excel(writer, sheet_name="second", index=False)
+        pd.DataFrame({"k": ["x", "y", "z"], "n": [1.5, 2.0, 3.25]}).to_excel(
+            writer, sheet_name="second", index=False)
     plan, frame = load("book.xlsx", buffer.getvalue())
     assert (plan.format, plan.sheet, plan.sheets) == ("xlsx", "first", ("first", "second"))
     assert plan.types == ("BIGINT", "TIMESTAMP")
@@ -168,7 +174,8 @@ def test_imdb_stray_quotes_read_as_text():
 
 # -- bad input ----------------------------------------------------------------------------------------------
 def test_empty_file():
-    assert refusal_of("empty.csv", b"") == ["empty.csv is empty (0 bytes); export it again with a header row and data rows"]
+    assert refusal_of("empty.csv", b"") == [
+        "empty.csv is empty (0 bytes); export it again with a header row and data rows"]
     assert "only blank lines" in refusal_of("blank.csv", b"\r\n\n  \n")[0]
 
 
@@ -259,8 +266,10 @@ def test_duplicate_and_empty_column_names_suggest_renames():
     plan = sniff_file("names.csv", data)
     assert plan.suggested_names == ("a", "A_2", "column_3", "unit_price", "select_data")
     problems = problems_of("names.csv", data, plan)
-    assert "names.csv: columns 1 and 2 are both named 'A' (names ignore case); rename one, e.g. 'A_2'" in problems
-    assert any(p.startswith("names.csv, column 3: column name is empty") and "'column_3'" in p for p in problems)
+    assert ("names.csv: columns 1 and 2 are both named 'A' (names ignore case); rename one, e.g. 'A_2'"
+            in problems)
+    assert any(p.startswith("names.csv, column 3: column name is empty") and "'column_3'" in p
+               for p in problems)
     assert any(p.startswith("names.csv, column 4:") and "'unit_price'" in p for p in problems)
     assert any(p.startswith("names.csv, column 5:") and "SQL keyword" in p for p in problems)
     frame = parse_file("names.csv", data, plan, list(plan.suggested_names))  # the suggestions work
@@ -281,7 +290,8 @@ def test_renames_are_validated_by_position_and_by_name():
 def test_too_many_columns(monkeypatch):
     monkeypatch.setattr(importer, "MAX_COLUMNS", 3)
     problems = problems_of("wide.csv", b"a,b,c,d\n1,2,3,4\n")
-    assert "wide.csv has 4 columns; at most 3 can be imported: drop or split columns before importing" in problems
+    assert ("wide.csv has 4 columns; at most 3 can be imported: drop or split columns before importing"
+            in problems)
 
 
 def test_bad_jsonl_names_the_line():
@@ -308,8 +318,10 @@ def test_import_writes_table_and_catalog(empty_ws: Workspace):
     assert empty_ws.rows("select id, region, amount, day, paid from sales order by id") == [
         (1, "EU", 10.5, dt.date(2025, 1, 2), True), (2, "US", 20.0, dt.date(2025, 2, 3), False),
         (3, None, 7.25, None, True)]
-    assert empty_ws.columns("sales")["data_type"].tolist() == ["BIGINT", "VARCHAR", "DOUBLE", "DATE", "BOOLEAN"]
-    assert empty_ws.rows("select table_name, source_file, row_count, column_count, detected from imported_tables") == [
+    assert empty_ws.columns("sales")["data_type"].tolist() == [
+        "BIGINT", "VARCHAR", "DOUBLE", "DATE", "BOOLEAN"]
+    assert empty_ws.rows(
+        "select table_name, source_file, row_count, column_count, detected from imported_tables") == [
         ("sales", "sales.csv", 3, 5, "csv; utf-8; delimiter ','; header")]
 
 
@@ -342,7 +354,8 @@ def test_existing_table_needs_replace(empty_ws: Workspace):
         import_table(empty_ws, "SALES", frame.head(1), "sales.csv", plan)
     result = import_table(empty_ws, "sales", frame.head(1), "sales2.csv", plan, replace=True)
     assert result.replaced and empty_ws.row_count("sales") == 1
-    assert empty_ws.rows("select table_name, source_file, row_count from imported_tables") == [("sales", "sales2.csv", 1)]
+    assert empty_ws.rows("select table_name, source_file, row_count from imported_tables") == [
+        ("sales", "sales2.csv", 1)]
 
 
 def test_failed_catalog_insert_leaves_nothing(empty_ws: Workspace, monkeypatch):

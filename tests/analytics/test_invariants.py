@@ -36,9 +36,10 @@ UNIQUE = [  # table, key columns
 NOT_NULL = {
     "events": ["event_id", "event_time", "account_id", "event_type"],
     "users": ["user_id", "account_id", "signup_at"],
-    "accounts": ["account_id", "account_name", "region", "industry", "company_size", "signup_date", "is_sample"],
-    "market_segments": ["segment_id", "region", "industry", "company_size", "companies", "adoption_rate", "acv_usd",
-                        "growth_rate", "is_sample"],
+    "accounts": ["account_id", "account_name", "region", "industry", "company_size", "signup_date",
+                 "is_sample"],
+    "market_segments": ["segment_id", "region", "industry", "company_size", "companies", "adoption_rate",
+                        "acv_usd", "growth_rate", "is_sample"],
     "competitors": ["competitor_id", "name", "price_per_seat_usd", "capability_score", "funding_usd_m",
                     "launch_year", "target_segment"],
     "plans": ["plan", "price_per_seat_usd", "tier"],
@@ -66,7 +67,8 @@ VIOLATIONS = {  # name: query returning offending rows
                                          "'cancel', 'invoice') and user_id is not null",
     "invoices have a positive amount and a plan": "select * from events where event_type = 'invoice' and "
                                                   "(amount_usd is null or amount_usd <= 0 or plan is null)",
-    "only invoices carry an amount": "select * from events where event_type <> 'invoice' and amount_usd is not null",
+    "only invoices carry an amount": "select * from events where event_type <> 'invoice' and "
+                                     "amount_usd is not null",
     "event users exist": "select * from events e where e.user_id is not null and not exists "
                          "(select 1 from users u where u.user_id = e.user_id)",
     "event accounts exist": "select * from events e where not exists "
@@ -85,7 +87,8 @@ VIOLATIONS = {  # name: query returning offending rows
                                    "(order by event_id) as previous from events) where event_time < previous",
     "shares between 0 and 1": "select * from market_segments where adoption_rate not between 0 and 1",
     "non-negative market numbers": "select * from market_segments where acv_usd < 0 or companies < 0",
-    "non-negative competitor money": "select * from competitors where price_per_seat_usd < 0 or funding_usd_m < 0",
+    "non-negative competitor money": "select * from competitors where price_per_seat_usd < 0 or "
+                                     "funding_usd_m < 0",
     "capability scores 0-10": "select * from competitors where capability_score not between 0 and 10",
     "sample accounts are labelled": "select * from accounts where not is_sample",
     "sample segments are labelled": "select * from market_segments where not is_sample",
@@ -145,9 +148,9 @@ def test_generator_is_deterministic_per_seed():
         assert not frame_equal(first[name], other[name]), name
 
 
-def frame_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+def frame_equal(left: pd.DataFrame, right: pd.DataFrame) -> bool:
     try:
-        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(left, right)
     except AssertionError:
         return False
     return True

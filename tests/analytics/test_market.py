@@ -33,7 +33,7 @@ def segments() -> pd.DataFrame:
     })
 
 
-# -- sizing ------------------------------------------------------------------------------------------------
+# -- sizing --------------------------------------------------------------------------------------------------
 def test_top_down_by_hand(segments):
     result = top_down(segments, MarketAssumptions(regions=("NA",), obtainable_share=0.1))
     # TAM: 1000*5000 + 100*100000 + 2000*4000 (every segment, served or not)
@@ -108,7 +108,7 @@ def test_assumptions_take_lists_as_tuples():
     hash(a)  # usable as a cache key
 
 
-# -- sensitivity ----------------------------------------------------------------------------------------------
+# -- sensitivity ---------------------------------------------------------------------------------------------
 def test_sensitivity_orders_by_swing_and_respects_bounds(segments):
     sens = sensitivity(segments, MarketAssumptions(obtainable_share=0.9), delta=0.2)
     # SAM 6.8M, SOM 6.12M. ACV and adoption move SOM by ±20 %; the share can only rise to 1.0.
@@ -137,7 +137,7 @@ def test_sensitivity_bottom_up_and_growth_after_year_zero(segments):
         sensitivity(segments, a, delta=1.5)
 
 
-# -- projection -------------------------------------------------------------------------------------------
+# -- projection ----------------------------------------------------------------------------------------------
 def test_projection_compounds_growth(segments):
     proj = project(segments, MarketAssumptions(obtainable_share=0.1, adoption_gain_per_year=0.1), years=5)
     assert list(proj["year"]) == [0, 1, 2, 3, 4, 5]
@@ -162,8 +162,8 @@ def test_projection_bottom_up_and_no_growth(segments):
 # -- loading from the workspace ------------------------------------------------------------------------------
 def test_sample_segments_load_in_canonical_columns(ws: Workspace):
     frame = load_segments(ws)
-    assert list(frame.columns) == ["region", "industry", "company_size", "companies", "adoption_rate", "acv_usd",
-                                   "growth_rate"]
+    assert list(frame.columns) == ["region", "industry", "company_size", "companies", "adoption_rate",
+                                   "acv_usd", "growth_rate"]
     assert len(frame) == 4 * 6 * 3
     assert frame["companies"].sum() == ws.scalar("select sum(companies) from market_segments")
     assert top_down(frame, MarketAssumptions()).tam_usd == pytest.approx(
@@ -180,30 +180,33 @@ def _user_segments(ws: Workspace) -> None:
 def test_mapped_user_table_loads_and_sizes(empty_ws: Workspace):
     _user_segments(empty_ws)
     mapping = SegmentMapping(table="my_market", region="geo", industry="vertical", company_size=None,
-                             companies="Company Count", adoption_rate="adopt", acv_usd="price", growth_rate=None)
+                             companies="Company Count", adoption_rate="adopt", acv_usd="price",
+                             growth_rate=None)
     frame = load_segments(empty_ws, mapping)
     expected = pd.DataFrame({
         "region": ["EU", "NA", "NA"], "industry": ["SaaS", "Fintech", "SaaS"],
-        "company_size": ["(blank)"] * 3, "companies": [2000.0, 100.0, 1000.0], "adoption_rate": [0.1, 0.5, 0.2],
+        "company_size": ["(blank)"] * 3, "companies": [2000.0, 100.0, 1000.0],
+        "adoption_rate": [0.1, 0.5, 0.2],
         "acv_usd": [4000.0, 100000.0, 5000.0], "growth_rate": [0.0, 0.0, 0.0],
     })
     pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
-    assert top_down(frame, MarketAssumptions(regions=("NA",), obtainable_share=0.1)).som_usd == pytest.approx(600_000)
+    north_america = MarketAssumptions(regions=("NA",), obtainable_share=0.1)
+    assert top_down(frame, north_america).som_usd == pytest.approx(600_000)
 
 
 def test_mapping_errors_list_columns(empty_ws: Workspace):
     _user_segments(empty_ws)
     with pytest.raises(MappingError) as missing:
-        load_segments(empty_ws, SegmentMapping(table="my_market", region="geo", industry=None, company_size=None,
-                                               companies="companies", adoption_rate="adopt", acv_usd="price",
-                                               growth_rate=None))
+        load_segments(empty_ws, SegmentMapping(table="my_market", region="geo", industry=None,
+                                               company_size=None, companies="companies",
+                                               adoption_rate="adopt", acv_usd="price", growth_rate=None))
     message = str(missing.value)
     assert "column 'companies' for companies is not in table 'my_market'" in message
     assert "geo (VARCHAR)" in message and "Company Count (BIGINT)" in message
     with pytest.raises(MappingError, match="column 'note' for acv_usd is VARCHAR, not a number"):
-        load_segments(empty_ws, SegmentMapping(table="my_market", region=None, industry=None, company_size=None,
-                                               companies="Company Count", adoption_rate="adopt", acv_usd="note",
-                                               growth_rate=None))
+        load_segments(empty_ws, SegmentMapping(table="my_market", region=None, industry=None,
+                                               company_size=None, companies="Company Count",
+                                               adoption_rate="adopt", acv_usd="note", growth_rate=None))
     with pytest.raises(MappingError, match="no table 'nowhere'.*tables are: .*my_market"):
         load_segments(empty_ws, SegmentMapping(table="nowhere"))
 
@@ -220,8 +223,9 @@ def test_hostile_names_never_reach_sql(empty_ws: Workspace):
 def test_percent_adoption_is_refused_with_the_fix(empty_ws: Workspace):
     empty_ws.rows("create table pct (companies integer, adoption double, acv double)")
     empty_ws.rows("insert into pct values (10, 25, 1000), (20, 0.3, 1000)")
-    mapping = SegmentMapping(table="pct", region=None, industry=None, company_size=None, companies="companies",
-                             adoption_rate="adoption", acv_usd="acv", growth_rate=None)
+    mapping = SegmentMapping(table="pct", region=None, industry=None, company_size=None,
+                             companies="companies", adoption_rate="adoption", acv_usd="acv",
+                             growth_rate=None)
     with pytest.raises(MappingError, match="divide percentages by 100: 1 rows, e.g. 25"):
         load_segments(empty_ws, mapping)
 
@@ -234,7 +238,7 @@ def test_empty_user_table_is_refused(empty_ws: Workspace):
         load_segments(empty_ws, mapping)
 
 
-# -- competitors -------------------------------------------------------------------------------------------------
+# -- competitors ---------------------------------------------------------------------------------------------
 SAMPLE_COMPETITORS = [
     # name, price, capability (mean of the four scores, rounded to 2 places in the table), funding, launch
     ("Triagely", 119.0, 8.75, 420.0, 2016),
@@ -255,13 +259,15 @@ def test_competitor_positioning_exact_rows(ws: Workspace):
     rows = [(r.name, r.price_per_seat_usd, r.capability_score, r.funding_usd_m, r.launch_year)
             for r in frame.itertuples()]
     assert rows == SAMPLE_COMPETITORS
-    assert frame["capability_per_usd"].tolist() == pytest.approx([c / p for _, p, c, _, _ in SAMPLE_COMPETITORS])
+    assert frame["capability_per_usd"].tolist() == pytest.approx(
+        [c / p for _, p, c, _, _ in SAMPLE_COMPETITORS])
     assert frame.loc[frame["is_us"], "name"].tolist() == ["Lumen Desk (us)"]
 
 
 def test_competitor_capability_columns_are_averaged(ws: Workspace):
-    mapping = CompetitorMapping(capability=("cap_automation", "cap_accuracy", "cap_integrations", "cap_analytics"),
-                                funding_usd_m=None, launch_year=None)
+    mapping = CompetitorMapping(
+        capability=("cap_automation", "cap_accuracy", "cap_integrations", "cap_analytics"),
+        funding_usd_m=None, launch_year=None)
     frame = competitor_positioning(ws, mapping, our_name="CaseMind").set_index("name")
     assert frame.loc["TicketPilot", "capability_score"] == pytest.approx((6.0 + 6.5 + 7.0 + 5.0) / 4)
     assert frame.loc["Resolvd", "capability_score"] == pytest.approx((7.0 + 8.0 + 8.0 + 8.5) / 4)
@@ -278,7 +284,7 @@ def test_competitor_mapping_errors(ws: Workspace):
         CompetitorMapping(capability=())
 
 
-# -- charts ------------------------------------------------------------------------------------------------------
+# -- charts --------------------------------------------------------------------------------------------------
 def test_chart_builders(segments, ws: Workspace):
     a = MarketAssumptions(obtainable_share=0.1)
     sens = sensitivity(segments, a)

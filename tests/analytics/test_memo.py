@@ -1,5 +1,5 @@
-"""The decision memo: self-contained (plotly.js inlined once, no external script), recommendation, every candidate,
-assumptions and provenance; saved atomically."""
+"""The decision memo: self-contained (plotly.js inlined once, no external script), recommendation, every
+candidate, assumptions and provenance; saved atomically."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from tests.analytics.compare_fixtures import insert_run, price_id
 @pytest.fixture
 def board(empty_ws):
     seed_prices(empty_ws)
-    insert_run(empty_ws, "r-classic", method="classic", model="tfidf", accuracy=0.8, n_test=100, train_seconds=36,
-               throughput_per_s=1000, per_class=10, api_input_tokens=500.0, api_output_tokens=5.0,
-               api_tokenizer="SmolLM2-135M BPE")
+    insert_run(empty_ws, "r-classic", method="classic", model="tfidf", accuracy=0.8, n_test=100,
+               train_seconds=36, throughput_per_s=1000, per_class=10, api_input_tokens=500.0,
+               api_output_tokens=5.0, api_tokenizer="SmolLM2-135M BPE")
     insert_run(empty_ws, "r-full", method="full", model="all-MiniLM-L6-v2", accuracy=0.9, n_test=100,
                train_seconds=360, throughput_per_s=100, p50_ms=10, per_class=20)
     insert_run(empty_ws, "r-h200", method="lora", model="all-MiniLM-L6-v2", accuracy=0.85, n_test=100,
@@ -48,7 +48,8 @@ def test_memo_is_self_contained_and_complete(board) -> None:
     assert "own eval &amp; notes" in text  # the accuracy's source is in the provenance table
     assert "no price for hardware &#x27;NVIDIA H200&#x27;" in text  # open issues are shown, not hidden
     assert "250,000 requests per month" in text
-    assert "pydantic/genai-prices prices/providers/openai.yml, as of 2025-07-04" in text  # price source and date
+    # price source and date
+    assert "pydantic/genai-prices prices/providers/openai.yml, as of 2025-07-04" in text
 
 
 def test_save_memo_is_atomic_and_refuses_other_suffixes(board, tmp_path: Path) -> None:

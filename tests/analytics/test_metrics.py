@@ -70,7 +70,8 @@ EVENTS = [  # event_time, user_id, account_id, event_type, plan, amount_usd
 def _seed(ws, events=EVENTS) -> None:
     with ws.transaction() as tx:
         for row in ACCOUNTS:
-            tx.execute("insert into accounts values (?, ?, ?, ?, ?, ?, ?)", [row[0], f"Co {row[0]}", *row[1:], False])
+            tx.execute("insert into accounts values (?, ?, ?, ?, ?, ?, ?)",
+                       [row[0], f"Co {row[0]}", *row[1:], False])
         for row in USERS:
             tx.execute("insert into users values (?, ?, ?)", list(row))
         for i, (t, u, a, kind, plan, amount) in enumerate(sorted(events, key=lambda e: e[0]), start=1):
@@ -100,7 +101,7 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
     return out
 
 
-# -- funnel --------------------------------------------------------------------------------------------
+# -- funnel --------------------------------------------------------------------------------------------------
 def test_funnel_rows(tiny):
     # 5 sign-ups; user 2 never activates; week 2: user 1 (day 8) and user 4 (day 7), not user 5 (day 14);
     # both week-2 users belong to accounts with invoices.
@@ -123,7 +124,7 @@ def test_funnel_without_signups_has_no_ratios(tiny):
                     (3, "active_week_2", 0, None, None), (4, "paying", 0, None, None)]
 
 
-# -- retention -------------------------------------------------------------------------------------------
+# -- retention -----------------------------------------------------------------------------------------------
 def test_retention_rows(tiny):
     # January cohort = users 1, 2, 3: all active in January, users 1 and 3 in February, user 1 in March.
     assert _rows(retention(tiny, Q1)) == [
@@ -146,14 +147,15 @@ def test_retention_counts_activity_only_through_the_range_end(tiny):
     ]
 
 
-# -- active users ------------------------------------------------------------------------------------------
+# -- active users --------------------------------------------------------------------------------------------
 def _reference_active_users(start: date, end: date, accounts: set[int] | None = None) -> pd.DataFrame:
     """Brute force over the Python event list: for each day, distinct users in the 1/7/28-day window."""
     sessions = [(pd.Timestamp(t).normalize(), u) for t, u, a, kind, _, _ in EVENTS
                 if kind == "session" and (accounts is None or a in accounts)]
     rows = []
     for day in pd.date_range(start, end, freq="D"):
-        counts = [len({u for d, u in sessions if day - pd.Timedelta(days=n - 1) <= d <= day}) for n in (1, 7, 28)]
+        counts = [len({u for d, u in sessions if day - pd.Timedelta(days=n - 1) <= d <= day})
+                  for n in (1, 7, 28)]
         rows.append((day.date(), *counts, None if counts[2] == 0 else round(counts[0] / counts[2], 12)))
     return rows
 
@@ -216,13 +218,14 @@ def test_revenue_contraction_and_twelve_month_nrr(empty_ws):
 
 def test_revenue_mid_month_range_end_takes_the_snapshot_there(tiny):
     to_mid_march = MetricFilters(start=date(2025, 3, 1), end=date(2025, 3, 15))
-    # On 16 Mar 00:00 the latest invoices in the last 31 days: account 1 (2 Mar, 100), account 2 (20 Feb, 500).
+    # On 16 Mar 00:00 the latest invoices in the last 31 days: account 1 (2 Mar, 100),
+    # account 2 (20 Feb, 500).
     frame = revenue(tiny, to_mid_march)
     assert _rows(frame[["month", "mrr_usd", "churned_mrr_usd", "churned_accounts"]]) == [
         (date(2025, 3, 1), 600.0, -50.0, 1)]
 
 
-# -- filters ---------------------------------------------------------------------------------------------------
+# -- filters -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "filters, users, mrr",
     [
@@ -253,7 +256,7 @@ def test_filters_validate():
     assert MetricFilters(start=Q1.start, end=Q1.end, region="ALL", plan=" ").region is None
 
 
-# -- the report ---------------------------------------------------------------------------------------------------
+# -- the report ----------------------------------------------------------------------------------------------
 def test_report_and_kpis(tiny):
     report = compute_report(tiny, Q1)
     assert report.events_in_range == len(EVENTS)
@@ -271,8 +274,8 @@ def test_report_and_kpis(tiny):
 
 
 def test_empty_range_says_where_the_data_is(tiny):
-    with pytest.raises(NoEventsError, match="no events between 2020-01-01 and 2020-12-31; the events run from "
-                                           "2025-01-05 to 2025-03-31"):
+    with pytest.raises(NoEventsError, match="no events between 2020-01-01 and 2020-12-31; "
+                                           "the events run from 2025-01-05 to 2025-03-31"):
         compute_report(tiny, MetricFilters(start=date(2020, 1, 1), end=date(2020, 12, 31)))
 
 
@@ -282,14 +285,15 @@ def test_no_events_at_all(empty_ws):
         compute_report(empty_ws, Q1)
 
 
-# -- mapped user tables --------------------------------------------------------------------------------------------
+# -- mapped user tables --------------------------------------------------------------------------------------
 KINDS = {"signup": "register", "activation": "activate", "session": "login", "invoice": "bill",
          "upgrade": "plan_up", "cancel": "churn"}
 
 
 def _import_user_table(ws) -> None:
     """The same log in a user's own vocabulary: text ids, other column names, an extra event kind."""
-    rows = [(datetime.fromisoformat(t), None if u is None else f"user-{u}", f"org-{a}", KINDS[kind], amount, plan)
+    rows = [(datetime.fromisoformat(t), None if u is None else f"user-{u}", f"org-{a}", KINDS[kind],
+             amount, plan)
             for t, u, a, kind, plan, amount in EVENTS]
     rows.append((datetime(2025, 2, 1), "user-1", "org-1", "page_view", None, None))  # unmapped: left out
     frame = pd.DataFrame(rows, columns=["ts", "uid", "org", "kind", "amount", "tier"])
@@ -328,12 +332,12 @@ def test_mapping_accepts_pairs_and_sorts_them():
     "overrides, message",
     [
         ({"table": "nope"}, "no table 'nope' in the workspace; your tables are: .*my_events"),
-        ({"event_time": "when"}, "event_time: table 'my_events' has no column 'when'; its columns are: ts, uid, org, "
-                                 "kind, amount, tier"),
+        ({"event_time": "when"}, "event_time: table 'my_events' has no column 'when'; "
+                                 "its columns are: ts, uid, org, kind, amount, tier"),
         ({"event_time": "kind"}, "event_time: column 'kind' is VARCHAR, not a timestamp or date"),
         ({"amount_usd": "tier"}, "amount_usd: column 'tier' is VARCHAR, not a number"),
-        ({"event_types": {"xyz": "session"}}, "none of the mapped values 'xyz' occur in column 'kind'; its most "
-                                              "common values are: 'login'"),
+        ({"event_types": {"xyz": "session"}}, "none of the mapped values 'xyz' occur in column 'kind'; "
+                                              "its most common values are: 'login'"),
         ({"table": "events"}, "'events' belongs to Strategy Lab"),
         ({"user_id": 'uid"; drop table events; --'}, "user_id: table 'my_events' has no column 'uid\"; drop"),
     ],
@@ -346,7 +350,8 @@ def test_mapping_problems_are_explained(tiny, overrides, message):
 
 
 def test_reserved_words_work_as_column_names(tiny):
-    frame = pd.DataFrame({"when": [datetime(2025, 1, 5, 9)], "user": ["a"], "group": ["g"], "select": ["login"]})
+    frame = pd.DataFrame({"when": [datetime(2025, 1, 5, 9)], "user": ["a"], "group": ["g"],
+                          "select": ["login"]})
     with tiny.transaction() as tx:
         tx.create_table_from_frame("odd_names", frame)
     mapping = EventMapping(table="odd_names", event_time="when", user_id="user", account_id="group",
@@ -359,7 +364,8 @@ def test_reserved_words_work_as_column_names(tiny):
     "overrides, message",
     [
         ({"event_types": {}}, "map at least one event-type value"),
-        ({"event_types": {"buy": "purchase"}}, "unknown event type\\(s\\) 'purchase'; map values onto: signup"),
+        ({"event_types": {"buy": "purchase"}},
+         "unknown event type\\(s\\) 'purchase'; map values onto: signup"),
         ({"user_id": ""}, "user_id: choose a column of the table"),
         ({"event_type": "kind\x00"}, "is not a column name"),
         ({"table": "my events"}, "may only hold letters, digits and underscores"),

@@ -1,4 +1,5 @@
-"""analytics/playground.py: cost per 1k calls by hand, price defaults, the runs query on an empty workspace."""
+"""analytics/playground.py: cost per 1k calls by hand, price defaults, the runs query on an empty
+workspace."""
 
 from __future__ import annotations
 
@@ -31,13 +32,15 @@ def test_default_price_follows_the_measured_hardware() -> None:
                             "name": ["4 vCPU", "2 vCPU (Graviton3)", "L4"]})
     runs = pd.DataFrame({"inference_hardware": [None, "CPU x2"], "hardware": ["CPU x4", "CPU x2"]})
     assert default_price_id(runs, catalog) == 2  # measured inference hardware first
-    assert default_price_id(pd.DataFrame({"inference_hardware": ["NVIDIA L4"], "hardware": [None]}), catalog) == 3
-    assert default_price_id(pd.DataFrame({"inference_hardware": ["TPU"], "hardware": [None]}), catalog) is None
+    l4_runs = pd.DataFrame({"inference_hardware": ["NVIDIA L4"], "hardware": [None]})
+    assert default_price_id(l4_runs, catalog) == 3
+    tpu_runs = pd.DataFrame({"inference_hardware": ["TPU"], "hardware": [None]})
+    assert default_price_id(tpu_runs, catalog) is None
 
 
 def test_playground_runs_on_an_empty_workspace(empty_ws) -> None:
     frame = playground_runs(empty_ws)
     assert frame.empty
-    assert frame.columns.tolist() == ["run_id", "method", "model", "dataset", "accuracy", "n_test", "finished_at",
-                                      "p50_ms", "throughput_per_s", "inference_hardware", "hardware", "runs_dir",
-                                      "label"]
+    assert frame.columns.tolist() == ["run_id", "method", "model", "dataset", "accuracy", "n_test",
+                                      "finished_at", "p50_ms", "throughput_per_s", "inference_hardware",
+                                      "hardware", "runs_dir", "label"]

@@ -29,7 +29,8 @@ def make_run(root: Path, name: str, *, state: str | None = "succeeded",
     run = root / name
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps(CONFIG))
-    (run / "environment.json").write_text(json.dumps({"hardware": "CPU x2", "recorded_at": "2026-03-01T09:59:00Z"}))
+    (run / "environment.json").write_text(
+        json.dumps({"hardware": "CPU x2", "recorded_at": "2026-03-01T09:59:00Z"}))
     events = [
         {"kind": "start", "device": "cpu", "total_steps": 4, "time": "2026-03-01T10:00:00+00:00"},
         {"kind": "step", "step": 1, "epoch": 0.5, "loss": 2.0, "samples_per_s": 10.0},
@@ -46,8 +47,9 @@ def make_run(root: Path, name: str, *, state: str | None = "succeeded",
         (run / "eval.json").write_text(json.dumps({
             "n": 3, "accuracy": accuracy, "accuracy_ci95": [0.2, 0.94], "macro_f1": 0.5,
             "macro_f1_ci95": [0.1, 0.9], "per_class": [{"label": "a", "f1": 0.8}]}))
-        pd.DataFrame({"text_id": ["t1", "t2", "t3"], "true_label": ["a", "b", "a"], "pred_label": ["a", "a", "a"],
-                      "confidence": [0.9, 0.8, 0.6], "correct": [True, False, True],
+        pd.DataFrame({"text_id": ["t1", "t2", "t3"], "true_label": ["a", "b", "a"],
+                      "pred_label": ["a", "a", "a"], "confidence": [0.9, 0.8, 0.6],
+                      "correct": [True, False, True],
                       "probs": [[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]]}).to_parquet(run / "predictions.parquet")
     status = {"state": state, "finished_at": finished_at, "train_seconds": 5.0, "memory_bytes": 1_000_000}
     if state != "succeeded":
@@ -120,7 +122,8 @@ def test_ingest_all_takes_finished_runs_skips_unfinished_and_broken(empty_ws, tm
     (make_run(runs, "d") / "eval.json").unlink()  # succeeded but incomplete: skipped, not half-written
     assert ingest_all(empty_ws, runs) == ["a", "b"]
     assert list(list_runs(empty_ws)["run_id"]) == ["b", "a"]  # newest first
-    (runs / "c" / "status.json").write_text(json.dumps({"state": "cancelled", "finished_at": "2026-03-03T00:00:00Z"}))
+    (runs / "c" / "status.json").write_text(
+        json.dumps({"state": "cancelled", "finished_at": "2026-03-03T00:00:00Z"}))
     assert ingest_all(empty_ws, runs) == ["c"]
     assert ingest_all(empty_ws, runs) == []
     assert ingest_all(empty_ws, tmp_path / "nowhere") == []
@@ -142,7 +145,8 @@ def test_resumed_failed_run_replaces_its_rows_but_succeeded_never_changes(empty_
     assert ingest_all(empty_ws, runs) == ["r1"]
     assert counts(empty_ws) == (1, 2, 3)
     assert list_runs(empty_ws)["state"].tolist() == ["succeeded"]
-    (run / "status.json").write_text(json.dumps({"state": "succeeded", "finished_at": "2026-04-01T00:00:00Z"}))
+    (run / "status.json").write_text(
+        json.dumps({"state": "succeeded", "finished_at": "2026-04-01T00:00:00Z"}))
     assert ingest_run(empty_ws, run) is False
 
 
@@ -187,7 +191,8 @@ def test_run_detail_epochs_predictions_and_blobs(empty_ws, tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_ingest_accepts_the_model_engines_own_files(empty_ws, tmp_path: Path) -> None:
-    """The real writer (models.core.runs) and evaluator (models.core.evaluate) produce folders the ingest reads."""
+    """The real writer (models.core.runs) and evaluator (models.core.evaluate) produce folders the
+    ingest reads."""
     from models.core.config import TrainConfig
     from models.core.evaluate import evaluate_predictions, predictions_frame
     from models.core.runs import RunWriter
@@ -207,4 +212,5 @@ def test_ingest_accepts_the_model_engines_own_files(empty_ws, tmp_path: Path) ->
     assert (row["model"], row["device"], row["n_test"], row["accuracy"]) == ("tfidf", "cpu", 4, 0.75)
     assert row["accuracy_ci_low"] < 0.75 < row["accuracy_ci_high"]
     preds = run_detail(empty_ws, "real").predictions
-    assert preds.set_index("text_id").loc["e3", ["true_label", "pred_label", "correct"]].tolist() == ["pos", "neg", False]
+    e3 = preds.set_index("text_id").loc["e3", ["true_label", "pred_label", "correct"]]
+    assert e3.tolist() == ["pos", "neg", False]

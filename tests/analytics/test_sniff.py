@@ -1,5 +1,5 @@
-"""analytics/ingest/sniff.py and readers.py: the reading layer shared by the Data page importer and the training-file
-loader."""
+"""analytics/ingest/sniff.py and readers.py: the reading layer shared by the Data page importer and the
+training-file loader."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def read(name: str, data: bytes, **overrides) -> readers.TextTable:
     return readers.sniff_text_table(name, data, **overrides)
 
 
-MODELS_IMPORTS = ("analytics.errors", "analytics.ingest.sniff", "analytics.ingest.readers", "analytics.settings",
-                  "analytics.compute.stats")
+MODELS_IMPORTS = ("analytics.errors", "analytics.ingest.sniff", "analytics.ingest.readers",
+                  "analytics.settings", "analytics.compute.stats")
 """Every analytics module that models/ imports (grep 'from analytics' models/)."""
 
 
@@ -49,7 +49,8 @@ def test_the_list_of_modules_models_imports_is_complete() -> None:
                     is_module = (ROOT / (sub.replace(".", "/") + ".py")).is_file()
                     found.add(sub if is_module else node.module)
     from_analytics = {name for name in found if name.split(".")[0] == "analytics"}
-    assert from_analytics <= set(MODELS_IMPORTS), f"add {from_analytics - set(MODELS_IMPORTS)} to MODELS_IMPORTS"
+    assert from_analytics <= set(MODELS_IMPORTS), (
+        f"add {from_analytics - set(MODELS_IMPORTS)} to MODELS_IMPORTS")
 
 
 def test_text_cells_lines_and_settings() -> None:

@@ -69,8 +69,8 @@ def sensitivity(segments: pd.DataFrame, assumptions: MarketAssumptions, delta: f
     names = sensitivity_fields(assumptions, method, year)
     sizer: Callable[..., SizingResult] = top_down if method == "top_down" else bottom_up
 
-    def size(a: MarketAssumptions) -> float:
-        return sizer(segments, a, year).som_usd
+    def size(moved: MarketAssumptions) -> float:
+        return sizer(segments, moved, year).som_usd
 
     base = size(assumptions)
     rows = []
