@@ -42,11 +42,17 @@ OUT_DIR = ROOT / "bench" / "out"
 def pandas_signups(ev: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     """user_id, account_id, signup_at of users whose first sign-up is in [start, end]."""
     signups = (
-        ev.loc[(ev["event_type"] == "signup") & ev["user_id"].notna(), ["user_id", "account_id", "event_time"]]
+        ev.loc[
+            (ev["event_type"] == "signup") & ev["user_id"].notna(),
+            ["user_id", "account_id", "event_time"],
+        ]
         .groupby("user_id", as_index=False)
         .agg(account_id=("account_id", "min"), signup_at=("event_time", "min"))
     )
-    in_range = (signups["signup_at"] >= pd.Timestamp(start)) & (signups["signup_at"] < pd.Timestamp(end + timedelta(days=1)))
+    in_range = (
+        (signups["signup_at"] >= pd.Timestamp(start))
+        & (signups["signup_at"] < pd.Timestamp(end + timedelta(days=1)))
+    )
     return signups[in_range]
 
 
@@ -187,17 +193,21 @@ def main() -> None:
     speedup = (pd_cohort_s + pd_funnel_s) / (duck_cohort_s + duck_funnel_s)
 
     load_1m = os.getloadavg()[0]
-    print(f"range {filters.start} .. {filters.end}; DuckDB threads={args.threads}; best of {args.runs} warm runs; "
-          f"{os.cpu_count()} CPUs, load average {load_1m:.1f} (a load above the CPU count inflates wall times)")
+    print(f"range {filters.start} .. {filters.end}; DuckDB threads={args.threads}; "
+          f"best of {args.runs} warm runs; {os.cpu_count()} CPUs, load average {load_1m:.1f} "
+          "(a load above the CPU count inflates wall times)")
     print(f"pandas load of 5 columns (excluded from timings): {load_s:.2f} s, "
           f"{ev.memory_usage(deep=True).sum() / 2**20:.0f} MiB")
     print(f"{'query':<11}{'duckdb_s':>9}{'pandas_s':>9}{'speedup':>8}{'duck_cpu_s':>11}{'pd_cpu_s':>9}"
           f"{'cpu_ratio':>10}  check")
     for name, d_s, p_s, d_cpu, p_cpu, rows in (
-        ("retention", duck_cohort_s, pd_cohort_s, duck_cohort_cpu, pd_cohort_cpu, f"{len(duck_cohort)} cells agree"),
-        ("funnel", duck_funnel_s, pd_funnel_s, duck_funnel_cpu, pd_funnel_cpu, f"{len(duck_funnel)} steps agree"),
+        ("retention", duck_cohort_s, pd_cohort_s, duck_cohort_cpu, pd_cohort_cpu,
+         f"{len(duck_cohort)} cells agree"),
+        ("funnel", duck_funnel_s, pd_funnel_s, duck_funnel_cpu, pd_funnel_cpu,
+         f"{len(duck_funnel)} steps agree"),
     ):
-        print(f"{name:<11}{d_s:>9.3f}{p_s:>9.3f}{p_s / d_s:>8.1f}{d_cpu:>11.3f}{p_cpu:>9.3f}{p_cpu / d_cpu:>10.1f}  {rows}")
+        print(f"{name:<11}{d_s:>9.3f}{p_s:>9.3f}{p_s / d_s:>8.1f}"
+              f"{d_cpu:>11.3f}{p_cpu:>9.3f}{p_cpu / d_cpu:>10.1f}  {rows}")
     ws.close()
     print(f"events={args.events} cohort_s={duck_cohort_s:.3f} funnel_s={duck_funnel_s:.3f} "
           f"speedup_vs_pandas={speedup:.1f}")

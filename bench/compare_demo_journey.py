@@ -49,9 +49,9 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
                STRATLAB_DATASET_MIRROR=str(settings().dataset_mirror or ROOT.parent / "shared" / "datasets"))
     env.pop("STRATLAB_PASSWORD", None)
     log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - lives as long as the server
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-               "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     deadline = time.monotonic() + 180
@@ -90,7 +90,8 @@ def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         height = 3400 if screens_only else 1000  # a tall window: Streamlit scrolls inside its own container
-        page = browser.new_context(viewport={"width": 1400, "height": height}, accept_downloads=True).new_page()
+        page = browser.new_context(viewport={"width": 1400, "height": height},
+                                   accept_downloads=True).new_page()
         page.set_default_timeout(120_000)
         page.goto(f"{url}/compare")
         clicked = time.monotonic()
@@ -107,11 +108,13 @@ def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -
         while not screens_only and time.monotonic() < deadline:
             page.wait_for_timeout(2000)
             runs = runs_on_page(page)
-            (tmp / "page-text.txt").write_text(page.inner_text("body"))  # what the browser shows now (debugging)
+            # what the browser shows now (debugging)
+            (tmp / "page-text.txt").write_text(page.inner_text("body"))
             if runs and "first_chart_s" not in times and page.locator(".js-plotly-plot").count():
                 times["first_chart_s"] = time.monotonic() - clicked
                 print(f"first chart after {times['first_chart_s']:.0f} s", flush=True)
-            if runs >= 3 and "three_s" not in times and "no inference benchmark" not in page.inner_text("body"):
+            if (runs >= 3 and "three_s" not in times
+                    and "no inference benchmark" not in page.inner_text("body")):
                 times["three_s"] = time.monotonic() - clicked
                 print(f"three candidates after {times['three_s']:.0f} s", flush=True)
                 shoot(page, "compare-three.png")
@@ -173,7 +176,8 @@ def main() -> None:
         server.wait(timeout=30)
     jobs = sorted((tmp / "jobs").glob("*/state.json"))
     spans = [json.loads(p.read_text()) for p in jobs]
-    result = {"times_s": times, "jobs": [(s["state"], s.get("started_at"), s.get("finished_at")) for s in spans],
+    result = {"times_s": times,
+              "jobs": [(s["state"], s.get("started_at"), s.get("finished_at")) for s in spans],
               "frontier": frontier(tmp), "tmp": str(tmp)}
     name = "demo-screens.json" if args.screens_only else "demo-timing.json"
     (OUT / name).write_text(json.dumps(result, indent=2, default=str))

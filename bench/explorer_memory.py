@@ -20,9 +20,17 @@ QUERIES = {
     "100 MB cells x 50 rows": "select repeat('x', 100000000) as c from range(50)",
     "one 400 MB string": "select string_agg('x', '') as c from range(400000000)",
     "one 50M-item list": "select list(range) as l from range(50000000)",
-    "wide rows": "select " + ", ".join(f"repeat('y', 20000) as c{i}" for i in range(400)) + " from range(2000)",
-    "sorted cross join": "select a.range as a, b.range as b from range(100000) a, range(100000) b order by random()",
-    "endless recursion": "with recursive r(n) as (select 1 union all select n + 1 from r) select count(*) from r",
+    "wide rows": (
+        "select " + ", ".join(f"repeat('y', 20000) as c{i}" for i in range(400)) + " from range(2000)"
+    ),
+    "sorted cross join": (
+        "select a.range as a, b.range as b from range(100000) a, range(100000) b "
+        "order by random()"
+    ),
+    "endless recursion": (
+        "with recursive r(n) as (select 1 union all select n + 1 from r) "
+        "select count(*) from r"
+    ),
     "all events, all types": "select *, e::varchar as whole from events e",
 }
 
@@ -47,7 +55,8 @@ print(json.dumps({"peak_mb": peak / 1024, "open_mb": base / 1024, "wall_s": wall
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000, help="sample events in the workspace")
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[1]

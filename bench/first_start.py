@@ -1,8 +1,10 @@
 """Time of the first app start: creating the default sample workspace, server health, first page in Chromium.
 
-1. `Workspace.open` on a new file with the default sample size (1M events unless --events), in a fresh process.
+1. `Workspace.open` on a new file with the default sample size (1M events unless --events), in a fresh
+   process.
 2. `streamlit run app.py` on another new workspace file: seconds until /_stcore/health answers, then seconds
-   until Chromium shows Home's metric cards (the first render creates the workspace, as on a newcomer's machine).
+   until Chromium shows Home's metric cards (the first render creates the workspace, as on a newcomer's
+   machine).
 
     .venv/bin/python bench/first_start.py [--events 1000000] [--skip-open] [--skip-browser]
 
@@ -28,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from analytics.settings import settings  # noqa: E402
 
 CHROMIUM = settings().chromium or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--no-first-run"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 OPEN_CODE = """
 import sys, time
 from analytics.db import Workspace
@@ -118,7 +120,8 @@ def time_app_start(tmp: Path, events: int, browser: bool) -> tuple[float, float,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="sample events (the app's default is 1M)")
+    parser.add_argument("--events", type=int, default=1_000_000,
+                        help="sample events (the app's default is 1M)")
     parser.add_argument("--skip-open", action="store_true", help="do not time Workspace.open on its own")
     parser.add_argument("--skip-browser", action="store_true", help="only time the server's health endpoint")
     args = parser.parse_args(argv)

@@ -35,7 +35,8 @@ PIPELINE_BATCH = 32
 class PipelinePredictor:
     """transformers.pipeline wrapped to predict_proba(list[str]) -> [n, num_labels]."""
 
-    def __init__(self, model: object, tokenizer: object, label_names: tuple[str, ...], max_length: int) -> None:
+    def __init__(self, model: object, tokenizer: object, label_names: tuple[str, ...],
+                 max_length: int) -> None:
         from transformers import pipeline
 
         self.pipe = pipeline("text-classification", model=model, tokenizer=tokenizer, device=model.device,
@@ -79,7 +80,8 @@ def make_predictor(run: str | None, label_names: tuple[str, ...], batch_size: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", help="a finished full/lora run folder")
     parser.add_argument("--limit", type=int, default=None, help="first N test texts (default: all 3,080)")
     parser.add_argument("--min-seconds", type=float, default=5.0)
@@ -88,30 +90,34 @@ def main() -> None:
     parser.add_argument("--single-request-threads", type=int, default=1,
                         help="our threads for one-text requests (0: same as --threads)")
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                        help="ours only: int8 = dynamic int8 quantisation (the pipeline stays fp32); prints the "
-                        "accuracy of both on the texts")
+                        help="ours only: int8 = dynamic int8 quantisation (the pipeline stays fp32); "
+                        "prints the accuracy of both on the texts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     texts, labels, label_names = load_texts(args.limit)
     ours, what = make_predictor(args.run, label_names, args.batch_size, args.precision)
     ours.single_request_threads = args.single_request_threads or None
     print(f"model: {what}, ours in {args.precision}\ntexts: {len(texts)} BANKING77 test, threads: "
-          f"{torch.get_num_threads()} (ours on single requests: {ours.single_request_threads or torch.get_num_threads()})")
-    reference, _ = make_predictor(args.run, label_names, args.batch_size) if args.precision != "fp32" else (ours, "")
+          f"{torch.get_num_threads()} "
+          f"(ours on single requests: {ours.single_request_threads or torch.get_num_threads()})")
+    reference, _ = (make_predictor(args.run, label_names, args.batch_size) if args.precision != "fp32"
+                    else (ours, ""))
     theirs = PipelinePredictor(fastpath.unwrap(reference.model), ours.tokenizer, label_names, ours.max_length)
     checked = texts if args.precision != "fp32" and args.run else texts[:200]
     ours_pred, their_pred = ours.predict_proba(checked).argmax(1), theirs.predict_proba(checked).argmax(1)
     print(f"same predictions on {len(checked)} texts: {float(np.mean(ours_pred == their_pred)):.3f}")
     if args.run:
         truth = labels[: len(checked)]
-        print(f"accuracy on {len(checked)} texts: ours ({args.precision}) {float(np.mean(ours_pred == truth)):.4f}, "
+        print(f"accuracy on {len(checked)} texts: "
+              f"ours ({args.precision}) {float(np.mean(ours_pred == truth)):.4f}, "
               f"pipeline (fp32) {float(np.mean(their_pred == truth)):.4f}")
     results = {}
     for name, predictor in (("ours", ours), ("pipeline", theirs)):
         results[name] = benchmark(predictor, texts, min_seconds=args.min_seconds)
         r = results[name]
         print(f"{name:9s} p50 {r['latency_p50_ms']:7.2f} ms  p95 {r['latency_p95_ms']:7.2f} ms  "
-              f"p99 {r['latency_p99_ms']:7.2f} ms  throughput {r['throughput_samples_per_s']:8.1f} samples/s  "
+              f"p99 {r['latency_p99_ms']:7.2f} ms  "
+              f"throughput {r['throughput_samples_per_s']:8.1f} samples/s  "
               f"peak RSS {r['peak_rss_bytes'] / 2**20:.0f} MiB")
     speedup = results["ours"]["throughput_samples_per_s"] / results["pipeline"]["throughput_samples_per_s"]
     print(f"speedup_vs_pipeline={speedup:.2f} p50_ms={results['ours']['latency_p50_ms']:.2f} "

@@ -1,7 +1,8 @@
 """Figures of the jobs + Fine-tune page issue, measured against the real app in headless Chromium.
 
     python bench/jobs.py kill        # SIGKILL a running job: seconds until the page shows 'interrupted';
-                                     # resume it from the page and show the steps continue after the checkpoint
+                                     # resume it from the page and show the steps continue after
+                                     # the checkpoint
     python bench/jobs.py restart     # kill the Streamlit server while a job runs; the job finishes alone;
                                      # restart the server: seconds until the run's results are on the page
     python bench/jobs.py overhead    # training samples/s: CLI alone, then the same job with the page open
@@ -45,12 +46,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PAGE_PATH = "/finetune"
 
 SMALL_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="sentiment_labelled_sentences",
-                  train_examples_per_class=64, batch_size=8, max_length=64, epochs=1, checkpoint_every_steps=4,
-                  log_every_steps=1, learning_rate=5e-5)
+                  train_examples_per_class=64, batch_size=8, max_length=64, epochs=1,
+                  checkpoint_every_steps=4, log_every_steps=1, learning_rate=5e-5)
 """16 steps of a real full fine-tune plus 600 evaluated sentences: a couple of minutes on 2 busy cores."""
-OVERHEAD_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="banking77", train_examples_per_class=100,
-                     batch_size=32, max_length=64, epochs=1, log_every_steps=2, learning_rate=5e-5)
-"""BANKING77 subset (~7,400 texts, ~230 steps): longer than the window on a quiet machine; stopped after it."""
+OVERHEAD_FULL = dict(method="full", model="all-MiniLM-L6-v2", dataset="banking77",
+                     train_examples_per_class=100, batch_size=32, max_length=64, epochs=1,
+                     log_every_steps=2, learning_rate=5e-5)
+"""BANKING77 subset (~7,400 texts, ~230 steps): longer than the window on a quiet machine; stopped after
+it."""
 
 
 def say(message: str) -> None:
@@ -89,12 +92,12 @@ def free_port() -> int:
 
 
 def start_server(out: Path, port: int, name: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-               "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with open(out / f"streamlit-{name}.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
     def healthy() -> bool:
         try:
@@ -150,20 +153,24 @@ def steps_of(info: jobs.JobInfo) -> list[Event]:
 
 def checkpoint_steps(info: jobs.JobInfo) -> list[int]:
     root = info.run_dir / "checkpoints"
-    return sorted(int(p.name[5:]) for p in root.glob("step-*") if (p / "state.json").is_file()) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(int(p.name[5:]) for p in root.glob("step-*") if (p / "state.json").is_file())
 
 
 # ---------------------------------------------------------------- figures
 
 
 def figure_kill(out: Path) -> dict[str, Any]:
-    """SIGKILL the job's process group; time until the open page shows it interrupted; resume from the page."""
+    """SIGKILL the job's process group; time until the open page shows it interrupted; resume from the
+    page."""
     port = free_port()
     server = start_server(out, port, "kill")
     try:
         with browser_page(port) as page:
             info = submit(out, **SMALL_FULL)
-            wait_for(lambda: len(checkpoint_steps(info)) >= 1 and steps_of(info)[-1].step > checkpoint_steps(info)[-1],
+            wait_for(lambda: (len(checkpoint_steps(info)) >= 1
+                              and steps_of(info)[-1].step > checkpoint_steps(info)[-1]),
                      900, 0.5, "a checkpoint and a step after it")
             info = jobs.get_job(info.job_id)
             last_step, checkpoint = steps_of(info)[-1].step, checkpoint_steps(info)[-1]
@@ -176,7 +183,8 @@ def figure_kill(out: Path) -> dict[str, Any]:
             page.screenshot(path=str(out / "kill-interrupted.png"), full_page=True)
             page.get_by_role("button", name="Resume").first.click()
             resumed_at = time.monotonic()
-            wait_for(lambda: jobs.get_job(info.job_id).attempts >= 2, 60, 0.2, "the page to requeue and start the job")
+            wait_for(lambda: jobs.get_job(info.job_id).attempts >= 2, 60, 0.2,
+                     "the page to requeue and start the job")
             final = wait_for(lambda: jobs.get_job(info.job_id).state not in ("queued", "running")
                              and jobs.get_job(info.job_id), 1200, 1.0, "the resumed job to end")
             wait_for(lambda: "Accuracy" in page_text(page), 120, 0.5, "the results on the page")
@@ -226,7 +234,8 @@ def figure_restart(out: Path) -> dict[str, Any]:
     ws.close()
     result = {"job_alive_after_server_kill": alive, "job_state": exit_info["state"],
               "seconds_from_restart_to_results_on_page": round(shown_s, 1), "workspace_rows": len(rows),
-              "accuracy": rows[0][1] if rows else None, "job_state_after_restart": jobs.get_job(info.job_id).state}
+              "accuracy": rows[0][1] if rows else None,
+              "job_state_after_restart": jobs.get_job(info.job_id).state}
     print("RESULT restart " + json.dumps(result), flush=True)  # noqa: T201
     return result
 
@@ -250,7 +259,8 @@ def _overhead_cli(out: Path, seconds: float, tag: str) -> float:
     config = TrainConfig(runs_dir=str(out / "runs-cli"), run_name=f"overhead-cli-{tag}", **OVERHEAD_FULL)
     (out / f"overhead-cli-{tag}.json").write_text(json.dumps(config.to_dict()))
     with open(out / f"overhead-cli-{tag}.log", "wb") as log:
-        cli = subprocess.Popen([sys.executable, "-m", "models", "train", "--config", str(out / f"overhead-cli-{tag}.json")],
+        cli = subprocess.Popen([sys.executable, "-m", "models", "train",
+                                "--config", str(out / f"overhead-cli-{tag}.json")],
                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     run_dir = out / "runs-cli" / f"overhead-cli-{tag}"
     _run_for(lambda: run_dir, seconds)
@@ -286,8 +296,8 @@ def figure_overhead(out: Path, seconds: float, order: str) -> dict[str, Any]:
         rates[side].append(runner(out, seconds, f"{i}{side}"))
     cli, page = statistics.mean(rates["c"]), statistics.mean(rates["p"])
     result = {"order": order, "cli_samples_per_s": [round(r, 2) for r in rates["c"]],
-              "page_open_samples_per_s": [round(r, 2) for r in rates["p"]], "page_vs_cli": round(page / cli, 3),
-              "window_s": seconds}
+              "page_open_samples_per_s": [round(r, 2) for r in rates["p"]],
+              "page_vs_cli": round(page / cli, 3), "window_s": seconds}
     print("RESULT overhead " + json.dumps(result), flush=True)  # noqa: T201
     return result
 
@@ -312,8 +322,9 @@ def _chromium_pids() -> list[int]:
 def figure_page_cpu(out: Path, seconds: float, live_curves: bool) -> dict[str, Any]:
     """CPU the open page costs while a job runs: the Streamlit server and Chromium, in CPU seconds per second.
 
-    Immune to other load on the machine (unlike samples/s). The job is the fake trainer of the tests (it sleeps,
-    so it steals nothing) logging a step event every 0.2 s, which is more often than real training does.
+    Immune to other load on the machine (unlike samples/s). The job is the fake trainer of the tests (it
+    sleeps, so it steals nothing) logging a step event every 0.2 s, which is more often than real training
+    does.
     """
     os.environ.update(STRATLAB_TRAIN_FUNCTION="tests.models.fake_train:train", FAKE_STEP_S="0.2",
                       PYTHONPATH=str(ROOT))
@@ -323,7 +334,8 @@ def figure_page_cpu(out: Path, seconds: float, live_curves: bool) -> dict[str, A
         with browser_page(port) as page:
             if live_curves:
                 page.get_by_text("Show live curves").click()
-            info = submit(out, method="full", dataset="toy", max_steps=int(seconds * 5) + 200, log_every_steps=1)
+            info = submit(out, method="full", dataset="toy", max_steps=int(seconds * 5) + 200,
+                          log_every_steps=1)
             wait_for(lambda: steps_of(info), 120, 0.2, "the first step")
             time.sleep(4)
             server_0, chromium_0 = _cpu_seconds([server.pid]), _cpu_seconds(_chromium_pids())
@@ -347,7 +359,8 @@ def steps_of_dir(run_dir: Path) -> list[Event]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("figure", choices=("kill", "restart", "overhead", "page-cpu", "all"))
     parser.add_argument("--out", type=Path, help="folder for workspace, runs, jobs, logs, screenshots")
     parser.add_argument("--seconds", type=float, default=60.0, help="overhead: training window per side")

@@ -6,7 +6,7 @@ workspace connection and cached queries start empty for Home; later pages share 
 Run it as its own process: the torch check looks at this process's sys.modules after the four pages ran, and
 names the import chain of the first module that imported torch.
 
-    .venv/bin/python bench/pages.py                      # 1M-event workspace in bench/out (built once, reused)
+    .venv/bin/python bench/pages.py    # 1M-event workspace in bench/out (built once, reused)
     .venv/bin/python bench/pages.py --events 30000 --warm 3 --workspace /tmp/ws.duckdb
 
 Last line: home_s=<s> data_s=<s> market_s=<s> metrics_s=<s> torch_imported=<bool>
@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = {"home": "pages/home.py", "data": "pages/data.py", "market": "pages/market.py", "metrics": "pages/metrics.py"}
+PAGES = {
+    "home": "pages/home.py",
+    "data": "pages/data.py",
+    "market": "pages/market.py",
+    "metrics": "pages/metrics.py",
+}
 GOAL_S = 1.5
 FORBIDDEN = ("torch",)
 """Modules the analytics pages must never import (torch costs seconds and memory at import)."""
@@ -74,7 +79,8 @@ class PageTiming:
 
 
 def prepare_workspace(path: Path, events: int) -> float:
-    """Create the sample workspace at `path` unless it exists; returns the seconds creating it took (0 if reused)."""
+    """Create the sample workspace at `path` unless it exists; returns the seconds creating it took (0 if
+    reused)."""
     if path.exists():
         return 0.0
     from analytics.db import Workspace
@@ -111,28 +117,36 @@ def time_page(name: str, warm: int) -> PageTiming:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm", type=int, default=5, help="timed reruns per page after the cold one")
-    parser.add_argument("--events", type=int, default=1_000_000, help="sample events when building the workspace")
+    parser.add_argument("--events", type=int, default=1_000_000,
+                        help="sample events when building the workspace")
     parser.add_argument("--workspace", type=Path, default=None,
-                        help="workspace file (default bench/out/pages_<events>.duckdb, built once and reused)")
-    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated subset of: " + ", ".join(PAGES))
+                        help="workspace file (default bench/out/pages_<events>.duckdb, "
+                        "built once and reused)")
+    parser.add_argument("--pages", default=",".join(PAGES),
+                        help="comma-separated subset of: " + ", ".join(PAGES))
     return parser.parse_args(argv)
 
 
 def _report(timings: list[PageTiming], watch: ImportWatch, build_s: float, workspace: Path) -> bool:
     """Print the table and the summary line; True when every check passed."""
-    print(f"workspace: {workspace} (built in {build_s:.1f} s)" if build_s else f"workspace: {workspace} (reused)")
-    print(f"{'page':<8} {'cold_s':>7} {'warm_median_s':>14} {'warm_min_s':>10} {'runs':>5}  goal<= {GOAL_S} s")
+    print(f"workspace: {workspace} (built in {build_s:.1f} s)" if build_s
+          else f"workspace: {workspace} (reused)")
+    print(f"{'page':<8} {'cold_s':>7} {'warm_median_s':>14} {'warm_min_s':>10} {'runs':>5}  "
+          f"goal<= {GOAL_S} s")
     for t in timings:
         low = min(t.warm_s) if t.warm_s else float("nan")
         verdict = ("ERROR: " + t.error if t.error else "cold only" if not t.warm_s
                    else "ok" if t.median_warm_s <= GOAL_S else "SLOW")
-        print(f"{t.name:<8} {t.cold_s:7.3f} {t.median_warm_s:14.3f} {low:10.3f} {len(t.warm_s):5d}  {verdict}")
+        print(f"{t.name:<8} {t.cold_s:7.3f} {t.median_warm_s:14.3f} {low:10.3f} {len(t.warm_s):5d}  "
+              f"{verdict}")
     print("imported: " + " ".join(f"{m}={m in sys.modules}" for m in (*FORBIDDEN, *CONTROL.values())))
     for name in FORBIDDEN:
         if name in sys.modules:
-            print(f"FORBIDDEN: {name} was imported; first import chain:\n    {watch.first_import.get(name, '?')}")
+            print(f"FORBIDDEN: {name} was imported; first import chain:\n"
+                  f"    {watch.first_import.get(name, '?')}")
     torch_imported = "torch" in sys.modules
-    print(" ".join(f"{t.name}_s={t.median_warm_s:.3f}" for t in timings) + f" torch_imported={torch_imported}")
+    print(" ".join(f"{t.name}_s={t.median_warm_s:.3f}" for t in timings)
+          + f" torch_imported={torch_imported}")
     return not any(t.error for t in timings) and not any(n in sys.modules for n in FORBIDDEN)
 
 

@@ -51,10 +51,11 @@ QUICK_PER_CLASS = 8
 
 def parse_args() -> argparse.Namespace:
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_PER_CLASS} train / {QUICK_PER_CLASS // 4} validation / {QUICK_PER_CLASS // 2} test "
-                        "rows per class, 2 epochs")
+                        help=f"{QUICK_PER_CLASS} train / {QUICK_PER_CLASS // 4} validation / "
+                        f"{QUICK_PER_CLASS // 2} test rows per class, 2 epochs")
     parser.add_argument("--train-per-class", type=int, default=None,
                         help=f"with --quick: training rows per class (default {QUICK_PER_CLASS})")
     parser.add_argument("--epochs", type=int, default=None, help=f"default {defaults.epochs} (quick: 2)")
@@ -69,7 +70,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", choices=("both", "ours", "trainer"), default="both")
     parser.add_argument("--runs-dir", default=None, help="keep our run folder here (default: a temp folder)")
     parser.add_argument("--same-recipe", action="store_true",
-                        help="ours trains the embeddings and keeps the model's attention dropout, like Trainer")
+                        help="ours trains the embeddings and keeps the model's attention dropout, "
+                        "like Trainer")
     parser.add_argument("--json-out", help=argparse.SUPPRESS)  # a side's figures, when run as a child process
     return parser.parse_args()
 
@@ -93,7 +95,8 @@ def make_config(args: argparse.Namespace, runs_dir: str) -> TrainConfig:
     return TrainConfig(method="full", model=MODEL, dataset="banking77",
                        epochs=args.epochs or (2 if args.quick else defaults.epochs),
                        batch_size=args.batch_size, eval_batch_size=args.eval_batch_size,
-                       learning_rate=args.learning_rate, max_length=args.max_length, warmup_ratio=args.warmup_ratio,
+                       learning_rate=args.learning_rate, max_length=args.max_length,
+                       warmup_ratio=args.warmup_ratio,
                        early_stopping_patience=args.patience, seed=args.seed, device="cpu",
                        num_threads=args.threads, runs_dir=runs_dir, run_name="bench-ours", **recipe)
 
@@ -135,7 +138,8 @@ class _Features(torch.utils.data.Dataset):
     def __init__(self, tokenizer, texts: tuple[str, ...], labels: tuple[int, ...], max_length: int) -> None:
         encoded = tokenizer(list(texts), truncation=True, max_length=max_length, return_token_type_ids=False)
         self.rows = [{"input_ids": ids, "attention_mask": mask, "labels": label}
-                     for ids, mask, label in zip(encoded["input_ids"], encoded["attention_mask"], labels, strict=True)]
+                     for ids, mask, label in zip(encoded["input_ids"], encoded["attention_mask"], labels,
+                                                 strict=True)]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -156,7 +160,8 @@ def _trainer_arguments(config: TrainConfig, output_dir: str):
         output_dir=output_dir, per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size, learning_rate=config.learning_rate,
         num_train_epochs=config.epochs, warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear", seed=config.seed, data_seed=config.seed,
+        max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear", seed=config.seed,
+        data_seed=config.seed,
         train_sampling_strategy="group_by_length", eval_strategy="epoch", save_strategy="epoch",
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="accuracy",
         logging_strategy="steps", logging_steps=config.log_every_steps, report_to="none", disable_tqdm=True,
@@ -175,12 +180,15 @@ def run_trainer(config: TrainConfig, data: DataSplits) -> dict[str, float]:
     tokenizer = load_tokenizer(spec)
     set_seed(config.seed)  # same seed before loading: the same random classification head as ours
     model = load_sequence_classifier(spec, data.label_names)
-    splits = {name: _Features(tokenizer, getattr(data, name).texts, getattr(data, name).labels, config.max_length)
+    splits = {name: _Features(tokenizer, getattr(data, name).texts, getattr(data, name).labels,
+                              config.max_length)
               for name in ("train", "validation", "test")}
     with tempfile.TemporaryDirectory(prefix="bench-trainer-") as output_dir:
-        callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
-        trainer = Trainer(model=model, args=_trainer_arguments(config, output_dir), train_dataset=splits["train"],
-                          eval_dataset=splits["validation"], data_collator=DataCollatorWithPadding(tokenizer),
+        callbacks = ([EarlyStoppingCallback(config.early_stopping_patience)]
+                     if config.early_stopping_patience else [])
+        trainer = Trainer(model=model, args=_trainer_arguments(config, output_dir),
+                          train_dataset=splits["train"], eval_dataset=splits["validation"],
+                          data_collator=DataCollatorWithPadding(tokenizer),
                           processing_class=tokenizer, compute_metrics=_accuracy, callbacks=callbacks)
         train_started = time.perf_counter()
         output = trainer.train()
@@ -207,7 +215,8 @@ def run_side(side: str) -> dict[str, float]:
     """Run this script again for one side in a fresh process; its figures come back as JSON."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{side}-") as tmp:
         out = Path(tmp) / "figures.json"
-        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--only", side, "--json-out", str(out)], check=True)
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--only", side, "--json-out", str(out)],
+                       check=True)
         return json.loads(out.read_text())
 
 
@@ -221,7 +230,8 @@ def main() -> None:
         ours, theirs = run_one(args)
     if ours and theirs:
         speedup = theirs["seconds"] / ours["seconds"]
-        print(f"speedup_vs_trainer={speedup:.2f} ours_acc={ours['accuracy']:.4f} trainer_acc={theirs['accuracy']:.4f}")
+        print(f"speedup_vs_trainer={speedup:.2f} ours_acc={ours['accuracy']:.4f} "
+              f"trainer_acc={theirs['accuracy']:.4f}")
 
 
 def run_one(args: argparse.Namespace) -> tuple[dict[str, float] | None, dict[str, float] | None]:
@@ -233,10 +243,11 @@ def run_one(args: argparse.Namespace) -> tuple[dict[str, float] | None, dict[str
         if args.runs_dir:
             config = config.replace(run_name=f"bench-ours-{time.strftime('%Y%m%d-%H%M%S')}")
         if args.only == "ours" or not args.json_out:
-            print(f"BANKING77 {'quick subset' if args.quick else 'full'}: train {len(data.train)}, validation "
-                  f"{len(data.validation)}, test {len(data.test)}; {MODEL}; {args.threads} threads; epochs "
-                  f"{config.epochs}, batch {config.batch_size}, lr {config.learning_rate}, max_length "
-                  f"{config.max_length}; ours: freeze_embeddings={config.freeze_embeddings}, "
+            print(f"BANKING77 {'quick subset' if args.quick else 'full'}: train {len(data.train)}, "
+                  f"validation {len(data.validation)}, test {len(data.test)}; {MODEL}; "
+                  f"{args.threads} threads; epochs {config.epochs}, batch {config.batch_size}, "
+                  f"lr {config.learning_rate}, max_length {config.max_length}; "
+                  f"ours: freeze_embeddings={config.freeze_embeddings}, "
                   f"attention_dropout={config.attention_dropout}", flush=True)
         ours = run_ours(config, data) if args.only != "trainer" else None
         if ours:

@@ -1,6 +1,6 @@
 """Where our training step's speed comes from: one optimizer step of all-MiniLM-L6-v2, one change at a time.
 
-    python bench/train_step.py             # 30 timed steps per variant, batch 16 x ~15 tokens (BANKING77-like)
+    python bench/train_step.py     # 30 timed steps per variant, batch 16 x ~15 tokens (BANKING77-like)
     python bench/train_step.py --steps 60
 
 Each variant runs in a fresh process (the allocator setting is process-wide), with the same random
@@ -9,7 +9,8 @@ batches: forward, cross-entropy, backward, clipping, fused AdamW step. Variants,
   lean             + models/modeling/lean_bert.py forward (exact maths)
   allocator        + glibc allocator thresholds raised (exact)
   frozen-emb       + embedding block frozen (TrainConfig.freeze_embeddings, default)
-  no-attn-dropout  + no dropout on attention probabilities (TrainConfig.attention_dropout=0, default for accuracy)
+  no-attn-dropout  + no dropout on attention probabilities (TrainConfig.attention_dropout=0, default for
+                   accuracy)
 Last line: step_speedup=<transformers ms / our default ms> exact_speedup=<transformers ms / allocator ms>
 """
 
@@ -49,15 +50,17 @@ def one_variant(variant: str, steps: int, threads: int) -> float:
     if level >= VARIANTS.index("frozen-emb"):
         freeze_embeddings(model)
     if level >= VARIANTS.index("lean"):
-        model = fastpath.FastSequenceClassifier(model, 0.0 if level >= VARIANTS.index("no-attn-dropout") else None)
+        attention_dropout = 0.0 if level >= VARIANTS.index("no-attn-dropout") else None
+        model = fastpath.FastSequenceClassifier(model, attention_dropout)
     optimizer = build_optimizer(model, TrainConfig())
     model.train()
     generator = torch.Generator().manual_seed(1)
-    batches = [(torch.randint(1000, 20000, (16, n), generator=generator), torch.randint(0, 77, (16,), generator=generator))
+    batches = [(torch.randint(1000, 20000, (16, n), generator=generator),
+                torch.randint(0, 77, (16,), generator=generator))
                for n in LENGTHS]
 
-    def step(i: int) -> None:
-        ids, labels = batches[i % len(batches)]
+    def step(number: int) -> None:
+        ids, labels = batches[number % len(batches)]
         loss = F.cross_entropy(model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -73,7 +76,8 @@ def one_variant(variant: str, steps: int, threads: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # child process
@@ -84,10 +88,11 @@ def main() -> None:
     results = {}
     for variant in VARIANTS:
         out = subprocess.run([sys.executable, __file__, "--variant", variant, "--steps", str(args.steps),
-                              "--threads", str(args.threads)], check=True, capture_output=True, text=True).stdout
+                              "--threads", str(args.threads)],
+                             check=True, capture_output=True, text=True).stdout
         results[variant] = json.loads(out.strip().splitlines()[-1])["ms"]
-        print(f"{variant:16s} {results[variant]:7.1f} ms/step  {results['transformers'] / results[variant]:.2f}x",
-              flush=True)
+        print(f"{variant:16s} {results[variant]:7.1f} ms/step  "
+              f"{results['transformers'] / results[variant]:.2f}x", flush=True)
     print(f"step_speedup={results['transformers'] / results['no-attn-dropout']:.2f} "
           f"exact_speedup={results['transformers'] / results['allocator']:.2f}")
 

@@ -153,9 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser)
     train = sub.add_parser("train", help="train one method and write a run folder", epilog=TRAIN_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                           description="Train and evaluate one method; everything lands in <runs_dir>/<run-id>/.")
+                           description="Train and evaluate one method; "
+                           "everything lands in <runs_dir>/<run-id>/.")
     train.add_argument("--config", metavar="FILE", help="JSON or YAML file with TrainConfig keys")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue an unfinished run folder (other flags ignored)")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue an unfinished run folder (other flags ignored)")
     add_config_flags(train)
     _add_evaluate(sub)
     _add_predict(sub)
@@ -167,17 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a finished run folder, e.g. data/runs/<id>")
-    p.add_argument("--device", default="auto", choices=DEVICES, help="where to run (default: auto)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "int8", "bf16"),
-                   help="fp32 as trained; int8 = dynamic int8 Linear layers on CPU; bf16 for GPUs")
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, metavar="RUN_DIR",
+                        help="a finished run folder, e.g. data/runs/<id>")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="where to run (default: auto)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "int8", "bf16"),
+                        help="fp32 as trained; int8 = dynamic int8 Linear layers on CPU; bf16 for GPUs")
 
 
 def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="re-evaluate a saved run on a split",
-                       description="Re-evaluate a saved model on its dataset (or --split) and print the metrics.",
-                       epilog="example:\n  python -m models evaluate --run data/runs/<id> --compare-precision int8",
+                       description="Re-evaluate a saved model on its dataset (or --split) "
+                       "and print the metrics.",
+                       epilog="example:\n"
+                              "  python -m models evaluate --run data/runs/<id> --compare-precision int8",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_options(p)
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
@@ -189,8 +194,10 @@ def _add_evaluate(sub: Any) -> None:
 def _add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="label texts with a saved run",
                        description="Predict labels for texts given as arguments or in a file.",
-                       epilog="examples:\n  python -m models predict --run data/runs/<id> \"card not arrived\"\n"
-                              "  python -m models predict --run data/runs/<id> --input texts.txt --output out.csv",
+                       epilog="examples:\n"
+                              "  python -m models predict --run data/runs/<id> \"card not arrived\"\n"
+                              "  python -m models predict --run data/runs/<id> --input texts.txt "
+                              "--output out.csv",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_options(p)
     p.add_argument("texts", nargs="*", help="texts to classify")
@@ -251,10 +258,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_run(Path(args.run), split=args.split, device=args.device, precision=args.precision)
     if args.output:
         Path(args.output).write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
-    keys = ("run", "split", "precision", "n", "accuracy", "accuracy_ci95", "macro_f1", "weighted_f1", "log_loss", "ece")
+    keys = ("run", "split", "precision", "n", "accuracy", "accuracy_ci95", "macro_f1", "weighted_f1",
+            "log_loss", "ece")
     summary = {k: metrics.get(k) for k in keys}
     if args.compare_precision:
-        summary["precision_comparison"] = compare_precision(Path(args.run), args.compare_precision, split=args.split)
+        summary["precision_comparison"] = compare_precision(Path(args.run), args.compare_precision,
+                                                            split=args.split)
     print(json.dumps(summary, default=str))
     return 0
 
@@ -286,19 +295,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(Path(args.run), device=args.device, precision=args.precision)
     chunk = 1024
     rows: list[dict[str, Any]] = []
-    for start in tqdm(range(0, len(texts), chunk), desc="predicting", unit="chunk", disable=None, file=sys.stderr):
+    for start in tqdm(range(0, len(texts), chunk), desc="predicting", unit="chunk", disable=None,
+                      file=sys.stderr):
         part = texts[start : start + chunk]
         rows += prediction_rows(part, predictor.predict_proba(part), predictor.label_names, args.top_k)
     write_rows(rows, Path(args.output) if args.output else None)
     return 0
 
 
-def prediction_rows(texts: Sequence[str], probs: Any, label_names: Sequence[str], top_k: int) -> list[dict[str, Any]]:
+def prediction_rows(texts: Sequence[str], probs: Any, label_names: Sequence[str],
+                    top_k: int) -> list[dict[str, Any]]:
     """One dict per text: text, label, confidence and (top_k > 1) the k best 'label:prob' pairs."""
     rows = []
     for text, row in zip(texts, probs, strict=True):
         order = row.argsort()[::-1]
-        item: dict[str, Any] = {"text": text, "label": label_names[order[0]], "confidence": round(float(row[order[0]]), 6)}
+        item: dict[str, Any] = {"text": text, "label": label_names[order[0]],
+                                "confidence": round(float(row[order[0]]), 6)}
         if top_k > 1:
             item["top_k"] = "; ".join(f"{label_names[i]}:{row[i]:.4f}" for i in order[:top_k])
         rows.append(item)
@@ -341,7 +353,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         params = f"{spec.params / 1e6:.1f}M" if spec.params else "?"
         size = f"{spec.size_bytes / 2**20:.0f} MiB" if spec.size_bytes else "-"
         state = "available" if spec.available else "unavailable"
-        print(f"{spec.name:45s} {spec.family:9s} {params:>7s} {size:>9s} {spec.licence:12s} {state:11s} {spec.note}")
+        print(f"{spec.name:45s} {spec.family:9s} {params:>7s} {size:>9s} {spec.licence:12s} {state:11s} "
+              f"{spec.note}")
     return 0
 
 

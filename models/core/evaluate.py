@@ -38,7 +38,8 @@ def _check_inputs(y_true: Sequence[int], probs: np.ndarray, label_names: Sequenc
     p = np.asarray(probs, dtype=np.float64)
     k = len(label_names)
     if p.ndim != 2 or p.shape != (len(y), k):
-        raise EvaluationError(f"probs must have shape (n_examples, n_labels) = ({len(y)}, {k}), got {p.shape}")
+        raise EvaluationError(f"probs must have shape (n_examples, n_labels) = ({len(y)}, {k}), "
+                              f"got {p.shape}")
     if len(y) == 0:
         raise EvaluationError("no examples to evaluate; the test split is empty")
     if y.min() < 0 or y.max() >= k:
@@ -47,13 +48,15 @@ def _check_inputs(y_true: Sequence[int], probs: np.ndarray, label_names: Sequenc
         raise EvaluationError("probs must be finite and non-negative (apply softmax to logits first)")
     sums = p.sum(axis=1, keepdims=True)
     if np.abs(sums - 1).max() > 1e-3:
-        raise EvaluationError(f"each row of probs must sum to 1 (got sums up to {float(np.abs(sums - 1).max()):.3g} "
-                              "away); apply softmax to logits first")
+        raise EvaluationError("each row of probs must sum to 1 "
+                              f"(got sums up to {float(np.abs(sums - 1).max()):.3g} away); "
+                              "apply softmax to logits first")
     return y, p / sums
 
 
 def macro_f1_batch(y_true: np.ndarray, y_pred: np.ndarray, num_labels: int) -> np.ndarray:
-    """Macro F1 of each row of (batch, n) label arrays, over classes present in that row's y_true or y_pred."""
+    """Macro F1 of each row of (batch, n) label arrays, over classes present in that row's y_true or
+    y_pred."""
     batch = y_true.shape[0]
     offsets = (np.arange(batch) * num_labels)[:, None]
     size = batch * num_labels
@@ -83,7 +86,8 @@ def bootstrap_macro_f1_ci(y_true: np.ndarray, y_pred: np.ndarray, num_labels: in
 
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = ECE_BINS) -> tuple[
         float, list[dict[str, float]]]:
-    """ECE over `n_bins` equal-width confidence bins (lo, hi]; also the non-empty bins for a reliability plot."""
+    """ECE over `n_bins` equal-width confidence bins (lo, hi]; also the non-empty bins for a reliability
+    plot."""
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
     bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
@@ -101,15 +105,15 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: in
     return float(ece), table
 
 
-def _roc_auc(y: np.ndarray, p: np.ndarray, label_names: Sequence[str]) -> tuple[float | None, str]:
+def _roc_auc(y_true: np.ndarray, probs: np.ndarray, label_names: Sequence[str]) -> tuple[float | None, str]:
     k = len(label_names)
-    missing = [label_names[i] for i in range(k) if not (y == i).any()]
+    missing = [label_names[i] for i in range(k) if not (y_true == i).any()]
     if missing:
         return None, f"not defined: classes {missing[:5]} are absent from the test labels"
     if k == 2:
-        return float(roc_auc_score(y, p[:, 1])), "binary"
-    return float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=list(range(k)))), \
-        "macro one-vs-rest"
+        return float(roc_auc_score(y_true, probs[:, 1])), "binary"
+    return (float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro", labels=list(range(k)))),
+            "macro one-vs-rest")
 
 
 def evaluate_predictions(y_true: Sequence[int], probs: np.ndarray, label_names: Sequence[str], *,
@@ -117,8 +121,9 @@ def evaluate_predictions(y_true: Sequence[int], probs: np.ndarray, label_names: 
     """All metrics for predicted class probabilities `probs` (n_examples, n_labels) against `y_true`.
 
     Returns a JSON-serialisable dict: n, accuracy, accuracy_ci95, macro_f1, macro_f1_ci95, weighted_f1,
-    per_class, confusion_matrix (rows = true, columns = predicted, order = label_names), roc_auc (+ roc_auc_note),
-    log_loss, ece, calibration_bins, ci_method. Raises EvaluationError for mismatched inputs.
+    per_class, confusion_matrix (rows = true, columns = predicted, order = label_names), roc_auc
+    (+ roc_auc_note), log_loss, ece, calibration_bins, ci_method. Raises EvaluationError for mismatched
+    inputs.
     """
     y, p = _check_inputs(y_true, probs, label_names)
     k = len(label_names)

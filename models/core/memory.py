@@ -62,12 +62,14 @@ def free_memory() -> None:
 
 def explain(error: BaseException, doing: str, fix: str) -> InsufficientMemoryError:
     """An InsufficientMemoryError saying what ran out while `doing`, the allocator's words, and `fix`."""
-    return InsufficientMemoryError(f"out of memory ({memory_kind(error)}) while {doing} ({first_line(error)}); {fix}")
+    return InsufficientMemoryError(f"out of memory ({memory_kind(error)}) while {doing} "
+                                   f"({first_line(error)}); {fix}")
 
 
 @contextmanager
 def explained(doing: str, fix: str) -> Iterator[None]:
-    """Turn an out-of-memory error raised inside the block into `explain(...)`; other errors pass unchanged."""
+    """Turn an out-of-memory error raised inside the block into `explain(...)`; other errors pass
+    unchanged."""
     try:
         yield
     except Exception as e:  # noqa: BLE001 - only out of memory is translated, the rest re-raised

@@ -24,7 +24,8 @@ def load_training_data(config: TrainConfig) -> DataSplits:
     from models.data.user_files import load_for_config
 
     return load_for_config(config.dataset, config.text_column, config.label_column, seed=config.seed,
-                           pii_scrub=config.pii_scrub, train_examples_per_class=config.train_examples_per_class)
+                           pii_scrub=config.pii_scrub,
+                           train_examples_per_class=config.train_examples_per_class)
 
 
 def scored_subset(test: LabelledTexts, limit: int | None, seed: int) -> LabelledTexts:

@@ -91,13 +91,13 @@ def holdout_count(fraction: float, n_rows: int) -> int:
     return max(1, round(fraction * n_rows)) if fraction > 0 else 0
 
 
-def limit_per_class(split: LabelledTexts, k: int, seed: int) -> LabelledTexts:
-    """At most `k` random examples per class (seeded), in the original order. For learning curves.
+def limit_per_class(split: LabelledTexts, per_class: int, seed: int) -> LabelledTexts:
+    """At most `per_class` random examples per class (seeded), in the original order. For learning curves.
 
-    Raises ConfigError when k < 1.
+    Raises ConfigError when per_class < 1.
     """
-    if k < 1:
-        raise ConfigError(f"examples per class must be at least 1, got {k}")
+    if per_class < 1:
+        raise ConfigError(f"examples per class must be at least 1, got {per_class}")
     rng = np.random.default_rng(seed)
     by_class: dict[int, list[int]] = defaultdict(list)
     for position, label in enumerate(split.labels):
@@ -105,7 +105,7 @@ def limit_per_class(split: LabelledTexts, k: int, seed: int) -> LabelledTexts:
     chosen: list[int] = []
     for label in sorted(by_class):
         members = by_class[label]
-        chosen += [members[i] for i in rng.permutation(len(members))[:k]]
+        chosen += [members[i] for i in rng.permutation(len(members))[:per_class]]
     return split.subset(sorted(chosen))
 
 

@@ -6,7 +6,8 @@ scored on the full 3,080-text test set, so the Compare page has a cost-accuracy 
     linear_probe  frozen all-MiniLM-L6-v2 embeddings + logistic regression
     full          a short fine-tune of all-MiniLM-L6-v2 (max_steps capped)
 then, budget allowing, learning-curve points: classic and linear probe at fewer examples per class.
-No torch is imported here: the page submits these through models.jobs.queue, which runs each in its own process.
+No torch is imported here: the page submits these through models.jobs.queue, which runs each in its own
+process.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def quick_demo_configs(runs_dir: str | Path | None = None, *, learning_curve: bo
     if learning_curve:
         for k in LEARNING_CURVE_EXAMPLES:
             configs.append(TrainConfig(method="classic", train_examples_per_class=k, **common))
-            configs.append(TrainConfig(method="linear_probe", model=DEMO_MODEL, train_examples_per_class=k, **common))
+            configs.append(TrainConfig(method="linear_probe", model=DEMO_MODEL, train_examples_per_class=k,
+                                       **common))
     return configs
 
 
@@ -61,7 +63,8 @@ def submit_quick_demo(runs_dir: str | Path | None = None, jobs_dir: str | Path |
 
     if active_demo_jobs(jobs_dir):
         raise JobError("the quick demo is already running; its candidates appear here as they finish")
-    return [submit(config, jobs_dir=jobs_dir) for config in quick_demo_configs(runs_dir, learning_curve=learning_curve)]
+    return [submit(config, jobs_dir=jobs_dir)
+            for config in quick_demo_configs(runs_dir, learning_curve=learning_curve)]
 
 
 def active_demo_jobs(jobs_dir: str | Path | None = None) -> list[JobInfo]:

@@ -1,14 +1,16 @@
 """A persistent job queue on the file system: training, evaluation and benchmarks as detached processes.
 
-Jobs outlive the app: each runs as `python -m models.jobs.runner <job_dir>` in its own session (its own process
-group, no pipes to the app), so closing the browser, reloading or restarting Streamlit never stops one; a page
-that comes back calls `tick()` and `list_jobs()` and reattaches. No Streamlit, no DuckDB, no torch at import.
+Jobs outlive the app: each runs as `python -m models.jobs.runner <job_dir>` in its own session (its own
+process group, no pipes to the app), so closing the browser, reloading or restarting Streamlit never stops
+one; a page that comes back calls `tick()` and `list_jobs()` and reattaches. No Streamlit, no DuckDB, no
+torch at import.
 
 Layout of `<jobs_dir>/<job_id>/` (jobs_dir: argument, else $STRATLAB_JOBS_DIR, else <project>/data/jobs):
     job.json    what to run: kind, config (TrainConfig dict, runs_dir made absolute), run_id, cli_args,
                 created_at, attempts (processes started so far), resume (continue the run folder)
     state.json  state, timestamps, error, pid-independent facts; every state change goes through `transition`
-    pid.json    pid, process start time (clock ticks since boot from /proc/<pid>/stat, defeats pid reuse), command
+    pid.json    pid, process start time (clock ticks since boot from /proc/<pid>/stat, defeats pid reuse),
+                command
     log.txt     the process's stdout + stderr, appended across attempts
     exit.json   written atomically by models.jobs.runner as its last act: {"state", "error", "finished_at"}
 Every JSON file is written atomically (temporary file + rename): a reader never sees half a file.
@@ -250,10 +252,12 @@ def check_transition(current: str, new: str) -> None:
     """Raise InvalidTransitionError unless `current -> new` is in TRANSITIONS."""
     allowed = TRANSITIONS.get(current)
     if allowed is None or new not in STATES:
-        raise InvalidTransitionError(f"unknown job state {current!r} or {new!r}; states are {', '.join(STATES)}")
+        raise InvalidTransitionError(f"unknown job state {current!r} or {new!r}; "
+                                     f"states are {', '.join(STATES)}")
     if new not in allowed:
         choices = ", ".join(sorted(allowed)) or "nothing (final state)"
-        raise InvalidTransitionError(f"a {current} job cannot become {new}; from {current} it can become: {choices}")
+        raise InvalidTransitionError(f"a {current} job cannot become {new}; "
+                                     f"from {current} it can become: {choices}")
 
 
 def transition(job_dir: Path, new: str, **fields: Any) -> dict[str, Any]:
@@ -374,8 +378,9 @@ def _info(job_dir: Path) -> JobInfo:
     run_dir = Path(job["config"]["runs_dir"]) / job["run_id"]
     return JobInfo(
         job_id=job_dir.name, kind=job["kind"], state=state["state"], run_id=job["run_id"], run_dir=run_dir,
-        job_dir=job_dir, config=dict(job["config"]), created_at=job["created_at"], attempts=int(job["attempts"]),
-        resume=bool(job.get("resume")), started_at=state.get("started_at"), finished_at=state.get("finished_at"),
+        job_dir=job_dir, config=dict(job["config"]), created_at=job["created_at"],
+        attempts=int(job["attempts"]), resume=bool(job.get("resume")),
+        started_at=state.get("started_at"), finished_at=state.get("finished_at"),
         error=state.get("error"), pid=pid, cancel_requested=bool(state.get("cancel_requested")),
         resumable=_resumable(state["state"], run_dir),
         history=tuple((s, t) for s, t in state.get("history", [])),
@@ -421,7 +426,8 @@ def reap(pid: int) -> None:
 
 
 def process_alive(pid: int, start_time: int | None) -> bool:
-    """Is the process `pid` that started at `start_time` still running? Zombies and reused pids count as dead."""
+    """Is the process `pid` that started at `start_time` still running? Zombies and reused pids count as
+    dead."""
     reap(pid)
     stat = read_proc_start(pid)
     if stat is None:
@@ -650,8 +656,9 @@ def resume(job_id: str, jobs_dir: Path | str | None = None) -> JobInfo:
         info = _info(job_dir)
         check_transition(info.state, "queued")
         if not info.resumable:
-            raise JobError(f"job {job_id} {info.state} before writing its first checkpoint, so there is nothing to "
-                           f"resume; submit it again (set checkpoint_every_steps to checkpoint more often)")
+            raise JobError(f"job {job_id} {info.state} before writing its first checkpoint, "
+                           "so there is nothing to resume; submit it again "
+                           "(set checkpoint_every_steps to checkpoint more often)")
         job = _read(job_dir / "job.json") or {}
         write_json_atomic(job_dir / "job.json", {**job, "resume": True})
         for name in ("exit.json", "pid.json"):
@@ -720,7 +727,8 @@ _FIXES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.IGNORE
      "Model not found: pick a model from the registry (e.g. all-MiniLM-L6-v2) or a local folder; "
      "hub ids need a network connection."),
     (r"column .*not found|not a column|KeyError: .*column|no column",
-     "Column not found: choose the text and label columns that exist in the file (check the column mapping)."),
+     "Column not found: choose the text and label columns that exist in the file "
+     "(check the column mapping)."),
     (r"DeviceError|CUDA is not available|no CUDA GPUs|Torch not compiled with CUDA",
      "The requested GPU is not available here: set device to auto or cpu."),
     (r"loss became (nan|inf)",

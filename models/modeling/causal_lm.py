@@ -1,4 +1,5 @@
-"""Small causal LMs: load (converting GGUF once into a safetensors cache), stream generations, prompt templates.
+"""Small causal LMs: load (converting GGUF once into a safetensors cache), stream generations, prompt
+templates.
 
 The packaged SmolLM2 is a quantised GGUF file. transformers can de-quantise it, but that takes tens of
 seconds on a CPU; we do it once, save plain safetensors + tokenizer into the model cache, and every later
@@ -136,11 +137,13 @@ def load_causal_lm(spec: Any, device: torch.device | str = "cpu") -> tuple[Any, 
     from models.modeling.loading import quiet_transformers
 
     if getattr(spec, "family", "causal_lm") != "causal_lm":
-        raise ModelNotFoundError(f"{spec.name} is an {spec.family}, not a causal LM; use SmolLM2-135M-Instruct")
+        raise ModelNotFoundError(f"{spec.name} is an {spec.family}, not a causal LM; "
+                                 "use SmolLM2-135M-Instruct")
     _, location, gguf_file = _spec_fields(spec)
     folder = ensure_converted(spec) if gguf_file else Path(location)
     if getattr(spec, "source", "") != "hub" and not Path(folder).exists():
-        raise ModelNotFoundError(f"model folder {folder} does not exist; check the registry entry {spec.name!r}")
+        raise ModelNotFoundError(f"model folder {folder} does not exist; "
+                                 f"check the registry entry {spec.name!r}")
     with quiet_transformers():
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -169,7 +172,8 @@ def generate_stream(
     inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
     sampling: dict[str, Any] = (
-        {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+        {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0
+        else {"do_sample": False}
     )
     kwargs = dict(**inputs, max_new_tokens=max_new_tokens, streamer=streamer,
                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **sampling)

@@ -104,8 +104,8 @@ class FastSequenceClassifier(nn.Module):
         for number, layer in enumerate(layers):
             a = layer.attention.self
             parts = (a.key, a.value) if number == len(layers) - 1 else (a.query, a.key, a.value)
-            linear = nn.Linear(a.query.in_features, sum(p.out_features for p in parts), device=a.query.weight.device,
-                               dtype=a.query.weight.dtype)
+            linear = nn.Linear(a.query.in_features, sum(p.out_features for p in parts),
+                               device=a.query.weight.device, dtype=a.query.weight.dtype)
             linear.weight.copy_(torch.cat([p.weight for p in parts]))
             linear.bias.copy_(torch.cat([p.bias for p in parts]))
             fused.append(linear)
@@ -116,8 +116,10 @@ class FastSequenceClassifier(nn.Module):
                 token_type_ids: torch.Tensor | None = None) -> Output:
         x = self._embed(input_ids, token_type_ids)
         mask = None
-        # the all-ones test reads the tensor back: free on CPU, a device sync per step on a GPU (keep the mask there)
-        if attention_mask is not None and (attention_mask.device.type != "cpu" or not bool(attention_mask.all())):
+        # the all-ones test reads the tensor back: free on CPU, a device sync per step on a GPU (keep the
+        # mask there)
+        if attention_mask is not None and (attention_mask.device.type != "cpu"
+                                           or not bool(attention_mask.all())):
             mask = attention_mask[:, None, None, :].bool()  # [B, 1, 1, L]: True = attend
         layers = self.bert.encoder.layer
         for number, layer in enumerate(layers):
@@ -129,35 +131,41 @@ class FastSequenceClassifier(nn.Module):
         e = self.bert.embeddings
         length = input_ids.shape[1]
         if token_type_ids is None or (token_type_ids.device.type == "cpu" and not bool(token_type_ids.any())):
-            # single-segment input: one shared row (tested on CPU only: on a GPU the test would be a device sync)
-            x = e.word_embeddings(input_ids) + (e.position_embeddings.weight[:length] + e.token_type_embeddings.weight[0])
+            # single-segment input: one shared row (tested on CPU only: on a GPU the test would be a
+            # device sync)
+            x = e.word_embeddings(input_ids) + (e.position_embeddings.weight[:length]
+                                                + e.token_type_embeddings.weight[0])
         else:
-            x = e.word_embeddings(input_ids) + e.token_type_embeddings(token_type_ids) + e.position_embeddings.weight[:length]
+            x = (e.word_embeddings(input_ids) + e.token_type_embeddings(token_type_ids)
+                 + e.position_embeddings.weight[:length])
         x = F.layer_norm(x, x.shape[-1:], e.LayerNorm.weight, e.LayerNorm.bias, e.LayerNorm.eps)
         return dropout(x, self.hidden_dropout, self.training)
 
-    def _project(self, number: int, layer: nn.Module, x: torch.Tensor, cls_only: bool) -> tuple[torch.Tensor, ...]:
+    def _project(self, number: int, layer: nn.Module, hidden_states: torch.Tensor,
+                 cls_only: bool) -> tuple[torch.Tensor, ...]:
         """(queries, keys, values); queries of the [CLS] row only when `cls_only`."""
         a = layer.attention.self
-        hidden = x.shape[-1]
+        hidden = hidden_states.shape[-1]
         if self.fused is not None:
             if cls_only:
-                return (a.query(x[:, :1]), *self.fused[number](x).split(hidden, dim=-1))
-            return self.fused[number](x).split(hidden, dim=-1)
+                return (a.query(hidden_states[:, :1]),
+                        *self.fused[number](hidden_states).split(hidden, dim=-1))
+            return self.fused[number](hidden_states).split(hidden, dim=-1)
         if cls_only:
-            kv = F.linear(x, torch.cat((a.key.weight, a.value.weight)), torch.cat((a.key.bias, a.value.bias)))
-            return (a.query(x[:, :1]), *kv.split(hidden, dim=-1))
-        qkv = F.linear(x, torch.cat((a.query.weight, a.key.weight, a.value.weight)),
+            kv = F.linear(hidden_states, torch.cat((a.key.weight, a.value.weight)),
+                          torch.cat((a.key.bias, a.value.bias)))
+            return (a.query(hidden_states[:, :1]), *kv.split(hidden, dim=-1))
+        qkv = F.linear(hidden_states, torch.cat((a.query.weight, a.key.weight, a.value.weight)),
                        torch.cat((a.query.bias, a.key.bias, a.value.bias)))
         return qkv.split(hidden, dim=-1)
 
-    def _layer(self, number: int, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor | None, *,
-               cls_only: bool) -> torch.Tensor:
-        batch, length, hidden = x.shape
+    def _layer(self, number: int, layer: nn.Module, hidden_states: torch.Tensor,
+               mask: torch.Tensor | None, *, cls_only: bool) -> torch.Tensor:
+        batch, length, hidden = hidden_states.shape
         head_dim = hidden // self.heads
-        residual = x[:, :1] if cls_only else x
+        residual = hidden_states[:, :1] if cls_only else hidden_states
         rows = residual.shape[1]
-        q, k, v = self._project(number, layer, x, cls_only)
+        q, k, v = self._project(number, layer, hidden_states, cls_only)
         q = q.view(batch, rows, self.heads, head_dim).transpose(1, 2)
         k = k.view(batch, length, self.heads, head_dim).transpose(1, 2)
         v = v.view(batch, length, self.heads, head_dim).transpose(1, 2)
@@ -170,27 +178,28 @@ class FastSequenceClassifier(nn.Module):
         ff = F.gelu(layer.intermediate.dense(h), approximate=self.approximate)
         ff_out = layer.output
         y = dropout(ff_out.dense(ff), self.hidden_dropout, self.training) + h
-        return F.layer_norm(y, (hidden,), ff_out.LayerNorm.weight, ff_out.LayerNorm.bias, ff_out.LayerNorm.eps)
+        return F.layer_norm(y, (hidden,), ff_out.LayerNorm.weight, ff_out.LayerNorm.bias,
+                            ff_out.LayerNorm.eps)
 
 
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+def dropout(values: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     """Inverted dropout; on CPU with masks cut from 64-bit random words (same distribution as F.dropout).
 
-    Each element is kept when its 16-bit slice is at least round(p * 65536) (as signed: minus 32768):
-    keep probability 1 - round(p * 65536) / 65536, and kept values are scaled by its inverse, so the
-    expectation is exactly x. Uses torch's default generator: seeds and saved RNG states apply.
+    Each element is kept when its 16-bit slice is at least round(rate * 65536) (as signed: minus 32768):
+    keep probability 1 - round(rate * 65536) / 65536, and kept values are scaled by its inverse, so the
+    expectation is exactly `values`. Uses torch's default generator: seeds and saved RNG states apply.
     """
-    if not training or p <= 0.0:
-        return x
-    if x.device.type != "cpu" or p >= 1.0:
-        return F.dropout(x, p, True)
-    dropped = round(p * 65536)
+    if not training or rate <= 0.0:
+        return values
+    if values.device.type != "cpu" or rate >= 1.0:
+        return F.dropout(values, rate, True)
+    dropped = round(rate * 65536)
     if dropped == 0:
-        return x
-    n = x.numel()
+        return values
+    n = values.numel()
     words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64)
-    keep = words.view(torch.int16)[:n].view(x.shape) >= dropped - 32768
-    return x * (keep * (65536 / (65536 - dropped))).to(x.dtype)
+    keep = words.view(torch.int16)[:n].view(values.shape) >= dropped - 32768
+    return values * (keep * (65536 / (65536 - dropped))).to(values.dtype)
 
 
 def accelerate(model: nn.Module, attention_dropout: float | None = None) -> nn.Module:
@@ -220,7 +229,8 @@ def tune_cpu_allocator() -> bool:
         return True
     try:
         libc = ctypes.CDLL("libc.so.6")
-        mmap_ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20)) or bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20))
+        mmap_ok = (bool(libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20))
+                   or bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)))
         ok = mmap_ok and bool(libc.mallopt(_M_TRIM_THRESHOLD, 512 << 20))
     except (OSError, AttributeError):  # not Linux/glibc
         return False

@@ -1,12 +1,12 @@
 """Before a launch: how long a run will take on this hardware, how much memory it needs, what it costs.
 
-Time comes from a measurement: `measure(config)` runs `python -m models.planning.estimate` in a subprocess that loads
-the chosen model and data and times a few real steps (full/lora: forward + backward + AdamW step on a batch of
-real training texts; linear_probe/zero_shot: forward passes; classic: a fit on a slice). A subprocess, not the
-app process, because the app must never import torch (hundreds of MB, seconds of import, a crash or an
-out-of-memory in the measurement would take the server down) and the measurement then sees the same process
-start-up a job sees. Memory and cost are formulas (`memory_estimate`, `time_estimate`, `cost_usd`), pure and
-unit-tested; every result carries its formula as text for the page.
+Time comes from a measurement: `measure(config)` runs `python -m models.planning.estimate` in a subprocess
+that loads the chosen model and data and times a few real steps (full/lora: forward + backward + AdamW step
+on a batch of real training texts; linear_probe/zero_shot: forward passes; classic: a fit on a slice). A
+subprocess, not the app process, because the app must never import torch (hundreds of MB, seconds of
+import, a crash or an out-of-memory in the measurement would take the server down) and the measurement then
+sees the same process start-up a job sees. Memory and cost are formulas (`memory_estimate`,
+`time_estimate`, `cost_usd`), pure and unit-tested; every result carries its formula as text for the page.
 """
 
 from __future__ import annotations
@@ -122,12 +122,14 @@ def model_shape(name: str, location: str | None = None, params: int | None = Non
         layers = values.get("num_hidden_layers") or values.get("n_layer") or values.get("num_layers")
         heads = values.get("num_attention_heads") or values.get("n_head")
         if hidden and layers and heads:
-            known = params or (SHAPES[name].params if name in SHAPES else _params_guess(hidden, layers, values))
+            known = params or (SHAPES[name].params if name in SHAPES
+                               else _params_guess(hidden, layers, values))
             return ModelShape(int(known), int(hidden), int(layers), int(heads))
     if name in SHAPES:
         shape = SHAPES[name]
         return ModelShape(params or shape.params, shape.hidden_size, shape.num_layers, shape.num_heads)
-    raise ConfigError(f"cannot tell the size of model {name!r}: its folder has no config.json; pick a registry model")
+    raise ConfigError(f"cannot tell the size of model {name!r}: its folder has no config.json; "
+                      "pick a registry model")
 
 
 def _params_guess(hidden: int, layers: int, values: dict[str, Any]) -> int:
@@ -159,22 +161,24 @@ def memory_estimate(method: str, shape: ModelShape | None, *, batch_size: int, m
         raise ConfigError(f"method {method} needs a model shape for the memory estimate")
     weights = 4 * shape.params
     layer = activation_bytes_per_layer(batch_size, max_length, shape.hidden_size, shape.num_heads, act_bytes)
-    head = f"activations/layer = s*b*h*(34+5*a*s/h)*{act_bytes}/2 with s={max_length}, b={batch_size}, " \
-           f"h={shape.hidden_size}, a={shape.num_heads}"
+    head = (f"activations/layer = s*b*h*(34+5*a*s/h)*{act_bytes}/2 with s={max_length}, b={batch_size}, "
+            f"h={shape.hidden_size}, a={shape.num_heads}")
     if method in ("full", "lora"):
         trainable = shape.params if method == "full" else lora_trainable_params(shape, lora_r, num_labels)
         return MemoryEstimate(
             weights, 4 * trainable, 8 * trainable, shape.num_layers * layer,
-            f"weights 4 B x {shape.params:,} params; gradients 4 B + AdamW 8 B x {trainable:,} trainable params; "
+            f"weights 4 B x {shape.params:,} params; "
+            f"gradients 4 B + AdamW 8 B x {trainable:,} trainable params; "
             f"{head}, x L={shape.num_layers} layers (kept for backward)")
     if method in ("linear_probe", "zero_shot"):
-        return MemoryEstimate(weights, 0, 0, layer, f"weights 4 B x {shape.params:,} params; forward only: one "
-                                                   f"layer's {head}")
+        return MemoryEstimate(weights, 0, 0, layer,
+                              f"weights 4 B x {shape.params:,} params; forward only: one layer's {head}")
     raise ConfigError(f"unknown method {method!r}")
 
 
 def planned_steps(n_train: int, batch_size: int, epochs: int, max_steps: int | None) -> int:
-    """Optimizer steps of a full/lora run: ceil(n_train / batch_size) per epoch x epochs, capped by max_steps."""
+    """Optimizer steps of a full/lora run: ceil(n_train / batch_size) per epoch x epochs, capped by
+    max_steps."""
     steps = math.ceil(n_train / batch_size) * epochs
     return min(steps, max_steps) if max_steps else steps
 
@@ -189,7 +193,8 @@ def time_estimate(measurement: Measurement, config: TrainConfig) -> TimeEstimate
         train_s = steps * (m.seconds_per_step or 0.0)
         eval_s = (epochs_run * m.n_validation + m.n_test) * per_example
         formula = (f"{steps:,} steps x {m.seconds_per_step:.3f} s/step + ({epochs_run} x {m.n_validation:,} "
-                   f"validation + {m.n_test:,} test) examples x {per_example * 1000:.2f} ms + setup {m.setup_s:.1f} s")
+                   f"validation + {m.n_test:,} test) examples x {per_example * 1000:.2f} ms "
+                   f"+ setup {m.setup_s:.1f} s")
         return TimeEstimate(steps, train_s, eval_s, m.setup_s, formula)
     if c.method == "linear_probe":
         n = m.n_train + m.n_validation + m.n_test
@@ -198,9 +203,11 @@ def time_estimate(measurement: Measurement, config: TrainConfig) -> TimeEstimate
     if c.method == "zero_shot":
         n = min(m.n_test, c.eval_limit) if c.eval_limit else m.n_test
         return TimeEstimate(0, 0.0, n * per_example, m.setup_s,
-                            f"{n:,} test texts scored x {per_example * 1000:.1f} ms + setup {m.setup_s:.1f} s")
+                            f"{n:,} test texts scored x {per_example * 1000:.1f} ms "
+                            f"+ setup {m.setup_s:.1f} s")
     return TimeEstimate(0, m.n_train * per_example, 0.0, m.setup_s,
-                        f"{m.n_train:,} training rows x {per_example * 1000:.3f} ms (fit) + setup {m.setup_s:.1f} s")
+                        f"{m.n_train:,} training rows x {per_example * 1000:.3f} ms (fit) "
+                        f"+ setup {m.setup_s:.1f} s")
 
 
 def cost_usd(seconds: float, hourly_usd: float) -> float:
@@ -260,9 +267,9 @@ def _measure_here(config: TrainConfig, steps: int) -> Measurement:
 
 def _measurement(config: TrainConfig, device: str, setup_s: float, per_step: float | None,
                  per_example: float | None, steps: int, sizes: dict[str, int]) -> Measurement:
-    return Measurement(method=config.method, device=device, setup_s=round(setup_s, 3), seconds_per_step=per_step,
-                       seconds_per_example=per_example, measured_steps=steps, peak_memory_bytes=_peak_memory(device),
-                       **sizes)
+    return Measurement(method=config.method, device=device, setup_s=round(setup_s, 3),
+                       seconds_per_step=per_step, seconds_per_example=per_example, measured_steps=steps,
+                       peak_memory_bytes=_peak_memory(device), **sizes)
 
 
 def _peak_memory(device: str) -> int | None:
@@ -286,13 +293,14 @@ def _median_time(fn: Any, repeats: int, sync: Any) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def _sample(texts: list[str], n: int, seed: int) -> list[int]:
+def _sample(texts: list[str], count: int, seed: int) -> list[int]:
     import random
 
-    return random.Random(seed).sample(range(len(texts)), min(n, len(texts)))
+    return random.Random(seed).sample(range(len(texts)), min(count, len(texts)))
 
 
-def _measure_finetune(config: TrainConfig, data: Any, steps: int, start: float) -> tuple[str, float, float, float]:
+def _measure_finetune(config: TrainConfig, data: Any, steps: int,
+                      start: float) -> tuple[str, float, float, float]:
     """(device, setup s, s per optimizer step, s per evaluated example) of full/lora training."""
     import torch
     import torch.nn.functional as F
@@ -328,7 +336,8 @@ def _measure_finetune(config: TrainConfig, data: Any, steps: int, start: float) 
     return device.type, setup_s, per_step, per_batch / len(rows)
 
 
-def _measure_embedding(config: TrainConfig, texts: list[str], steps: int, start: float) -> tuple[str, float, float]:
+def _measure_embedding(config: TrainConfig, texts: list[str], steps: int,
+                       start: float) -> tuple[str, float, float]:
     import torch
 
     from models.modeling.embeddings import embed_texts, load_frozen_encoder
@@ -339,7 +348,8 @@ def _measure_embedding(config: TrainConfig, texts: list[str], steps: int, start:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def run() -> None:
-        embed_texts(encoder, tokenizer, chosen, batch_size=config.eval_batch_size, max_length=config.max_length)
+        embed_texts(encoder, tokenizer, chosen, batch_size=config.eval_batch_size,
+                    max_length=config.max_length)
 
     run()
     setup_s = time.monotonic() - start

@@ -70,10 +70,10 @@ class Attribution:
         """The words themselves, in order."""
         return [self.text[a:b] for a, b in self.spans]
 
-    def top(self, n: int = 5) -> list[tuple[str, float]]:
-        """The n words with the largest |effect|, strongest first (ties: earlier word first)."""
+    def top(self, count: int = 5) -> list[tuple[str, float]]:
+        """The `count` words with the largest |effect|, strongest first (ties: earlier word first)."""
         order = sorted(range(len(self.spans)), key=lambda i: (-abs(self.effects[i]), i))
-        return [(self.words[i], self.effects[i]) for i in order[:n]]
+        return [(self.words[i], self.effects[i]) for i in order[:count]]
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
@@ -160,9 +160,9 @@ def attribution_html(attribution: Attribution) -> str:
     return f'<div style="line-height:1.9;white-space:pre-wrap">{"".join(parts)}</div>'
 
 
-def attribution_summary(attribution: Attribution, n: int = 3) -> str:
+def attribution_summary(attribution: Attribution, count: int = 3) -> str:
     """One sentence: which words pushed the label most, in percentage points (plain text)."""
-    top = [(w, e) for w, e in attribution.top(n) if e != 0]
+    top = [(w, e) for w, e in attribution.top(count) if e != 0]
     if not top:
         return f"No single word changes P({attribution.label}); the label comes from the text as a whole."
     listed = ", ".join(f"'{w}' ({'+' if e > 0 else '−'}{abs(e) * 100:.1f} pts)" for w, e in top)

@@ -33,39 +33,40 @@ BEST_WEIGHTS = "best-model.safetensors"
 """Weights of the best validation epoch so far, in checkpoints/ (survives pruning, used on resume)."""
 
 
-def save_checkpoint(s: Session, p: Progress) -> Path:
+def save_checkpoint(session: Session, progress: Progress) -> Path:
     """Write checkpoints/step-N/ (via a temporary folder renamed into place) and keep the newest two."""
-    a = s.accelerator
-    final = s.checkpoints / f"step-{p.global_step}"
-    tmp = s.checkpoints / f".tmp-step-{p.global_step}"
+    a = session.accelerator
+    final = session.checkpoints / f"step-{progress.global_step}"
+    tmp = session.checkpoints / f".tmp-step-{progress.global_step}"
     if a.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     a.wait_for_everyone()
     torch.save(rng_state(), tmp / f"rng-{a.process_index}.pt")
     if a.is_main_process:
-        save_model(a.unwrap_model(s.model), str(tmp / "model.safetensors"))
-        torch.save(s.optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(s.scheduler.state_dict(), tmp / "scheduler.pt")
-        write_json_atomic(tmp / "state.json", asdict(p))
+        save_model(a.unwrap_model(session.model), str(tmp / "model.safetensors"))
+        torch.save(session.optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(session.scheduler.state_dict(), tmp / "scheduler.pt")
+        write_json_atomic(tmp / "state.json", asdict(progress))
     a.wait_for_everyone()
     if a.is_main_process:
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        _prune_checkpoints(s.checkpoints)
-        s.writer.event(kind="checkpoint", step=p.global_step, path=str(final.relative_to(s.writer.run_dir)))
+        _prune_checkpoints(session.checkpoints)
+        session.writer.event(kind="checkpoint", step=progress.global_step,
+                             path=str(final.relative_to(session.writer.run_dir)))
     a.wait_for_everyone()
     return final
 
 
-def save_best_weights(s: Session) -> None:
+def save_best_weights(session: Session) -> None:
     """Write the current weights to checkpoints/best-model.safetensors (atomically, main process)."""
-    if s.accelerator.is_main_process:
-        s.checkpoints.mkdir(parents=True, exist_ok=True)
-        tmp = s.checkpoints / f".{BEST_WEIGHTS}.tmp"
-        save_model(s.accelerator.unwrap_model(s.model), str(tmp))
-        os.replace(tmp, s.checkpoints / BEST_WEIGHTS)
-    s.accelerator.wait_for_everyone()
+    if session.accelerator.is_main_process:
+        session.checkpoints.mkdir(parents=True, exist_ok=True)
+        tmp = session.checkpoints / f".{BEST_WEIGHTS}.tmp"
+        save_model(session.accelerator.unwrap_model(session.model), str(tmp))
+        os.replace(tmp, session.checkpoints / BEST_WEIGHTS)
+    session.accelerator.wait_for_everyone()
 
 
 def _checkpoint_steps(root: Path) -> list[tuple[int, Path]]:

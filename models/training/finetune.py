@@ -114,68 +114,76 @@ def _fit(config: TrainConfig, data: DataSplits, writer: RunWriter, *, resume: bo
         session.accelerator.free_memory()
 
 
-def _log_start(s: Session, p: Progress, checkpoint: Path | None) -> None:
-    a = s.accelerator
+def _log_start(session: Session, progress: Progress, checkpoint: Path | None) -> None:
+    a = session.accelerator
     log.info("training %s on %s: %d steps (%d per epoch), batch %d x %d processes, precision %s",
-             s.config.method, a.device, s.total_steps, s.steps_per_epoch, p.batch_size, a.num_processes,
-             a.mixed_precision)
+             session.config.method, a.device, session.total_steps, session.steps_per_epoch,
+             progress.batch_size, a.num_processes, a.mixed_precision)
     if a.is_main_process:
-        s.writer.event(kind="start", method=s.config.method, device=str(a.device),
-                       num_processes=a.num_processes, mixed_precision=a.mixed_precision,
-                       batch_size=p.batch_size, total_steps=s.total_steps, steps_per_epoch=s.steps_per_epoch,
-                       resumed_from_step=p.global_step if checkpoint else None,
-                       trainable_parameters=sum(x.numel() for x in s.model.parameters() if x.requires_grad),
-                       lean_forward=isinstance(a.unwrap_model(s.model), fastpath.FastSequenceClassifier))
+        session.writer.event(
+            kind="start", method=session.config.method, device=str(a.device),
+            num_processes=a.num_processes, mixed_precision=a.mixed_precision,
+            batch_size=progress.batch_size, total_steps=session.total_steps,
+            steps_per_epoch=session.steps_per_epoch,
+            resumed_from_step=progress.global_step if checkpoint else None,
+            trainable_parameters=sum(x.numel() for x in session.model.parameters() if x.requires_grad),
+            lean_forward=isinstance(a.unwrap_model(session.model), fastpath.FastSequenceClassifier))
 
 
 # ---------------------------------------------------------------- final evaluation and outputs
 
 
-def _finish(s: Session, p: Progress, data: DataSplits, oom_retries: list[dict[str, int]],
+def _finish(session: Session, progress: Progress, data: DataSplits, oom_retries: list[dict[str, int]],
             resumed_from: Path | None) -> RunResult:
     """Load the best weights, evaluate on test, write eval.json, predictions, model/, status.json."""
-    a = s.accelerator
+    a = session.accelerator
     a.wait_for_everyone()
-    model = a.unwrap_model(s.model)
-    best = s.checkpoints / BEST_WEIGHTS
-    if p.best_epoch is not None and best.is_file():
+    model = a.unwrap_model(session.model)
+    best = session.checkpoints / BEST_WEIGHTS
+    if progress.best_epoch is not None and best.is_file():
         load_model(model, str(best))
-    probs = loop.predict_probs(s, s.test)
-    extra = _extra_figures(s, p, oom_retries, resumed_from)
-    result = RunResult(run_dir=s.writer.run_dir, method=s.config.method, model=s.config.model, metrics={},
-                       train_seconds=p.train_seconds, extra=extra)
+    probs = loop.predict_probs(session, session.test)
+    extra = _extra_figures(session, progress, oom_retries, resumed_from)
+    result = RunResult(run_dir=session.writer.run_dir, method=session.config.method,
+                       model=session.config.model, metrics={}, train_seconds=progress.train_seconds,
+                       extra=extra)
     if a.is_main_process:  # other processes return empty metrics; the run folder has them
-        result = _write_outputs(s, p, data, probs, extra)
+        result = _write_outputs(session, progress, data, probs, extra)
     a.wait_for_everyone()
     return result
 
 
-def _extra_figures(s: Session, p: Progress, oom_retries: list[dict[str, int]],
+def _extra_figures(session: Session, progress: Progress, oom_retries: list[dict[str, int]],
                    resumed_from: Path | None) -> dict[str, Any]:
-    steps_run = p.global_step
-    train_examples = min(steps_run, s.total_steps) * p.batch_size * s.accelerator.num_processes
+    steps_run = progress.global_step
+    train_examples = (min(steps_run, session.total_steps) * progress.batch_size
+                      * session.accelerator.num_processes)
     return {
-        "steps": steps_run, "epochs_run": len(p.history) or p.epoch, "best_epoch": p.best_epoch,
-        "best_val_accuracy": p.best_val_accuracy, "stopped_early": p.stopped_early, "final_loss": p.last_loss,
-        "batch_size": p.batch_size, "effective_batch_size": p.batch_size * s.accelerator.num_processes,
-        "num_processes": s.accelerator.num_processes, "device": str(s.accelerator.device),
-        "mixed_precision": s.accelerator.mixed_precision, "oom_retries": list(oom_retries),
-        "samples_per_s": train_examples / p.train_seconds if p.train_seconds > 0 else None,
-        "resumed_from": resumed_from.name if resumed_from else None, "history": p.history,
-        **memory_usage(s.accelerator.device),
+        "steps": steps_run, "epochs_run": len(progress.history) or progress.epoch,
+        "best_epoch": progress.best_epoch, "best_val_accuracy": progress.best_val_accuracy,
+        "stopped_early": progress.stopped_early, "final_loss": progress.last_loss,
+        "batch_size": progress.batch_size,
+        "effective_batch_size": progress.batch_size * session.accelerator.num_processes,
+        "num_processes": session.accelerator.num_processes, "device": str(session.accelerator.device),
+        "mixed_precision": session.accelerator.mixed_precision, "oom_retries": list(oom_retries),
+        "samples_per_s": train_examples / progress.train_seconds if progress.train_seconds > 0 else None,
+        "resumed_from": resumed_from.name if resumed_from else None, "history": progress.history,
+        **memory_usage(session.accelerator.device),
     }
 
 
-def _write_outputs(s: Session, p: Progress, data: DataSplits, probs: np.ndarray,
+def _write_outputs(session: Session, progress: Progress, data: DataSplits, probs: np.ndarray,
                    extra: dict[str, Any]) -> RunResult:
     """Model folder first, then eval.json, predictions.parquet and status.json (the shared finisher)."""
     from models.core.outputs import finish_classifier_run, write_label_names
 
-    model = fastpath.unwrap(s.accelerator.unwrap_model(s.model))
-    model_dir = save_final_model(model, s.tokenizer, s.writer.run_dir, lora=s.config.method == "lora")
+    model = fastpath.unwrap(session.accelerator.unwrap_model(session.model))
+    model_dir = save_final_model(model, session.tokenizer, session.writer.run_dir,
+                                 lora=session.config.method == "lora")
     write_label_names(model_dir, data.label_names)
-    return finish_classifier_run(s.writer, s.config, data, data.test, probs, model_name=s.config.model,
-                                 train_seconds=p.train_seconds, extra=extra)
+    return finish_classifier_run(session.writer, session.config, data, data.test, probs,
+                                 model_name=session.config.model, train_seconds=progress.train_seconds,
+                                 extra=extra)
 
 
 def save_final_model(model: torch.nn.Module, tokenizer: Any, run_dir: Path, *, lora: bool) -> Path:

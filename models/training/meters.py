@@ -74,10 +74,10 @@ class Clock:
         self.start_step = start_step
         self.session_start = self.mark = time.monotonic()
 
-    def bank(self, p: Progress) -> None:
-        """Add the seconds since the last bank to p.train_seconds."""
+    def bank(self, progress: Progress) -> None:
+        """Add the seconds since the last bank to progress.train_seconds."""
         now = time.monotonic()
-        p.train_seconds += now - self.mark
+        progress.train_seconds += now - self.mark
         self.mark = now
 
     def eta_s(self, step: int, total_steps: int) -> float:
@@ -94,22 +94,25 @@ def memory_usage(device: torch.device) -> dict[str, Any]:
     return {"memory_bytes": peak if sys.platform == "darwin" else peak * 1024, "memory_kind": "peak_rss"}
 
 
-def log_step(s: Session, p: Progress, meter: ThroughputMeter, batches_in_epoch: int, eta_s: float) -> None:
+def log_step(session: Session, progress: Progress, meter: ThroughputMeter, batches_in_epoch: int,
+             eta_s: float) -> None:
     """Read the meter into a step event (the main process writes it).
 
     Raises TrainingError when the loss is not finite.
     """
     figures = meter.read()
-    p.last_loss = figures["loss"]
+    progress.last_loss = figures["loss"]
     if not math.isfinite(figures["loss"]):
-        raise TrainingError(f"loss became {figures['loss']} at step {p.global_step}; lower learning_rate "
-                            f"(now {s.config.learning_rate}) or keep max_grad_norm > 0")
+        raise TrainingError(f"loss became {figures['loss']} at step {progress.global_step}; "
+                            f"lower learning_rate (now {session.config.learning_rate}) "
+                            "or keep max_grad_norm > 0")
     event = {
-        "kind": "step", "step": p.global_step, "epoch": round(p.epoch + p.batch_index / batches_in_epoch, 4),
-        "lr": s.scheduler.get_last_lr()[0], **figures, "eta_s": round(eta_s, 1),
-        **memory_usage(s.accelerator.device),
+        "kind": "step", "step": progress.global_step,
+        "epoch": round(progress.epoch + progress.batch_index / batches_in_epoch, 4),
+        "lr": session.scheduler.get_last_lr()[0], **figures, "eta_s": round(eta_s, 1),
+        **memory_usage(session.accelerator.device),
     }
-    log.info("step %d/%d loss %.4f lr %.2e %.1f samples/s eta %.0fs", p.global_step, s.total_steps,
-             figures["loss"], event["lr"], figures["samples_per_s"], eta_s)
-    if s.accelerator.is_main_process:
-        s.writer.event(**event)
+    log.info("step %d/%d loss %.4f lr %.2e %.1f samples/s eta %.0fs", progress.global_step,
+             session.total_steps, figures["loss"], event["lr"], figures["samples_per_s"], eta_s)
+    if session.accelerator.is_main_process:
+        session.writer.event(**event)
