@@ -1,1 +1,2 @@
-"""The test suite; its folders mirror the packages (models, analytics, pages), plus browser and integration."""
+"""The test suite; its folders mirror the packages (models, analytics, pages), plus browser and
+integration."""

@@ -45,13 +45,15 @@ class TrainConfig:
     """For user files: the column holding the text."""
     label_column: str | None = None
     """For user files: the column holding the label."""
-    # 4 epochs x batch 16 x lr 1e-4: MiniLM reaches 92.7% on BANKING77 in 8.1 min on 2 CPU cores (bench/train.py)
+    # 4 epochs x batch 16 x lr 1e-4: MiniLM reaches 92.7% on BANKING77 in 8.1 min on 2 CPU cores
+    # (bench/train.py)
     epochs: int = 4
     """Passes over the training split."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (overrides epochs when smaller); None for no cap."""
     learning_rate: float = 1e-4
-    """Peak AdamW learning rate (after warm-up); for linear_probe/classic the inverse L2 strength C is separate."""
+    """Peak AdamW learning rate (after warm-up); for linear_probe/classic the inverse L2 strength C is
+    separate."""
     batch_size: int = 16
     """Training examples per optimizer step (per process under DDP)."""
     eval_batch_size: int = 128
@@ -79,9 +81,10 @@ class TrainConfig:
     Skips the dense gradient and AdamW update of the token table every step (~8% of a CPU step for MiniLM,
     bench/train_step.py)."""
     attention_dropout: float | None = 0.0
-    """full only, BERT-family models: dropout on attention probabilities while training; None keeps the model's
-    own (0.1 for MiniLM/BERT). 0 by default: in a 4-epoch budget the model still underfits (validation accuracy
-    rises every epoch) and MiniLM on BANKING77 reached 92.7% with 0 against 91.9% with 0.1 (same seed)."""
+    """full only, BERT-family models: dropout on attention probabilities while training; None keeps the
+    model's own (0.1 for MiniLM/BERT). 0 by default: in a 4-epoch budget the model still underfits
+    (validation accuracy rises every epoch) and MiniLM on BANKING77 reached 92.7% with 0 against 91.9% with
+    0.1 (same seed)."""
     lora_r: int = 8
     """LoRA rank."""
     lora_alpha: int = 16
@@ -93,8 +96,8 @@ class TrainConfig:
     few_shot_k: int = 0
     """zero_shot only: examples per class put in the prompt (0 = zero-shot)."""
     eval_limit: int | None = None
-    """zero_shot only: score at most this many test examples (a seeded random subset, CPU time); None scores all.
-    eval.json records n_test_scored and n_test_total."""
+    """zero_shot only: score at most this many test examples (a seeded random subset, CPU time); None scores
+    all. eval.json records n_test_scored and n_test_total."""
     train_examples_per_class: int | None = None
     """Use at most this many training examples per class (learning curves); None uses all."""
     pii_scrub: bool = False
@@ -116,7 +119,8 @@ class TrainConfig:
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ConfigError(f"epochs must be a whole number of at least 1, got {self.epochs!r}")
         if self.epochs > 1000:
-            raise ConfigError(f"epochs={self.epochs} is absurd; use at most 1000 (early stopping ends runs sooner)")
+            raise ConfigError(f"epochs={self.epochs} is absurd; use at most 1000 "
+                              "(early stopping ends runs sooner)")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1 or None, got {self.max_steps}")
         _check_positive_finite("learning_rate", self.learning_rate, upper=1.0)
@@ -137,16 +141,20 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.lora_r < 1 or self.lora_alpha < 1:
-            raise ConfigError(f"lora_r and lora_alpha must be >= 1, got r={self.lora_r}, alpha={self.lora_alpha}")
+            raise ConfigError(f"lora_r and lora_alpha must be >= 1, "
+                              f"got r={self.lora_r}, alpha={self.lora_alpha}")
         if self.attention_dropout is not None and not (
                 math.isfinite(self.attention_dropout) and 0.0 <= self.attention_dropout < 1.0):
-            raise ConfigError(f"attention_dropout must be in [0, 1) or None (the model's own), got {self.attention_dropout}")
+            raise ConfigError(f"attention_dropout must be in [0, 1) or None (the model's own), "
+                              f"got {self.attention_dropout}")
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if self.eval_limit is not None and (not isinstance(self.eval_limit, int) or self.eval_limit < 1):
-            raise ConfigError(f"eval_limit must be a whole number >= 1 or None (score all), got {self.eval_limit!r}")
+            raise ConfigError(f"eval_limit must be a whole number >= 1 or None (score all), "
+                              f"got {self.eval_limit!r}")
         if self.train_examples_per_class is not None and self.train_examples_per_class < 1:
-            raise ConfigError(f"train_examples_per_class must be >= 1 or None, got {self.train_examples_per_class}")
+            raise ConfigError(f"train_examples_per_class must be >= 1 or None, "
+                              f"got {self.train_examples_per_class}")
         if not isinstance(self.log_every_steps, int) or self.log_every_steps < 1:
             raise ConfigError(f"log_every_steps must be a whole number >= 1, got {self.log_every_steps!r}")
         if self.num_threads is not None and self.num_threads < 1:
