@@ -27,8 +27,8 @@ from analytics.ingest.sniff import (
     better_delimiter,
     capped,
     decode,
-    detect_encoding,
     detect_text,
+    read_text,
     refuse,
     require_content,
     show_delimiter,
@@ -233,12 +233,7 @@ def read_json_lines(name: str, data: bytes, encoding: str | None = None) -> Json
 
     Raises ImportValidationError when the bytes cannot be decoded or hold only blank lines.
     """
-    warnings: list[str] = []
-    if not encoding:
-        encoding, note = detect_encoding(data)
-        warnings += [note] if note else []
-    text = decode(name, data, encoding)
-    require_content(name, text)
+    text, encoding, warnings = read_text(name, data, encoding)
     objects, lines, problems = json_objects(name, text)
     header = list(dict.fromkeys(key for obj in objects for key in obj))
     if objects and not header:

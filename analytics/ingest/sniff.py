@@ -255,17 +255,24 @@ def detect_text_settings(name: str, data: bytes, *, encoding: str | None = None,
     return detect_text(name, data, encoding, delimiter, has_header).settings
 
 
-def detect_text(name: str, data: bytes, encoding: str | None, delimiter: str | None,
-                has_header: bool | None) -> Detected:
-    """`detect_text_settings` keeping the decoded text and the records it parsed; raises as it does."""
-    if delimiter is not None:
-        check_delimiter(delimiter)
+def read_text(name: str, data: bytes, encoding: str | None) -> tuple[str, str, list[str]]:
+    """The text of file `name`: (text, encoding used, warnings). `encoding` None detects it (and says so
+    in a warning when unsure). Raises ImportValidationError when it cannot be decoded or is empty."""
     warnings: list[str] = []
     if not encoding:
         encoding, note = detect_encoding(data)
         warnings += [note] if note else []
     text = decode(name, data, encoding)
     require_content(name, text)
+    return text, encoding, warnings
+
+
+def detect_text(name: str, data: bytes, encoding: str | None, delimiter: str | None,
+                has_header: bool | None) -> Detected:
+    """`detect_text_settings` keeping the decoded text and the records it parsed; raises as it does."""
+    if delimiter is not None:
+        check_delimiter(delimiter)
+    text, encoding, warnings = read_text(name, data, encoding)
     delimiter = delimiter or detect_delimiter(text, name)
     quoting, note, quoted = _quoting(text, delimiter)
     warnings += [note] if note else []
