@@ -10,7 +10,7 @@ import pandas as pd
 
 from analytics.db import Transaction, Workspace, quote_ident
 from analytics.errors import ImportValidationError, InvalidNameError, QueryError, WorkspaceError
-from analytics.ingest.importer import ImportPlan, check_column_names, check_table_name, existing_table
+from analytics.ingest.importer import ImportPlan, check_column_names, check_table_name
 from analytics.ingest.sniff import base_name
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,12 @@ def import_table(ws: Workspace, table: str, frame: pd.DataFrame, source_file: st
     if frame.shape[1] == 0 or frame.shape[0] == 0 or column_problems:
         raise ImportValidationError(f"{source_file}: nothing to import into {table!r}",
                                     column_problems or [f"{source_file} has no rows or no columns"])
-    existing = existing_table(ws, table)
+    existing = None
     try:
         with ws.transaction() as tx:
+            # Looked up inside the write transaction: another session may have created the table since the
+            # checks above. Without `replace`, create_table_from_frame refuses a taken name.
+            existing = _existing_in(tx, table) if replace else None
             if existing:
                 tx.execute(f"drop table {quote_ident(existing)}", label=f"replacing table {existing}")
                 tx.execute("delete from imported_tables where table_name = ?", [existing],
@@ -61,6 +64,14 @@ def import_table(ws: Workspace, table: str, frame: pd.DataFrame, source_file: st
     log.info("imported %s into %s (%d rows)", source_file, table, len(frame))
     return ImportResult(table=table, row_count=len(frame), column_count=frame.shape[1],
                         replaced=existing is not None)
+
+
+def _existing_in(tx: Transaction, table: str) -> str | None:
+    """The table called `table` ignoring case, as the workspace spells it, seen from inside `tx`."""
+    found = tx.rows("select table_name from information_schema.tables where table_schema = 'main' "
+                    "and table_type = 'BASE TABLE' and lower(table_name) = lower(?)", [table],
+                    label=f"looking up table {table}")
+    return found[0][0] if found else None
 
 
 def _record_import(tx: Transaction, table: str, frame: pd.DataFrame, source_file: str,

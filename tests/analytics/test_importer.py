@@ -418,3 +418,34 @@ def test_decimal_commas_in_semicolon_files():
     assert any("decimal commas" in w for w in plan.warnings)
     _, comma = load("us.csv", b'name,amount\nx,"1,5"\n')  # in a comma file "1,5" stays text
     assert comma["amount"].tolist() == ["1,5"]
+
+
+def test_racing_imports_without_replace_never_replace_each_other(empty_ws: Workspace):
+    """Four threads import into one new name at once: exactly one creates it, the others are refused,
+    none of them drops the winner's table (the name is looked up inside the write transaction)."""
+    import threading
+
+    from analytics.ingest import write
+
+    for trial in range(12):
+        table, winners = f"race_{trial}", []
+
+        def attempt(index: int, table: str = table, winners: list = winners) -> None:
+            data = f"a,b\n{index},x\n".encode()
+            plan = sniff_file(f"f{index}.csv", data)
+            frame = parse_file(f"f{index}.csv", data, plan)
+            try:
+                result = write.import_table(empty_ws, table, frame, f"f{index}.csv", plan)
+            except InvalidNameError:
+                return
+            winners.append((index, result.replaced))
+
+        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(winners) == 1 and winners[0][1] is False, (trial, winners)
+        (winner, _), = winners
+        assert empty_ws.rows(f"select a from {table}") == [(winner,)]
+        assert empty_ws.scalar("select count(*) from imported_tables where table_name = ?", [table]) == 1
