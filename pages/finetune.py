@@ -33,9 +33,9 @@ STATE_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "fai
 FINISHED_SHOWN = 8
 LIVE_CHART_PX = 520
 LIVE_CHART_CONFIG = {"displayModeBar": False, "responsive": False}
+# Live curves are redrawn this often, in their own fragment: every Plotly redraw costs the browser CPU,
+# which on a small machine competes with the training job (measured with bench/jobs.py overhead).
 CURVE_REFRESH_S = 10.0
-"""Live curves are redrawn this often, in their own fragment: every Plotly redraw costs the browser CPU, which
-on a small machine competes with the training job (measured with bench/jobs.py overhead)."""
 HELP = field_docs(TrainConfig)
 DEFAULTS = forms.defaults()
 
