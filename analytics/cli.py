@@ -169,17 +169,7 @@ def cmd_import(ws: Workspace, args: argparse.Namespace) -> int:
 
 def describe_plan(plan: importer.ImportPlan) -> str:
     """One line of how the file will be read: 'Format CSV · Encoding utf-8 · Delimiter ',' · ...'."""
-    facts = [f"Format {plan.format.upper()}"]
-    if plan.encoding:
-        facts.append(f"Encoding {plan.encoding}")
-    if plan.delimiter:
-        facts.append(f"Delimiter {sniff.show_delimiter(plan.delimiter)}")
-    if plan.sheet:
-        facts.append(f"Sheet {plan.sheet}")
-    if plan.format in ("csv", "tsv", "xlsx"):
-        facts.append(f"Header row {'yes' if plan.has_header else 'no'}")
-    facts += [f"Rows {plan.row_count:,}", f"Columns {len(plan.columns)}"]
-    return " · ".join(facts)
+    return " · ".join(f"{label} {value}" for label, value in plan.facts())
 
 
 def cmd_sql(ws: Workspace, args: argparse.Namespace) -> int:

@@ -67,17 +67,7 @@ def _options(plan: importer.ImportPlan, key: str) -> None:
 
 
 def _describe(plan: importer.ImportPlan) -> None:
-    facts = [f"**Format** {plan.format.upper()}"]
-    if plan.encoding:
-        facts.append(f"**Encoding** {plan.encoding}")
-    if plan.delimiter:
-        facts.append(f"**Delimiter** {sniff.show_delimiter(plan.delimiter)}")
-    if plan.sheet:
-        facts.append(f"**Sheet** {plan.sheet}")
-    if plan.format in ("csv", "tsv", "xlsx"):
-        facts.append(f"**Header row** {'yes' if plan.has_header else 'no'}")
-    facts += [f"**Rows** {plan.row_count:,}", f"**Columns** {len(plan.columns)}"]
-    st.markdown(" · ".join(facts))
+    st.markdown(" · ".join(f"**{label}** {value}" for label, value in plan.facts()))
     for warning in plan.warnings:
         st.warning(warning, icon=":material/info:")
 

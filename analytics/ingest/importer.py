@@ -71,6 +71,20 @@ class ImportPlan:
     problems: tuple[str, ...]
     """Reasons the file cannot be imported as it is; `parse_file` raises on them."""
 
+    def facts(self) -> list[tuple[str, str]]:
+        """(label, value) of how the file will be read, for the Data page and the CLI:
+        Format, Encoding, Delimiter, Sheet, Header row, Rows, Columns (those that apply)."""
+        facts = [("Format", self.format.upper())]
+        if self.encoding:
+            facts.append(("Encoding", self.encoding))
+        if self.delimiter:
+            facts.append(("Delimiter", show_delimiter(self.delimiter)))
+        if self.sheet:
+            facts.append(("Sheet", self.sheet))
+        if self.format in TEXT_FORMATS or self.format == "xlsx":
+            facts.append(("Header row", "yes" if self.has_header else "no"))
+        return [*facts, ("Rows", f"{self.row_count:,}"), ("Columns", str(len(self.columns)))]
+
     @property
     def summary(self) -> str:
         """One line for the import catalog, e.g. "csv; utf-8; delimiter ','; header"."""
