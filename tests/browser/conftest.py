@@ -4,8 +4,6 @@ a fresh page per test."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,17 +14,12 @@ from tests.browser.driver import (
     ARTIFACTS,
     CHROMIUM_ARGS,
     CHROMIUM_CANDIDATES,
-    ROOT,
-    SERVER_START_S,
     STEP_MS,
     VIEWPORT,
     Console,
     Server,
-    free_port,
     missing,
-    server_env,
-    stop,
-    wait_healthy,
+    running_server,
 )
 
 
@@ -52,24 +45,8 @@ def chromium() -> str:
 @pytest.fixture(scope="session")
 def app_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app on a free loopback port, stopped (terminate, then kill) at the end of the session."""
-    tmp = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    log_path = tmp / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]
-    with log_path.open("wb") as log:
-        # Own session, so teardown can stop the server and anything it started, and nothing else.
-        process = subprocess.Popen(command, cwd=ROOT, env=server_env(tmp), stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, tmp=tmp)
-    try:
-        wait_healthy(server, SERVER_START_S)
+    with running_server(tmp_path_factory.mktemp("browser")) as server:
         yield server
-    finally:
-        stop(process)
 
 
 @pytest.fixture

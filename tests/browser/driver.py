@@ -8,8 +8,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,3 +182,24 @@ def no_exceptions(page, where: str) -> None:
         pytest.fail(f"{where}: the app shows an exception:\n{shown.first.inner_text()}", pytrace=False)
 
 
+@contextmanager
+def running_server(tmp: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`streamlit run app.py` on a free loopback port with its own folders under `tmp`; stopped (terminate,
+    then kill, the whole process group) on exit."""
+    port = free_port()
+    log_path = tmp / "streamlit.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    with log_path.open("wb") as log:
+        # Own session, so teardown can stop the server and anything it started, and nothing else.
+        process = subprocess.Popen(command, cwd=ROOT, env=env or server_env(tmp), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, tmp=tmp)
+    try:
+        wait_healthy(server, SERVER_START_S)
+        yield server
+    finally:
+        stop(process)

@@ -11,8 +11,6 @@ Run just this: .venv/bin/pytest -q tests/browser/test_concurrency.py
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,18 +20,16 @@ import pytest
 from tests.browser.driver import (
     ARTIFACTS,
     CHROMIUM_ARGS,
-    SERVER_START_S,
     STEP_MS,
     VIEWPORT,
     Console,
     Server,
-    free_port,
     no_exceptions,
+    running_server,
     see,
     server_env,
     settle,
     stop,
-    wait_healthy,
 )
 
 TABS = 5
@@ -54,22 +50,8 @@ def _csv(tab: int) -> str:
 @pytest.fixture
 def server(chromium: str, tmp_path: Path) -> Iterator[Server]:
     """A private app server for this test (its workspace is inspected after it stops)."""
-    port = free_port()
-    env = {**server_env(tmp_path), "STRATLAB_DEMO_EVENTS": "5000"}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    log_path = tmp_path / "streamlit.log"
-    root = Path(__file__).resolve().parents[2]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    running = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, tmp=tmp_path)
-    try:
-        wait_healthy(running, SERVER_START_S)
+    with running_server(tmp_path, {**server_env(tmp_path), "STRATLAB_DEMO_EVENTS": "5000"}) as running:
         yield running
-    finally:
-        stop(process)
 
 
 def _open_tabs(chromium_path: str, url: str, playwright) -> tuple[object, list, list[Console]]:
