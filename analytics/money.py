@@ -210,10 +210,11 @@ def format_ms(milliseconds: float | None, digits: int = 2) -> str:
     return format_duration(float(milliseconds) / 1000.0, digits)  # type: ignore[arg-type]
 
 
-def format_percent(fraction: float | None, digits: int = 1, signed: bool = False) -> str:
+def format_percent(fraction: float | None, digits: int = 1, signed: bool = False, fixed: bool = False) -> str:
     """A fraction as a percentage with `digits` decimals: 0.882 -> '88.2%', 1 -> '100%' (a trailing '.0'
-    is dropped), 0.00004 -> '0.004%' (tiny non-zero shares keep one significant digit instead of reading
-    0.0%); `signed` adds '+' to positive values (changes: '+3.1%')."""
+    is dropped unless `fixed`: accuracies in a column read 97.0%, 88.2%), 0.00004 -> '0.004%' (tiny non-zero
+    shares keep one significant digit instead of reading 0.0%); `signed` adds '+' to positive values
+    (changes: '+3.1%')."""
     if digits < 0:
         raise ValueError(f"digits must be at least 0, got {digits}")
     if not _finite(fraction):
@@ -227,7 +228,7 @@ def format_percent(fraction: float | None, digits: int = 1, signed: bool = False
         text = _significant(float(f"{size:.0e}"), 1)
     else:
         text = f"{size:,.{digits}f}"
-        if "." in text:
+        if "." in text and not fixed:
             text = text.rstrip("0").rstrip(".")
     return f"{sign}{text}%"
 

@@ -136,7 +136,8 @@ def test_format_ms(milliseconds, text) -> None:
 @pytest.mark.parametrize("fraction, kwargs, text", [
     (0.882, {}, "88.2%"), (1.0, {}, "100%"), (0.5, {}, "50%"), (0.00004, {}, "0.004%"), (0, {}, "0%"),
     (-0.031, {}, "-3.1%"), (0.031, {"signed": True}, "+3.1%"), (0.8823, {"digits": 2}, "88.23%"),
-    (0.8829, {"digits": 0}, "88%"), (12.5, {}, "1,250%"),
+    (0.8829, {"digits": 0}, "88%"), (12.5, {}, "1,250%"), (0.97, {"fixed": True}, "97.0%"),
+    (1.0, {"fixed": True, "digits": 2}, "100.00%"), (0.00004, {"fixed": True}, "0.004%"),
 ])
 def test_format_percent(fraction, kwargs, text) -> None:
     assert format_percent(fraction, **kwargs) == text
