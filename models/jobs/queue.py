@@ -65,7 +65,12 @@ except ImportError:  # pragma: no cover - Windows: one app process, a thread loc
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-KINDS = ("train", "evaluate", "bench")
+SUBMIT_KINDS = ("train", "evaluate", "bench")
+"""Kinds `submit` accepts; measure jobs are queued by models.jobs.measure.submit_measure."""
+MEASURE_KIND = "measure"
+"""An exclusive step: the scheduler starts it only when no other job runs, and starts nothing while it runs
+(models.jobs.scheduler.pick_starts)."""
+KINDS = (*SUBMIT_KINDS, MEASURE_KIND)
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "cancelled"}),
@@ -299,8 +304,9 @@ def submit(config: TrainConfig | Mapping[str, Any], kind: str = "train", jobs_di
     The job starts at the next `tick()`. Ids are unique even for simultaneous submits (exclusive mkdir).
     """
     config = _validated_config(config)
-    if kind not in KINDS:
-        raise ConfigError(f"job kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    if kind not in SUBMIT_KINDS:
+        raise ConfigError(f"job kind must be one of {', '.join(SUBMIT_KINDS)}; got {kind!r} "
+                          "(measure jobs: models.jobs.measure.submit_measure)")
     config = config.replace(runs_dir=str(Path(config.runs_dir).expanduser().resolve()))
     root = resolve_jobs_dir(jobs_dir)
     created = datetime.now(timezone.utc)
@@ -522,27 +528,43 @@ def _child_env(job_id: str, gpus: list[int]) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------ scheduler
 
 
-def tick(jobs_dir: Path | str | None = None, *, max_jobs: int | None = None) -> list[JobInfo]:
-    """Refresh running jobs, then start queued ones (oldest first) up to the concurrency limit.
+def tick(jobs_dir: Path | str | None = None, *, max_jobs: int | None = None,
+         finished: Path | None = None) -> list[JobInfo]:
+    """Refresh running jobs, then start queued ones up to the concurrency limit (models.jobs.scheduler:
+    measure jobs first and alone, then the others oldest first).
 
     Running jobs whose process ended take the state in exit.json (or the run's status.json); a process that
     vanished without either becomes `interrupted`. Safe to call from many threads and processes at once.
+    finished: the job folder of the calling process itself, which has just written its exit.json and hands
+    its slot on (models.jobs.runner); its state is settled from exit.json although the process still lives.
     Returns list_jobs() afterwards.
     """
+    from models.jobs.scheduler import pick_starts
+
     root = resolve_jobs_dir(jobs_dir)
     limit = max_jobs or max_concurrent_jobs()
     with _locked(root):
+        if finished is not None:
+            _settle_own(Path(finished))
         infos = list_jobs(root)
         for info in infos:
             if info.state == "running":
                 _refresh(info.job_dir)
         infos = list_jobs(root)
         running = [i for i in infos if i.state == "running"]
-        queued = sorted((i for i in infos if i.state == "queued"), key=lambda i: (i.created_at, i.job_id))
-        for info in queued[: max(0, limit - len(running))]:
+        queued = [i for i in infos if i.state == "queued"]
+        for info in pick_starts(running, queued, limit):
             _start(info.job_dir, _free_gpus(running))
             running = [i for i in list_jobs(root) if i.state == "running"]
     return list_jobs(root)
+
+
+def _settle_own(job_dir: Path) -> None:
+    """The calling job process's own final state from its exit.json (call with the lock held)."""
+    state = (_read(job_dir / "state.json") or {}).get("state")
+    exit_info = _read(job_dir / "exit.json")
+    if state == "running" and exit_info and exit_info.get("state") in FINAL_STATES:
+        transition(job_dir, exit_info["state"], finished_at=_now(), error=exit_info.get("error"))
 
 
 def _refresh(job_dir: Path) -> None:
@@ -565,7 +587,9 @@ def _outcome(job_dir: Path, state: dict[str, Any]) -> tuple[str, str | None]:
     if exit_info and exit_info.get("state") in FINAL_STATES:
         return exit_info["state"], exit_info.get("error")
     job = _read(job_dir / "job.json") or {}
-    status = _read(Path(job["config"]["runs_dir"]) / job["run_id"] / STATUS_FILE) if job else None
+    measuring = job.get("kind") == MEASURE_KIND  # the run's status.json is the training's, not this job's
+    status = _read(Path(job["config"]["runs_dir"]) / job["run_id"] / STATUS_FILE) if job and not measuring \
+        else None
     if status and status.get("state") in FINAL_STATES:
         return status["state"], status.get("error")
     if state.get("cancel_requested"):
@@ -584,9 +608,16 @@ def _free_gpus(running: list[JobInfo]) -> list[int]:
 
 
 def _start(job_dir: Path, gpus: list[int]) -> None:
-    """Launch the job's process detached (new session, output to log.txt) and record pid.json."""
+    """Launch the job's process detached (new session, output to log.txt) and record pid.json.
+
+    job.json keeps the scheduler's own CUDA_VISIBLE_DEVICES ('scheduler_cuda_visible_devices'), so that the
+    job process, which sees only its own GPUs, can schedule the next jobs over all of them when it ends.
+    """
     job = _read(job_dir / "job.json") or {}
     job["attempts"] = int(job.get("attempts", 0)) + 1
+    job["scheduler_cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if job.get("kind") == MEASURE_KIND:
+        gpus = gpus[:1]  # one process on one device: a measurement never runs under DDP
     write_json_atomic(job_dir / "job.json", job)
     command = build_command(job_dir, num_processes=max(1, len(gpus)),
                             main_process_port=29500 + (gpus[0] if gpus else 0))

@@ -1,7 +1,8 @@
 """inference.json after every succeeded run: measured latency/throughput, token counts; never fails a run.
 
-train() itself does not benchmark: the job runner and `python -m models train` call
-models.serving.benchmark_record.record_after_training once train() has returned, as `train_then_record` does.
+train() itself does not benchmark: `python -m models train` calls
+models.serving.benchmark_record.record_after_training once train() has returned, as `train_then_record` does;
+in the queue the job runner queues a measure job (models.jobs.measure) instead.
 """
 
 from __future__ import annotations
@@ -82,25 +83,36 @@ def test_train_itself_leaves_the_benchmark_to_its_callers(tmp_path: Path,
 
 
 @pytest.mark.parametrize("state", ["succeeded", "failed"])
-def test_the_job_runner_records_the_benchmark_of_a_succeeded_run(tmp_path: Path,
+def test_the_job_runner_queues_a_measure_job_for_a_succeeded_run(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  state: str) -> None:
-    from models.jobs import runner
+    """In the queue the benchmark is not timed inside the training job: a measure job is queued instead."""
+    from models.jobs import queue, runner
     from models.serving import benchmark_record
 
-    config = TrainConfig(method="classic", runs_dir=str(tmp_path), run_name="job")
+    config = TrainConfig(method="classic", runs_dir=str(tmp_path / "runs"), run_name="job")
     recorded: list[Path] = []
 
     def fake_train(config: TrainConfig, *, resume: bool, run_id: str) -> RunResult:
-        return RunResult(run_dir=tmp_path / run_id, method="classic", model="tfidf", metrics={},
+        run_dir = tmp_path / "runs" / run_id
+        (run_dir / "model").mkdir(parents=True)
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
+        (run_dir / "status.json").write_text(json.dumps({"state": state}))
+        return RunResult(run_dir=run_dir, method="classic", model="tfidf", metrics={},
                          train_seconds=0.1, state=state)
 
     monkeypatch.setattr(runner, "train_function", lambda: fake_train)
     monkeypatch.setattr(benchmark_record, "record_after_training",
                         lambda run_dir, *args, **kwargs: recorded.append(run_dir))
     job = {"kind": "train", "config": config.to_dict(), "run_id": "job", "resume": False}
-    assert runner.run_train_job(job) == state
-    assert recorded == ([tmp_path / "job"] if state == "succeeded" else [])
+    assert runner.run_train_job(job, tmp_path / "jobs") == state
+    assert recorded == []
+    queued = queue.list_jobs(tmp_path / "jobs")
+    if state == "succeeded":
+        assert [(j.kind, j.state, j.run_id) for j in queued] == [("measure", "queued", "job")]
+        assert json.loads((queued[0].job_dir / "job.json").read_text())["reason"] == "after training"
+    else:
+        assert queued == []
 
 
 def test_ingest_attaches_an_inference_record_that_lands_late(tmp_path: Path, empty_ws, monkeypatch) -> None:
