@@ -5,6 +5,7 @@ and page helpers that wait for Streamlit to settle (helpers, not tests; fixtures
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,13 +32,27 @@ STEP_MS = 60_000
 """Milliseconds allowed for any one page element to appear (CI machines are slow and shared)."""
 VIEWPORT = {"width": 1400, "height": 900}
 
-# Console errors that are not the app's fault, and why they are ignored (everything seen is written to
-# test-artifacts/browser/console.txt). Only this was seen in Chromium 156 / Streamlit 1.67:
-BENIGN_CONSOLE = (
-    # The tab icon: app.py's page_icon=":material/insights:" makes the browser fetch the icon's SVG from
-    # fonts.gstatic.com, unreachable offline (CI, sandboxes). Nothing on the page depends on it.
-    "fonts.gstatic.com/s/i/short-term/release/materialsymbols",
+# Console errors allowed in every browser test, each with its reason (everything seen is written to
+# test-artifacts/browser/console.txt). Nothing else is allowed.
+ALLOWED_CONSOLE = (
+    # Streamlit's frontend, loaded at a page URL such as /compare (a reload, a link), probes the server at
+    # the page's own path first (/compare/_stcore/health and /compare/_stcore/host-config), then at the
+    # root, which answers. The server answers 404 to those page-relative paths on purpose (Streamlit 1.67,
+    # web/server/starlette/starlette_static_routes.py, _RESERVED_STATIC_PATH_SUFFIXES) so that the probe
+    # moves on, and Chromium logs each 404 as a console error. Upstream, open:
+    # https://github.com/streamlit/streamlit/issues/7074 . No server or client option changes it (the
+    # probe list comes from the page URL unless the host page sets window.__streamlit.BACKEND_BASE_URL
+    # before Streamlit's bundle loads, which a `streamlit run` app cannot do). Allowed: exactly these two
+    # paths, one segment below the root, answered 404.
+    re.compile(r"^error: Failed to load resource: the server responded with a status of 404 \(Not Found\) "
+               r"\[https?://[^/\s]+/[\w-]+/_stcore/(health|host-config)\]$"),
 )
+
+
+def allowed_console(line: str) -> bool:
+    """Whether a console line as Console records it ('<kind>: <text> [<url>]') is in ALLOWED_CONSOLE."""
+    return any(pattern.match(line) for pattern in ALLOWED_CONSOLE)
+
 
 SAMPLE_CSV = (
     "account,region,seats,mrr_usd\n"
@@ -123,17 +138,17 @@ def stop(process: subprocess.Popen) -> None:
 # -- the browser ---------------------------------------------------------------------------------------
 @dataclass
 class Console:
-    """Browser console errors and uncaught page errors, minus known benign noise."""
+    """Browser console errors and uncaught page errors, minus ALLOWED_CONSOLE."""
 
     errors: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     everything: list[str] = field(default_factory=list)
 
     def record(self, kind: str, text: str) -> None:
-        self.everything.append(f"{kind}: {text}")
+        line = f"{kind}: {text}"
+        self.everything.append(line)
         if kind in ("error", "pageerror"):
-            benign = any(b in text for b in BENIGN_CONSOLE)
-            (self.ignored if benign else self.errors).append(f"{kind}: {text}")
+            (self.ignored if allowed_console(line) else self.errors).append(line)
 
 
 # -- page helpers --------------------------------------------------------------------------------------
