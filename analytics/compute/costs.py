@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import CostInputError
+from analytics.money import format_count, format_number, format_percent
 
 SECONDS_PER_HOUR = 3600.0
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
@@ -52,9 +53,10 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False, upper: 
         raise CostInputError(f"{name} must be a finite number, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "more than zero"
-        raise CostInputError(f"{name} must be {bound}, got {number:g}")
+        raise CostInputError(f"{name} must be {bound}, got {format_number(number, 4)}")
     if upper is not None and number > upper:
-        raise CostInputError(f"{name}={number:g} is implausibly large (above {upper:g}); check the unit")
+        raise CostInputError(f"{name} = {format_number(number, 4)} is implausibly large (above "
+                             f"{format_number(upper, 4)}); check the unit")
     return number
 
 
@@ -141,7 +143,8 @@ def projected_throughput_per_s(params: float, tokens_per_request: float, peak_fl
     peak = check_positive("peak FLOP/s", peak_flops)
     util = check_positive("utilisation", utilisation, upper=1.0)
     compute = peak * util / (2.0 * n * tokens)
-    basis = f"compute-bound: {peak:.3g} FLOP/s x {util:.0%} / (2 x {n:.3g} params x {tokens:g} tokens)"
+    basis = (f"compute-bound: {format_count(peak / 1e12)} TFLOP/s peak x {format_percent(util)} / (2 x "
+             f"{format_count(n, compact=True)} parameters x {format_number(tokens)} tokens)")
     value = compute
     if bandwidth_bytes_per_s:
         bw = check_positive("memory bandwidth (bytes/s)", bandwidth_bytes_per_s)
@@ -149,7 +152,8 @@ def projected_throughput_per_s(params: float, tokens_per_request: float, peak_fl
         if memory < compute:
             value = memory
             basis = (f"bandwidth-bound: batch {batch_size} / "
-                     f"({n:.3g} params x {bytes_per_param:g} B / {bw:.3g} B/s)")
+                     f"({format_count(n, compact=True)} parameters x {format_number(bytes_per_param)} "
+                     f"bytes / {format_count(bw / 1e9)} GB/s)")
     return Figure(value=value, unit="requests_per_s", kind="estimate", basis=basis)
 
 

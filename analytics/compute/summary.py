@@ -28,6 +28,17 @@ class WorkspaceSummary:
     last_event: str | None
     """Latest event date (ISO), None when there are no events."""
 
+    @property
+    def user_tables(self) -> pd.DataFrame:
+        """Tables holding the user's data (sample, imported or made with SQL), largest first."""
+        shown = self.tables[self.tables["owner"] != "app"]
+        return shown.sort_values(["rows", "table"], ascending=[False, True]).reset_index(drop=True)
+
+    @property
+    def app_tables(self) -> pd.DataFrame:
+        """Tables Strategy Lab keeps for itself (runs, jobs, prices, migrations...), by name."""
+        return self.tables[self.tables["owner"] == "app"].sort_values("table").reset_index(drop=True)
+
 
 SAMPLE_TABLES = frozenset({"market_segments", "competitors", "plans", "accounts", "users", "events"})
 

@@ -55,7 +55,7 @@ def test_self_hosted_dollars_match_hand_computation(filled) -> None:
     assert classic["total_usd"] == pytest.approx(36 / 3600 * CPU_2 + 12 * per_1k * 1000, rel=1e-12)
     assert classic["total_usd"] == pytest.approx(0.4840583333, rel=1e-9)
     assert classic["price_label"] == "CPU 2 vCPU (Graviton3) · AWS c7g.large us-east-1"
-    assert "1,000.0 requests/s measured x 50% utilisation" in classic["cost_basis"]
+    assert "1,000 requests/s measured x 50% utilisation" in classic["cost_basis"]
     assert classic["accuracy_basis"].startswith("measured on 100 test texts of banking77, run r-classic")
     full = row(board, "run:r-full")
     assert full["cost_per_1k_usd"] == pytest.approx(CPU_2 / 3600 / 50 * 1000, rel=1e-12)
@@ -312,12 +312,50 @@ def test_migration_005_keeps_candidates_and_lets_prices_change(tmp_path, monkeyp
         ws.close()
 
 
-def test_a_busy_benchmark_is_flagged(filled) -> None:
+def test_a_busy_benchmark_gets_one_note_and_a_remeasure_entry_not_a_flag(filled) -> None:
     insert_run(filled, "r-busy", method="linear_probe", model="all-MiniLM-L6-v2", accuracy=0.88, n_test=100,
                train_seconds=100, throughput_per_s=24.5, p50_ms=320, inference_load_average=10.5,
                inference_cpu_count=2)
     board = leaderboard(filled, settings())
     busy = row(board, "run:r-busy")
     assert busy["latency_basis"].endswith("; machine busy while measured (load 10.5 on 2 cores)")
-    assert busy["flag"].startswith("machine busy while measured (load 10.5 on 2 cores): its throughput")
-    assert math.isfinite(busy["cost_per_1k_usd"])  # still priced: flagged, not hidden
+    assert busy["measure_note"] == "machine busy while measured (load 10.5 on 2 cores)"
+    assert busy["flag"] == "" and not any("busy" in f for f in board.flags)  # a note, not a warning box
+    assert [(r.key, r.run_id) for r in board.remeasure] == [("run:r-busy", "r-busy")]
+    assert math.isfinite(busy["cost_per_1k_usd"])  # still priced: noted, not hidden
+    assert row(board, "run:r-full")["measure_note"] == ""  # an idle measurement says nothing
+
+
+@pytest.mark.parametrize("fields, note", [
+    # the robust measurement's own verdict wins over the load average
+    ({"busy": False, "p50_spread": 0.04, "throughput_spread": 0.03, "inference_load_average": 3.0}, ""),
+    ({"busy": True, "p50_spread": 0.04, "throughput_spread": 0.03, "inference_load_average": 3.0},
+     "machine busy while measured (load 3 on 2 cores)"),
+    ({"busy": False, "p50_spread": 0.31, "throughput_spread": 0.03}, "p50 varied ±31% between repeats"),
+    ({"busy": False, "p50_spread": 0.05, "throughput_spread": 0.12},
+     "throughput varied ±12% between repeats"),
+    # older benchmarks: load above the core count
+    ({"inference_load_average": 2.5}, "machine busy while measured (load 2.5 on 2 cores)"),
+    ({"inference_load_average": 1.5}, ""),
+])
+def test_measurement_note_only_when_the_measurement_is_unreliable(fields, note) -> None:
+    from analytics.compute.compare.leaderboard import measurement_note
+
+    run = {"inference_cpu_count": 2, **fields}
+    assert measurement_note(run, fields.get("p50_spread", math.nan),
+                            fields.get("throughput_spread", math.nan)) == note
+
+
+def test_robust_figures_read_through_from_new_runs_columns(filled) -> None:
+    """Columns a later migration adds to runs (spreads, repeats, busy) reach the leaderboard: compare_runs
+    selects every runs column."""
+    with filled.transaction() as tx:
+        for column, kind in (("p50_spread", "double"), ("throughput_spread", "double"),
+                             ("repeats", "integer")):
+            tx.execute(f"alter table runs add column if not exists {column} {kind}")
+    insert_run(filled, "r-robust", method="linear_probe", model="all-MiniLM-L6-v2", accuracy=0.88,
+               n_test=100, train_seconds=100, throughput_per_s=240, p50_ms=12, p50_spread=0.04,
+               throughput_spread=0.02, repeats=5)
+    robust = row(leaderboard(filled, settings()), "run:r-robust")
+    assert robust["p50_spread"] == pytest.approx(0.04)
+    assert "(±4% p50, ±2% throughput over 5 repeats)" in robust["latency_basis"]

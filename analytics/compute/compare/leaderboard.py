@@ -17,14 +17,43 @@ from analytics.compute.stats import wilson_interval
 from analytics.db import Workspace
 from analytics.errors import CostInputError
 from analytics.ingest.prices import price_table
-from analytics.money import format_usd
+from analytics.money import (
+    format_count,
+    format_duration,
+    format_ms,
+    format_number,
+    format_percent,
+    format_spread,
+    format_usd,
+    format_usd_per_requests,
+    usd_per_requests_unit,
+)
 
 MONTHS = 12
 HOURS_PER_MONTH = 24.0 * costs.DAYS_PER_MONTH
+DEFAULT_REQUESTS_PER_MONTH = 1_000_000
+"""The volume the Compare page starts at: about 33,000 classified texts a day, a small product in
+production. At 100,000 a month a CPU-hosted classifier and an API both cost pocket change and the comparison
+reads $0.02 against $4; at a million the gap is dollars against tens of dollars a month."""
+P50_SPREAD_LIMIT = 0.15
+"""A p50 whose repeats spread more than this (relative) is not a figure to decide on (issue goal: ±15%)."""
+THROUGHPUT_SPREAD_LIMIT = 0.10
+"""The same for throughput (issue goal: ±10%)."""
 
 
+@dataclass(frozen=True)
+class Remeasure:
+    """A run whose latency/throughput measurement is not reliable, and why (the page offers a re-measure)."""
 
-
+    key: str
+    """Leaderboard key ('run:<run_id>')."""
+    run_id: str
+    """The run folder's name under the runs directory."""
+    candidate: str
+    """The candidate's display name."""
+    reason: str
+    """What makes the measurement unreliable, in words ('machine busy while measured (load 10.5 on 2
+    cores)')."""
 @dataclass(frozen=True)
 class CompareSettings:
     """What the user decides on the Compare page; every leaderboard number depends only on these and the
@@ -67,6 +96,17 @@ class Leaderboard:
     """The settings the table was computed with."""
     hardware_prices: dict[str, int | None] = field(default_factory=dict)
     """Hardware name -> price_id actually used (None: no price)."""
+    remeasure: tuple[Remeasure, ...] = ()
+    """Runs whose latency and throughput were measured unreliably (busy machine, wide spread between
+    repeats); their figures stay in the table with a note, not among the flags."""
+    price_ids: tuple[int, ...] = ()
+    """Catalog rows the table's dollars come from (pricing.prices_used lists them with their dates)."""
+
+    @property
+    def unit(self) -> tuple[int, str]:
+        """(requests, label) the unit costs read in: per 1k requests, or per 1M when per 1k would be below a
+        cent for the cheapest candidate (analytics.money.usd_per_requests_unit)."""
+        return usd_per_requests_unit(self.table["cost_per_1k_usd"].astype(float) / 1000.0)
 
     @property
     def priced(self) -> pd.DataFrame:
@@ -79,7 +119,8 @@ LEADERBOARD_COLUMNS = (
     "macro_f1", "n_eval", "p50_ms", "p95_ms", "throughput_per_s", "hardware", "price_label",
     "cost_per_1k_usd", "training_usd", "monthly_usd", "total_usd", "on_frontier",
     "train_examples_per_class", "n_classes", "model_params", "tokens_per_request", "accuracy_basis",
-    "latency_basis", "cost_basis", "training_basis", "flag",
+    "latency_basis", "cost_basis", "training_basis", "flag", "run_id", "p50_spread", "throughput_spread",
+    "measure_note",
 )
 
 
@@ -102,9 +143,12 @@ def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
     table = _mark_frontier(table)
     flags = tuple(f"{r.candidate}: {r.flag}" for r in table.itertuples() if r.flag)
     flags += _eval_set_flags(runs)
+    remeasure = tuple(Remeasure(r.key, str(r.run_id), r.candidate, r.measure_note)
+                      for r in table.itertuples() if r.measure_note)
     used = sorted({int(p) for p in hw_prices.values() if p is not None} | set(apis["price_id"].astype(int)))
     return Leaderboard(table=table, flags=flags, assumptions=_assumptions(settings, catalog, used, tokens),
-                       settings=settings, hardware_prices=hw_prices)
+                       settings=settings, hardware_prices=hw_prices, remeasure=remeasure,
+                       price_ids=tuple(used))
 
 
 def _candidate_name(run: Mapping[str, object]) -> str:
@@ -128,9 +172,10 @@ def _run_row(run: dict[str, object], catalog: pd.DataFrame, hw_prices: dict[str,
         row["accuracy_ci_low"], row["accuracy_ci_high"] = wilson_interval(row["accuracy"] * n, n)
     total = run.get("n_test_total")
     larger = total and not pd.isna(total) and int(total) > n
-    subset = f" (a {n}-text subset of {int(total)})" if larger else ""
-    row["accuracy_basis"] = (f"measured on {n} test texts{subset} of {run['dataset']}, run {run['run_id']}, "
-                             f"{as_of_day(run['finished_at'])}")
+    subset = f" (a {format_count(n)}-text subset of {format_count(total)})" if larger else ""
+    row["run_id"] = str(run["run_id"])
+    row["accuracy_basis"] = (f"measured on {format_count(n)} test texts{subset} of {run['dataset']}, run "
+                             f"{run['run_id']}, {as_of_day(run['finished_at'])}")
     hardware = run["inference_hardware"] if isinstance(run["inference_hardware"], str) else run["hardware"]
     row["hardware"] = hardware
     flags: list[str] = []
@@ -143,9 +188,10 @@ def _run_row(run: dict[str, object], catalog: pd.DataFrame, hw_prices: dict[str,
 def _empty_row(key: str, name: str, kind: str, run: Mapping[str, object] | None) -> dict[str, object]:
     row: dict[str, object] = dict.fromkeys(LEADERBOARD_COLUMNS, None)
     nan_columns = ("accuracy_ci_low", "accuracy_ci_high", "macro_f1", "p50_ms", "p95_ms", "throughput_per_s",
-                   "cost_per_1k_usd", "training_usd", "monthly_usd", "total_usd")
+                   "cost_per_1k_usd", "training_usd", "monthly_usd", "total_usd", "p50_spread",
+                   "throughput_spread")
     row.update(dict.fromkeys(nan_columns, math.nan), key=key, candidate=name, kind=kind, on_frontier=False,
-               flag="")
+               flag="", measure_note="")
     if run is not None:
         row.update(method=run["method"], model=run["model"], train_examples_per_class=_per_class(run),
                    n_classes=_float(run.get("num_labels")), model_params=_float(run.get("model_params")),
@@ -162,6 +208,16 @@ def _float(value: object) -> float:
     return math.nan if value is None or pd.isna(value) else float(value)
 
 
+def _first(run: Mapping[str, object], *names: str) -> object:
+    """The first of `names` present and not missing in `run` (column names of the robust-measurement
+    migration, with or without an 'inference_' prefix), else None."""
+    for name in names:
+        value = run.get(name)
+        if value is not None and not (isinstance(value, float) and math.isnan(value)) and value is not pd.NA:
+            return value
+    return None
+
+
 def _fill_latency(row: dict[str, object], run: Mapping[str, object], flags: list[str]) -> None:
     if pd.isna(run["throughput_per_s"]):
         flags.append("no inference benchmark yet, so no measured throughput or latency (inference.json is "
@@ -170,16 +226,45 @@ def _fill_latency(row: dict[str, object], run: Mapping[str, object], flags: list
         row["latency_basis"] = "not measured"
         return
     row.update(p50_ms=_float(run["p50_ms"]), p95_ms=_float(run["p95_ms"]),
-               throughput_per_s=float(run["throughput_per_s"]))
+               throughput_per_s=float(run["throughput_per_s"]),
+               p50_spread=_float(_first(run, "p50_spread", "inference_p50_spread")),
+               throughput_spread=_float(_first(run, "throughput_spread", "inference_throughput_spread")))
+    repeats = _first(run, "repeats", "inference_repeats")
+    spread = (f" ({format_spread(row['p50_spread'])} p50, {format_spread(row['throughput_spread'])} "
+              f"throughput over {format_count(repeats)} repeats)") if repeats is not None else ""
     row["latency_basis"] = (f"measured on {row['hardware']}, {as_of_day(run['inference_measured_at'])}: "
-                            f"single request p50 {row['p50_ms']:.1f} ms / p95 {row['p95_ms']:.1f} ms; "
-                            f"batched {row['throughput_per_s']:,.1f} requests/s")
+                            f"single request p50 {format_ms(row['p50_ms'])} / p95 "
+                            f"{format_ms(row['p95_ms'])}; "
+                            f"batched {format_number(row['throughput_per_s'])} requests/s{spread}")
+    note = measurement_note(run, row["p50_spread"], row["throughput_spread"])
+    if note:
+        row["latency_basis"] += f"; {note}"
+        row["measure_note"] = note
+
+
+def measurement_note(run: Mapping[str, object], p50_spread: float = math.nan,
+                     throughput_spread: float = math.nan) -> str:
+    """Why a run's latency and throughput are not figures to decide on, or '' when they are.
+
+    With the robust measurement (a `busy` mark and spreads between repeats): busy, or a p50 spread above
+    P50_SPREAD_LIMIT, or a throughput spread above THROUGHPUT_SPREAD_LIMIT. For older benchmarks without
+    those: the 1-minute load average above the core count.
+    """
+    busy = _first(run, "busy", "inference_busy")
     load, cpus = _float(run.get("inference_load_average")), _float(run.get("inference_cpu_count"))
-    if math.isfinite(load) and math.isfinite(cpus) and load > cpus:
-        busy = f"machine busy while measured (load {load:.1f} on {cpus:.0f} cores)"
-        row["latency_basis"] += f"; {busy}"
-        flags.append(f"{busy}: its throughput and latency read worse than the hardware is; re-measure on an "
-                     f"idle machine before deciding on cost")
+    load_text = (f" (load {format_number(load)} on {format_count(cpus)} cores)"
+                 if math.isfinite(load) and math.isfinite(cpus) else "")
+    reasons = []
+    if busy is not None or math.isfinite(p50_spread) or math.isfinite(throughput_spread):
+        if busy is not None and bool(busy):
+            reasons.append(f"machine busy while measured{load_text}")
+        if math.isfinite(p50_spread) and p50_spread > P50_SPREAD_LIMIT:
+            reasons.append(f"p50 varied {format_spread(p50_spread)} between repeats")
+        if math.isfinite(throughput_spread) and throughput_spread > THROUGHPUT_SPREAD_LIMIT:
+            reasons.append(f"throughput varied {format_spread(throughput_spread)} between repeats")
+    elif math.isfinite(load) and math.isfinite(cpus) and load > cpus:
+        reasons.append(f"machine busy while measured{load_text}")
+    return "; ".join(reasons)
 
 
 def _fill_self_hosted_cost(row: dict[str, object], run: Mapping[str, object], catalog: pd.DataFrame,
@@ -198,14 +283,15 @@ def _fill_self_hosted_cost(row: dict[str, object], run: Mapping[str, object], ca
             per_1k = costs.cost_per_1k_requests_usd(row["throughput_per_s"], float(price["hourly_usd"]),
                                                     settings.utilisation)
             row["cost_per_1k_usd"] = per_1k
-            row["cost_basis"] = (f"{price_basis(price)} / ({row['throughput_per_s']:,.1f} requests/s "
-                                 f"measured x {settings.utilisation:.0%} utilisation) x 1000 = "
-                                 f"{format_usd(per_1k)} per 1k")
+            row["cost_basis"] = (f"{price_basis(price)} / ({format_number(row['throughput_per_s'])} "
+                                 f"requests/s measured x {format_percent(settings.utilisation)} "
+                                 f"utilisation) = "
+                                 f"{format_usd_per_requests(per_1k / 1000.0)}")
     if train_price_id is not None and train_price_id in catalog.index and not pd.isna(run["train_seconds"]):
         train_price = catalog.loc[train_price_id]
         row["training_usd"] = costs.training_cost_usd(float(run["train_seconds"]),
                                                       float(train_price["hourly_usd"]))
-        row["training_basis"] = (f"{float(run['train_seconds']):,.1f} s measured on {train_hw} x "
+        row["training_basis"] = (f"{format_duration(float(run['train_seconds']))} measured on {train_hw} x "
                                  f"{price_basis(train_price)} = {format_usd(row['training_usd'])}")
     elif pd.isna(run["train_seconds"]):
         row["training_basis"] = "training time not recorded"
@@ -266,10 +352,11 @@ def _api_row(api: dict[str, object], tokens: ApiTokens, settings: CompareSetting
         row["cost_per_1k_usd"] = per_1k
         price_in = format_usd(float(api["input_per_m_usd"]), digits=4)
         price_out = format_usd(float(api["output_per_m_usd"]), digits=4)
-        row["cost_basis"] = (f"({tin:,.1f} input x {price_in} + {tout:,.1f} output x "
-                             f"{price_out}) per 1M tokens x 1000 = "
-                             f"{format_usd(per_1k)} per 1k; tokens {how}; price {api['price_source']}, as of "
-                             f"{as_of_day(api['as_of'])}")
+        dated = as_of_day(api["as_of"])
+        row["cost_basis"] = (f"({format_number(tin)} input x {price_in} + {format_number(tout)} output x "
+                             f"{price_out}) per 1M tokens = {format_usd_per_requests(per_1k / 1000.0)}; "
+                             f"tokens {how}; price {api['price_source']}"
+                             + (f", as of {dated}" if dated != "undated" else ""))
     row["flag"] = "; ".join(flags)
     _fill_totals(row, settings)
     return row
@@ -306,7 +393,8 @@ def _mark_frontier(table: pd.DataFrame) -> pd.DataFrame:
 def _eval_set_flags(runs: pd.DataFrame) -> tuple[str, ...]:
     sizes = sorted({int(n) for n in runs["n_test"].dropna()})
     if len(sizes) > 1:
-        return (f"runs were scored on different numbers of test texts ({', '.join(map(str, sizes))}); "
+        counts = ", ".join(map(format_count, sizes))
+        return (f"runs were scored on different numbers of test texts ({counts}); "
                 f"accuracies on a subset have wider intervals",)
     return ()
 
@@ -314,14 +402,17 @@ def _eval_set_flags(runs: pd.DataFrame) -> tuple[str, ...]:
 def _assumptions(settings: CompareSettings, catalog: pd.DataFrame, price_ids: Sequence[int],
                  tokens: ApiTokens) -> tuple[str, ...]:
     lines = [
-        f"Volume: {settings.requests_per_month:,.0f} requests per month; horizon {settings.months} months "
+        f"Volume: {format_count(settings.requests_per_month)} requests per month; horizon "
+        f"{settings.months} months "
         f"(training paid once, included in the total).",
-        f"Self-hosted utilisation: {settings.utilisation:.0%} of paid machine time serves requests at the "
+        f"Self-hosted utilisation: {format_percent(settings.utilisation)} of paid machine time serves "
+        f"requests at the "
         f"measured batch throughput (autoscaled or shared machine). An always-on machine costs its hourly "
         f"price x {HOURS_PER_MONTH:,.0f} h per month whatever the volume.",
     ]
     if tokens.input_tokens is not None:
-        lines.append(f"API requests: {tokens.input_tokens:,.1f} input and {tokens.output_tokens or 0:,.1f} "
+        lines.append(f"API requests: {format_number(tokens.input_tokens)} input and "
+                     f"{format_number(tokens.output_tokens or 0)} "
                      f"output tokens on average (classification prompt listing every label + the text; "
                      f"counted with {tokens.tokenizer}).")
     lines += [f"Price: {price_basis(catalog.loc[p])}" for p in price_ids if p in catalog.index]

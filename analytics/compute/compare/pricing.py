@@ -12,25 +12,45 @@ from analytics.db import Workspace
 from analytics.ingest.prices import price_table
 from analytics.money import format_usd
 
+UNDATED = "undated"
+"""What a catalog price without a date shows, once, in the price tables (never in every sentence)."""
+
 
 def as_of_day(value: object) -> str:
+    """'2026-11-09' for a date or timestamp, UNDATED for a missing or unreadable one."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return "undated"
+        return UNDATED
     try:
         return pd.Timestamp(value).strftime("%Y-%m-%d")
     except (ValueError, TypeError):
-        return "undated"
+        return UNDATED
+
+
+def price_figure(row: Mapping[str, object]) -> str:
+    """'$0.0725/h' for a machine, '$0.15 in / $0.60 out per 1M tokens' for an API price row."""
+    if row.get("kind") == "api":
+        return (f"{format_usd(row['input_per_m_usd'], digits=4)} in / "
+                f"{format_usd(row['output_per_m_usd'], digits=4)} out per 1M tokens")
+    return f"{format_usd(row['hourly_usd'], digits=4)}/h"
 
 
 def price_basis(row: Mapping[str, object]) -> str:
-    """'AWS c7g.large: $0.0725/h (source, as of 2026-11-09)' for a price catalog row."""
-    if row.get("kind") == "api":
-        figure = (f"{format_usd(row['input_per_m_usd'], digits=4)} in / "
-                  f"{format_usd(row['output_per_m_usd'], digits=4)} out per 1M tokens")
-    else:
-        figure = f"{format_usd(row['hourly_usd'], digits=4)}/h"
+    """'CPU 2 vCPU · AWS c7g.large: $0.0725/h (source, as of 2026-11-09)' for a price catalog row; an undated
+    row cites its source only (the price tables say 'undated' once, in their 'as of' column)."""
     as_of = as_of_day(row.get("as_of"))
-    return f"{row['name']} · {row['provider']}: {figure} ({row['source']}, as of {as_of})"
+    dated = f", as of {as_of}" if as_of != UNDATED else ""
+    return f"{row['name']} · {row['provider']}: {price_figure(row)} ({row['source']}{dated})"
+
+
+def prices_used(catalog: pd.DataFrame, price_ids: Sequence[int]) -> pd.DataFrame:
+    """The catalog rows a leaderboard used, for a price table: price, figure, as of (a date or UNDATED),
+    source."""
+    rows = [catalog.loc[p] for p in price_ids if p in catalog.index]
+    return pd.DataFrame({"price": [f"{r['name']} · {r['provider']}" for r in rows],
+                         "figure": [price_figure(r) for r in rows],
+                         "as of": [as_of_day(r.get("as_of")) for r in rows],
+                         "source": [str(r["source"]) for r in rows]},
+                        columns=["price", "figure", "as of", "source"])
 
 
 def hardware_names(ws: Workspace, dataset: str) -> list[str]:

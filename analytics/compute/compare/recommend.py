@@ -10,7 +10,7 @@ import pandas as pd
 
 from analytics.compute import costs
 from analytics.compute.compare.leaderboard import Leaderboard
-from analytics.money import format_usd
+from analytics.money import format_count, format_percent, format_usd, format_usd_per_requests
 
 MIN_BREAK_EVEN_REQUESTS = 1.0
 """Break-even volumes below one request a month are not decisions anyone faces; they are left out."""
@@ -60,7 +60,8 @@ def recommend(board: Leaderboard) -> str:
     """One sentence: the cheapest candidate (total over the horizon) that meets the accuracy target, or the
     best value on the frontier when no target is set; says so plainly when nothing qualifies."""
     priced = board.priced
-    volume = f"{board.settings.requests_per_month:,.0f} requests per month"
+    volume = f"{format_count(board.settings.requests_per_month)} requests per month"
+    requests, _ = board.unit
     if priced.empty:
         return (f"No recommendation yet: no candidate has both a measured accuracy and a cost at {volume}; "
                 f"resolve the flags below (missing prices or benchmarks) or run the quick demo.")
@@ -68,10 +69,9 @@ def recommend(board: Leaderboard) -> str:
     eligible = priced if target is None else priced[priced["accuracy"] >= target]
     if eligible.empty:
         best = priced.sort_values(["accuracy", "total_usd"], ascending=[False, True]).iloc[0]
-        return (f"No candidate reaches the {target:.1%} accuracy target; the most accurate is "
-                f"{best['candidate']} at {_pct(best)}, costing {format_usd(best['total_usd'])} over "
-                f"{board.settings.months} months at {volume}: collect more labels or try a larger model "
-                f"before deciding.")
+        return (f"No candidate reaches the {format_percent(target, fixed=True)} accuracy target; the most "
+                f"accurate is {best['candidate']} at {_pct(best)}, costing {format_usd(best['monthly_usd'])} "
+                f"a month at {volume}: collect more labels or try a larger model before deciding.")
     months = board.settings.months
     if target is None:
         choice = _best_value(priced)
@@ -82,14 +82,15 @@ def recommend(board: Leaderboard) -> str:
     else:
         choice = eligible.sort_values(["total_usd", "accuracy"], ascending=[True, False]).iloc[0]
         sentence = (f"At {volume}, choose {choice['candidate']}: accuracy {_pct(choice)} meets the "
-                    f"{target:.1%} target at the lowest ")
-    sentence += (f"{months}-month cost, {format_usd(choice['total_usd'])} "
-                 f"({format_usd(choice['cost_per_1k_usd'])} per 1k requests)")
+                    f"{format_percent(target, fixed=True)} target at the lowest ")
+    sentence += (f"cost, {format_usd(choice['monthly_usd'])} a month "
+                 f"({format_usd_per_requests(choice['cost_per_1k_usd'] / 1000.0, requests)}; "
+                 f"{format_usd(choice['total_usd'])} over {months} months with training)")
     better = priced[priced["accuracy_ci_low"] > choice["accuracy_ci_high"]]
     if not better.empty:
         alt = better.sort_values("total_usd").iloc[0]
         sentence += (f"; {alt['candidate']} is significantly more accurate ({_pct(alt)}) for "
-                     f"{format_usd(alt['total_usd'] - choice['total_usd'])} more")
+                     f"{format_usd(alt['monthly_usd'] - choice['monthly_usd'])} more a month")
     return sentence + "."
 
 
@@ -104,5 +105,6 @@ def _best_value(priced: pd.DataFrame) -> pd.Series:
 
 def _pct(row: Mapping[str, object]) -> str:
     low, high = float(row["accuracy_ci_low"]), float(row["accuracy_ci_high"])
-    ci = f" (95% CI {low:.1%}-{high:.1%})" if math.isfinite(low) and math.isfinite(high) else ""
-    return f"{float(row['accuracy']):.1%}{ci}"
+    known = math.isfinite(low) and math.isfinite(high)
+    ci = f" (95% CI {format_percent(low, fixed=True)}-{format_percent(high, fixed=True)})" if known else ""
+    return f"{format_percent(float(row['accuracy']), fixed=True)}{ci}"
