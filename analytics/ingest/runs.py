@@ -6,6 +6,10 @@ depend on models/. A run is ingested when its status.json exists (written last b
 not there yet, so a crash at any point leaves either the whole run or nothing, and the next `ingest_all`
 finishes the job. A failed or cancelled run that is later resumed and finishes again (a new status.json with
 another finished_at) replaces its earlier rows; a succeeded run is never written twice.
+
+inference.json (the measure job's latency/throughput record) is written after status.json and may be
+replaced later by a re-measure: its columns are filled, and refilled, by `attach_pending_inference` whenever
+the file's measured_at differs from the one in the workspace.
 """
 
 from __future__ import annotations
@@ -38,9 +42,15 @@ INFERENCE_FILE = "inference.json"
 INFERENCE_COLUMNS = (
     "p50_ms", "p95_ms", "throughput_per_s", "inference_hardware", "inference_measured_at", "model_params",
     "tokens_per_request", "api_input_tokens", "api_output_tokens", "api_tokenizer", "inference_load_average",
-    "inference_cpu_count",
+    "inference_cpu_count", "p50_best_ms", "p50_spread", "throughput_best_per_s", "throughput_spread",
+    "inference_repeats", "inference_threads", "inference_busy", "inference_measured_by",
+    "inference_load_average_start", "inference_others_cpu_share",
 )
-"""Columns filled from a run folder's inference.json (migration 004); NULL until it exists."""
+"""Columns filled from a run folder's inference.json (migrations 004, 006, 007); NULL until it exists (and for
+records written before the measure jobs: no repeats, spread or busy flag)."""
+REMEASURE_SLACK_S = 2.0
+"""inference.json is re-read only when written this long after the measured_at in the workspace (its
+measured_at is the time the file was written): a stat per run, a read only after a re-measure."""
 EPOCH_COLUMNS = (
     "run_id", "epoch", "step", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "improved",
 )
@@ -149,26 +159,40 @@ def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
 
 
 def attach_pending_inference(ws: Workspace, runs_dir: Path | str) -> list[str]:
-    """Attach inference.json to every ingested succeeded run that lacks it and now has one (the benchmark runs
-    after status.json is written). Cheap: one query and a file check per such run. Returns the run ids."""
+    """Attach inference.json to every ingested succeeded run that lacks it and now has one (the measure job
+    runs after status.json is written), and re-attach the ones re-measured since (a newer measured_at).
+    Cheap: one query and a stat per succeeded run; a file is read only when new or rewritten. Returns the run
+    ids updated."""
     root = Path(runs_dir)
-    pending = [r[0] for r in ws.rows("select run_id from runs where state = 'succeeded' and "
-                                     "inference_measured_at is null order by run_id")]
-    return [run_id for run_id in pending
-            if (root / run_id / INFERENCE_FILE).is_file() and attach_inference(ws, root / run_id)]
+    attached = []
+    for run_id, measured_at in ws.rows("select run_id, inference_measured_at from runs "
+                                       "where state = 'succeeded' order by run_id"):
+        try:
+            written = (root / run_id / INFERENCE_FILE).stat().st_mtime
+        except OSError:
+            continue
+        if measured_at is not None:
+            stored = pd.Timestamp(measured_at).tz_localize("UTC").timestamp()
+            if written <= stored + REMEASURE_SLACK_S:
+                continue
+        if attach_inference(ws, root / run_id, unless_measured_at=measured_at):
+            attached.append(run_id)
+    return attached
 
 
-def attach_inference(ws: Workspace, run_dir: Path | str) -> bool:
+def attach_inference(ws: Workspace, run_dir: Path | str, *, unless_measured_at: Any = None) -> bool:
     """Fill the inference columns of an ingested run from its inference.json (written after status.json,
-    so it may land after the run was ingested). Returns True when a row was updated; a malformed file is
-    logged and skipped."""
+    so it may land after the run was ingested, and rewritten by a re-measure). Returns True when a row was
+    updated; False when the file has no measured_at or the same one as `unless_measured_at` (already
+    attached); a malformed file is logged and skipped."""
     run_dir = Path(run_dir)
     try:
         values = _inference_values(run_dir)
     except RunIngestError as e:
         log.warning("skipping %s: %s", run_dir / INFERENCE_FILE, e)
         return False
-    if values["inference_measured_at"] is None:
+    measured = values["inference_measured_at"]
+    if measured is None or (unless_measured_at is not None and measured == pd.Timestamp(unless_measured_at)):
         return False
     sets = ", ".join(f"{column} = ?" for column in INFERENCE_COLUMNS)
     with ws.transaction() as tx:
@@ -243,8 +267,21 @@ def _inference_values(run_dir: Path) -> dict[str, Any]:
         "api_input_tokens": _number(api.get("input_tokens_mean")),
         "api_output_tokens": _number(api.get("output_tokens_mean")), "api_tokenizer": api.get("tokenizer"),
         "inference_load_average": _number(bench.get("load_average_1m")),
-        "inference_cpu_count": int(bench["cpu_count"]) if isinstance(bench.get("cpu_count"), int) else None,
+        "inference_cpu_count": _whole(bench.get("cpu_count")),
+        "p50_best_ms": _number(bench.get("p50_best_ms")), "p50_spread": _number(bench.get("p50_spread")),
+        "throughput_best_per_s": _number(bench.get("throughput_best_per_s")),
+        "throughput_spread": _number(bench.get("throughput_spread")),
+        "inference_repeats": _whole(bench.get("repeats")), "inference_threads": _whole(bench.get("threads")),
+        "inference_busy": bench["busy"] if isinstance(bench.get("busy"), bool) else None,
+        "inference_measured_by": (bench["measured_by"] if isinstance(bench.get("measured_by"), str)
+                                  else None),
+        "inference_load_average_start": _number(bench.get("load_average_1m_start")),
+        "inference_others_cpu_share": _number(bench.get("others_cpu_share")),
     }
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _read_events(path: Path) -> list[dict[str, Any]]:

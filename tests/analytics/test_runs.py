@@ -214,3 +214,47 @@ def test_ingest_accepts_the_model_engines_own_files(empty_ws, tmp_path: Path) ->
     preds = run_detail(empty_ws, "real").predictions
     e3 = preds.set_index("text_id").loc["e3", ["true_label", "pred_label", "correct"]]
     assert e3.tolist() == ["pos", "neg", False]
+
+
+def inference_record(measured_at: str, p50_ms: float, **extra: object) -> dict:
+    """An inference.json of the measure-job shape (models.serving.benchmark_record)."""
+    return {"measured_at": measured_at, "measured_by": "measure job: after training", "hardware": "CPU x2",
+            "p50_ms": p50_ms, "p50_best_ms": p50_ms * 0.9, "p50_spread": 0.08, "p95_ms": p50_ms * 2,
+            "throughput_per_s": 250.0, "throughput_best_per_s": 260.0, "throughput_spread": 0.05,
+            "repeats": 5, "threads": 2, "busy": False, "load_average_1m_start": 1.5, "load_average_1m": 2.1,
+            "others_cpu_share": 0.04, "cpu_count": 2, **extra}
+
+
+def test_inference_repeats_busy_and_a_re_measure_land_in_the_workspace(empty_ws, tmp_path: Path) -> None:
+    import os
+    import time
+
+    from analytics.ingest.runs import attach_pending_inference
+
+    run = make_run(tmp_path, "r1")
+    (run / "inference.json").write_text(json.dumps(inference_record("2026-03-01T10:01:00+00:00", 12.0)))
+    old = pd.Timestamp("2026-03-01T10:01:00Z").timestamp()
+    os.utime(run / "inference.json", (old, old))  # written when it was measured
+    assert ingest_all(empty_ws, tmp_path) == ["r1"]
+    columns = ("p50_ms, p50_best_ms, p50_spread, throughput_per_s, throughput_best_per_s, throughput_spread, "
+               "inference_repeats, inference_threads, inference_busy, inference_measured_by, "
+               "inference_load_average_start, inference_load_average, inference_others_cpu_share")
+    assert empty_ws.rows(f"select {columns} from runs") == [
+        (12.0, 10.8, 0.08, 250.0, 260.0, 0.05, 5, 2, False, "measure job: after training", 1.5, 2.1, 0.04)]
+    assert attach_pending_inference(empty_ws, tmp_path) == []  # unchanged file: nothing to do
+    time.sleep(0.01)
+    (run / "inference.json").write_text(json.dumps(inference_record(
+        pd.Timestamp.now(tz="UTC").isoformat(), 20.0, busy=True, measured_by="measure job: re-measure")))
+    assert ingest_all(empty_ws, tmp_path) == []  # the run is not ingested again, its figures are replaced
+    assert empty_ws.rows("select p50_ms, inference_busy, inference_measured_by from runs") == [
+        (20.0, True, "measure job: re-measure")]
+    assert attach_pending_inference(empty_ws, tmp_path) == []
+
+
+def test_an_old_inference_record_leaves_the_new_columns_null(empty_ws, tmp_path: Path) -> None:
+    run = make_run(tmp_path, "r1")
+    (run / "inference.json").write_text(json.dumps({"measured_at": "2026-03-01T10:01:00+00:00",
+                                                    "p50_ms": 3.0, "throughput_per_s": 9.0, "cpu_count": 2}))
+    assert ingest_all(empty_ws, tmp_path) == ["r1"]
+    assert empty_ws.rows("select p50_ms, p50_spread, inference_repeats, inference_busy from runs") == [
+        (3.0, None, None, None)]
