@@ -36,9 +36,16 @@ DEFAULT_REQUESTS_PER_MONTH = 1_000_000
 production. At 100,000 a month a CPU-hosted classifier and an API both cost pocket change and the comparison
 reads $0.02 against $4; at a million the gap is dollars against tens of dollars a month."""
 P50_SPREAD_LIMIT = 0.15
-"""A p50 whose repeats spread more than this (relative) is not a figure to decide on (issue goal: ±15%)."""
+"""A p50 whose repeats lie further than ±this from their median is not a figure to decide on (the goal: the
+same model measured again reads within ±15%)."""
 THROUGHPUT_SPREAD_LIMIT = 0.10
-"""The same for throughput (issue goal: ±10%)."""
+"""The same for throughput (goal: ±10%)."""
+
+
+def plus_minus(spread: float) -> float:
+    """The ± of a benchmark spread: inference.json's p50_spread / throughput_spread are (max - min) / median
+    over the repeats, so the repeats lie within ± half of it around the median."""
+    return spread / 2.0
 
 
 @dataclass(frozen=True)
@@ -230,8 +237,9 @@ def _fill_latency(row: dict[str, object], run: Mapping[str, object], flags: list
                p50_spread=_float(_first(run, "p50_spread", "inference_p50_spread")),
                throughput_spread=_float(_first(run, "throughput_spread", "inference_throughput_spread")))
     repeats = _first(run, "repeats", "inference_repeats")
-    spread = (f" ({format_spread(row['p50_spread'])} p50, {format_spread(row['throughput_spread'])} "
-              f"throughput over {format_count(repeats)} repeats)") if repeats is not None else ""
+    spread = (f" (repeats within {format_spread(plus_minus(row['p50_spread']))} p50, "
+              f"{format_spread(plus_minus(row['throughput_spread']))} throughput; {format_count(repeats)} "
+              f"repeats)") if repeats is not None else ""
     row["latency_basis"] = (f"measured on {row['hardware']}, {as_of_day(run['inference_measured_at'])}: "
                             f"single request p50 {format_ms(row['p50_ms'])} / p95 "
                             f"{format_ms(row['p95_ms'])}; "
@@ -246,9 +254,9 @@ def measurement_note(run: Mapping[str, object], p50_spread: float = math.nan,
                      throughput_spread: float = math.nan) -> str:
     """Why a run's latency and throughput are not figures to decide on, or '' when they are.
 
-    With the robust measurement (a `busy` mark and spreads between repeats): busy, or a p50 spread above
-    P50_SPREAD_LIMIT, or a throughput spread above THROUGHPUT_SPREAD_LIMIT. For older benchmarks without
-    those: the 1-minute load average above the core count.
+    With the robust measurement (a `busy` mark and spreads between repeats): busy, or repeats further than
+    ±P50_SPREAD_LIMIT (p50) or ±THROUGHPUT_SPREAD_LIMIT (throughput) from their median. For older
+    benchmarks without those: the 1-minute load average above the core count.
     """
     busy = _first(run, "busy", "inference_busy")
     load, cpus = _float(run.get("inference_load_average")), _float(run.get("inference_cpu_count"))
@@ -258,10 +266,11 @@ def measurement_note(run: Mapping[str, object], p50_spread: float = math.nan,
     if busy is not None or math.isfinite(p50_spread) or math.isfinite(throughput_spread):
         if busy is not None and bool(busy):
             reasons.append(f"machine busy while measured{load_text}")
-        if math.isfinite(p50_spread) and p50_spread > P50_SPREAD_LIMIT:
-            reasons.append(f"p50 varied {format_spread(p50_spread)} between repeats")
-        if math.isfinite(throughput_spread) and throughput_spread > THROUGHPUT_SPREAD_LIMIT:
-            reasons.append(f"throughput varied {format_spread(throughput_spread)} between repeats")
+        if math.isfinite(p50_spread) and plus_minus(p50_spread) > P50_SPREAD_LIMIT:
+            reasons.append(f"p50 varied {format_spread(plus_minus(p50_spread))} between repeats")
+        if math.isfinite(throughput_spread) and plus_minus(throughput_spread) > THROUGHPUT_SPREAD_LIMIT:
+            reasons.append(f"throughput varied {format_spread(plus_minus(throughput_spread))} between "
+                           f"repeats")
     elif math.isfinite(load) and math.isfinite(cpus) and load > cpus:
         reasons.append(f"machine busy while measured{load_text}")
     return "; ".join(reasons)
