@@ -15,15 +15,17 @@ _log = logging.getLogger(__name__)
 
 @st.cache_data(show_spinner=False)
 def dataset_catalog():
-    """Built-in datasets with rows, labels and licence, as a DataFrame (also on Home)."""
+    """Built-in datasets with rows, labels (counts written by analytics.money) and licence, as a DataFrame
+    (also on Home)."""
     import pandas as pd
 
+    from analytics.money import format_count
     from models.data.catalog import list_datasets
 
     return pd.DataFrame(
         [
-            {"dataset": d.name, "task": d.task, "rows": sum(d.rows.values()), "labels": d.num_labels,
-             "licence": d.licence}
+            {"dataset": d.name, "task": d.task, "rows": format_count(sum(d.rows.values())),
+             "labels": format_count(d.num_labels), "licence": d.licence}
             for d in list_datasets()
         ]
     )

@@ -61,3 +61,13 @@ def hardware_prices(gen: int, kind: str):
     from analytics.ingest.prices import price_table
 
     return price_table(workspace(), kind)
+
+
+def display_tables(tables):
+    """A WorkspaceSummary table list for the screen: row and column counts written by analytics.money."""
+    from analytics.money import format_count
+
+    shown = tables.copy()
+    for column in ("rows", "columns"):
+        shown[column] = [format_count(n) for n in shown[column]]
+    return shown
