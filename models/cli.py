@@ -1,4 +1,4 @@
-"""Command line of the model engine: python -m models train|evaluate|predict|bench|models|datasets.
+"""Command line of the model engine: python -m models train|evaluate|predict|bench|jobs|models|datasets.
 
 Every TrainConfig field is a `train` flag, generated from the dataclass (names, types, defaults) and its
 field docstrings (read with `ast` from models/config.py), so the CLI, config files and the Python API
@@ -38,6 +38,8 @@ examples:
   python -m models predict --run data/runs/<run-id> "my card has not arrived" "how do I top up?"
   python -m models predict --run data/runs/<run-id> --input tickets.csv --text-column body --output out.jsonl
   python -m models bench --run data/runs/<run-id> --precision int8
+  python -m models jobs submit --method linear_probe --dataset banking77   # queued, runs without the app
+  python -m models jobs list
 
 run `python -m models <command> --help` for the options of one command.
 """
@@ -162,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_predict(sub)
     _add_bench(sub)
+    _add_jobs(sub)
     sub.add_parser("models", help="list the model catalog (what is available offline)",
                    description="List every model: name, family, parameters, size, licence, availability.")
     sub.add_parser("datasets", help="list the built-in datasets",
@@ -217,6 +220,59 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--limit", type=whole_number, default=None, help="use only the first N texts of the split")
     p.add_argument("--min-seconds", type=number, default=5.0, help="minimum timed seconds per measurement")
     p.add_argument("--min-iterations", type=whole_number, default=10, help="minimum single-request calls")
+
+
+JOBS_EPILOG = """\
+The queue is the one the app uses (a folder: --jobs-dir, else $STRATLAB_JOBS_DIR, else data/jobs). Jobs run
+as detached processes: a finishing job starts the next queued one, so the queue runs on with no app, no
+browser and no terminal. Every successful training job is followed by a measure job (latency and
+throughput, timed while nothing else of the queue runs).
+
+examples:
+  python -m models jobs submit --method classic --dataset banking77 --train-examples-per-class 16
+  python -m models jobs submit --config my_run.yaml --epochs 3
+  python -m models jobs list
+  python -m models jobs cancel 20261123-125301-train-3fa9c1
+  python -m models jobs resume 20261123-125301-train-3fa9c1
+  python -m models jobs measure data/runs/<run-id>        # re-measure latency and throughput
+"""
+
+
+def _add_jobs(sub: Any) -> None:
+    p = sub.add_parser("jobs", help="queue training jobs that run without the app (submit, list, cancel...)",
+                       description="The job queue from the command line: submit, list, cancel, resume, "
+                                   "measure.", epilog=JOBS_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=OneLineParser)
+    submit = actions.add_parser("submit", help="queue a training job (the same flags as `train`); "
+                                "prints its id", epilog=TRAIN_EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Validate the configuration and queue a training job; it "
+                                            "starts now if a slot is free, else when one frees up.")
+    submit.add_argument("--config", metavar="FILE", help="JSON or YAML file with TrainConfig keys")
+    submit.add_argument("--no-start", action="store_true",
+                        help="only queue it; the next tick (app, `jobs list`, a finishing job) starts it")
+    _add_jobs_dir(submit)
+    add_config_flags(submit)
+    listing = actions.add_parser("list", help="the jobs, newest first",
+                                 description="Advance the queue once (notice ended or crashed jobs, start "
+                                             "queued ones), then print every job, newest first.")
+    _add_jobs_dir(listing)
+    for name, what in (("cancel", "cancel a queued or running job (a running one is stopped cleanly)"),
+                       ("resume", "requeue an interrupted job, or a failed/cancelled one with a checkpoint")):
+        action = actions.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+        action.add_argument("job_id", metavar="JOB_ID", help="a job id from `python -m models jobs list`")
+        _add_jobs_dir(action)
+    measure = actions.add_parser("measure", help="queue a re-measure of a succeeded run's latency and "
+                                 "throughput", description="Queue a measure job for a succeeded run: it runs "
+                                 "when nothing else of the queue runs and replaces the run's inference.json.")
+    measure.add_argument("run", metavar="RUN_DIR", help="a succeeded run folder, e.g. data/runs/<id>")
+    _add_jobs_dir(measure)
+
+
+def _add_jobs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs-dir", metavar="DIR", help="the queue folder (default: $STRATLAB_JOBS_DIR or "
+                        "data/jobs)")
 
 
 # ---------------------------------------------------------------- commands
@@ -346,6 +402,60 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from models.errors import JobError
+    from models.jobs import queue
+
+    jobs_dir = Path(args.jobs_dir).expanduser() if args.jobs_dir else None
+    if jobs_dir is not None and jobs_dir.exists() and not jobs_dir.is_dir():
+        raise JobError(f"--jobs-dir {jobs_dir} is a file, not a folder; pass the queue's folder "
+                       "(default: $STRATLAB_JOBS_DIR or data/jobs)")
+    if args.action == "submit":
+        config = config_from_args(args)
+        _check_model_exists(config)
+        info = queue.submit(config, jobs_dir=jobs_dir)
+        if not args.no_start:
+            queue.tick(jobs_dir)
+        print(info.job_id)
+        return 0
+    if args.action == "list":
+        print(jobs_table(queue.tick(jobs_dir)))
+        return 0
+    if args.action == "measure":
+        from models.jobs.measure import submit_measure
+
+        info = submit_measure(Path(args.run), jobs_dir)
+        queue.tick(jobs_dir)
+        print(info.job_id)
+        return 0
+    act = queue.cancel if args.action == "cancel" else queue.resume
+    try:
+        info = act(args.job_id, jobs_dir)
+    except queue.JobNotFoundError as e:
+        raise queue.JobNotFoundError(str(e).replace("list_jobs()", "`python -m models jobs list`")) from e
+    except JobError as e:
+        raise JobError(f"cannot {args.action} job {args.job_id}: {e}") from e
+    queue.tick(jobs_dir)  # a resumed job starts now if a slot is free; a cancelled one frees its slot
+    print(f"{info.job_id} {queue.get_job(info.job_id, jobs_dir).state}")
+    return 0
+
+
+JOB_COLUMNS = ("id", "kind", "state", "run", "created (UTC)", "error")
+
+
+def jobs_table(infos: Sequence[Any]) -> str:
+    """A plain-text table of jobs: id, kind, state, run, created (UTC, to the second), error."""
+    if not infos:
+        return "no jobs yet; queue one with `python -m models jobs submit --method classic --dataset ...`"
+    rows = [(i.job_id, i.kind, i.state, i.run_id, i.created_at[:19].replace("T", " "),
+             " ".join((i.error or "").split())) for i in infos]
+    widths = [max(len(JOB_COLUMNS[c]), *(len(r[c]) for r in rows)) for c in range(len(JOB_COLUMNS) - 1)]
+    lines = []
+    for row in (JOB_COLUMNS, *rows):
+        lines.append("  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from models.modeling.registry import list_models
 
@@ -369,7 +479,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench,
-            "models": cmd_models, "datasets": cmd_datasets}
+            "jobs": cmd_jobs, "models": cmd_models, "datasets": cmd_datasets}
 
 
 def _setup_logging(verbose: bool) -> None:
