@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import streamlit as st
@@ -30,9 +31,25 @@ def _ensure_app_navigation() -> None:
         st.rerun()
 
 
+@st.cache_resource(show_spinner=False)
+def queue_ticked_at_start() -> bool:
+    """Tick the job queue once per server process, at its first page run (models.jobs.queue.tick: notice jobs
+    that ended or crashed while no app was up, start queued ones). Afterwards finishing jobs start the next
+    themselves (models.jobs.runner). Never fails a page: False when the tick failed (logged)."""
+    try:
+        from models.jobs import queue
+
+        queue.tick()
+    except Exception:  # noqa: BLE001 - a broken job folder must not break the app
+        logging.getLogger(__name__).exception("job queue tick at app start failed")
+        return False
+    return True
+
+
 def start_page(title: str, caption: str | None = None) -> Workspace:
     """Gate, sidebar and title of a page; returns the workspace. Every page calls this first."""
     _ensure_app_navigation()
+    queue_ticked_at_start()
     gate.require_password()
     gate.warn_if_open()
     try:
