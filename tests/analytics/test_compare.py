@@ -87,7 +87,7 @@ def test_hardware_without_price_is_flagged_not_hidden(filled) -> None:
     board = leaderboard(filled, settings())
     lora = row(board, "run:r-h200")
     assert math.isnan(lora["cost_per_1k_usd"]) and not lora["on_frontier"]
-    assert board.flags == ("LoRA · all-MiniLM-L6-v2 [r-h200]: no price for hardware 'NVIDIA H200': "
+    assert board.flags == ("LoRA · all-MiniLM-L6-v2: no price for hardware 'NVIDIA H200': "
                            "pick a price row for it under 'Hardware prices'",)
     assert "run:r-h200" not in set(board.priced["key"])
     chosen = leaderboard(filled, settings(hardware_prices=(("NVIDIA H200", price_id(filled, "H100 SXM")),)))
@@ -361,3 +361,13 @@ def test_robust_figures_read_through_from_new_runs_columns(filled) -> None:
     robust = row(leaderboard(filled, settings()), "run:r-robust")
     assert robust["p50_spread"] == pytest.approx(0.04)
     assert "(repeats within ±2% p50, ±1% throughput; 5 repeats)" in robust["latency_basis"]
+
+
+def test_candidate_names_are_short_and_unique(filled) -> None:
+    for run_id in ("20261201-112818-linear_probe-all-minilm-l6-v2", "20261201-113500-linear_probe-x"):
+        insert_run(filled, run_id, method="linear_probe", model="sentence-transformers/all-MiniLM-L6-v2",
+                   accuracy=0.84, n_test=100, train_seconds=20, throughput_per_s=50, per_class=16)
+    names = set(leaderboard(filled, settings()).table["candidate"])
+    assert names == {"classic · TF-IDF, 10/class", "fine-tune · all-MiniLM-L6-v2, 20/class",
+                     "linear probe · all-MiniLM-L6-v2, 16/class (run of 12-01 11:28:18)",
+                     "linear probe · all-MiniLM-L6-v2, 16/class (run of 12-01 11:35:00)"}

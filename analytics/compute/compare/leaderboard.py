@@ -143,6 +143,7 @@ def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
     hw_prices = resolve_hardware_prices(ws, settings.dataset, settings.hardware_prices)
     runs = ws.query("compare_runs", dataset=settings.dataset)
     rows = [_run_row(r, catalog, hw_prices, settings) for r in runs.to_dict("records")]
+    _unique_names(rows)
     tokens = _measured_api_tokens(runs)
     apis = api_candidates(ws, settings.dataset)
     rows += [_api_row(a, tokens, settings) for a in apis.to_dict("records")]
@@ -159,12 +160,32 @@ def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
 
 
 def _candidate_name(run: Mapping[str, object]) -> str:
-    model = "TF-IDF + logistic regression" if run["method"] == "classic" else str(run["model"]).split("/")[-1]
+    model = "TF-IDF" if run["method"] == "classic" else str(run["model"]).split("/")[-1]
     method = {"classic": "classic", "linear_probe": "linear probe", "full": "fine-tune", "lora": "LoRA",
               "zero_shot": "zero-shot"}.get(str(run["method"]), str(run["method"]))
     per_class = run.get("train_examples_per_class")
     size = f", {int(per_class)}/class" if per_class is not None and not pd.isna(per_class) else ""
-    return f"{method} · {model}{size} [{str(run['run_id'])[-6:]}]"
+    return f"{method} · {model}{size}"
+
+
+def _run_stamp(run_id: str) -> str:
+    """'run of 12-01 11:26:49' from a run id '20261201-112649-classic-tfidf'; else 'run <run_id>'."""
+    parts = run_id.split("-")
+    if len(parts) >= 2 and len(parts[0]) == 8 and len(parts[1]) == 6 and (parts[0] + parts[1]).isdigit():
+        day, time = parts[0], parts[1]
+        return f"run of {day[4:6]}-{day[6:]} {time[:2]}:{time[2:4]}:{time[4:]}"
+    return f"run {run_id}"
+
+
+def _unique_names(rows: list[dict[str, object]]) -> None:
+    """Runs that would read the same ('linear probe · all-MiniLM-L6-v2, 16/class' twice) get their run's
+    start time appended; a single run keeps the short name (its run id is in the provenance)."""
+    counts: dict[object, int] = {}
+    for row in rows:
+        counts[row["candidate"]] = counts.get(row["candidate"], 0) + 1
+    for row in rows:
+        if counts[row["candidate"]] > 1:
+            row["candidate"] = f"{row['candidate']} ({_run_stamp(str(row['run_id']))})"
 
 
 def _run_row(run: dict[str, object], catalog: pd.DataFrame, hw_prices: dict[str, int | None],
