@@ -7,11 +7,11 @@ series, and dollar ticks and hovers written by the app's one money formatter (an
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import plotly.graph_objects as go
 
-from analytics.money import format_usd
+from analytics.money import format_count, format_ms, format_percent, format_usd
 
 BLUE, ORANGE, GREEN, RED, GREY = "#1f5fbf", "#e8730c", "#2a9d55", "#c8332b", "#8a94a6"
 """The five strong colours every chart draws with."""
@@ -82,13 +82,59 @@ def usd_log_ticks(low: float, high: float, fine_decades: int = 3) -> dict[str, o
 
     Returns keyword arguments for `fig.update_xaxes` / `update_yaxes` (tickvals, ticktext, minor).
     """
+    return log_ticks(low, high, format_usd, fine_decades)
+
+
+def log_ticks(low: float, high: float, label: Callable[[float], str],
+              fine_decades: int = 3) -> dict[str, object]:
+    """Ticks of any logarithmic axis (dollars, requests, milliseconds), as `usd_log_ticks`, each labelled by
+    `label` (an analytics.money formatter): Plotly's own log ticks read '100µ' and '2k' (SI prefixes), ours
+    read $0.0001, 2,000 requests, 12 ms.
+
+    Returns keyword arguments for `fig.update_xaxes` / `update_yaxes` (tickvals, ticktext, minor).
+    """
     first = math.floor(math.log10(max(low, 1e-12)))
     last = math.ceil(math.log10(max(high, 1e-12)))
     span = last - first
     mantissas = (1, 2, 5) if span <= fine_decades else (1,)
     step = 1 if span <= 6 else 2
     values = [m * 10.0**e for e in range(first, last + 1, step) for m in mantissas]
-    return {"tickvals": values, "ticktext": usd_hover(values), "minor": {"showgrid": False}}
+    return {"tickvals": values, "ticktext": [label(v) for v in values], "minor": {"showgrid": False}}
+
+
+def count_log_ticks(low: float, high: float, fine_decades: int = 2) -> dict[str, object]:
+    """A logarithmic axis of counts (requests per month) labelled 1, 100, 10k, 1M
+    (analytics.money.format_count, compact)."""
+    return log_ticks(low, high, lambda v: format_count(v, compact=True), fine_decades)
+
+
+def ms_log_ticks(low: float, high: float, fine_decades: int = 2) -> dict[str, object]:
+    """A logarithmic latency axis in milliseconds labelled 5 ms, 20 ms, 1 s (analytics.money.format_ms)."""
+    return log_ticks(low, high, format_ms, fine_decades)
+
+
+def percent_ticks(low: float, high: float, count: int = 5) -> dict[str, object]:
+    """About `count` round ticks of a linear axis of shares (0.85 = 85%) covering `low`..`high`, each label
+    distinct: the step is 1, 2, 2.5 or 5 x 10^k and the labels carry as many decimals as the step needs
+    (79%, 80%, 81% or 80.5%, 81.0%), never the '80%, 80%, 81%' Plotly's '.0%' writes on a narrow range.
+
+    Returns keyword arguments for `fig.update_xaxes` / `update_yaxes` (tickvals, ticktext, range).
+    """
+    low, high = min(low, high), max(low, high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return {"tickformat": ".0%"}
+    if high - low < 1e-4:
+        low, high = low - 0.005, high + 0.005
+    raw = (high - low) / max(count, 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start, stop = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+    values = [round(i * step, 12) for i in range(start, stop + 1)]
+    decimals = max(0, -math.floor(math.log10(step * 100) + 1e-9))
+    if any(round(v * 100, decimals) != round(v * 100, decimals + 1) for v in values):
+        decimals += 1  # a 2.5 step: 82.5%
+    texts = [format_percent(v, digits=decimals, fixed=True) for v in values]
+    return {"tickvals": values, "ticktext": texts, "range": [values[0], values[-1]]}
 
 
 def usd_linear_ticks(low: float, high: float, count: int = 5) -> dict[str, object]:
