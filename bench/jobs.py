@@ -7,6 +7,8 @@
                                      # restart the server: seconds until the run's results are on the page
     python bench/jobs.py overhead    # training samples/s: CLI alone, then the same job with the page open
     python bench/jobs.py page-cpu [--live-curves]   # CPU seconds/s the open page costs (server + Chromium)
+    python bench/jobs.py headless    # three real jobs submitted with no server and no browser, one tick:
+                                     # last line finished_without_browser=<n>/3
     python bench/jobs.py all
 
 Everything lives in a fresh temporary folder (workspace, runs, jobs) unless --out is given. Models and data
@@ -354,6 +356,42 @@ def figure_page_cpu(out: Path, seconds: float, live_curves: bool) -> dict[str, A
     return result
 
 
+HEADLESS_JOBS = tuple(dict(method="classic", dataset="banking77", train_examples_per_class=k, seed=42)
+                      for k in (4, 8, 16))
+"""Three small real jobs: TF-IDF + logistic regression on BANKING77 subsets, scored on the 3,080 test texts;
+each is followed by its measure job."""
+
+
+def figure_headless(out: Path, timeout_s: float) -> int:
+    """Submit three real jobs and tick the queue ONCE, with no server and no browser; every later start is a
+    finishing job handing its slot on. Waits (reading job folders only, never ticking) until all have ended
+    or `timeout_s` passed. Returns how many training jobs succeeded."""
+    submitted = [submit(out, **fields) for fields in HEADLESS_JOBS]
+    started = time.monotonic()
+    jobs.tick()
+    say("ticked once; from now on only the job processes start jobs")
+
+    def ended() -> bool:
+        return all(j.state not in jobs.ACTIVE_STATES for j in jobs.list_jobs())
+
+    try:
+        wait_for(ended, timeout_s, 1.0, "every job (and its measure job) to end")
+    except TimeoutError as e:
+        say(str(e))
+    listed = jobs.list_jobs()
+    by_id = {j.job_id: j for j in listed}
+    finished = sum(by_id[j.job_id].state == "succeeded" for j in submitted)
+    measured = [j for j in listed if j.kind == "measure" and j.state == "succeeded"]
+    for info in sorted(listed, key=lambda j: j.created_at):
+        say(f"{info.job_id}: {info.kind} {info.state} ({info.finished_at or 'not finished'})")
+    result = {"submitted": len(submitted), "finished": finished, "measure_jobs_succeeded": len(measured),
+              "wall_s": round(time.monotonic() - started, 1), "ticks_by_this_script": 1,
+              "load_average_1m": round(os.getloadavg()[0], 2)}
+    print("RESULT headless " + json.dumps(result), flush=True)  # noqa: T201
+    print(f"finished_without_browser={finished}/{len(submitted)}", flush=True)  # noqa: T201
+    return finished
+
+
 def steps_of_dir(run_dir: Path) -> list[Event]:
     return [e for e in read_events(run_dir) if e.kind == "step"]
 
@@ -361,7 +399,8 @@ def steps_of_dir(run_dir: Path) -> list[Event]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("figure", choices=("kill", "restart", "overhead", "page-cpu", "all"))
+    parser.add_argument("figure", choices=("kill", "restart", "overhead", "page-cpu", "headless", "all"))
+    parser.add_argument("--timeout", type=float, default=900.0, help="headless: seconds to wait at most")
     parser.add_argument("--out", type=Path, help="folder for workspace, runs, jobs, logs, screenshots")
     parser.add_argument("--seconds", type=float, default=60.0, help="overhead: training window per side")
     parser.add_argument("--live-curves", action="store_true", help="page-cpu: switch the live curves on")
@@ -378,6 +417,8 @@ def main() -> int:
         figure_page_cpu(out.resolve(), min(args.seconds, 30.0), args.live_curves)
     if args.figure in ("overhead", "all"):
         figure_overhead(out.resolve(), args.seconds, args.order)
+    if args.figure == "headless":
+        return 0 if figure_headless(out.resolve(), args.timeout) == len(HEADLESS_JOBS) else 1
     return 0
 
 

@@ -1,9 +1,19 @@
-"""A persistent job queue on the file system: training, evaluation and benchmarks as detached processes.
+"""A persistent job queue on the file system: training, evaluation, benchmarks and measurements as detached
+processes.
 
 Jobs outlive the app: each runs as `python -m models.jobs.runner <job_dir>` in its own session (its own
 process group, no pipes to the app), so closing the browser, reloading or restarting Streamlit never stops
 one; a page that comes back calls `tick()` and `list_jobs()` and reattaches. No Streamlit, no DuckDB, no
 torch at import.
+
+The queue runs itself: a job process that ends writes exit.json, then calls `tick(finished=<its job_dir>)`
+under the lock, which marks it finished and starts the next queued job(s) (detached, adopted by init when it
+exits). A job process that dies without exit.json (SIGKILL, out of memory) is noticed by its watchdog
+(models.jobs.watchdog, ~2 s), which ticks for it: the job becomes interrupted and the next one starts; the
+app (once per server process and on every page), `python -m models jobs list` and any other finishing job
+tick too. Kinds: train, evaluate, bench (`submit`) and measure (models.jobs.measure: an exclusive
+latency/throughput measurement of a succeeded run, queued after each succeeded training job; scheduling
+rule in models.jobs.scheduler).
 
 Layout of `<jobs_dir>/<job_id>/` (jobs_dir: argument, else $STRATLAB_JOBS_DIR, else <project>/data/jobs):
     job.json    what to run: kind, config (TrainConfig dict, runs_dir made absolute), run_id, cli_args,
@@ -25,10 +35,11 @@ States and allowed transitions (`TRANSITIONS`; anything else raises InvalidTrans
     cancelled   -> queued (resume, only when the run folder holds a checkpoint)
     succeeded   -> (final)
 
-Concurrency: at most `max_concurrent_jobs()` running at once: $STRATLAB_MAX_JOBS if set; else one job per
-$STRATLAB_GPUS_PER_JOB CUDA GPUs (default 1, each job pinned with CUDA_VISIBLE_DEVICES); 1 on CPU. A job given
-several GPUs runs under `accelerate launch --multi_gpu --num_processes N` (DDP). `tick()` holds an fcntl lock
-on <jobs_dir>/.lock, so any number of app threads, sessions and processes may call it.
+Concurrency: at most `max_concurrent_jobs()` running at once (a measure job only alone): $STRATLAB_MAX_JOBS if
+set; else one job per $STRATLAB_GPUS_PER_JOB CUDA GPUs (default 1, each job pinned with CUDA_VISIBLE_DEVICES);
+1 on CPU. A job given several GPUs runs under `accelerate launch --multi_gpu --num_processes N` (DDP).
+`tick()` holds an fcntl lock on <jobs_dir>/.lock, so any number of app threads, sessions and processes may
+call it.
 """
 
 from __future__ import annotations

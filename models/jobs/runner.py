@@ -4,7 +4,8 @@ Reads job.json, runs the work, and writes exit.json atomically:
     {"state": "succeeded"|"failed"|"cancelled", "error": str|None, "finished_at": ISO time, "run_id": ...}
 then hands its slot on: under the queue lock it marks its own job finished and starts the next queued
 job(s) (`queue.tick(job_dir.parent, finished=job_dir)`), so the queue runs on with no app and no browser.
-Those jobs are started detached (their own session) and outlive this process (init adopts them).
+Those jobs are started detached (their own session) and outlive this process (init adopts them). Should
+this process die without exit.json (SIGKILL), its watchdog (models.jobs.watchdog, started first) ticks.
 Exit code 0 on success, 1 on failure, 143 when cancelled (SIGTERM). A SIGTERM becomes a clean ending:
 KeyboardInterrupt is raised in the work, the run's status.json says 'cancelled' and so does exit.json.
 Also writes <run_dir>/job.json ({"job_id", "kind", "attempt"}) so the workspace can link runs to jobs
@@ -26,6 +27,7 @@ import importlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     job_dir = Path(args[0])
     job = read_json(job_dir / "job.json")
+    if _is_main_rank():
+        start_watchdog(job_dir)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     state, error = _run_guarded(job, job_dir.parent)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finishing: a second SIGTERM must not tear exit.json
@@ -85,6 +89,24 @@ def hand_over(job_dir: Path, job: dict[str, Any]) -> None:
         log.info("job %s handed over; running now: %s", job_dir.name, ", ".join(started) or "nothing")
     except Exception:  # noqa: BLE001 - the job is done; the next tick (app, CLI, other job) starts the rest
         log.exception("job %s: starting the next queued job failed", job_dir.name)
+
+
+def start_watchdog(job_dir: Path) -> None:
+    """Start models.jobs.watchdog for this process (Linux): should it die without handing over (SIGKILL,
+    out of memory), the watchdog ticks the queue, so the job becomes 'interrupted' and the next one starts.
+    Detached in its own session (a kill of the job's group spares it); output to this job's log."""
+    if not Path("/proc/self/stat").exists():
+        return
+    from models.jobs.queue import PROJECT_ROOT, read_proc_start
+
+    stat = read_proc_start(os.getpid())
+    command = [sys.executable, "-m", "models.jobs.watchdog", str(job_dir), str(os.getpid()),
+               str(stat[1]) if stat else "-"]
+    try:
+        subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, start_new_session=True,
+                         close_fds=True)
+    except OSError as e:
+        log.warning("job %s: no watchdog (%s); a killed job waits for the next tick", job_dir.name, e)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

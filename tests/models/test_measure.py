@@ -172,3 +172,24 @@ def test_three_queued_jobs_all_finish_after_one_tick(jobs_dir: Path, tmp_path: P
     assert "handed over; running now: " + submitted[1].job_id in logs[0]
     assert "handed over; running now: " + submitted[2].job_id in logs[1]
     assert "handed over; running now: nothing" in logs[2]
+
+
+@pytest.mark.slow
+def test_a_sigkilled_job_process_does_not_stall_the_queue(jobs_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job's watchdog (models.jobs.watchdog) ticks for it: interrupted, and the next job starts, with no
+    tick from the test after the first."""
+    monkeypatch.setenv("FAKE_STEP_S", "0.3")
+    config = TrainConfig(method="classic", dataset="toy", runs_dir=str(tmp_path / "runs"), max_steps=40)
+    first, second = jobs.submit(config), jobs.submit(config.replace(max_steps=2))
+    jobs.tick()
+    deadline = time.monotonic() + 60
+    while (jobs.progress(first.job_id).step or 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(jobs.get_job(first.job_id).pid, signal.SIGKILL)  # the runner only: its watchdog survives
+    deadline = time.monotonic() + 60
+    while jobs.get_job(second.job_id).state != "succeeded" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert jobs.get_job(first.job_id).state == "interrupted"
+    assert jobs.get_job(second.job_id).state == "succeeded"
+    assert "ended without exit.json; ticking the queue" in jobs.tail_log(first.job_id, lines=500)
