@@ -13,7 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from analytics.charts import runs as charts_runs
-from analytics.money import format_usd
+from analytics.compute.run_labels import dataset_words, model_words, run_labels
+from analytics.money import MISSING, format_count, format_duration, format_percent, format_usd
 from analytics.settings import field_docs
 from models.core.config import METHODS, TrainConfig
 from models.data.catalog import list_datasets
@@ -41,15 +42,11 @@ DEFAULTS = forms.defaults()
 
 
 def _gib(n_bytes: float | None) -> str:
-    return "–" if n_bytes is None else f"{n_bytes / 2**30:.2f} GiB"
+    return MISSING if n_bytes is None else f"{n_bytes / 2**30:.2f} GiB"
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    return (f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600
-            else f"{seconds // 60}m {seconds % 60:02d}s")
+    return format_duration(seconds)
 
 
 # ---------------------------------------------------------------- setup
@@ -214,6 +211,11 @@ def _advanced(values: dict, method: str) -> None:
         values["attention_dropout"] = a.number_input("Attention dropout", 0.0, 0.99,
                                                      DEFAULTS["attention_dropout"],
                                                      help=HELP["attention_dropout"])
+        values["head_init"] = b.selectbox("Head start (probe = LP-FT)", ("random", "probe"),
+                                          help=HELP["head_init"])
+    if method in ("full", "lora"):
+        values["validate_every_epoch"] = c.checkbox("Validate every epoch", DEFAULTS["validate_every_epoch"],
+                                                    help=HELP["validate_every_epoch"])
     if method != "classic":
         values["eval_batch_size"] = a.number_input("Eval batch size", 0, None, DEFAULTS["eval_batch_size"],
                                                    help=HELP["eval_batch_size"])
@@ -265,7 +267,7 @@ def show_estimate(config, data: dict, spec, prices: pd.DataFrame, price_label: s
     cols[1].metric("Peak memory (formula)", _gib(memory.total_bytes),
                    help=f"Measured peak while timing: "
                         f"{_gib(measured.peak_memory_bytes if measured else None)}")
-    cost = format_usd(cost_usd(timing.total_s, hourly)) if timing and hourly else "–"
+    cost = format_usd(cost_usd(timing.total_s, hourly)) if timing and hourly else MISSING
     cols[2].metric("Cost (estimate)", cost)
     if timing:
         st.caption(f"Time = {timing.formula}; measured on {measured.device} with "
@@ -313,8 +315,10 @@ def jobs_panel() -> None:
 def job_card(info: jobs.JobInfo) -> None:
     with st.container(border=True):
         colour = STATE_COLOURS.get(info.state, "gray")
-        st.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] **{info.run_id}** · "
-                    f"{info.config.get('method')} · {info.config.get('dataset')} · attempt {info.attempts}")
+        words = model_words(str(info.config.get("method")), info.config.get("model"))
+        st.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] "
+                    f"**{dataset_words(info.config.get('dataset'))} · {words}** · attempt {info.attempts}  \n"
+                    f":gray[{info.run_id}]")
         figures = jobs.progress(info.job_id)
         if info.state in ("running", "queued") or figures.events:
             _progress(info, figures)
@@ -330,13 +334,16 @@ def job_card(info: jobs.JobInfo) -> None:
 
 
 def _actions(info: jobs.JobInfo) -> None:
-    left, right, _ = st.columns([1, 1, 2])
-    if info.state in ("queued", "running", "interrupted"):
-        label = "Dismiss" if info.state == "interrupted" else "Cancel"
-        if left.button(label, key=f"cancel_{info.job_id}", icon=":material/stop:"):
-            _call(jobs.cancel, info.job_id, grace_s=5.0)
-    if info.resumable:
-        if right.button("Resume", key=f"resume_{info.job_id}", icon=":material/play_arrow:", type="primary"):
+    cancellable = info.state in ("queued", "running", "interrupted")
+    if not (cancellable or info.resumable):
+        return
+    with st.container(horizontal=True, gap="small"):  # buttons at their own width: labels never squeezed
+        if cancellable:
+            label = "Dismiss" if info.state == "interrupted" else "Cancel"
+            if st.button(label, key=f"cancel_{info.job_id}", icon=":material/stop:", width="content"):
+                _call(jobs.cancel, info.job_id, grace_s=5.0)
+        if info.resumable and st.button("Resume", key=f"resume_{info.job_id}", icon=":material/play_arrow:",
+                                        type="primary", width="content"):
             _call(jobs.resume, info.job_id)
 
 
@@ -356,11 +363,9 @@ def _progress(info: jobs.JobInfo, figures: jobs.JobProgress) -> None:
     if figures.eta_s is not None and info.state == "running":
         label += f" · ETA {_duration(figures.eta_s)}"
     st.progress(fraction if fraction is not None else 0.0, text=label)
-    loss = f"{figures.loss:.4f}" if figures.loss is not None else "–"
-    speed = f"{figures.samples_per_s:.1f}" if figures.samples_per_s else "–"
-    val = f"{figures.val_accuracy:.1%}" if figures.val_accuracy is not None else "–"
-    st.markdown(f"loss **{loss}** · **{speed}** samples/s · memory **{_gib(figures.memory_bytes)}** · "
-                f"val. accuracy **{val}**")
+    shown = forms.job_figures(str(info.config.get("method")), figures)  # only figures this method has
+    if shown:
+        st.markdown(" · ".join(shown))
 
 
 @st.fragment(run_every=CURVE_REFRESH_S)
@@ -394,10 +399,18 @@ def results_section() -> None:
     if runs.empty:
         st.caption("Finished runs appear here once their job ends.")
         return
-    labels = {r.run_id: (f"{r.run_id} · {r.state}"
-                         + (f" · acc {r.accuracy:.1%}" if pd.notna(r.accuracy) else ""))
-              for r in runs.itertuples()}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ft_result_run")
+    ids = runs["run_id"].tolist()
+    labels = dict(zip(ids, run_labels(runs.to_dict("records")), strict=True))
+    # Results follow the newest run (the one that just landed) unless the user picked one in this session.
+    if not st.session_state.get("ft_result_pinned") or st.session_state.get("ft_result_run") not in ids:
+        st.session_state["ft_result_run"] = ids[0]
+    run_id = st.selectbox("Run", ids, format_func=labels.get, key="ft_result_run", on_change=_pin_result,
+                          help="Shows the newest run as runs land; a run you pick stays shown.")
+    if run_id != ids[0]:
+        if st.button(f"Show the newest: {labels[ids[0]]}", key="ft_result_newest",
+                     icon=":material/arrow_upward:", type="tertiary"):
+            st.session_state["ft_result_pinned"] = False
+            st.rerun()
     try:
         detail = runs_view.run_detail(workspace.generation(), run_id)
     except Exception as e:  # noqa: BLE001 - RunNotFoundError or a query error: say it, keep the page
@@ -415,19 +428,23 @@ def results_section() -> None:
     _provenance(detail)
 
 
+def _pin_result() -> None:
+    st.session_state["ft_result_pinned"] = True
+
+
 def _headline(summary: dict, evaluation: dict) -> None:
     cols = st.columns(4)
-    cols[0].metric("Accuracy", f"{summary['accuracy']:.1%}",
-                   help=f"95% CI {summary['accuracy_ci_low']:.1%} – "
-                        f"{summary['accuracy_ci_high']:.1%} (Wilson)")
-    cols[0].caption(f"95% CI {summary['accuracy_ci_low']:.1%} – {summary['accuracy_ci_high']:.1%}")
+    def pct(key: str) -> str:
+        return format_percent(summary.get(key), 1, fixed=True)
+
+    cols[0].metric("Accuracy", pct("accuracy"),
+                   help=f"95% CI {pct('accuracy_ci_low')} – {pct('accuracy_ci_high')} (Wilson)")
+    cols[0].caption(f"95% CI {pct('accuracy_ci_low')} – {pct('accuracy_ci_high')}")
     if pd.notna(summary.get("macro_f1")):
-        cols[1].metric("Macro-F1", f"{summary['macro_f1']:.1%}")
+        cols[1].metric("Macro-F1", pct("macro_f1"))
         if pd.notna(summary.get("macro_f1_ci_low")):
-            cols[1].caption(f"95% CI {summary['macro_f1_ci_low']:.1%} – "
-                            f"{summary['macro_f1_ci_high']:.1%} (bootstrap)")
-    cols[2].metric("Test examples",
-                   f"{int(summary['n_test']):,}" if pd.notna(summary.get("n_test")) else "–")
+            cols[1].caption(f"95% CI {pct('macro_f1_ci_low')} – {pct('macro_f1_ci_high')} (bootstrap)")
+    cols[2].metric("Test examples", format_count(summary.get("n_test")))
     train_seconds = summary.get("train_seconds")
     cols[3].metric("Training time", _duration(train_seconds if pd.notna(train_seconds) else None))
 

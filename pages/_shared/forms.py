@@ -182,3 +182,34 @@ def test_texts(config: Mapping[str, Any]) -> dict[str, str]:
     data = load_for_config(str(config["dataset"]), config.get("text_column"), config.get("label_column"),
                            seed=int(config.get("seed", 42)), pii_scrub=bool(config.get("pii_scrub", False)))
     return dict(zip(data.test.ids, data.test.texts, strict=True))
+
+
+# ---------------------------------------------------------------- job cards
+
+
+STEP_METHODS = ("full", "lora")
+"""Methods trained in optimizer steps: they report loss, samples/s, memory and validation accuracy."""
+
+
+def job_figures(method: str, progress: Any) -> list[str]:
+    """The figures a job card shows (markdown, e.g. 'loss **0.412**'), only those the method has.
+
+    Step-trained methods (STEP_METHODS) always show loss, samples/s, memory and validation accuracy, with
+    '–' until the first is known; classic, linear-probe and zero-shot runs never report a loss or a
+    training speed, so they show only the figures their events carried (often none).
+    `progress` is a models.jobs.queue.JobProgress.
+    """
+    from analytics.money import MISSING, format_number, format_percent
+
+    figures = {
+        "loss": format_number(progress.loss, 3) if progress.loss is not None else None,
+        "samples/s": format_number(progress.samples_per_s, 3) if progress.samples_per_s else None,
+        "memory": (f"{format_number(progress.memory_bytes / 2**30, 3)} GiB"
+                   if progress.memory_bytes else None),
+        "val. accuracy": (format_percent(progress.val_accuracy, 1, fixed=True)
+                          if progress.val_accuracy is not None else None),
+    }
+    if method in STEP_METHODS:
+        figures = {name: value or MISSING for name, value in figures.items()}
+    return [f"**{value}** samples/s" if name == "samples/s" else f"{name} **{value}**"
+            for name, value in figures.items() if value is not None]

@@ -267,3 +267,91 @@ def test_running_job_shows_progress_and_live_curves_on_demand(page_env: Path,
     assert len(at.get("plotly_chart")) == 1  # the loss curve (no epoch has ended yet)
     jobs.cancel(info.job_id, grace_s=2)
     assert jobs.get_job(info.job_id).state == "cancelled"
+
+
+# ---------------------------------------------------------------- job cards and results (issue 11)
+
+
+def _progress(**figures):
+    empty = {"state": "running", "stage": None, "step": None, "total_steps": None, "fraction": None,
+             "epoch": None, "loss": None, "eta_s": None, "samples_per_s": None, "memory_bytes": None,
+             "val_accuracy": None, "loss_curve": (), "epochs": (), "events": 1}
+    return jobs.JobProgress(**{**empty, **figures})
+
+
+def test_job_cards_show_only_the_figures_a_method_has() -> None:
+    from pages._shared.forms import job_figures
+
+    assert job_figures("classic", _progress(stage="trained")) == []  # no loss, speed or memory: no dashes
+    assert job_figures("linear_probe", _progress(memory_bytes=2**30)) == ["memory **1 GiB**"]
+    assert job_figures("full", _progress()) == ["loss **–**", "**–** samples/s", "memory **–**",
+                                                "val. accuracy **–**"]  # known once the first step lands
+    assert job_figures("lora", _progress(loss=0.41234, samples_per_s=12.34, memory_bytes=3 * 2**29,
+                                         val_accuracy=0.852)) == [
+        "loss **0.412**", "**12.3** samples/s", "memory **1.5 GiB**", "val. accuracy **85.2%**"]
+
+
+def _ingested_run(name: str, finished_at: str, accuracy: float) -> str:
+    from tests.analytics.test_runs import make_run
+
+    make_run(Path(os.environ["STRATLAB_RUNS_DIR"]), name, finished_at=finished_at, accuracy=accuracy)
+    return name
+
+
+def test_results_follow_the_run_that_just_landed_unless_one_was_picked(page_env: Path) -> None:
+    first = _ingested_run("20260301-100000-full-a", "2026-03-01T10:00:05+00:00", 0.5)
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    picker = at.selectbox(key="ft_result_run")
+    assert picker.value == first
+    assert picker.format_func(first) == "banking77 · full MiniLM-L6-v2 · 50.0% · Mar 01 10:00"
+    second = _ingested_run("20260301-110000-full-b", "2026-03-01T11:00:05+00:00", 0.75)
+    at.run()  # the page's sync ingests the new run folder
+    assert at.selectbox(key="ft_result_run").value == second, "Results stayed on the old run"
+    assert {m.label: m.value for m in at.metric}["Accuracy"] == "75.0%"
+    at.selectbox(key="ft_result_run").set_value(first).run()  # an explicit pick...
+    _ingested_run("20260301-120000-full-c", "2026-03-01T12:00:05+00:00", 0.25)
+    at.run()
+    assert at.selectbox(key="ft_result_run").value == first  # ...is kept when another run lands
+    newest = at.button(key="ft_result_newest")
+    assert newest.label.startswith("Show the newest: banking77 · full MiniLM-L6-v2 · 25.0%")
+    newest.click().run()
+    assert at.selectbox(key="ft_result_run").value == "20260301-120000-full-c"
+
+
+def _path_to(node, key: str, path: tuple = ()):
+    """Types of the blocks from `node` down to the element with `key` (None when absent)."""
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "key", None) == key:
+            return (*path, child.type)
+        found = _path_to(child, key, (*path, child.type))
+        if found:
+            return found
+    return None
+
+
+@pytest.mark.slow
+def test_a_queued_classic_card_has_a_full_cancel_button_and_no_dashes(
+        page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.core.config import TrainConfig
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("FAKE_STEP_S", "0.5")
+    runs_dir = os.environ["STRATLAB_RUNS_DIR"]
+    jobs.submit(TrainConfig(method="full", dataset="toy", max_steps=60, runs_dir=runs_dir))
+    queued = jobs.submit(TrainConfig(method="classic", dataset="sentiment_labelled_sentences",
+                                     runs_dir=runs_dir))
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    assert jobs.get_job(queued.job_id).state == "queued"  # one job at a time: the full run holds the slot
+    cancel = at.button(key=f"cancel_{queued.job_id}")
+    assert cancel.label == "Cancel"
+    path = _path_to(at.main, f"cancel_{queued.job_id}")
+    assert path is not None and "column" not in path[-3:], f"Cancel squeezed into a column: {path}"
+    cards = [m.value for m in at.markdown if queued.run_id in m.value]
+    assert cards and "sentiment_labelled_sentences · classic TF-IDF" in cards[0], cards
+    figures = [m.value for m in at.markdown if "samples/s" in m.value]
+    assert len(figures) == 1 and "loss **" in figures[0], f"only the full run's card has these: {figures}"
+    cancel.click().run()
+    assert jobs.get_job(queued.job_id).state == "cancelled"
