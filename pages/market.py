@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
 from analytics.compute.market.competitors import CompetitorMapping
+from analytics.compute.market.ranges import (
+    KIND_LEGEND,
+    InputRanges,
+    ranges_table,
+    typed_from_table,
+    with_typed,
+)
 from analytics.compute.market.segments import SegmentMapping
+from analytics.compute.market.sensitivity import ASSUMPTION_LABELS, tornado_inputs
 from analytics.compute.market.sizing import ASSUMPTION_HELP, FORMULAS_LATEX, MarketAssumptions, SizingResult
 from analytics.errors import AnalyticsError
-from analytics.money import format_usd
+from analytics.money import format_count, format_usd
 from pages._shared import market as market_view
 from pages._shared import page, workspace
 from pages._shared.tables import money_table
@@ -95,30 +104,82 @@ def _assumptions(segments: pd.DataFrame) -> MarketAssumptions:
     )
 
 
-def _kpis(result: SizingResult, title: str) -> None:
-    st.subheader(title)
-    cols = st.columns(3)
-    for col, label, value, formula in zip(cols, ("TAM", "SAM", "SOM"),
-                                          (result.tam_usd, result.sam_usd, result.som_usd), result.formulas,
-                                          strict=True):
-        col.metric(label, format_usd(value), help=formula)
-    st.caption(f"≈ {result.customers:,.0f} customers · {result.served_companies:,.0f} companies served")
+def _year() -> int:
+    return st.columns([2, 3])[0].slider("Year shown", 0, PROJECTION_YEARS, 0, key="mk_year",
+                     help="One year for the cards and the tornados: 0 = today's data; each later year grows "
+                          "the companies by their segment's growth rate (and adoption by its yearly gain).")
+
+
+def _kpis(top: SizingResult, bottom: SizingResult, year: int) -> None:
+    """TAM once (both methods share it), then SAM and SOM of each method, all at `year`."""
+    market, down, up = st.columns([1, 2, 2], gap="medium")
+    market.subheader("Market")
+    market.metric(f"TAM, year {year}", format_usd(top.tam_usd), help=top.formulas[0])
+    for col, title, result in ((down, "Top-down", top), (up, "Bottom-up", bottom)):
+        col.subheader(title)
+        sam, som = col.columns(2)
+        sam.metric(f"SAM, year {year}", format_usd(result.sam_usd), help=result.formulas[1])
+        som.metric(f"SOM, year {year}", format_usd(result.som_usd), help=result.formulas[2])
+        col.caption(f"≈ {format_count(result.customers)} customers · "
+                    f"{format_count(result.served_companies)} companies served")
     with st.expander("Formulas"):
-        st.latex(r"\begin{aligned}" + r"\\".join(
-            line.replace(" = ", " &= ", 1) for line in FORMULAS_LATEX[result.method]) + r"\end{aligned}")
+        for result, title in ((top, "Top-down"), (bottom, "Bottom-up")):
+            st.markdown(f"**{title}**")
+            st.latex(r"\begin{aligned}" + r"\\".join(
+                line.replace(" = ", " &= ", 1) for line in FORMULAS_LATEX[result.method]) + r"\end{aligned}")
+
+
+# Session key of the ranges typed on the page: assumption -> (low, high, source).
+TYPED = "mk_typed_ranges"
+
+
+def _ranges(defaults: InputRanges, names: tuple[str, ...]) -> InputRanges:
+    """The tornado's ranges: the data's (or assumed) defaults, with the ones typed in the table."""
+    typed = dict(st.session_state.get(TYPED, {}))
+    try:
+        shown = with_typed(defaults, typed)
+    except AnalyticsError:
+        typed, shown = {}, defaults
+    table = ranges_table(shown, ASSUMPTION_LABELS, names)
+    # The editor starts from the table it is given; a new key when that table changes drops stale edits.
+    key = f"mk_ranges_{zlib.crc32(table.to_csv(index=False).encode()):08x}"
+    edited = st.data_editor(
+        table, key=key, hide_index=True, width="stretch", disabled=["label", "unit"],
+        column_order=["label", "unit", "low", "high", "source"],
+        column_config={
+            "label": st.column_config.TextColumn("Input", width="medium"),
+            "unit": st.column_config.TextColumn("Unit", width="small",
+                                                help="% of companies or accounts; × of the data's values"),
+            "low": st.column_config.NumberColumn("Low", format="%.2f", required=True),
+            "high": st.column_config.NumberColumn("High", format="%.2f", required=True),
+            "source": st.column_config.TextColumn(
+                "Where the range comes from", width="large",
+                help="Type your own low and high with their source, e.g. 'analyst range, Gartner 2026'"),
+        },
+    )
+    st.caption(KIND_LEGEND)
+    try:
+        typed = typed_from_table(edited, defaults)
+        ranges = with_typed(defaults, typed)
+    except AnalyticsError as e:
+        page.show_error(e)
+        return shown
+    st.session_state[TYPED] = typed
+    if typed and st.button("Back to the data's ranges", key="mk_ranges_reset", icon=":material/undo:"):
+        st.session_state[TYPED] = {}
+        st.rerun()
+    return ranges
 
 
 def _sensitivity(figures: MarketFigures) -> None:
-    st.slider("SOM in year", 0, PROJECTION_YEARS, PROJECTION_YEARS, key="mk_sens_year",
-              help="Each assumption moved 20 % down and up. Growth only matters after year 0.")
-    left, right = st.columns(2, gap="large")
-    left.plotly_chart(figures.tornado_top_down, width="stretch", theme=None)
-    right.plotly_chart(figures.tornado_bottom_up, width="stretch", theme=None)
+    # One above the other: at full width the value labels and range captions stay readable at 1280 px.
+    st.plotly_chart(figures.tornado_top_down, width="stretch", theme=None)
+    st.plotly_chart(figures.tornado_bottom_up, width="stretch", theme=None)
 
 
 def _projection(proj: pd.DataFrame, figures: MarketFigures) -> None:
     st.plotly_chart(figures.projection, width="stretch", theme=None)
-    table = pd.DataFrame({"Year": proj["year"], "Companies served": proj["companies"].map("{:,.0f}".format)})
+    table = pd.DataFrame({"Year": proj["year"], "Companies served": proj["companies"].map(format_count)})
     for column, label in (("tam_usd", "TAM"), ("sam_usd", "SAM"), ("som_usd", "SOM top-down"),
                           ("som_bottom_up_usd", "SOM bottom-up")):
         table[label] = proj[column].map(format_usd)
@@ -188,7 +249,7 @@ def _competitors(gen: int) -> None:
 page.start_page("Market", "How big is the market, how much of it can we win, and who else sells there.")
 gen = workspace.generation()
 
-sizing = None
+mapping = assumptions = None
 with st.sidebar:
     st.header("Market data")
     try:
@@ -197,30 +258,37 @@ with st.sidebar:
         if segments is not None:
             st.header("Assumptions")
             assumptions = _assumptions(segments)
-            # The slider sits in a tab further down; its last value is already in session state.
-            year = st.session_state.get("mk_sens_year", PROJECTION_YEARS)
-            sizing = market_view.sizing(gen, mapping, assumptions, year)
     except AnalyticsError as e:
         page.show_error(e)
 
-if sizing is not None:
+sizing = ranges = None
+if assumptions is not None:
     if st.session_state.get("mk_seg_source", SAMPLE) == SAMPLE:
         page.sample_badge()
-    left, right = st.columns(2, gap="large")
-    with left:
-        _kpis(sizing.view.top_down, "Top-down")
-    with right:
-        _kpis(sizing.view.bottom_up, "Bottom-up")
+    year = _year()
+    cards = st.container()  # filled once the tornado's ranges are read from their table below
 else:
     st.warning("Pick a segments table and its columns in the sidebar to size the market.",
                icon=":material/tune:")
 
 tab_sens, tab_proj, tab_comp = st.tabs(["What moves SOM", f"{PROJECTION_YEARS}-year projection",
                                         "Competitors"])
-if sizing is not None:
+if assumptions is not None:
     with tab_sens:
-        _sensitivity(sizing.figures)
-    with tab_proj:
-        _projection(sizing.view.projection, sizing.figures)
+        charts = st.container()
+        st.markdown("**Each input's low and high** (edit a row to use your own range and its source)")
+        try:
+            defaults = market_view.default_ranges(gen, mapping, assumptions)
+            ranges = _ranges(defaults, tornado_inputs(assumptions, year))
+            sizing = market_view.sizing(gen, mapping, assumptions, year, ranges)
+        except AnalyticsError as e:
+            page.show_error(e)
+    if sizing is not None:
+        with cards:
+            _kpis(sizing.view.top_down, sizing.view.bottom_up, year)
+        with charts:
+            _sensitivity(sizing.figures)
+        with tab_proj:
+            _projection(sizing.view.projection, sizing.figures)
 with tab_comp:
     _competitors(gen)

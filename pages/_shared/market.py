@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from analytics.charts.market import MarketFigures
     from analytics.compute.market.competitors import CompetitorMapping
+    from analytics.compute.market.ranges import InputRanges
     from analytics.compute.market.segments import SegmentMapping
     from analytics.compute.market.sizing import MarketAssumptions
     from analytics.compute.market.view import MarketView
@@ -57,14 +58,23 @@ def competitor_positioning(gen: int, mapping: CompetitorMapping | None = None,
     return positioning(workspace(), mapping, our_name)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def default_ranges(gen: int, mapping: SegmentMapping, assumptions: MarketAssumptions) -> InputRanges:
+    """Each input's tornado range from the data's spread, else assumed ±20 %
+    (analytics.compute.market.ranges.default_ranges)."""
+    from analytics.compute.market.ranges import default_ranges as defaults
+    return defaults(segments(gen, mapping), assumptions)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
-def sizing(gen: int, mapping: SegmentMapping, assumptions: MarketAssumptions,
-           sensitivity_year: int) -> SizingSection:
-    """Numbers and figures for one set of inputs. Built once and shared read-only: Plotly figures are slow
-    to build (about 0.1 s each) and cache_data would rebuild them when unpickling."""
+def sizing(gen: int, mapping: SegmentMapping, assumptions: MarketAssumptions, year: int,
+           ranges: InputRanges | None = None) -> SizingSection:
+    """Numbers and figures for one set of inputs, cards and tornados at `year`. Built once and shared
+    read-only: Plotly figures are slow to build (about 0.1 s each) and cache_data would rebuild them when
+    unpickling."""
     from analytics.charts import market as charts_market
     from analytics.compute.market.view import market_view
-    view = market_view(segments(gen, mapping), assumptions, sensitivity_year)
+    view = market_view(segments(gen, mapping), assumptions, year, ranges=ranges)
     return SizingSection(view=view, figures=charts_market.market_figures(view))
 
 

@@ -11,8 +11,18 @@ import pytest
 from analytics.charts import market as charts_market
 from analytics.compute.market.competitors import CompetitorMapping, competitor_positioning
 from analytics.compute.market.projection import project
+from analytics.compute.market.ranges import (
+    NO_SOURCE,
+    InputRange,
+    InputRanges,
+    default_ranges,
+    ranges_table,
+    spread_ratios,
+    typed_from_table,
+    with_typed,
+)
 from analytics.compute.market.segments import SegmentMapping, load_segments
-from analytics.compute.market.sensitivity import sensitivity
+from analytics.compute.market.sensitivity import ASSUMPTION_LABELS, sensitivity
 from analytics.compute.market.sizing import MarketAssumptions, bottom_up, top_down
 from analytics.compute.market.view import market_view
 from analytics.db import Workspace
@@ -302,11 +312,155 @@ def test_chart_builders(segments, ws: Workspace):
 
 def test_market_view_bundles_everything(segments):
     a = MarketAssumptions(obtainable_share=0.1, reach_rate=0.5, win_rate=0.2)
-    view = market_view(segments, a, sensitivity_year=1, years=3)
-    assert view.top_down.som_usd == pytest.approx(680_000)
-    assert view.bottom_up.som_usd == pytest.approx(0.5 * 0.2 * 23_000_000)
+    today = market_view(segments, a, year=0, years=3)
+    assert today.top_down.som_usd == pytest.approx(680_000)
+    assert today.bottom_up.som_usd == pytest.approx(0.5 * 0.2 * 23_000_000)
+    view = market_view(segments, a, year=1, years=3)
     assert "growth_multiplier" in set(view.sensitivity_top_down["assumption"])
     assert list(view.projection["year"]) == [0, 1, 2, 3]
     figures = charts_market.market_figures(view)
     assert {f.name for f in fields(figures)} == {"tornado_top_down", "tornado_bottom_up", "projection"}
     assert figures.tornado_bottom_up.layout.title.text.startswith("Bottom-up SOM, year 1")
+
+
+def test_cards_and_tornados_describe_the_same_year(segments):
+    a = MarketAssumptions(obtainable_share=0.1, reach_rate=0.5, win_rate=0.2)
+    for year in (0, 3, 5):
+        view = market_view(segments, a, year=year)
+        assert view.year == year
+        # the SOM on the cards is the base every tornado bar starts from
+        assert view.sensitivity_top_down["som_base_usd"].iloc[0] == pytest.approx(view.top_down.som_usd)
+        assert view.sensitivity_bottom_up["som_base_usd"].iloc[0] == pytest.approx(view.bottom_up.som_usd)
+        assert view.top_down.som_usd == pytest.approx(view.projection.loc[year, "som_usd"])
+    assert market_view(segments, a, year=5).top_down.som_usd > market_view(segments, a).top_down.som_usd
+
+
+# -- per-input ranges ----------------------------------------------------------------------------------------
+@pytest.fixture
+def spread_segments() -> pd.DataFrame:
+    """Two company sizes, four segments each: ACV 0.5x, 1x, 1x, 1.5x of the size's median; adoption and
+    growth with no spread at all."""
+    rows = []
+    for size, median_acv in (("SMB", 4000.0), ("Enterprise", 100_000.0)):
+        for i, ratio in enumerate((0.5, 1.0, 1.0, 1.5)):
+            rows.append({"region": f"R{i}", "industry": "SaaS", "company_size": size, "companies": 100.0,
+                         "adoption_rate": 0.2, "acv_usd": median_acv * ratio, "growth_rate": 0.1})
+    return pd.DataFrame(rows)
+
+
+def test_default_range_comes_from_the_data_spread(spread_segments):
+    ranges = default_ranges(spread_segments, MarketAssumptions(acv_multiplier=2.0))
+    acv = ranges.get("acv_multiplier")
+    # ratios to the size's median: 0.5, 1, 1, 1.5 twice -> P25 = 0.875, P75 = 1.125 (numpy's linear rule)
+    assert (acv.low, acv.high, acv.kind) == (pytest.approx(2.0 * 0.875), pytest.approx(2.0 * 1.125), "data")
+    assert "P25–P75 of acv_usd, 8 segments" in acv.source
+    # no spread in adoption or growth, no data on the share: assumed ±20 %, said so
+    for name in ("adoption_multiplier", "growth_multiplier", "obtainable_share", "win_rate"):
+        item = ranges.get(name)
+        assert item.kind == "assumed" and "assumed ±20%" in item.source
+    share = ranges.get("obtainable_share")
+    assert (share.low, share.high) == (pytest.approx(0.04), pytest.approx(0.06))
+    assert ranges.get("reachable_accounts") is None  # reach rate is in use
+    # the spread is taken over the served segments only: one segment per size is too few to say anything
+    assert default_ranges(spread_segments, MarketAssumptions(regions=("R0",))).get(
+        "acv_multiplier").kind == "assumed"
+
+
+def test_spread_is_measured_within_each_company_size(spread_segments):
+    ratios = sorted(spread_ratios(spread_segments, "acv_usd").tolist())
+    assert ratios == pytest.approx([0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.5, 1.5])  # not 0.02 .. 37.5 across sizes
+
+
+def test_tornado_bars_differ_when_the_ranges_differ(segments):
+    a = MarketAssumptions(obtainable_share=0.1)
+    equal = sensitivity(segments, a)  # ±20 % on every factor of a product: one swing for all
+    assert equal["swing_usd"].round(2).nunique() == 1
+    ranges = InputRanges((
+        ("obtainable_share", InputRange(0.09, 0.11, "analyst range", "typed")),
+        ("acv_multiplier", InputRange(0.5, 1.5, "data: P25–P75", "data")),
+        ("adoption_multiplier", InputRange(0.8, 1.2, "assumed ±20%", "assumed")),
+    ))
+    sens = sensitivity(segments, a, ranges=ranges)
+    # SOM 680k: ACV 0.5..1.5 swings 680k, adoption 0.8..1.2 swings 272k, share 9..11 % swings 136k
+    assert list(sens["assumption"]) == ["acv_multiplier", "adoption_multiplier", "obtainable_share"]
+    assert sens["swing_usd"].tolist() == pytest.approx([680_000, 272_000, 136_000])
+    assert sens["range_kind"].tolist() == ["data", "assumed", "typed"]
+    fig = charts_market.tornado(sens)
+    widths = [abs(high - low) for low, high in zip(fig.data[0].x, fig.data[1].x, strict=True)]
+    assert widths == pytest.approx([680_000, 272_000, 136_000])
+    assert "· data" in fig.data[0].y[0] and "· typed" in fig.data[0].y[2]
+
+
+def test_typed_range_with_a_source_is_kept_and_shown(spread_segments):
+    a = MarketAssumptions(obtainable_share=0.05)
+    defaults = default_ranges(spread_segments, a)
+    ranges = with_typed(defaults, {"obtainable_share": (0.02, 0.10, "analyst range, Gartner 2026")})
+    share = ranges.get("obtainable_share")
+    assert (share.low, share.high, share.source, share.kind) == (0.02, 0.10, "analyst range, Gartner 2026",
+                                                                 "typed")
+    assert ranges.get("acv_multiplier") == defaults.get("acv_multiplier")  # the others keep their defaults
+    view = market_view(spread_segments, a, ranges=ranges)
+    row = view.sensitivity_top_down.set_index("assumption").loc["obtainable_share"]
+    assert (row["low_value"], row["high_value"], row["range_source"]) == (0.02, 0.10,
+                                                                          "analyst range, Gartner 2026")
+    fig = charts_market.market_figures(view).tornado_top_down
+    hovers = [text for trace in fig.data for text in trace.hovertext]
+    assert any("analyst range, Gartner 2026" in text for text in hovers)
+    assert with_typed(defaults, {"win_rate": (0.05, 0.1, "  ")}).get("win_rate").source == NO_SOURCE
+
+
+def test_ranges_table_round_trip(spread_segments):
+    a = MarketAssumptions()
+    defaults = default_ranges(spread_segments, a)
+    table = ranges_table(defaults, ASSUMPTION_LABELS, ("obtainable_share", "acv_multiplier"))
+    assert table[["label", "unit", "low", "high"]].values.tolist() == [
+        ["Obtainable share", "%", 4.0, 6.0], ["ACV", "×", 0.875, 1.125]]
+    assert typed_from_table(table, defaults) == {}  # untouched: nothing typed
+    edited = table.copy()
+    edited.loc[0, ["low", "high", "source"]] = [2.0, 10.0, "analyst range, Gartner 2026"]
+    edited.loc[1, "high"] = 1.5  # a new number under the data's note: that note no longer describes it
+    assert typed_from_table(edited, defaults) == {
+        "obtainable_share": (0.02, 0.1, "analyst range, Gartner 2026"),
+        "acv_multiplier": (0.875, 1.5, NO_SOURCE)}
+
+
+@pytest.mark.parametrize(("low", "high", "source", "word"), [
+    (0.06, 0.04, "x", "swap them"), (0.01, 0.02, " ", "where a range comes from"),
+    (float("nan"), 0.1, "x", "finite number")])
+def test_input_range_checks(low, high, source, word):
+    with pytest.raises(AssumptionError, match=word):
+        InputRange(low, high, source)
+
+
+def test_ranges_out_of_bounds_are_refused(spread_segments):
+    defaults = default_ranges(spread_segments, MarketAssumptions())
+    with pytest.raises(AssumptionError, match="obtainable_share must lie within 0 % and 100 %"):
+        with_typed(defaults, {"obtainable_share": (0.5, 1.5, "typo")})
+
+
+# -- competitor labels ---------------------------------------------------------------------------------------
+def test_competitor_labels_do_not_overlap(ws: Workspace):
+    frame = competitor_positioning(ws)
+    fig = charts_market.positioning(frame)
+    shown = [(t, p) for trace in fig.data for t, p in zip(trace.text, trace.textposition, strict=True) if t]
+    assert ("Lumen Desk (us)", "top center") in shown  # ours is always labelled
+    assert len(shown) >= 8  # at most two of ten left to the hover
+    assert len({p for _, p in shown}) > 1  # not every label on top: they moved out of each other's way
+
+
+def test_label_positions_avoid_labels_and_bubbles():
+    # three bubbles on one row, 40 px apart: a label on top of each would overlap its neighbours
+    x, y, radii = [100.0, 140.0, 180.0], [200.0, 200.0, 200.0], [10.0, 10.0, 10.0]
+    texts = ["Alpha Corp", "Beta Corp", "Gamma Corp"]
+    spots = charts_market.label_positions(x, y, radii, texts, font_px=16, area_px=(400, 400), first=1)
+    assert spots[1] == "top center"  # ours first, on top
+    boxes = [charts_market._label_box(x[i], y[i], radii[i], texts[i], 16, spot)
+             for i, spot in enumerate(spots) if spot]
+    bubbles = [(cx - r, cy - r, cx + r, cy + r) for cx, cy, r in zip(x, y, radii, strict=True)]
+    for i, box in enumerate(boxes):
+        assert all(charts_market._overlap(box, other) == 0 for other in boxes[i + 1:])
+        assert sum(charts_market._overlap(box, b) > 0 for b in bubbles) == 0
+    # a label that fits nowhere is left out (its name stays in the hover)
+    crowded = charts_market.label_positions([10.0], [10.0], [8.0], ["A very long product name"], 16,
+                                            area_px=(60, 60))
+    assert crowded == [None]
