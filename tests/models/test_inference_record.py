@@ -46,6 +46,11 @@ def test_classic_run_gets_an_inference_record(tmp_path: Path, monkeypatch: pytes
     assert 0 < record["p50_ms"] <= record["p95_ms"] and record["throughput_per_s"] > 0
     assert record["model_params"] is None and record["tokens_per_request"] is None
     assert record["cpu_count"] >= 1 and record["load_average_1m"] >= 0
+    assert record["measured_by"] == "train command" and record["repeats"] == 5
+    assert record["threads"] == record["torch_threads"] >= 1 and isinstance(record["busy"], bool)
+    assert record["p50_best_ms"] <= record["p50_ms"] and record["p50_spread"] >= 0
+    assert record["throughput_best_per_s"] >= record["throughput_per_s"] and record["throughput_spread"] >= 0
+    assert len(record["p50_repeats_ms"]) == len(record["throughput_repeats"]) == 5
     api = record["api_prompt"]
     # the answer is a label name ('not happy' / 'happy') plus an end token
     assert api["tokenizer"] == "SmolLM2-135M BPE" and api["n_texts"] == len(TEXTS)
