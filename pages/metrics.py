@@ -15,7 +15,7 @@ from analytics.compute.metrics.schema import (
     schema_markdown,
 )
 from analytics.errors import AnalyticsError, NoEventsError
-from analytics.money import format_usd
+from analytics.money import format_count, format_percent, format_usd
 from pages._shared import metrics as metrics_view
 from pages._shared import page, workspace
 
@@ -96,23 +96,27 @@ def _filters(gen: int, span: tuple[date, date], mapped: bool) -> MetricFilters:
         st.stop()
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 def _kpis(kpis: Kpis) -> None:
+    # Short labels (each card is about 120 px wide at 1280 px); windows and units are in the help.
     c = st.columns(6)
-    c[0].metric("MAU (28 days)", "n/a" if kpis.mau is None else f"{kpis.mau:,}")
-    c[1].metric("Stickiness", _pct(kpis.stickiness), help="Mean DAU over the last 28 days / MAU")
+    c[0].metric("MAU", format_count(kpis.mau), help="Monthly active users: users with a session in the 28 "
+                "days ending on the last day of the range (– while the source has under 28 days of data)")
+    c[1].metric("Stickiness", format_percent(kpis.stickiness),
+                help="Mean DAU over the last 28 days of the range / MAU")
     change = None
     if kpis.mrr_change_usd is not None:
         change = ("+" if kpis.mrr_change_usd >= 0 else "") + format_usd(kpis.mrr_change_usd)
     c[2].metric("MRR", format_usd(kpis.mrr_usd), change,
-                help="Last month of the range; the change is against the month before")
-    c[3].metric("ARR", format_usd(kpis.arr_usd), help="12 x MRR")
-    c[4].metric("Logo churn (month)", _pct(kpis.logo_churn),
-                help="Share of last month's paying accounts lost")
-    c[5].metric(f"NRR ({kpis.nrr_window})", _pct(kpis.nrr))
+                help="Monthly recurring revenue in the last month of the range; the change is against the "
+                     "month before")
+    c[3].metric("ARR", format_usd(kpis.arr_usd), help="Annual recurring revenue: 12 x MRR")
+    c[4].metric("Logo churn", format_percent(kpis.logo_churn),
+                help="Per month: the share of last month's paying accounts that do not pay in the range's "
+                     "last month")
+    short = {"12 months": "12 mo", "1 month": "1 mo"}.get(kpis.nrr_window, kpis.nrr_window)
+    c[5].metric(f"NRR, {short}", format_percent(kpis.nrr),
+                help=f"Net revenue retention over {kpis.nrr_window}: this month's MRR from the accounts that "
+                     f"paid {kpis.nrr_window} ago / their MRR then")
 
 
 page.start_page("Metrics", "Active users, activation funnel, retention cohorts, MRR/ARR, churn and NRR, "
@@ -144,7 +148,8 @@ report, figures = section.report, section.figures
 if mapping is None:
     page.sample_badge()
 else:
-    st.caption(f"Events from table `{mapping.table}` ({report.events_in_range:,} mapped events in range).")
+    st.caption(f"Events from table `{mapping.table}` ({format_count(report.events_in_range)} mapped events "
+               f"in range).")
 _kpis(report.kpis)
 
 left, right = st.columns(2)
@@ -152,10 +157,10 @@ left.plotly_chart(figures.active_users, width="stretch", theme=None)
 right.plotly_chart(figures.stickiness, width="stretch", theme=None)
 left, right = st.columns(2)
 left.plotly_chart(figures.funnel, width="stretch", theme=None)
-right.plotly_chart(figures.retention, width="stretch", theme=None)
-left, right = st.columns(2)
-left.plotly_chart(figures.mrr, width="stretch", theme=None)
-right.plotly_chart(figures.churn, width="stretch", theme=None)
+right.plotly_chart(figures.mrr, width="stretch", theme=None)
+# Full width: one column per month since sign-up, one row per cohort.
+st.plotly_chart(figures.retention, width="stretch", theme=None)
+st.plotly_chart(figures.churn, width="stretch", theme=None)
 
 with st.expander("Monthly revenue table"):
     st.dataframe(report.revenue, hide_index=True, width="stretch")

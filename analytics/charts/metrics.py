@@ -15,14 +15,17 @@ from plotly.subplots import make_subplots
 from analytics.charts.theme import (
     COMPACT_FONT_SIZE,
     FUNNEL_COLOURS,
+    GREY,
     SEQUENTIAL,
     SERIES,
     TEMPLATE,
+    TEXT,
     usd_hover,
     usd_linear_ticks,
 )
 from analytics.compute.metrics.report import MetricsReport
 from analytics.compute.metrics.schema import FUNNEL_STEPS
+from analytics.money import format_count, format_percent
 
 MOVEMENTS = (("new_mrr_usd", "New", "new"), ("expansion_mrr_usd", "Expansion", "expansion"),
              ("contraction_mrr_usd", "Contraction", "contraction"), ("churned_mrr_usd", "Churned", "churned"))
@@ -50,13 +53,25 @@ def active_users_chart(frame: pd.DataFrame) -> go.Figure:
     for column, name in (("mau", "MAU (28 days)"), ("wau", "WAU (7 days)"), ("dau", "DAU")):
         fig.add_trace(go.Scatter(x=frame["day"], y=frame[column], name=name, mode="lines",
                                  line={"color": SERIES[column], "width": 3}))
+    _mark_warm_up(fig, frame)
     return _layout(fig, "Active users", "users")
 
 
+def _mark_warm_up(fig: go.Figure, frame: pd.DataFrame) -> None:
+    """Shade the days whose 28-day window is still filling (no MAU or stickiness there)."""
+    if "window_full" not in frame or frame.empty or bool(frame["window_full"].all()):
+        return
+    warm = frame.loc[~frame["window_full"].astype(bool), "day"]
+    fig.add_vrect(x0=warm.min(), x1=warm.max(), fillcolor=GREY, opacity=0.15, line_width=0,
+                  annotation_text="28-day window filling", annotation_position="top left",
+                  annotation_font={"size": COMPACT_FONT_SIZE - 2, "color": TEXT})
+
+
 def stickiness_chart(frame: pd.DataFrame) -> go.Figure:
-    """DAU / MAU per day."""
+    """DAU / MAU per day, from the first day with a full 28-day window (earlier days shaded, no line)."""
     fig = go.Figure(go.Scatter(x=frame["day"], y=frame["stickiness"], name="DAU / MAU", mode="lines",
                                line={"color": SERIES["stickiness"], "width": 3}))
+    _mark_warm_up(fig, frame)
     return _layout(fig, "Stickiness (DAU / MAU)", "share", percent=True)
 
 
@@ -75,22 +90,53 @@ def funnel_chart(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
+HEATMAP_PLOT_WIDTH_PX = 560.0
+"""Width of the retention heatmap's cells area: the chart at full width in a 1280 px window with the sidebar
+open, less the cohort labels and the colour bar (wider windows only make cells wider)."""
+HEATMAP_ROW_PX = 26
+"""Height of one cohort row; the figure grows with the number of cohorts."""
+MIN_CELL_FONT_PX = 12
+"""Smallest cell label: below it the labels are hidden (the values stay in the hover)."""
+CELL_TEXT = "100%"
+"""The widest cell label, which every label must fit."""
+
+
+def heatmap_cell_font(columns: int, rows: int, plot_width_px: float = HEATMAP_PLOT_WIDTH_PX,
+                      row_px: float = HEATMAP_ROW_PX) -> int | None:
+    """Font size in px of the heatmap's cell labels, or None when a label at MIN_CELL_FONT_PX would not fit
+    its cell (then the cells carry no text and the hover gives the value).
+
+    The size is the largest up to COMPACT_FONT_SIZE - 2 at which CELL_TEXT fits the cell's width (about
+    0.6 font sizes per glyph) and height (1.4 font sizes per line), so a filter that leaves few or many
+    cohorts never shrinks labels to unreadable pixels.
+    """
+    if columns < 1 or rows < 1:
+        return None
+    cell_width = plot_width_px / columns
+    fits = min(COMPACT_FONT_SIZE - 2, cell_width / (0.6 * len(CELL_TEXT)), row_px / 1.4)
+    return int(fits) if fits >= MIN_CELL_FONT_PX else None
+
+
 def retention_heatmap(frame: pd.DataFrame) -> go.Figure:
-    """Cohort x months-since-sign-up heatmap of retention (frame from metrics.retention)."""
+    """Cohort x months-since-sign-up heatmap of retention (frame from metrics.retention), drawn at full
+    width: one HEATMAP_ROW_PX row per cohort, cell labels only while they stay legible (heatmap_cell_font)."""
     grid = frame.pivot(index="cohort_month", columns="months_since_signup", values="retention")
     sizes = frame.groupby("cohort_month")["cohort_users"].first()
-    rows = [f"{pd.Timestamp(m):%Y-%m} ({sizes[m]:,})" for m in grid.index]
-    readable = grid.shape[1] <= 12  # cell labels only while they stay legible on a projector
-    text = grid.map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    rows = [f"{pd.Timestamp(m):%Y-%m} ({format_count(sizes[m])})" for m in grid.index]
+    font = heatmap_cell_font(grid.shape[1], len(rows))
+    text = grid.map(lambda v: "" if pd.isna(v) else format_percent(v, 0))
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy(), x=[int(c) for c in grid.columns], y=rows, text=text.to_numpy(),
-        texttemplate="%{text}" if readable else None, colorscale=SEQUENTIAL, zmin=0, zmax=1,
-        colorbar={"tickformat": ".0%"}, hovertemplate="cohort %{y}<br>month %{x}: %{z:.1%}<extra></extra>",
+        texttemplate="%{text}" if font else None, textfont={"size": font or MIN_CELL_FONT_PX},
+        colorscale=SEQUENTIAL, zmin=0, zmax=1, xgap=1, ygap=1,
+        colorbar={"tickformat": ".0%", "thickness": 16},
+        hovertemplate="cohort %{y}<br>month %{x}: %{z:.1%}<extra></extra>",
     ))
-    fig = _layout(fig, "Monthly retention by sign-up cohort (users in cohort)", "sign-up month")
-    fig.update_layout(height=max(420, 28 * len(rows) + 120), hovermode="closest")
+    fig = _layout(fig, "Monthly retention by sign-up cohort", "sign-up month (users)")
+    fig.update_layout(height=max(360, HEATMAP_ROW_PX * len(rows) + 150), hovermode="closest",
+                      margin={"l": 60, "r": 20, "t": 60, "b": 60})
     fig.update_yaxes(autorange="reversed", tickformat=None, rangemode="normal")
-    fig.update_xaxes(title_text="months since sign-up", dtick=1 if readable else 3)
+    fig.update_xaxes(title_text="months since sign-up", dtick=1 if grid.shape[1] <= 12 else 3)
     return fig
 
 

@@ -1,9 +1,17 @@
 -- DAU, WAU and MAU for every day of [$start, $end]: distinct users with a session that day, in the rolling
 -- 7 days and in the rolling 28 days ending that day. stickiness = dau / mau.
+-- Warm-up: a window that reaches back before the source's first event is not full yet (it would count a
+-- few days' users as a month's, and stickiness would start near 100 %). WAU is null until the 7th day of
+-- data, MAU and stickiness until the 28th; window_full says whether the day's 28-day window is full.
 -- Each day's users are one bitstring (bit i = user id $user_min + i); WAU and MAU are popcounts of the
 -- OR of the last 7 and 28 days' bitstrings. The filters apply as one bitstring of the users in scope, so
 -- the session rows are never joined.
-with scope_users as (
+with first_event as (
+    select min(event_time)::date as day
+    from metric_events
+),
+
+scope_users as (
     select bitstring_agg(user_id, $user_min, $user_max) as users
     from metric_users
     where account_id in (select account_id from metric_scope)
@@ -43,11 +51,13 @@ windows as (
 )
 
 select
-    day,
-    coalesce(dau, 0) as dau,
-    coalesce(wau, 0) as wau,
-    coalesce(mau, 0) as mau,
-    coalesce(dau, 0) / nullif(mau, 0) as stickiness
-from windows
-where day >= $start
-order by day
+    w.day,
+    coalesce(w.dau, 0) as dau,
+    case when w.day >= f.day + 6 then coalesce(w.wau, 0) end as wau,
+    case when w.day >= f.day + 27 then coalesce(w.mau, 0) end as mau,
+    case when w.day >= f.day + 27 then coalesce(w.dau, 0) / nullif(w.mau, 0) end as stickiness,
+    w.day >= f.day + 27 as window_full
+from windows as w
+cross join first_event as f
+where w.day >= $start
+order by w.day

@@ -149,27 +149,85 @@ def test_retention_counts_activity_only_through_the_range_end(tiny):
 
 # -- active users --------------------------------------------------------------------------------------------
 def _reference_active_users(start: date, end: date, accounts: set[int] | None = None) -> pd.DataFrame:
-    """Brute force over the Python event list: for each day, distinct users in the 1/7/28-day window."""
+    """Brute force over the Python event list: for each day, distinct users in the 1/7/28-day window; WAU
+    and MAU only once their window lies wholly after the log's first event (no partial windows)."""
     sessions = [(pd.Timestamp(t).normalize(), u) for t, u, a, kind, _, _ in EVENTS
                 if kind == "session" and (accounts is None or a in accounts)]
+    first = min(pd.Timestamp(t).normalize() for t, *_ in EVENTS)
     rows = []
     for day in pd.date_range(start, end, freq="D"):
         counts = [len({u for d, u in sessions if day - pd.Timedelta(days=n - 1) <= d <= day})
                   for n in (1, 7, 28)]
-        rows.append((day.date(), *counts, None if counts[2] == 0 else round(counts[0] / counts[2], 12)))
+        full = [day - pd.Timedelta(days=n - 1) >= first for n in (1, 7, 28)]
+        wau = counts[1] if full[1] else None
+        mau = counts[2] if full[2] else None
+        stickiness = None if not mau else round(counts[0] / mau, 12)
+        rows.append((day.date(), counts[0], wau, mau, stickiness, full[2]))
     return rows
 
 
 def test_active_users_hand_checked_days(tiny):
     frame = active_users(tiny, Q1).set_index("day")
     assert len(frame) == 90
-    # 22 Jan: user 3 today; users 2 and 3 in 16-22 Jan; users 1, 2, 3 in the 28 days.
-    assert tuple(frame.loc[pd.Timestamp("2025-01-22"), ["dau", "wau", "mau"]]) == (1, 2, 3)
+    # 22 Jan: user 3 today; users 2 and 3 in 16-22 Jan; the 28 days reach back before the first event
+    # (5 Jan), so no MAU yet.
+    assert tuple(frame.loc[pd.Timestamp("2025-01-22"), ["dau", "wau"]]) == (1, 2)
+    assert math.isnan(frame.loc[pd.Timestamp("2025-01-22"), "mau"])
     # 17 Feb: user 4 today and this week; users 3 (21-22 Jan), 1 (3 Feb) and 4 in 21 Jan - 17 Feb.
     assert tuple(frame.loc[pd.Timestamp("2025-02-17"), ["dau", "wau", "mau"]]) == (1, 1, 3)
     # 31 Mar: user 5 today and this week; users 4 and 5 in 4-31 Mar (user 1's 1 Mar is outside).
     assert tuple(frame.loc[pd.Timestamp("2025-03-31"), ["dau", "wau", "mau", "stickiness"]]) == (1, 1, 2, 0.5)
-    assert math.isnan(frame.loc[pd.Timestamp("2025-01-01"), "stickiness"])  # MAU 0: no ratio
+    assert math.isnan(frame.loc[pd.Timestamp("2025-01-01"), "stickiness"])  # before any data: no ratio
+
+
+def test_stickiness_starts_once_a_full_28_day_window_exists(tiny):
+    frame = active_users(tiny, Q1)
+    first_event = pd.Timestamp("2025-01-05")
+    shown = frame.dropna(subset=["stickiness"])
+    # the first point's window (27 days before it and the day itself) lies wholly inside the data
+    first_point = shown["day"].iloc[0]
+    assert first_point - pd.Timedelta(days=27) >= first_event
+    assert first_point == pd.Timestamp("2025-02-01")  # 5 Jan + 27 days: nothing of the warm-up is plotted
+    assert bool(shown["window_full"].all())
+    warm_up = frame[frame["day"] < first_point]
+    assert warm_up["mau"].isna().all() and not warm_up["window_full"].any()
+    # 6 Jan: one user active in a 2-day-old log would read as 100 % stickiness; it is left out instead
+    assert frame.set_index("day").loc[pd.Timestamp("2025-01-06"), "dau"] == 1
+    # the chart shades the warm-up and draws no line there
+    fig = metrics_charts.stickiness_chart(frame)
+    assert fig.layout.shapes[0].x1 == pd.Timestamp("2025-01-31")
+    ys = pd.Series(fig.data[0].y, dtype=float)
+    assert ys[: len(warm_up)].isna().all() and ys[len(warm_up):].notna().any()
+
+
+def test_a_range_inside_the_warm_up_has_no_mau_card(tiny):
+    report = compute_report(tiny, MetricFilters(start=date(2025, 1, 1), end=date(2025, 1, 25)))
+    assert report.kpis.mau is None and report.kpis.stickiness is None
+
+
+@pytest.mark.parametrize(("columns", "rows", "expected"), [
+    (3, 3, 14),      # few cells: the compact chart font
+    (12, 24, 14),    # a year of months at full width: 47 px cells still take 14 px text
+    (18, 24, 12),    # 31 px cells: the smallest readable size
+    (24, 24, None),  # 23 px cells: '100%' would need 10 px, so no cell text (the hover keeps the values)
+    (6, 6, 14),
+])
+def test_heatmap_cell_text_keeps_a_minimum_size(columns, rows, expected):
+    assert metrics_charts.heatmap_cell_font(columns, rows) == expected
+
+
+def test_heatmap_hides_cell_text_rather_than_shrinking_it():
+    def frame(months: int) -> pd.DataFrame:
+        cohorts = pd.date_range("2024-01-01", periods=months, freq="MS")
+        return pd.DataFrame([{"cohort_month": c, "months_since_signup": m, "cohort_users": 1000,
+                              "active_users": 500, "retention": 0.5}
+                             for i, c in enumerate(cohorts) for m in range(months - i)])
+    small, big = metrics_charts.retention_heatmap(frame(6)), metrics_charts.retention_heatmap(frame(24))
+    assert small.data[0].texttemplate == "%{text}" and small.data[0].textfont.size >= 12
+    assert big.data[0].texttemplate is None  # 24 months at full width: cells too small for 12 px text
+    assert "%{z:.1%}" in big.data[0].hovertemplate
+    assert big.layout.height > small.layout.height  # one row per cohort
+    assert big.data[0].y[0] == "2024-01 (1,000)"
 
 
 def test_active_users_match_brute_force(tiny):
@@ -357,7 +415,8 @@ def test_reserved_words_work_as_column_names(tiny):
     mapping = EventMapping(table="odd_names", event_time="when", user_id="user", account_id="group",
                            event_type="select", event_types={"login": "session"})
     one_day = MetricFilters(start=date(2025, 1, 5), end=date(2025, 1, 5))
-    assert _rows(active_users(tiny, one_day, mapping)) == [(date(2025, 1, 5), 1, 1, 1, 1.0)]
+    # the log's first day: DAU 1, and no WAU, MAU or stickiness while their windows fill
+    assert _rows(active_users(tiny, one_day, mapping)) == [(date(2025, 1, 5), 1, None, None, None, False)]
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,9 @@ Event schema (one row per event; user_id is null for account-level events):
 Definitions:
 
 - Active users: rolling windows. DAU = distinct users with a session that day; WAU = in the 7 days ending
-  that day; MAU = in the 28 days ending that day. Stickiness = DAU / MAU (the KPI card: mean DAU over the
-  last 28 days of the range / MAU on its last day).
+  that day; MAU = in the 28 days ending that day, each shown once its window is full (WAU from the 7th day
+  of the source's events, MAU and stickiness from the 28th; `window_full` marks the day). Stickiness =
+  DAU / MAU (the KPI card: mean DAU over the last 28 days of the range / MAU on its last day).
 - Funnel, for users whose first sign-up is in the range: signed up -> activated (an activation event) ->
   active in week 2 (a session 7 to 14 days after sign-up) -> paying (their account has an invoice > 0).
   Steps are nested; later steps look at all events, so the range chooses the sign-up cohort.

@@ -22,9 +22,10 @@ class Kpis:
     """Headline numbers of a report, taken at the end of the date range (None when undefined)."""
 
     mau: int | None
-    """Users with a session in the 28 days ending on the last day."""
+    """Users with a session in the 28 days ending on the last day (None while that window reaches back
+    before the source's first event)."""
     stickiness: float | None
-    """Mean DAU over the last 28 days / MAU on the last day (0..1)."""
+    """Mean DAU over the last 28 days / MAU on the last day (0..1); None without a full 28-day window."""
     mrr_usd: float | None
     """MRR of the last month."""
     arr_usd: float | None
@@ -44,7 +45,8 @@ class MetricsReport:
     """Everything the Metrics page shows, for one source and one set of filters."""
 
     active_users: pd.DataFrame
-    """day, dau, wau, mau, stickiness."""
+    """day, dau, wau, mau, stickiness, window_full (WAU null in the first 6 days of data, MAU and
+    stickiness in the first 27: their windows are not full yet)."""
     funnel: pd.DataFrame
     """step_order, step, users, conversion_from_previous, conversion_from_signup."""
     retention: pd.DataFrame
@@ -66,8 +68,18 @@ def run_query(ws: Workspace, name: str, params: dict[str, Any]) -> pd.DataFrame:
 
 
 def active_users(ws: Workspace, filters: MetricFilters, mapping: EventMapping | None = None) -> pd.DataFrame:
-    """DAU, WAU, MAU and stickiness per day of the range (see the module docstring)."""
-    return run_query(ws, "metrics_active_users", prepare_source(ws, filters, mapping))
+    """DAU, WAU, MAU and stickiness per day of the range (see the module docstring); WAU, MAU and
+    stickiness are NaN while their window is still filling."""
+    return _with_nan(run_query(ws, "metrics_active_users", prepare_source(ws, filters, mapping)))
+
+
+def _with_nan(frame: pd.DataFrame) -> pd.DataFrame:
+    """WAU and MAU as floats with NaN for the warm-up days (DuckDB's nullable integers come back as pd.NA,
+    which charts and arithmetic do not take)."""
+    for column in ("wau", "mau"):
+        if column in frame:
+            frame[column] = frame[column].astype("Float64").astype(float)
+    return frame
 
 
 def funnel(ws: Workspace, filters: MetricFilters, mapping: EventMapping | None = None) -> pd.DataFrame:
@@ -110,6 +122,7 @@ def compute_report(ws: Workspace, filters: MetricFilters,
                             f"Widen the date range")
     report = {name: run_query(ws, f"metrics_{name}", params)
               for name in ("active_users", "funnel", "retention", "revenue")}
+    report["active_users"] = _with_nan(report["active_users"])
     log.debug("metrics report for %s: %d events in range", filters, in_range)
     return MetricsReport(**report, kpis=headline(report["active_users"], report["revenue"]),
                          events_in_range=in_range)
@@ -120,7 +133,8 @@ def headline(active: pd.DataFrame, revenue_frame: pd.DataFrame) -> Kpis:
     mau = stickiness = mrr = change = churn = nrr = None
     window = "1 month"
     if len(active):
-        mau = int(active["mau"].iloc[-1])
+        last_mau = _number(active["mau"].iloc[-1])
+        mau = None if last_mau is None else int(last_mau)
         tail = active.tail(28)
         stickiness = float(tail["dau"].mean()) / mau if mau else None
     if len(revenue_frame):

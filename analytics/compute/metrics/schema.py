@@ -44,7 +44,9 @@ EVENT_SCHEMA: tuple[EventField, ...] = (
 
 DEFINITIONS_MARKDOWN = """
 - **DAU / WAU / MAU**: distinct users with a session that day / in the 7 days / in the 28 days ending that day
-  (rolling windows). **Stickiness** = DAU / MAU; the card shows mean DAU over the last 28 days / MAU.
+  (rolling windows), shown once the window is full: WAU from the 7th day of the source's events, MAU and
+  stickiness from the 28th (a window still filling would count a few days' users as a month's).
+  **Stickiness** = DAU / MAU; the card shows mean DAU over the last 28 days / MAU.
 - **Funnel** (users whose first sign-up is in the range): signed up -> activated (an activation event) ->
   active in week 2 (a session on day 7 to 13 after the sign-up day) -> paying (their account has an invoice).
 - **Retention**: users by sign-up month x months since sign-up; the share with at least one session in that
