@@ -20,7 +20,8 @@ inference.json (written atomically: a re-measure replaces the whole file):
     p50_ms (median of the per-repeat medians), p50_best_ms (lowest repeat), p50_spread ((max - min) / median
     of the repeats), p50_repeats_ms, p95_ms, p99_ms (over every timed call), single_iterations,
     throughput_per_s (median of the repeats), throughput_best_per_s (highest), throughput_spread,
-    throughput_repeats, repeats, batch_texts, batch_passes, threads (= torch_threads, pinned),
+    throughput_repeats, repeats, timed_seconds (warm-up and repeats), batch_texts, batch_passes,
+    threads (= torch_threads, pinned),
     peak_rss_bytes, cpu_count, load_average_1m_start, load_average_1m (at the end), others_cpu_share (CPU
     time of other processes during the measurement, share of the machine), busy (others clearly competed),
     model_params, tokens_per_request,
@@ -111,11 +112,13 @@ def measure_run(run_dir: Path | str, *, measured_by: str) -> dict[str, Any]:
     if bench_seconds() <= 0:
         raise ConfigError("the inference benchmark is switched off (STRATLAB_INFERENCE_BENCH_S=0); "
                           "set it to a number of seconds, e.g. 2, to measure runs")
+    began = time.monotonic()
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     from models.data.loading import load_training_data
 
-    record = record_inference(run_dir, load_training_data(config), device=config.device,
-                              measured_by=measured_by)
+    data = load_training_data(config)
+    log.info("run %s: data loaded in %.1f s", run_dir.name, time.monotonic() - began)
+    record = record_inference(run_dir, data, device=config.device, measured_by=measured_by)
     if record is None:
         raise ConfigError(f"run {run_dir.name} has no test texts to time; its dataset needs a test split")
     return record
@@ -144,9 +147,11 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
     sample = texts[: ZERO_SHOT_BATCH_TEXTS if zero_shot else BATCH_TEXTS]
     per_repeat = ZERO_SHOT_MIN_ITERATIONS_PER_REPEAT if zero_shot else MIN_ITERATIONS_PER_REPEAT
     machine = MachineWatch()
+    began = time.monotonic()
     timing = repeated_benchmark(predictor, sample, repeats=REPEATS, threads=threads,
                                 seconds_per_repeat=seconds / REPEATS, min_iterations_per_repeat=per_repeat,
                                 warmup=3 if zero_shot else 10, batch_warmup_texts=min(64, len(sample)))
+    timed_s = time.monotonic() - began
     competition = machine.stop()
     model = _torch_module(predictor)
     record = {
@@ -160,7 +165,8 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
         "throughput_per_s": timing["throughput_samples_per_s"],
         "throughput_best_per_s": timing["throughput_best_per_s"],
         "throughput_spread": timing["throughput_spread"], "throughput_repeats": timing["throughput_repeats"],
-        "repeats": timing["repeats"], "batch_texts": timing["batch_texts"],
+        "repeats": timing["repeats"], "timed_seconds": round(timed_s, 2),
+        "batch_texts": timing["batch_texts"],
         "batch_passes": timing["batch_passes"], "threads": timing["torch_threads"],
         "torch_threads": timing["torch_threads"], "peak_rss_bytes": timing.get("peak_rss_bytes"),
         "cpu_count": os.cpu_count(), **competition,
@@ -171,10 +177,10 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
     }
     record = {"measured_at": datetime.now(timezone.utc).isoformat(), **record}  # when the file is written
     write_json_atomic(run_dir / INFERENCE_FILE, record)
-    log.info("run %s: p50 %.1f ms (spread %.0f%%), %.1f requests/s (spread %.0f%%) on %s, %d threads%s",
-             run_dir.name, record["p50_ms"], 100 * record["p50_spread"], record["throughput_per_s"],
-             100 * record["throughput_spread"], record["hardware"], record["threads"],
-             ", machine busy" if record["busy"] else "")
+    log.info("run %s: p50 %.1f ms (spread %.0f%%), %.1f requests/s (spread %.0f%%) on %s, %d threads, "
+             "timed in %.1f s%s", run_dir.name, record["p50_ms"], 100 * record["p50_spread"],
+             record["throughput_per_s"], 100 * record["throughput_spread"], record["hardware"],
+             record["threads"], timed_s, ", machine busy" if record["busy"] else "")
     return record
 
 
