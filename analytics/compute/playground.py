@@ -6,7 +6,6 @@ No model code here: predictions come from models/; this module only reads the wo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,7 +13,9 @@ import pandas as pd
 
 from analytics.compute import costs
 from analytics.compute.compare.pricing import match_price, price_basis
+from analytics.compute.run_labels import run_labels
 from analytics.db import Workspace
+from analytics.money import format_number, format_percent
 
 
 @dataclass(frozen=True)
@@ -28,23 +29,15 @@ class CallCost:
 
 
 def playground_runs(ws: Workspace) -> pd.DataFrame:
-    """Succeeded runs, newest first, with a `label` column ('method · model · dataset · acc 91.2%')
-    for pickers.
+    """Succeeded runs, newest first, with a `label` column for pickers
+    ('banking77 · full MiniLM-L6-v2 · 85.2% · 12:41', analytics.compute.run_labels).
 
     Columns: run_id, method, model, dataset, accuracy, n_test, finished_at, p50_ms, throughput_per_s,
     inference_hardware, hardware, runs_dir, label.
     """
     frame = ws.query("playground_runs")
-    frame["label"] = [_run_label(row) for row in frame.to_dict("records")]
+    frame["label"] = run_labels(frame.to_dict("records"))
     return frame
-
-
-def _run_label(row: Mapping[str, object]) -> str:
-    model = row["model"] if isinstance(row["model"], str) and row["method"] != "classic" else "TF-IDF"
-    accuracy = row["accuracy"]
-    measured = isinstance(accuracy, float) and math.isfinite(accuracy)
-    score = f"acc {accuracy:.1%}" if measured else "no accuracy"
-    return f"{row['method']} · {model} · {row['dataset']} · {score} · {row['run_id']}"
 
 
 def default_price_id(runs: pd.DataFrame, catalog: pd.DataFrame) -> int | None:
@@ -74,5 +67,6 @@ def call_cost(run: Mapping[str, object], price: Mapping[str, object] | None,
         return CallCost(None, f"unknown: {price.get('label', 'this price')} has no hourly price")
     per_1k = costs.cost_per_1k_requests_usd(float(throughput), float(hourly), utilisation)
     measured_on = run.get("inference_hardware") or "this machine"
-    return CallCost(per_1k, f"{price_basis(price)} / ({float(throughput):,.1f} calls/s measured batched on "
-                            f"{measured_on} x {utilisation:.0%} utilisation) x 1000")
+    share = format_percent(utilisation, 0)
+    return CallCost(per_1k, f"{price_basis(price)} / ({format_number(float(throughput))} calls/s measured "
+                            f"batched on {measured_on} x {share} utilisation) x 1000")

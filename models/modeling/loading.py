@@ -184,3 +184,50 @@ def _report_missing(spec: ModelSpec, missing: list[str]) -> None:
     if other:
         log.warning("%s: %d weights missing from the checkpoint and randomly initialised: %s",
                     spec.name, len(other), ", ".join(other[:5]))
+
+
+# ---------------------------------------------------------------- the Playground LLM, prepared once
+
+
+def llm_prepared(spec: ModelSpec) -> bool:
+    """True when loading the causal LM `spec` needs no one-time preparation: it is not a GGUF, or its GGUF
+    was already converted into the model cache (models.modeling.causal_lm.ensure_converted)."""
+    if not spec.gguf_file:
+        return True
+    from models.modeling.causal_lm import CONVERTED_MARKER, converted_dir_for
+
+    try:
+        return (converted_dir_for(spec) / CONVERTED_MARKER).is_file()
+    except OSError:  # the GGUF is missing: nothing to prepare from (loading says what to fix)
+        return False
+
+
+def prepare_llm(name: str | None = None) -> tuple[Path | None, float, bool]:
+    """Convert the Playground LLM's GGUF into the model cache now (what its first load would do), so the
+    first Generate click does not wait for it: `make install` and `python -m models prepare-llm` call this.
+
+    Arguments:
+        name: registry name or folder; None: `settings().playground_llm`, else SmolLM2-135M-Instruct.
+    Returns (converted folder or None for a model that needs no conversion, seconds spent, converted now).
+    Raises ModelNotFoundError when the model is not installed.
+    """
+    import time
+
+    from analytics.settings import settings
+    from models.modeling.registry import resolve_model
+
+    spec = resolve_model(name or settings().playground_llm or SMOLLM2_NAME)
+    if spec.family != "causal_lm":
+        raise ModelNotFoundError(f"{spec.name} is an {spec.family}, not a causal LM; use {SMOLLM2_NAME}")
+    if not spec.gguf_file:
+        return None, 0.0, False
+    if not spec.available:
+        raise ModelNotFoundError(f"model {spec.name} is not available: {spec.note}")
+    from models.modeling.causal_lm import ensure_converted
+
+    already = llm_prepared(spec)
+    start = time.perf_counter()
+    folder = ensure_converted(spec)
+    if spec.name == SMOLLM2_NAME and spec.source == "package":
+        smollm2_tokenizer_dir()  # the zero-shot classifier's tokenizer copy, extracted once too
+    return folder, time.perf_counter() - start, not already

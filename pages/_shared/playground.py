@@ -32,14 +32,72 @@ def llm_name() -> str:
     return settings().playground_llm or SMOLLM2_NAME
 
 
-@st.cache_resource(max_entries=1, show_spinner="Loading the language model (the first start converts it "
-                                               "once, up to a minute)...")
+@st.cache_resource(max_entries=1, show_spinner=False)
 def causal_lm(name: str):
-    """(model, tokenizer) of a causal LM from the registry or an allowed folder, loaded once per server."""
+    """(model, tokenizer) of a causal LM from the registry or an allowed folder, loaded once per server (the
+    Playground shows its own progress: `llm_loaded`, `llm_prepared`)."""
     from models.modeling.causal_lm import load_causal_lm
     from models.modeling.registry import resolve_model
 
-    return load_causal_lm(resolve_model(name))
+    loaded = load_causal_lm(resolve_model(name))
+    _loaded_llms().add(name)
+    return loaded
+
+
+@st.cache_resource
+def _loaded_llms() -> set[str]:
+    return set()
+
+
+def llm_loaded(name: str) -> bool:
+    """True when `causal_lm(name)` is already in this server's memory (the next call is instant)."""
+    return name in _loaded_llms()
+
+
+def llm_prepared(name: str) -> bool:
+    """True when loading `name` needs no one-time GGUF conversion (models.modeling.loading.llm_prepared);
+    False also when the model cannot be resolved (loading it then says why)."""
+    from models.errors import StratLabModelError
+    from models.modeling.loading import llm_prepared as prepared
+    from models.modeling.registry import resolve_model
+
+    try:
+        return prepared(resolve_model(name))
+    except StratLabModelError:
+        return False
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def sample_text(run_id: str, recorded_runs_dir: str | None = None) -> str | None:
+    """The first test text of the dataset run `run_id` trained on (a text that dataset's models know how
+    to read), or None when its folder or data cannot be read any more."""
+    import json
+
+    from models.errors import StratLabModelError
+    from pages._shared.finetune import run_test_texts
+    from pages._shared.playground_calls import run_folder
+
+    try:
+        folder = run_folder(run_id, recorded_runs_dir if isinstance(recorded_runs_dir, str) else None)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (StratLabModelError, OSError, ValueError):
+        return None
+    texts = run_test_texts(json.dumps(config, sort_keys=True))
+    return next(iter(texts.values()), None) if texts else None
+
+
+def headline(label: str, value: str, note: str | None = None, help: str | None = None) -> None:
+    """A headline figure that wraps instead of truncating (st.metric cuts long values to 'decli...'):
+    a small label, the value in large type broken anywhere it must, an optional grey note."""
+    import html
+
+    note_html = (f'<div style="color:rgba(49,51,63,0.6);font-size:0.85rem">{html.escape(note)}</div>'
+                 if note else "")
+    st.markdown(
+        f'<div style="font-size:0.875rem;color:rgba(49,51,63,0.8)">{html.escape(label)}</div>'
+        f'<div style="font-size:1.6rem;font-weight:600;line-height:1.25;overflow-wrap:anywhere;'
+        f'word-break:break-word">{html.escape(value)}</div>{note_html}',
+        unsafe_allow_html=True, help=help)
 
 
 @st.cache_data(show_spinner="Reading the uploaded file...", max_entries=4)

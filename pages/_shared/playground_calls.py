@@ -119,11 +119,14 @@ class GenerationStats:
     """Speed of one streamed generation."""
 
     time_to_first_token_ms: float
-    """From starting the stream to the first text piece (prompt processing + first token)."""
+    """From the click (TimedStream's `started_at`, else the stream's start) to the first text piece: model
+    loading or one-time preparation, prompt processing and the first token - what the user waited."""
     total_s: float
-    """From starting the stream to its end."""
+    """From the click to the stream's end."""
     new_tokens: int
     """Tokens in the generated text (re-tokenized without special tokens)."""
+    preparation_s: float = 0.0
+    """Part of the wait spent before the stream started: loading the model, or converting it once."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -136,13 +139,18 @@ class TimedStream:
     """Wrap a text-piece iterator (models.modeling.causal_lm.generate_stream): pass pieces through, time
     them, keep the text.
 
-        stream = TimedStream(generate_stream(model, tokenizer, prompt))
+        clicked = time.perf_counter()      # before loading the model: the wait is measured from the click
+        model, tokenizer = load(...)
+        stream = TimedStream(generate_stream(model, tokenizer, prompt), started_at=clicked)
         st.write_stream(stream)          # or: "".join(stream)
         stats = stream.stats(tokenizer)
     """
 
-    def __init__(self, pieces: Iterator[str]) -> None:
+    def __init__(self, pieces: Iterator[str], started_at: float | None = None) -> None:
+        """`started_at`: time.perf_counter() of the click, when loading the model came first; the stream's
+        own start otherwise."""
         self._pieces = pieces
+        self._clicked = started_at
         self._start: float | None = None
         self._first: float | None = None
         self._end: float | None = None
@@ -167,9 +175,11 @@ class TimedStream:
         if self._start is None or self._end is None:
             raise ConfigError("the stream has not finished; iterate over it to the end first")
         first = self._first if self._first is not None else self._end
+        origin = self._clicked if self._clicked is not None and self._clicked <= self._start else self._start
         tokens = len(tokenizer(self.text, add_special_tokens=False)["input_ids"]) if self.text else 0
-        return GenerationStats(time_to_first_token_ms=(first - self._start) * 1000.0,
-                               total_s=self._end - self._start, new_tokens=tokens)
+        return GenerationStats(time_to_first_token_ms=(first - origin) * 1000.0,
+                               total_s=self._end - origin, new_tokens=tokens,
+                               preparation_s=self._start - origin)
 
 
 def fill_template(template: str, text: str, labels: Sequence[str] = ()) -> str:

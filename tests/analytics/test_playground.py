@@ -17,7 +17,7 @@ def test_cost_per_1k_calls_by_hand() -> None:
     cost = call_cost(run, PRICE, utilisation=0.5)
     # 0.0725 $/h / 3600 s/h / (2000 calls/s x 0.5) x 1000 calls
     assert cost.per_1k_usd == pytest.approx(0.0725 / 3600 / 1000 * 1000)
-    assert "2,000.0 calls/s measured batched on CPU x2 x 50% utilisation" in cost.basis
+    assert "2,000 calls/s measured batched on CPU x2 x 50% utilisation" in cost.basis
     assert "$0.0725/h (test, as of 2026-11-09)" in cost.basis
 
 

@@ -4,12 +4,15 @@ real SmolLM2 in one slow test)."""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from analytics.money import format_ms
 from tests.pages.apptest import new_app
 
 PAGE = "pages/playground.py"
@@ -49,9 +52,27 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def _status_labels(at) -> list[str]:
+    """Labels of the st.status blocks on the page."""
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            yield child
+            yield from walk(child)
+    return [b.proto.label for b in walk(at.main) if b.type == "status"]
+
+
 def _ok(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def _headline(at, label: str) -> tuple[str, str]:
+    """(value, help) of a Playground headline figure (wrapped markdown, never truncated like st.metric)."""
+    for element in at.markdown:
+        found = re.search(rf">{re.escape(label)}</div><div [^>]*>([^<]*)</div>", element.value)
+        if found:
+            return html.unescape(found.group(1)), element.proto.help
+    raise AssertionError(f"no headline {label!r}; markdown: {[m.value[:60] for m in at.markdown]}")
 
 
 def _metric(at, label: str) -> str:
@@ -77,8 +98,11 @@ def test_a_text_shows_label_latency_cost_and_why(with_run: str) -> None:
     assert at.multiselect(key="pg_runs").value == [with_run]
     at.text_area(key="pg_text").input(TEXT).run()
     _ok(at)
-    assert _metric(at, "Predicted label") == "positive"
-    assert _metric(at, "Cost per 1k calls").startswith("$")  # the run has a measured throughput
+    assert _headline(at, "Predicted label")[0] == "positive"
+    assert re.search(r"\d% probability<", " ".join(m.value for m in at.markdown)), "no probability"
+    cost, basis = _headline(at, "Serving cost")  # the run has a measured throughput
+    assert re.fullmatch(r"\$[\d.,]+ per 1[kM] requests", cost), cost
+    assert "calls/s measured batched" in basis
     captions = " ".join(c.value for c in at.caption)
     assert "this text: **" in captions and " ms** (fastest of 3 calls here; p50 " in captions
     assert "Removing these words changes P(positive) most" in captions
@@ -93,8 +117,8 @@ def test_cost_is_unknown_without_a_measured_throughput(with_run: str) -> None:
     inference.unlink()
     at = new_app(PAGE)
     _ok(at)
-    assert _metric(at, "Cost per 1k calls") == "unknown"
-    help_text = [m.proto.help for m in at.metric if m.label == "Cost per 1k calls"][0]
+    cost, help_text = _headline(at, "Serving cost")
+    assert cost == "unknown"
     assert "no measured inference throughput" in help_text
 
 
@@ -131,8 +155,12 @@ def test_llm_tab_streams_from_a_tiny_model(app_env: Path, tiny_lm: Path,
     assert last["text"].strip(), "the stream produced no text"
     # re-tokenizing the decoded text may merge or split a little
     assert 1 <= last["stats"].new_tokens <= 16 + 2
-    assert _metric(at, "Time to first token").endswith(" ms")
-    assert _metric(at, "New tokens") == str(last["stats"].new_tokens)
+    stats = last["stats"]
+    # Measured from the click: loading the model (the first Generate of this server) is part of the wait.
+    assert 0 < stats.preparation_s * 1000 <= stats.time_to_first_token_ms
+    assert _metric(at, "Time to first token") == format_ms(stats.time_to_first_token_ms)
+    assert _metric(at, "New tokens") == str(stats.new_tokens)
+    assert any(s.startswith("Language model loaded in ") for s in _status_labels(at)), _status_labels(at)
     at.run()  # a later rerun shows the last answer again, without generating
     assert last["text"].strip()[:20] in " ".join(m.value for m in at.markdown)
 
@@ -151,3 +179,52 @@ def test_llm_tab_with_the_real_smollm2(app_env: Path) -> None:
     last = at.session_state["pg_llm_last"]
     assert len(last["text"].split()) >= 5, last["text"]
     assert last["stats"].tokens_per_s > 0
+
+
+@pytest.fixture(scope="module")
+def trec_run(classic_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A classic TREC run trained after `classic_run` (so it is the newest), without a benchmark."""
+    from models.core.config import TrainConfig
+    from models.training.train import train
+
+    runs = tmp_path_factory.mktemp("playground_trec")
+    return train(TrainConfig(method="classic", dataset="trec", runs_dir=str(runs),
+                             train_examples_per_class=10)).run_dir
+
+
+def test_models_and_sample_text_come_from_one_dataset(with_run: str, trec_run: Path) -> None:
+    from pages._shared.forms import test_texts
+
+    shutil.copytree(trec_run, Path(os.environ["STRATLAB_RUNS_DIR"]) / trec_run.name)
+    at = new_app(PAGE)
+    _ok(at)
+    picker = at.selectbox(key="pg_dataset")
+    assert picker.options == ["trec", "sentiment_labelled_sentences"]  # the newest run's dataset first
+    assert picker.value == "trec"
+    assert at.multiselect(key="pg_runs").value == [trec_run.name], "models of another dataset mixed in"
+    trec_text = next(iter(test_texts({"dataset": "trec"}).values()))
+    assert at.text_area(key="pg_text").value == trec_text  # a TREC question, not the banking example
+    at.selectbox(key="pg_dataset").set_value("sentiment_labelled_sentences").run()
+    _ok(at)
+    assert at.multiselect(key="pg_runs").value == [with_run]
+    sentiment_text = next(iter(test_texts({"dataset": "sentiment_labelled_sentences"}).values()))
+    assert at.text_area(key="pg_text").value == sentiment_text
+    assert _headline(at, "Predicted label")[0] in ("positive", "negative")
+
+
+def test_a_model_to_convert_shows_its_one_time_preparation(app_env: Path, tiny_lm: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from pages._shared import playground as playground_view
+
+    monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(tiny_lm.parent))
+    monkeypatch.setenv("STRATLAB_PLAYGROUND_LLM", str(tiny_lm))
+    monkeypatch.setattr(playground_view, "llm_prepared", lambda name: False)  # as SmolLM2 before conversion
+    at = new_app(PAGE)
+    at.slider(key="pg_max_new").set_value(8)
+    at.button(key="pg_generate").click().run()
+    _ok(at)
+    assert any(s.startswith("Language model prepared in ") for s in _status_labels(at)), _status_labels(at)
+    at.button(key="pg_generate").click().run()  # loaded now: no progress block, only the generation's wait
+    _ok(at)
+    assert not _status_labels(at)
+    assert at.session_state["pg_llm_last"]["stats"].preparation_s < 0.5
