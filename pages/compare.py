@@ -13,18 +13,25 @@ from analytics.compute.compare.candidates import (
     import_api_predictions,
 )
 from analytics.compute.compare.cascade import cascade_operating_points
-from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard
+from analytics.compute.compare.leaderboard import DEFAULT_REQUESTS_PER_MONTH, CompareSettings, Leaderboard
 from analytics.compute.compare.recommend import break_even_points, recommend
 from analytics.compute.compare.scaling import SCALING_FORMULAS, learning_curve
 from analytics.errors import AnalyticsError, CostInputError
 from analytics.ingest import prices
-from analytics.money import format_usd
+from analytics.money import (
+    format_count,
+    format_duration,
+    format_flops,
+    format_percent,
+    format_usd,
+    format_usd_per_requests,
+)
 from analytics.report.memo import build_memo_html, memo_filename, save_memo
 from models.errors import StratLabModelError
 from pages._shared import compare as compare_view
 from pages._shared import page, workspace
 from pages._shared import runs as runs_view
-from pages._shared.tables import money_table
+from pages._shared.tables import detail_frame, leaderboard_frame, money_table
 
 NO_TARGET = 0.0
 PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd",
@@ -86,8 +93,10 @@ def _empty_state() -> None:
 def _settings(dataset: str) -> CompareSettings | None:
     """Volume, utilisation, target and hardware prices -> CompareSettings (None with an error shown)."""
     cols = st.columns([1.3, 1, 1])
-    volume = cols[0].number_input("Requests per month", min_value=0, value=100_000, step=10_000,
-                                  key="cmp_volume", help="Your expected production volume.")
+    volume = cols[0].number_input("Requests per month", min_value=0, value=DEFAULT_REQUESTS_PER_MONTH,
+                                  step=100_000, key="cmp_volume",
+                                  help="Your expected production volume (1,000,000 is about 33,000 texts a "
+                                       "day).")
     utilisation = cols[1].slider("Utilisation of paid machine time", 5, 100, 50, step=5, format="%d%%",
                                  key="cmp_util", help="Share of the machine's paid time spent serving at the "
                                  "measured batch throughput (an autoscaled or shared machine).")
@@ -129,44 +138,74 @@ def _hardware_pickers(dataset: str) -> tuple[tuple[str, int], ...]:
 # ------------------------------------------------------------------------------------------ tabs
 
 
-def _format_table(board: Leaderboard) -> pd.DataFrame:
-    table = board.table
-    return pd.DataFrame({
-        "candidate": table["candidate"], "frontier": table["on_frontier"],
-        "accuracy": table["accuracy"] * 100, "CI low": table["accuracy_ci_low"] * 100,
-        "CI high": table["accuracy_ci_high"] * 100, "macro-F1": table["macro_f1"], "p50 ms": table["p50_ms"],
-        "$ / 1k requests": table["cost_per_1k_usd"], "training $": table["training_usd"],
-        "monthly $": table["monthly_usd"], f"{board.settings.months}-month $": table["total_usd"],
-        "hardware / price": table["price_label"].fillna(table["hardware"]), "flag": table["flag"],
-    })
+def _headline(board: Leaderboard) -> None:
+    """The recommended candidate's monthly cost at the user's volume, its unit cost and accuracy."""
+    priced = board.priced
+    if priced.empty:
+        return
+    choice = compare_view.recommended_row(board)
+    if choice is None:
+        return
+    requests, _ = board.unit
+    cols = st.columns(3)
+    cols[0].metric(f"a month at {format_count(board.settings.requests_per_month, compact=True)} requests",
+                   format_usd(choice["monthly_usd"]))
+    cols[1].metric("unit cost", format_usd_per_requests(choice["cost_per_1k_usd"] / 1000.0, requests)
+                   .replace(" requests", ""))
+    cols[2].metric("accuracy", format_percent(choice["accuracy"], fixed=True))
+
+
+def _remeasure(board: Leaderboard) -> None:
+    """One expander for every unreliable measurement, a Re-measure button per run."""
+    if not board.remeasure:
+        return
+    count = len(board.remeasure)
+    with st.expander(f"{count} latency measurement{'s' if count > 1 else ''} to repeat "
+                     f"(measured while the machine was busy or unsteady)", icon=":material/speed:"):
+        st.caption("Their dollars and latency may read worse than the hardware is. A re-measure queues an "
+                   "exclusive job that runs when nothing else of ours does; the new figures replace these.")
+        for i, item in enumerate(board.remeasure):
+            cols = st.columns([5, 1.3])
+            cols[0].markdown(f"**{item.candidate}**: {item.reason}")
+            if cols[1].button("Re-measure", key=f"cmp_remeasure_{i}_{item.run_id}"):
+                try:
+                    job = compare_view.remeasure(item.run_id)
+                except StratLabModelError as e:
+                    page.show_error(e)
+                else:
+                    st.success(f"Queued (job {job.job_id}); the figures update when it finishes.",
+                               icon=":material/check:")
 
 
 def _leaderboard_tab(board: Leaderboard) -> None:
     st.markdown(f"**Recommendation.** {recommend(board)}")
-    for flag in board.flags:
-        st.warning(flag, icon=":material/flag:")
-    money = ["$ / 1k requests", "training $", "monthly $", f"{board.settings.months}-month $"]
-    percent = st.column_config.NumberColumn(format="%.1f%%")
-    st.dataframe(money_table(_format_table(board), money), hide_index=True, width="stretch", column_config={
-        "accuracy": percent, "CI low": percent, "CI high": percent,
-        "macro-F1": st.column_config.NumberColumn(format="%.3f"),
-        "p50 ms": st.column_config.NumberColumn(format="%.1f")})
+    _headline(board)
+    if board.flags:
+        st.warning("\n".join(f"- {flag}" for flag in board.flags), icon=":material/flag:")
+    _remeasure(board)
+    styled, config = leaderboard_frame(board)
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=config)
     figures = compare_view.figures(workspace.generation(), board.settings)
     st.plotly_chart(figures["frontier"], width="stretch", key="cmp_frontier")
-    left, right = st.columns(2)
-    left.plotly_chart(figures["latency"], width="stretch", key="cmp_latency")
-    right.plotly_chart(figures["total"], width="stretch", key="cmp_total")
+    st.plotly_chart(figures["total"], width="stretch", key="cmp_total")
+    st.plotly_chart(figures["latency"], width="stretch", key="cmp_latency")
     points = break_even_points(board)
     if len(points):
         st.caption("Break-even volumes: "
-                   + "; ".join(f"{r.a} = {r.b} at {r.requests_per_month:,.0f} requests/month"
+                   + "; ".join(f"{r.a} = {r.b} at {format_count(r.requests_per_month)} requests/month"
                                for r in points.itertuples()))
+    with st.expander("Every figure (macro-F1, p95, throughput, training, hardware)"):
+        st.dataframe(detail_frame(board), hide_index=True, width="stretch")
     with st.expander("Provenance of every number"):
         st.dataframe(board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis",
-                                  "training_basis"]],
+                                  "training_basis"]].rename(columns={
+                                      "accuracy_basis": "accuracy", "latency_basis": "latency",
+                                      "cost_basis": "cost", "training_basis": "training"}),
                      hide_index=True, width="stretch")
-    with st.expander("Assumptions"):
+    with st.expander("Assumptions and prices used"):
         st.markdown("\n".join(f"- {a}" for a in board.assumptions))
+        st.dataframe(compare_view.prices_used(workspace.generation(), board.price_ids), hide_index=True,
+                     width="stretch")
     _projection(board)
     _api_forms(board)
 
@@ -276,13 +315,17 @@ def _cascade_tab(board: Leaderboard) -> None:
         return
     st.plotly_chart(charts.cascade_chart(result), width="stretch", key="cmp_cascade")
     best = cascade_operating_points(result)
-    st.caption(f"Simulated on {result.n_examples} test texts both scored: every request runs the first "
-               f"model; those below the confidence threshold also run the fallback. Best operating points:")
-    shown = best.assign(accuracy=best["accuracy"] * 100, deferred_share=best["deferred_share"] * 100)
-    st.dataframe(money_table(shown, ["cost_per_1k_usd"]), hide_index=True, column_config={
+    st.caption(f"Simulated on {format_count(result.n_examples)} test texts both scored: every request runs "
+               f"the first model; those below the confidence threshold also run the fallback. Best operating "
+               f"points:")
+    requests, unit = board.unit
+    shown = pd.DataFrame({"threshold": best["threshold"].round(3), "deferred": best["deferred_share"] * 100,
+                          "accuracy": best["accuracy"] * 100,
+                          f"$ {unit}": best["cost_per_1k_usd"] / 1000.0 * requests})
+    st.dataframe(money_table(shown, [f"$ {unit}"]), hide_index=True, column_config={
+        "threshold": st.column_config.NumberColumn("confidence threshold", format="%.3f"),
         "accuracy": st.column_config.NumberColumn(format="%.1f%%"),
-        "deferred_share": st.column_config.NumberColumn("deferred", format="%.0f%%"),
-        "cost_per_1k_usd": st.column_config.NumberColumn("$ / 1k")})
+        "deferred": st.column_config.NumberColumn("sent to the fallback", format="%.0f%%")})
 
 
 def _learning_tab(board: Leaderboard) -> None:
@@ -291,15 +334,31 @@ def _learning_tab(board: Leaderboard) -> None:
     curve = learning_curve(board, cost)
     st.plotly_chart(charts.learning_curve_chart(curve, cost), width="stretch", key="cmp_learning")
     if not curve.empty:
-        st.dataframe(money_table(curve.drop(columns="candidate"), ["labelling_usd"]), hide_index=True)
+        shown = pd.DataFrame({
+            "method and model": curve["series"], "examples per class": curve["examples_per_class"],
+            "labels": curve["labels"], "labelling $": curve["labelling_usd"],
+            "accuracy": curve["accuracy"] * 100, "95% CI low": curve["accuracy_ci_low"] * 100,
+            "95% CI high": curve["accuracy_ci_high"] * 100})
+        percent = st.column_config.NumberColumn(format="%.1f%%")
+        st.dataframe(money_table(shown, ["labelling $"]), hide_index=True, width="stretch", column_config={
+            "examples per class": st.column_config.NumberColumn(format="%d"),
+            "labels": st.column_config.NumberColumn(format="localized"),
+            "accuracy": percent, "95% CI low": percent, "95% CI high": percent})
 
 
 def _prices_tab(ws) -> None:
     table = prices.price_table(ws)[list(PRICE_COLUMNS)]
     st.caption("Edit a cell, say where the new figure comes from, then save. Zero, negative, missing or "
-               "absurd prices are refused; every edit is recorded.")
+               "absurd prices are refused; every edit is recorded. A blank 'as of' is an undated price "
+               f"({int(table['as_of'].isna().sum())} of {len(table)}): the sentences elsewhere cite its "
+               "source only.")
     edited = st.data_editor(table, hide_index=True, disabled=["price_id", "kind", "name", "provider"],
-                            key="cmp_price_editor", width="stretch")
+                            key="cmp_price_editor", width="stretch", column_config={
+                                "as_of": st.column_config.DateColumn("as of (blank: undated)"),
+                                "hourly_usd": st.column_config.NumberColumn("$ per hour"),
+                                "input_per_m_usd": st.column_config.NumberColumn("$ per 1M input tokens"),
+                                "output_per_m_usd": st.column_config.NumberColumn("$ per 1M output tokens"),
+                            })
     note = st.text_input("Source or reason for these edits (required)", key="cmp_price_note")
     if st.button("Save price edits", key="cmp_price_save"):
         _save_prices(ws, table, edited, note)
@@ -358,18 +417,18 @@ def _planner_tab() -> None:
         page.show_error(e)
         return
     chinchilla = 20.0 * params_b
-    st.metric("Training compute 6ND", f"{6 * params_b * 1e9 * tokens_b * 1e9:.3g} FLOPs",
-              help="Kaplan et al., 2020")
+    st.metric("Training compute 6ND", format_flops(6 * params_b * 1e9 * tokens_b * 1e9),
+              help="6 x parameters x tokens (Kaplan et al., 2020)")
     st.caption(f"Chinchilla-optimal data for {params_b:g}B parameters: about {chinchilla:,.0f}B tokens "
                f"(you chose {tokens_b:,.0f}B, {tokens_b / params_b:,.1f} tokens per parameter).")
-    shown = money_table(plans.drop(columns=["price_id", "chinchilla_tokens"]), ["cost_usd"])
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={
-                     "flops": st.column_config.NumberColumn("FLOPs", format="scientific"),
-                     "memory_per_gpu_gb": st.column_config.NumberColumn("GB per GPU", format="%.1f"),
-                     "wall_hours": st.column_config.NumberColumn("hours", format="%.1f"),
-                     "cost_usd": st.column_config.NumberColumn("$"),
-                 })
+    shown = pd.DataFrame({"GPU": plans["gpu"], "GPUs": plans["gpus"],
+                          "GB per GPU": plans["memory_per_gpu_gb"],
+                          "time": [format_duration(h * 3600.0) for h in plans["wall_hours"]],
+                          "cost": plans["cost_usd"], "$ per GPU-hour": plans["hourly_usd"],
+                          "as of": plans["as_of"], "source": plans["source"]})
+    st.dataframe(money_table(shown, ["cost", "$ per GPU-hour"]), hide_index=True, width="stretch",
+                 column_config={"GB per GPU": st.column_config.NumberColumn(format="%.1f"),
+                                "GPUs": st.column_config.NumberColumn(format="%d")})
     st.markdown("**Formulas**\n" + "\n".join(f"- {line}" for line in SCALING_FORMULAS))
 
 

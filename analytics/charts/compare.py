@@ -7,6 +7,7 @@ interval; dominated candidates are drawn in grey, never dropped; estimates are l
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,14 +19,18 @@ from analytics.charts.theme import (
     SEQUENTIAL,
     SERIES,
     TEMPLATE,
+    count_log_ticks,
+    log_ticks,
+    ms_log_ticks,
+    percent_ticks,
     usd_hover,
     usd_linear_ticks,
     usd_log_ticks,
 )
 from analytics.compute.compare.cascade import Cascade, cascade_operating_points
-from analytics.compute.compare.leaderboard import Leaderboard
+from analytics.compute.compare.leaderboard import Leaderboard, short_name
 from analytics.compute.compare.recommend import break_even_points, total_cost_curves
-from analytics.money import format_usd
+from analytics.money import format_count, format_ms, format_percent, format_usd, usd_per_requests_unit
 
 FLOOR_USD = 1e-4
 """Smallest total drawn on a log axis (a free candidate would otherwise vanish)."""
@@ -60,39 +65,86 @@ def _error_y(frame: pd.DataFrame) -> dict[str, object]:
             "thickness": 1.5, "width": 4}
 
 
-def _hover(frame: pd.DataFrame) -> list[str]:
-    return [f"<b>{r.candidate}</b><br>accuracy {r.accuracy:.1%} (95% CI {r.accuracy_ci_low:.1%}-"
-            f"{r.accuracy_ci_high:.1%})<br>{format_usd(r.cost_per_1k_usd)} per 1k requests<br>"
-            f"p50 {'n/a' if math.isnan(r.p50_ms) else f'{r.p50_ms:.1f} ms'}<br>{r.hardware}"
+def unit_costs(board: Leaderboard, per_1k: pd.Series | Sequence[float]) -> tuple[list[float], str]:
+    """Costs per 1k requests in the leaderboard's unit (per 1k, or per 1M when per 1k is below a cent) and
+    that unit's label ('per 1M requests'), so the charts read like the table."""
+    requests, label = board.unit
+    return [float(v) / 1000.0 * requests for v in per_1k], label
+
+
+def _hover(frame: pd.DataFrame, requests: int, unit: str) -> list[str]:
+    return [f"<b>{r.candidate}</b><br>accuracy {format_percent(r.accuracy, fixed=True)} (95% CI "
+            f"{format_percent(r.accuracy_ci_low, fixed=True)}-"
+            f"{format_percent(r.accuracy_ci_high, fixed=True)})"
+            f"<br>{format_usd(r.cost_per_1k_usd / 1000.0 * requests)} {unit}<br>"
+            f"p50 {'not measured' if math.isnan(r.p50_ms) else format_ms(r.p50_ms)}<br>{r.hardware}"
             for r in frame.itertuples()]
 
 
+LABEL_PAD_DECADES = 0.5
+"""Room left and right of the outermost points on a log axis, so their labels stay inside the plot."""
+
+
+def _log_range(values: Sequence[float]) -> list[float]:
+    """A log axis range (in log10 units) around `values` with room for point labels on both sides."""
+    logs = [math.log10(v) for v in values if v > 0 and math.isfinite(v)]
+    low, high = min(logs), max(logs)
+    pad = max(LABEL_PAD_DECADES, 0.2 * (high - low))
+    return [low - pad, high + pad]
+
+
+def _side_positions(values: Sequence[float], axis_range: Sequence[float], vertical: str = "top") -> list[str]:
+    """'top right' for points in the left half of a log axis, 'top left' in the right half: the label
+    starts beside the marker, so it never crosses the point's vertical error bar, and it grows towards the
+    middle of the plot, not out of it. `vertical` 'bottom' puts a second series' labels below its points,
+    so they do not collide with the first's."""
+    middle = (axis_range[0] + axis_range[1]) / 2
+    return [f"{vertical} right" if math.log10(v) <= middle else f"{vertical} left" for v in values]
+
+
+def _accuracy_axis(frames: Sequence[pd.DataFrame]) -> dict[str, object]:
+    """Accuracy ticks covering every point's 95% interval, room above for labels, labels never repeated."""
+    lows = [float(f["accuracy_ci_low"].fillna(f["accuracy"]).min()) for f in frames if len(f)]
+    highs = [float(f["accuracy_ci_high"].fillna(f["accuracy"]).max()) for f in frames if len(f)]
+    low, high = min(lows), max(highs)
+    span = max(high - low, 0.02)
+    return percent_ticks(max(0.0, low - 0.08 * span), min(1.0, high + 0.15 * span))
+
+
 def pareto_chart(board: Leaderboard) -> go.Figure:
-    """Cost per 1k requests (log) against accuracy with 95% CI bars; frontier in colour, dominated in grey."""
+    """Cost per request (log, in the leaderboard's unit) against accuracy with 95% CI bars; frontier in
+    colour, dominated in grey; every label inside the plot and beside, not across, its error bar."""
     priced = board.priced
     if priced.empty:
         return empty_figure("No candidate has a cost yet: see the flags above the chart")
-    fig = _figure(f"Cost against accuracy at {board.settings.utilisation:.0%} utilisation",
-                  "$ per 1,000 requests (log)", "test accuracy", log_x=True)
+    requests, unit = board.unit
+    fig = _figure(f"Cost against accuracy at {format_percent(board.settings.utilisation)} utilisation",
+                  f"$ {unit} (log)", "test accuracy", log_x=True)
     frontier = priced[priced["on_frontier"]].sort_values("cost_per_1k_usd")
     dominated = priced[~priced["on_frontier"]]
+    all_x, _ = unit_costs(board, priced["cost_per_1k_usd"])
+    x_range = _log_range(all_x)
     if len(dominated):
+        x, _ = unit_costs(board, dominated["cost_per_1k_usd"])
         fig.add_trace(go.Scatter(
-            x=dominated["cost_per_1k_usd"], y=dominated["accuracy"], mode="markers+text",
+            x=x, y=dominated["accuracy"], mode="markers+text",
             name="dominated (cheaper and as accurate exists)", error_y=_error_y(dominated),
-            marker={"color": SERIES["dominated"], "size": 12, "opacity": 0.6}, hovertext=_hover(dominated),
-            hoverinfo="text", text=[_label(c, 26) for c in dominated["candidate"]],
-            textposition="bottom center", textfont={"size": 12, "color": SERIES["dominated"]},
-            cliponaxis=False))
+            marker={"color": SERIES["dominated"], "size": 12, "opacity": 0.6},
+            hovertext=_hover(dominated, requests, unit), hoverinfo="text",
+            text=[_label(c) for c in dominated["candidate"]],
+            textposition=_side_positions(x, x_range, "bottom"),
+            textfont={"size": 13, "color": SERIES["dominated"]}, cliponaxis=False))
     colour = SERIES["frontier"]
+    x, _ = unit_costs(board, frontier["cost_per_1k_usd"])
     fig.add_trace(go.Scatter(
-        x=frontier["cost_per_1k_usd"], y=frontier["accuracy"], mode="lines+markers+text", name="frontier",
+        x=x, y=frontier["accuracy"], mode="lines+markers+text", name="frontier",
         line={"color": colour, "shape": "hv", "width": 2}, marker={"color": colour, "size": 14},
         error_y=_error_y(frontier) | {"color": colour}, text=[_label(c) for c in frontier["candidate"]],
-        textposition=_positions(len(frontier)), cliponaxis=False, hovertext=_hover(frontier),
-        hoverinfo="text"))
-    fig.update_yaxes(tickformat=".0%")
-    fig.update_xaxes(**usd_log_ticks(priced["cost_per_1k_usd"].min(), priced["cost_per_1k_usd"].max()))
+        textposition=_side_positions(x, x_range), textfont={"size": 14}, cliponaxis=False,
+        hovertext=_hover(frontier, requests, unit), hoverinfo="text"))
+    fig.update_yaxes(**_accuracy_axis([priced]))
+    ticks = usd_log_ticks(10 ** x_range[0], 10 ** x_range[1])
+    fig.update_xaxes(**ticks, range=x_range)
     return fig
 
 
@@ -100,21 +152,9 @@ def _short(name: str, limit: int = 34) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def _positions(count: int) -> list[str]:
-    """Label positions for points sorted left to right: the end labels lean inwards so none is cut off."""
-    if count == 1:
-        return ["top center"]
-    return ["top right"] + ["top center"] * (count - 2) + ["top left"]
-
-
 def _label(name: str, limit: int = 30) -> str:
-    """A point label: the candidate without its run-id suffix, shortened
-    ('linear probe · all-MiniLM-L6-v2' -> 'probe · MiniLM-L6')."""
-    base = name.rsplit(" [", 1)[0]
-    for long, short in (("TF-IDF + logistic regression", "TF-IDF"), ("linear probe", "probe"),
-                        ("all-MiniLM-L6-v2", "MiniLM-L6"), ("SmolLM2-135M-Instruct", "SmolLM2-135M")):
-        base = base.replace(long, short)
-    return _short(base, limit)
+    """A point label: leaderboard.short_name (shortened to `limit` characters)."""
+    return short_name(name, limit)
 
 
 def latency_chart(board: Leaderboard) -> go.Figure:
@@ -124,8 +164,10 @@ def latency_chart(board: Leaderboard) -> go.Figure:
     if measured.empty:
         return empty_figure("No run has a latency measurement (inference.json) yet")
     missing = board.table[~np.isfinite(board.table["p50_ms"].astype(float))]
-    fig = _figure("Latency against accuracy", "single-request latency, ms (log): dot p50, bar to p95",
+    requests, unit = board.unit
+    fig = _figure("Latency against accuracy", "single-request latency (log): dot p50, bar to p95",
                   "test accuracy", log_x=True)
+    x_range = _log_range([*measured["p50_ms"], *measured["p95_ms"].dropna()])
     if len(missing):
         fig.add_annotation(text=f"not measured: {', '.join(_label(c, 28) for c in missing['candidate'])}",
                            x=1, y=1.02, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
@@ -136,30 +178,46 @@ def latency_chart(board: Leaderboard) -> go.Figure:
         if len(part):
             fig.add_trace(go.Scatter(
                 x=part["p50_ms"], y=part["accuracy"], mode="markers+text", name=name, error_y=_error_y(part),
-                marker={"color": SERIES[series], "size": 13}, text=[_label(c, 26) for c in part["candidate"]],
-                textposition="top center", cliponaxis=False, hovertext=_hover(part), hoverinfo="text",
+                marker={"color": SERIES[series], "size": 13}, text=[_label(c) for c in part["candidate"]],
+                textposition=_side_positions(part["p50_ms"], x_range, "top" if on_frontier else "bottom"),
+                textfont={"size": 13},
+                cliponaxis=False, hovertext=_hover(part, requests, unit), hoverinfo="text",
                 error_x={"type": "data", "symmetric": False, "array": part["p95_ms"] - part["p50_ms"],
                          "arrayminus": np.zeros(len(part)), "thickness": 1, "width": 0}))
-    fig.update_yaxes(tickformat=".0%")
+    fig.update_yaxes(**_accuracy_axis([measured]))
+    fig.update_xaxes(**ms_log_ticks(10 ** x_range[0], 10 ** x_range[1]), range=x_range)
     return fig
 
 
+VOLUME_DECADES = 3
+"""The total-cost chart spans this many decades of monthly volume either side of the user's volume."""
+
+
 def total_cost_chart(board: Leaderboard) -> go.Figure:
-    """Total cost over the horizon against monthly volume (log-log), break-even volumes marked."""
-    curves = total_cost_curves(board)
+    """Total cost over the horizon against monthly volume (log-log) around the user's volume, break-even
+    volumes marked; each line named in the legend below the plot (lines of near-equal cost would hide
+    labels drawn on them)."""
+    volume = board.settings.requests_per_month
+    grid = np.logspace(max(0.0, math.log10(volume) - VOLUME_DECADES), math.log10(volume) + VOLUME_DECADES, 61)
+    curves = total_cost_curves(board, grid)
     if curves.empty:
         return empty_figure("No candidate has a cost yet: see the flags above the chart")
     months = board.settings.months
-    fig = _figure(f"{months}-month total cost (training + running) against volume",
-                  "requests per month (log)", f"{months}-month total, $ (log)", log_x=True, log_y=True)
-    for i, (name, part) in enumerate(curves.groupby("candidate", sort=False)):
+    fig = _figure(f"{months}-month total cost against volume", "requests per month (log)",
+                  f"{months}-month total with training (log)", log_x=True, log_y=True)
+    colour = 0
+    for name, part in curves.groupby("candidate", sort=False):
         frontier = bool(part["on_frontier"].iloc[0])
+        line_colour = PALETTE[colour % len(PALETTE)] if frontier else GREY
+        colour += int(frontier)
         fig.add_trace(go.Scatter(
             x=part["requests_per_month"], y=part["total_usd"].clip(lower=FLOOR_USD), mode="lines",
-            name=_label(name, 40), customdata=usd_hover(part["total_usd"]),
-            line={"color": PALETTE[i % len(PALETTE)] if frontier else GREY, "width": 3 if frontier else 1.5,
-                  "dash": "solid" if frontier else "dot"},
-            hovertemplate=f"<b>{name}</b><br>%{{x:,.0f}} requests/month<br>%{{customdata}}<extra></extra>"))
+            name=_label(name, 40), customdata=list(zip([format_count(v) for v in part["requests_per_month"]],
+                                                       usd_hover(part["total_usd"]), strict=True)),
+            line={"color": line_colour, "width": 3 if frontier else 1.5,
+                  "dash": "solid" if frontier else "dot"}, opacity=1.0 if frontier else 0.6,
+            hovertemplate=f"<b>{name}</b><br>%{{customdata[0]}} requests/month<br>%{{customdata[1]}}"
+                          f"<extra></extra>"))
     points = break_even_points(board)
     low, high = curves["requests_per_month"].min(), curves["requests_per_month"].max()
     points = points[(points["requests_per_month"] >= low) & (points["requests_per_month"] <= high)]
@@ -167,43 +225,54 @@ def total_cost_chart(board: Leaderboard) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=points["requests_per_month"], y=points["total_usd"].clip(lower=FLOOR_USD), mode="markers",
             name="break-even", marker={"symbol": "x", "size": 14, "color": SERIES["break_even"]},
-            hovertext=[f"{r.a} = {r.b}<br>at {r.requests_per_month:,.0f} requests/month"
-                       for r in points.itertuples()],
+            hovertext=[f"{r.a} = {r.b}<br>at {format_count(r.requests_per_month)} requests/month<br>"
+                       f"{format_usd(r.total_usd)} each" for r in points.itertuples()],
             hoverinfo="text"))
-    fig.add_vline(x=board.settings.requests_per_month, line={"color": SERIES["your_volume"], "dash": "dash"},
-                  annotation_text="your volume", annotation_position="top left")
+    fig.add_vline(x=volume, line={"color": SERIES["your_volume"], "dash": "dash"})
+    fig.add_annotation(x=math.log10(volume), y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"your volume: {format_count(volume, compact=True)}",
+                       font={"size": 14, "color": SERIES["your_volume"]})
     totals = curves["total_usd"].clip(lower=FLOOR_USD)
-    fig.update_yaxes(**usd_log_ticks(totals.min(), totals.max()))
+    fig.update_yaxes(**usd_log_ticks(totals.min(), totals.max(), fine_decades=2))
+    fig.update_xaxes(**count_log_ticks(low, high))
+    fig.update_layout(height=560, legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
     return fig
 
 
 def cascade_chart(result: Cascade) -> go.Figure:
     """Accuracy and cost of the cascade over every threshold, with the best operating points marked."""
     curve = result.curve
-    fig = _figure(f"Cascade: {_short(result.small, 30)} first, {_short(result.big, 30)} when unsure "
-                  f"({result.n_examples} test texts)", "$ per 1,000 requests", "accuracy")
+    requests, unit = usd_per_requests_unit([c / 1000.0 for c in curve["cost_per_1k_usd"]])
+    scale = requests / 1000.0
+    fig = _figure(f"Cascade: {_label(result.small, 28)} first, {_label(result.big, 28)} when unsure "
+                  f"({format_count(result.n_examples)} test texts)", f"$ {unit}", "accuracy")
     fig.add_trace(go.Scatter(
-        x=curve["cost_per_1k_usd"], y=curve["accuracy"], mode="lines+markers", name="threshold sweep",
+        x=curve["cost_per_1k_usd"] * scale, y=curve["accuracy"], mode="lines+markers", name="threshold sweep",
         line={"color": GREY}, marker={"size": 5, "color": curve["threshold"], "colorscale": SEQUENTIAL,
                                        "showscale": True, "colorbar": {"title": "threshold"}},
-        customdata=list(zip(curve["threshold"], curve["deferred_share"], usd_hover(curve["cost_per_1k_usd"]),
-                            strict=True)),
-        hovertemplate="threshold %{customdata[0]:.3f}<br>deferred %{customdata[1]:.0%}<br>accuracy %{y:.1%}"
-                      "<br>%{customdata[2]} per 1k<extra></extra>"))
+        customdata=list(zip([f"{t:.3f}" for t in curve["threshold"]],
+                            [format_percent(d, digits=0) for d in curve["deferred_share"]],
+                            [format_percent(a, fixed=True) for a in curve["accuracy"]],
+                            usd_hover(curve["cost_per_1k_usd"] * scale), strict=True)),
+        hovertemplate="threshold %{customdata[0]}<br>deferred %{customdata[1]}<br>accuracy %{customdata[2]}"
+                      f"<br>%{{customdata[3]}} {unit}<extra></extra>"))
     best = cascade_operating_points(result)
     fig.add_trace(go.Scatter(
-        x=best["cost_per_1k_usd"], y=best["accuracy"], mode="markers+text", name="best operating points",
+        x=best["cost_per_1k_usd"] * scale, y=best["accuracy"], mode="markers+text",
+        name="best operating points",
         marker={"size": 14, "color": SERIES["best_points"], "symbol": "star"},
         text=[f"t={t:.2f}" for t in best["threshold"]], textposition="bottom right", hoverinfo="skip"))
     for (acc, cost), label, series in ((result.small_alone, "small alone", "small_model"),
                                        (result.big_alone, "big alone", "big_model")):
-        fig.add_trace(go.Scatter(x=[cost], y=[acc], mode="markers+text", name=label, text=[label],
-                                 textposition="top center", customdata=[format_usd(cost)],
-                                 hovertemplate=f"{label}<br>accuracy %{{y:.1%}}<br>%{{customdata}} per 1k"
-                                               "<extra></extra>",
+        fig.add_trace(go.Scatter(x=[cost * scale], y=[acc], mode="markers+text", name=label, text=[label],
+                                 textposition="top center",
+                                 customdata=[[format_usd(cost * scale), format_percent(acc, fixed=True)]],
+                                 hovertemplate=f"{label}<br>accuracy %{{customdata[1]}}<br>"
+                                               f"%{{customdata[0]}} {unit}<extra></extra>",
                                  marker={"size": 16, "color": SERIES[series], "symbol": "diamond"}))
-    fig.update_yaxes(tickformat=".0%")
-    costs = [*curve["cost_per_1k_usd"], result.small_alone[1], result.big_alone[1]]
+    fig.update_yaxes(**percent_ticks(min([*curve["accuracy"], result.small_alone[0], result.big_alone[0]]),
+                                     max([*curve["accuracy"], result.small_alone[0], result.big_alone[0]])))
+    costs = [c * scale for c in (*curve["cost_per_1k_usd"], result.small_alone[1], result.big_alone[1])]
     fig.update_xaxes(**usd_linear_ticks(min(costs), max(costs)))
     return fig
 
@@ -222,11 +291,16 @@ def learning_curve_chart(curve: pd.DataFrame, cost_per_label_usd: float) -> go.F
         fig.add_trace(go.Scatter(
             x=part["examples_per_class"], y=part["accuracy"], mode="lines+markers+text", name=series,
             line={"color": PALETTE[i % len(PALETTE)], "width": 2}, error_y=_error_y(part),
-            text=labelling, textposition="bottom right",
-            customdata=list(zip(part["labels"], labelling, strict=True)),
-            hovertemplate=f"<b>{series}</b><br>%{{x:.0f}} per class = %{{customdata[0]:,.0f}} labels"
-                          "<br>labelling %{customdata[1]}<br>accuracy %{y:.1%}<extra></extra>"))
-    fig.update_yaxes(tickformat=".0%")
+            text=labelling, textposition="middle right", cliponaxis=False,
+            customdata=list(zip([format_count(v) for v in part["examples_per_class"]],
+                                [format_count(v) for v in part["labels"]], labelling,
+                                [format_percent(a, fixed=True) for a in part["accuracy"]], strict=True)),
+            hovertemplate=f"<b>{series}</b><br>%{{customdata[0]}} per class = %{{customdata[1]}} labels"
+                          "<br>labelling %{customdata[2]}<br>accuracy %{customdata[3]}<extra></extra>"))
+    fig.update_yaxes(**_accuracy_axis([curve]))
+    x_range = _log_range(curve["examples_per_class"].astype(float))
+    fig.update_xaxes(**log_ticks(10 ** x_range[0], 10 ** x_range[1], format_count, fine_decades=2),
+                     range=x_range)
     return fig
 
 
@@ -234,15 +308,17 @@ def projection_chart(projection: pd.DataFrame) -> go.Figure:
     """Estimated $/1k on each catalog GPU next to the measured figure (estimates, labelled)."""
     if projection.empty:
         return empty_figure("No transformer run with a parameter count and token count to project")
-    fig = _figure("ESTIMATE: $ per 1k requests on other hardware (compute or bandwidth bound)",
-                  "$ per 1,000 requests (log)", "", log_x=True)
+    requests, unit = usd_per_requests_unit(projection["cost_per_1k_usd"] / 1000.0)
+    scale = requests / 1000.0
+    fig = _figure(f"ESTIMATE: $ {unit} on other hardware", f"$ {unit} (log)", "", log_x=True)
     for i, (name, part) in enumerate(projection.groupby("candidate", sort=False)):
-        fig.add_trace(go.Bar(y=part["gpu"], x=part["cost_per_1k_usd"], orientation="h", name=_short(name),
+        fig.add_trace(go.Bar(y=part["gpu"], x=part["cost_per_1k_usd"] * scale, orientation="h",
+                             name=_label(name, 40),
                              marker={"color": PALETTE[i % len(PALETTE)], "opacity": 0.75},
-                             hovertext=[f"{format_usd(cost)} per 1k<br>{basis}" for cost, basis
+                             hovertext=[f"{format_usd(cost * scale)} {unit}<br>{basis}" for cost, basis
                                         in zip(part["cost_per_1k_usd"], part["basis"], strict=True)],
                              hoverinfo="text"))
-    costs = projection["cost_per_1k_usd"][projection["cost_per_1k_usd"] > 0]
+    costs = projection["cost_per_1k_usd"][projection["cost_per_1k_usd"] > 0] * scale
     if len(costs):
         fig.update_xaxes(**usd_log_ticks(costs.min(), costs.max()))
     bars = projection["gpu"].nunique() * max(1, projection["candidate"].nunique())

@@ -83,3 +83,33 @@ def submit_quick_demo():
     jobs.tick()
     st.cache_data.clear()
     return submitted
+
+
+def remeasure(run_id: str):
+    """Queue a re-measure of the run's latency and throughput (models.jobs.measure.submit_measure), an
+    exclusive job that starts when nothing else of ours runs; returns the queued job. Raises
+    StratLabModelError (JobError) when the run cannot be measured or a measurement is already queued."""
+    from models.jobs import queue as jobs
+    from models.jobs.measure import submit_measure
+
+    job = submit_measure(runs_dir() / run_id, jobs_dir=None)
+    jobs.tick()
+    return job
+
+
+
+def recommended_row(board):
+    """analytics.compute.compare.recommend.recommended: the row the recommendation names, or None."""
+    from analytics.compute.compare.recommend import recommended
+
+    return recommended(board)
+
+
+@st.cache_data(show_spinner=False)
+def prices_used(gen: int, price_ids: tuple[int, ...]):
+    """analytics.compute.compare.pricing.prices_used: the catalog rows behind the leaderboard's dollars,
+    each with its date or 'undated'."""
+    from analytics.compute.compare.pricing import prices_used as used
+    from analytics.ingest.prices import price_table
+
+    return used(price_table(workspace()).set_index("price_id", drop=False), price_ids)

@@ -212,9 +212,9 @@ def test_learning_curve_prices_the_labels(filled) -> None:
     # fixture runs have 4 labels: 10/class -> 40 labels -> $10; 20/class -> 80 labels -> $20
     shown = curve[["series", "examples_per_class", "labels", "labelling_usd", "accuracy"]]
     assert shown.to_dict("records") == [
-        {"series": "classic · tfidf", "examples_per_class": 10.0, "labels": 40.0, "labelling_usd": 10.0,
+        {"series": "classic · TF-IDF", "examples_per_class": 10.0, "labels": 40.0, "labelling_usd": 10.0,
          "accuracy": 0.8},
-        {"series": "full · all-MiniLM-L6-v2", "examples_per_class": 20.0, "labels": 80.0,
+        {"series": "fine-tune · all-MiniLM-L6-v2", "examples_per_class": 20.0, "labels": 80.0,
          "labelling_usd": 20.0, "accuracy": 0.9}]
     with pytest.raises(CostInputError):
         learning_curve(board, -1)

@@ -159,13 +159,33 @@ def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
                        price_ids=tuple(used))
 
 
+METHOD_NAMES = {"classic": "classic", "linear_probe": "linear probe", "full": "fine-tune", "lora": "LoRA",
+                "zero_shot": "zero-shot"}
+"""How each training method reads on screen."""
+
+
+def model_name(method: object, model: object) -> str:
+    """'TF-IDF' for a classic run, else the model's last path part ('all-MiniLM-L6-v2')."""
+    return "TF-IDF" if method == "classic" else str(model).split("/")[-1]
+
+
 def _candidate_name(run: Mapping[str, object]) -> str:
-    model = "TF-IDF" if run["method"] == "classic" else str(run["model"]).split("/")[-1]
-    method = {"classic": "classic", "linear_probe": "linear probe", "full": "fine-tune", "lora": "LoRA",
-              "zero_shot": "zero-shot"}.get(str(run["method"]), str(run["method"]))
+    model = model_name(run["method"], run["model"])
+    method = METHOD_NAMES.get(str(run["method"]), str(run["method"]))
     per_class = run.get("train_examples_per_class")
     size = f", {int(per_class)}/class" if per_class is not None and not pd.isna(per_class) else ""
     return f"{method} · {model}{size}"
+
+
+def short_name(name: str, limit: int = 30) -> str:
+    """A candidate's name for a chart label or a narrow column: 'linear probe · all-MiniLM-L6-v2, 16/class'
+    -> 'probe · MiniLM-L6, 16/class', cut to `limit` characters with an ellipsis when still longer."""
+    base = name.rsplit(" [", 1)[0]
+    for long, short in (("TF-IDF + logistic regression", "TF-IDF"), ("linear probe", "probe"),
+                        ("run of ", ""), ("all-MiniLM-L6-v2", "MiniLM-L6"),
+                        ("SmolLM2-135M-Instruct", "SmolLM2-135M")):
+        base = base.replace(long, short)
+    return base if len(base) <= limit else base[: limit - 1] + "…"
 
 
 def _run_stamp(run_id: str) -> str:

@@ -56,6 +56,21 @@ def total_cost_curves(board: Leaderboard, volumes: Sequence[float] | None = None
         columns=["candidate", "requests_per_month", "total_usd", "on_frontier"])
 
 
+def recommended(board: Leaderboard) -> pd.Series | None:
+    """The row `recommend` names: the cheapest over the horizon meeting the target, the best value on the
+    frontier without a target; None when nothing is priced or nothing meets the target."""
+    priced = board.priced
+    if priced.empty:
+        return None
+    target = board.settings.accuracy_target
+    if target is None:
+        return _best_value(priced)
+    eligible = priced[priced["accuracy"] >= target]
+    if eligible.empty:
+        return None
+    return eligible.sort_values(["total_usd", "accuracy"], ascending=[True, False]).iloc[0]
+
+
 def recommend(board: Leaderboard) -> str:
     """One sentence: the cheapest candidate (total over the horizon) that meets the accuracy target, or the
     best value on the frontier when no target is set; says so plainly when nothing qualifies."""

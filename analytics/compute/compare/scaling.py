@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from analytics.compute import costs
-from analytics.compute.compare.leaderboard import Leaderboard
-from analytics.compute.compare.pricing import price_basis
+from analytics.compute.compare.leaderboard import METHOD_NAMES, Leaderboard, model_name
+from analytics.compute.compare.pricing import as_of_day, price_basis
 from analytics.db import Workspace
 from analytics.ingest.prices import price_table
 
@@ -26,7 +26,8 @@ def learning_curve(board: Leaderboard, cost_per_label_usd: float) -> pd.DataFram
     if runs.empty:
         return pd.DataFrame(columns=columns)
     frame = runs.assign(
-        series=runs["method"].astype(str) + " · " + runs["model"].astype(str).str.split("/").str[-1],
+        series=[f"{METHOD_NAMES.get(str(m), str(m))} · {model_name(m, n)}"
+                for m, n in zip(runs["method"], runs["model"], strict=True)],
         examples_per_class=runs["train_examples_per_class"].astype(float),
     )
     frame["labels"] = frame["examples_per_class"] * frame["n_classes"].astype(float)
@@ -79,7 +80,7 @@ def scaling_plans(ws: Workspace, params: float, tokens: float, method: str,
     """costs.plan_training for every GPU row of the catalog that has peak FLOP/s, memory and a price.
 
     Columns: gpu, price_id, flops, memory_per_gpu_gb, gpus, wall_hours, cost_usd, chinchilla_tokens,
-    price_basis.
+    price_basis, hourly_usd, as_of (a day or 'undated'), source.
     Raises CostInputError for impossible inputs (zero parameters, unknown method...).
     """
     gpus = price_table(ws, "gpu").dropna(subset=["peak_tflops", "memory_gb", "hourly_usd"])
@@ -91,7 +92,8 @@ def scaling_plans(ws: Workspace, params: float, tokens: float, method: str,
                      "memory_per_gpu_gb": plan.memory_per_gpu_gb, "gpus": plan.gpus,
                      "wall_hours": plan.wall_hours,
                      "cost_usd": plan.cost_usd, "chinchilla_tokens": plan.chinchilla_tokens,
-                     "price_basis": price_basis(gpu)})
+                     "price_basis": price_basis(gpu), "hourly_usd": float(gpu["hourly_usd"]),
+                     "as_of": as_of_day(gpu.get("as_of")), "source": str(gpu["source"])})
     return pd.DataFrame(rows).sort_values("cost_usd").reset_index(drop=True) if rows else pd.DataFrame(
         columns=["gpu", "price_id", "flops", "memory_per_gpu_gb", "gpus", "wall_hours", "cost_usd",
-                 "chinchilla_tokens", "price_basis"])
+                 "chinchilla_tokens", "price_basis", "hourly_usd", "as_of", "source"])
