@@ -20,7 +20,7 @@ from typing import Any
 
 from analytics.errors import SettingsError
 from analytics.settings import field_docs
-from models.core.config import DEVICES, METHODS, PRECISIONS, TrainConfig, field_types
+from models.core.config import DEVICES, HEAD_INITS, METHODS, PRECISIONS, TrainConfig, field_types
 from models.errors import DataValidationError, StratLabModelError
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def _optional(parse: Callable[[str], Any], words: str) -> Callable[[str], Any]:
 
 _PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
     int: (whole_number, "a whole number"), float: (number, "a number"), str: (str, "text")}
-_CHOICES = {"method": METHODS, "device": DEVICES, "precision": PRECISIONS}
+_CHOICES = {"method": METHODS, "device": DEVICES, "precision": PRECISIONS, "head_init": HEAD_INITS}
 
 
 def _flag_type(name: str) -> Callable[[str], Any]:

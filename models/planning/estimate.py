@@ -190,16 +190,20 @@ def time_estimate(measurement: Measurement, config: TrainConfig) -> TimeEstimate
     if c.method in ("full", "lora"):
         steps = planned_steps(m.n_train, c.batch_size, c.epochs, c.max_steps)
         epochs_run = min(c.epochs, math.ceil(steps / max(1, math.ceil(m.n_train / c.batch_size))))
-        train_s = steps * (m.seconds_per_step or 0.0)
-        eval_s = (epochs_run * m.n_validation + m.n_test) * per_example
-        formula = (f"{steps:,} steps x {m.seconds_per_step:.3f} s/step + ({epochs_run} x {m.n_validation:,} "
-                   f"validation + {m.n_test:,} test) examples x {per_example * 1000:.2f} ms "
-                   f"+ setup {m.setup_s:.1f} s")
+        validations = epochs_run if c.validate_every_epoch else 1
+        probe_rows = m.n_train if c.head_init == "probe" else 0  # LP-FT: one forward pass over train first
+        train_s = steps * (m.seconds_per_step or 0.0) + probe_rows * per_example
+        eval_s = (validations * m.n_validation + m.n_test) * per_example
+        probe = f" + {probe_rows:,} texts for the probe head" if probe_rows else ""
+        formula = (f"{steps:,} steps x {m.seconds_per_step:.3f} s/step + ({validations} x {m.n_validation:,} "
+                   f"validation + {m.n_test:,} test{probe}) examples x {per_example * 1000:.2f} ms "
+                   f"+ setup {m.setup_s:.1f} s{_subset_note(c, m)}")
         return TimeEstimate(steps, train_s, eval_s, m.setup_s, formula)
     if c.method == "linear_probe":
         n = m.n_train + m.n_validation + m.n_test
         return TimeEstimate(0, m.n_train * per_example, (n - m.n_train) * per_example, m.setup_s,
-                            f"{n:,} texts embedded x {per_example * 1000:.2f} ms + setup {m.setup_s:.1f} s")
+                            f"{n:,} texts embedded x {per_example * 1000:.2f} ms + setup {m.setup_s:.1f} s"
+                            f"{_subset_note(c, m)}")
     if c.method == "zero_shot":
         n = min(m.n_test, c.eval_limit) if c.eval_limit else m.n_test
         return TimeEstimate(0, 0.0, n * per_example, m.setup_s,
@@ -207,7 +211,15 @@ def time_estimate(measurement: Measurement, config: TrainConfig) -> TimeEstimate
                             f"+ setup {m.setup_s:.1f} s")
     return TimeEstimate(0, m.n_train * per_example, 0.0, m.setup_s,
                         f"{m.n_train:,} training rows x {per_example * 1000:.3f} ms (fit) "
-                        f"+ setup {m.setup_s:.1f} s")
+                        f"+ setup {m.setup_s:.1f} s{_subset_note(c, m)}")
+
+
+def _subset_note(config: TrainConfig, measurement: Measurement) -> str:
+    """'; training on a subset: at most N per class (n rows)' when train_examples_per_class caps the split."""
+    if config.train_examples_per_class is None:
+        return ""
+    return (f"; training on a subset: at most {config.train_examples_per_class:,} examples per class "
+            f"({measurement.n_train:,} rows), scored on all {measurement.n_test:,} test rows")
 
 
 def cost_usd(seconds: float, hourly_usd: float) -> float:
@@ -217,6 +229,75 @@ def cost_usd(seconds: float, hourly_usd: float) -> float:
     if hourly_usd <= 0 or not math.isfinite(hourly_usd):
         raise ConfigError(f"hourly price must be a positive number of dollars, got {hourly_usd}")
     return seconds / 3600.0 * hourly_usd
+
+
+# ---------------------------------------------------------------- the quick demo
+
+
+@dataclass(frozen=True)
+class DemoCosts:
+    """What one quick-demo job costs on 2 idle CPU cores at 2 threads (the demo's settings), in seconds.
+
+    Measured with bench/compare_demo_journey.py and the runs' own figures (train_seconds, events); on a
+    GPU the same jobs take a fraction of this (the per-text and per-step figures shrink, start-up does not).
+    """
+
+    job_start_s: float = 6.0
+    """One job process: Python start, imports (torch, transformers), dataset load and split."""
+    model_load_s: float = 1.5
+    """all-MiniLM-L6-v2 from the local folder, tokenizer included."""
+    forward_s_per_text: float = 0.004
+    """MiniLM forward pass (no gradients) per BANKING77 text, length-sorted batches."""
+    step_s: float = 0.30
+    """One fine-tune optimizer step at batch 32 on the subset's short texts (forward, backward, AdamW)."""
+    classic_s: float = 3.0
+    """TF-IDF + logistic regression fit and test prediction on the subset (no torch)."""
+    measure_s: float = 12.0
+    """The exclusive latency/throughput measure job that follows each training job."""
+
+
+@dataclass(frozen=True)
+class DemoEstimate:
+    """Expected wall time of the quick demo from the click: the first candidate, the first three, all."""
+
+    first_candidate_s: float
+    three_candidates_s: float
+    all_s: float
+    job_s: tuple[float, ...]
+    """Each job's seconds (training job + its measure job), in submission order."""
+    formula: str
+
+
+def demo_job_seconds(config: TrainConfig, n_validation: int, n_test: int, num_labels: int,
+                     costs: DemoCosts = DemoCosts()) -> float:
+    """Seconds of one demo training job plus its measure job, from `costs`."""
+    n_train = (config.train_examples_per_class or 0) * num_labels
+    if config.method == "classic":
+        return costs.job_start_s + costs.classic_s + costs.measure_s
+    start = costs.job_start_s + costs.model_load_s + costs.measure_s
+    if config.method == "linear_probe":
+        return start + (n_train + n_test) * costs.forward_s_per_text
+    if config.method == "full":
+        steps = planned_steps(n_train, config.batch_size, config.epochs, config.max_steps)
+        validations = config.epochs if config.validate_every_epoch else 1
+        forward = (n_train if config.head_init == "probe" else 0) + validations * n_validation + n_test
+        return start + steps * costs.step_s + forward * costs.forward_s_per_text
+    raise ConfigError(f"the quick demo has no cost figure for method {config.method!r}")
+
+
+def quick_demo_estimate(configs: list[TrainConfig], *, n_validation: int, n_test: int, num_labels: int,
+                        costs: DemoCosts = DemoCosts()) -> DemoEstimate:
+    """When the demo's candidates land, the jobs running one after another (a CPU runs one job at a time).
+
+    Pure: the split sizes come from the dataset catalog and the costs from `DemoCosts`.
+    """
+    seconds = tuple(demo_job_seconds(c, n_validation, n_test, num_labels, costs) for c in configs)
+    done = [sum(seconds[: i + 1]) for i in range(len(seconds))]
+    formula = (f"jobs one after another, each = start {costs.job_start_s:g} s "
+               f"+ model {costs.model_load_s:g} s + texts x {costs.forward_s_per_text * 1000:g} ms "
+               f"+ steps x {costs.step_s:g} s "
+               f"+ measure {costs.measure_s:g} s (2 idle CPU cores)")
+    return DemoEstimate(done[0], done[min(2, len(done) - 1)], done[-1], seconds, formula)
 
 
 # ---------------------------------------------------------------- measuring (subprocess)

@@ -168,6 +168,7 @@ def _extra_figures(session: Session, progress: Progress, oom_retries: list[dict[
         "mixed_precision": session.accelerator.mixed_precision, "oom_retries": list(oom_retries),
         "samples_per_s": train_examples / progress.train_seconds if progress.train_seconds > 0 else None,
         "resumed_from": resumed_from.name if resumed_from else None, "history": progress.history,
+        "head_init": progress.head_init,
         **memory_usage(session.accelerator.device),
     }
 

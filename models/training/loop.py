@@ -131,8 +131,12 @@ def _validation_metrics(session: Session) -> dict[str, float]:
 
 
 def end_epoch(session: Session, progress: Progress) -> None:
-    """Validate, keep the best weights, decide early stopping; then move the position to the next epoch."""
-    if len(session.validation) == 0:
+    """Validate, keep the best weights, decide early stopping; then move the position to the next epoch.
+
+    With config.validate_every_epoch False only the last epoch validates (its weights are kept as they are).
+    """
+    last = progress.epoch + 1 >= session.config.epochs or progress.global_step >= session.total_steps
+    if len(session.validation) == 0 or not (session.config.validate_every_epoch or last):
         progress.epoch, progress.batch_index = progress.epoch + 1, 0
         return
     metrics = _validation_metrics(session)
@@ -140,11 +144,12 @@ def end_epoch(session: Session, progress: Progress) -> None:
     if improved:
         progress.best_val_accuracy, progress.best_epoch = metrics["val_accuracy"], progress.epoch + 1
         progress.epochs_without_improvement = 0
-        save_best_weights(session)
+        if session.config.validate_every_epoch:  # else this is the last epoch: its weights are the result
+            save_best_weights(session)
     else:
         progress.epochs_without_improvement += 1
     patience = session.config.early_stopping_patience
-    more_to_do = progress.epoch + 1 < session.config.epochs and progress.global_step < session.total_steps
+    more_to_do = not last
     progress.stopped_early = bool(patience) and more_to_do and progress.epochs_without_improvement >= patience
     record = {"epoch": progress.epoch + 1, "step": progress.global_step, **metrics, "improved": improved,
               "best_val_accuracy": progress.best_val_accuracy, "stopped_early": progress.stopped_early}

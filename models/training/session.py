@@ -44,6 +44,8 @@ class Progress:
     """SHA-256 of the label names and training ids/labels; a resume with other data is refused."""
     history: list[dict[str, Any]] = field(default_factory=list)
     """Per-epoch validation metrics."""
+    head_init: dict[str, Any] | None = None
+    """head_init='probe': what the linear probe that initialised the head did (train accuracy, seconds)."""
 
 
 @dataclass

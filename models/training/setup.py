@@ -21,7 +21,13 @@ from models.core.runs import RunWriter
 from models.data.types import DataSplits
 from models.errors import DataValidationError, TrainingError
 from models.modeling import lean_bert as fastpath
-from models.modeling.tokenize import EncodedTexts, encode_texts, length_grouped_batches, shard_batches
+from models.modeling.tokenize import (
+    EncodedTexts,
+    encode_texts,
+    length_grouped_batches,
+    pad_token_id,
+    shard_batches,
+)
 from models.training.accelerator import make_accelerator
 from models.training.checkpoints import load_training_state, read_progress, restore_rng
 from models.training.session import Progress, Session
@@ -134,6 +140,18 @@ def _steps_per_epoch(train: EncodedTexts, batch_size: int, process_index: int, n
     return steps
 
 
+def _probe_head(config: TrainConfig, model: torch.nn.Module, train: EncodedTexts, num_labels: int,
+                pad_id: int, accelerator: Any, progress: Progress) -> None:
+    """LP-FT's first half (models.training.head_init); its seconds count as training time and what it did
+    goes into progress.head_init (eval.json's extra)."""
+    from models.training.head_init import init_head_from_probe
+
+    info = init_head_from_probe(model, train, num_labels, c=config.classic_c, seed=config.seed,
+                                batch_size=config.eval_batch_size, pad_id=pad_id, device=accelerator.device)
+    progress.train_seconds += info["seconds"]
+    progress.head_init = {"head_init": config.head_init, **info}
+
+
 def setup_session(config: TrainConfig, data: DataSplits, writer: RunWriter,
                   checkpoint: Path | None) -> tuple[Session, Progress]:
     """Accelerator, model, tokenized splits, optimizer and schedule, prepared; restored from `checkpoint`.
@@ -153,6 +171,9 @@ def setup_session(config: TrainConfig, data: DataSplits, writer: RunWriter,
                                        accelerator.num_processes)
     total_steps = min(steps_per_epoch * config.epochs, config.max_steps or sys.maxsize)
     model.to(accelerator.device)
+    if config.head_init == "probe" and checkpoint is None:  # a resumed run restores its trained head
+        _probe_head(config, model, train, data.num_labels, pad_token_id(tokenizer), accelerator,
+                    progress)
     optimizer = build_optimizer(model, config)
     scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
     if checkpoint:

@@ -9,6 +9,7 @@ import pytest
 from models.errors import JobError
 from models.jobs.demo_plan import (
     DEMO_EXAMPLES_PER_CLASS,
+    LEARNING_CURVE,
     active_demo_jobs,
     quick_demo_configs,
     submit_quick_demo,
@@ -21,8 +22,11 @@ def test_demo_configs_are_three_methods_on_one_subset_then_learning_curve_points
     assert [c.method for c in configs[:3]] == ["classic", "linear_probe", "full"]
     assert {c.dataset for c in configs} == {"banking77"}
     assert all(c.train_examples_per_class == DEMO_EXAMPLES_PER_CLASS for c in configs[:3])
-    assert configs[2].max_steps is not None and configs[2].model == "all-MiniLM-L6-v2"
-    assert sorted({c.train_examples_per_class for c in configs[3:]}) == [4, 8]
+    finetune = configs[2]
+    assert finetune.model == "all-MiniLM-L6-v2" and finetune.head_init == "probe"  # LP-FT
+    assert not finetune.validate_every_epoch and finetune.early_stopping_patience == 0
+    assert [(c.method, c.train_examples_per_class) for c in configs[3:]] == list(LEARNING_CURVE)
+    assert all(per_class < DEMO_EXAMPLES_PER_CLASS for _, per_class in LEARNING_CURVE)
     assert {c.seed for c in configs} == {42}  # one seed: one split, one test set for every candidate
     assert len(quick_demo_configs(tmp_path, learning_curve=False)) == 3
 
@@ -35,3 +39,11 @@ def test_submit_queues_once(tmp_path: Path) -> None:
     with pytest.raises(JobError, match="already running"):
         submit_quick_demo(tmp_path / "runs", jobs_dir)
     assert len(list_jobs(jobs_dir)) == len(jobs)
+
+
+def test_an_old_demo_fine_tune_is_not_taken_for_the_current_one(tmp_path: Path) -> None:
+    from models.jobs.queue import submit
+
+    old = quick_demo_configs(tmp_path / "runs")[2].replace(head_init="random", max_steps=80, epochs=2)
+    submit(old, jobs_dir=tmp_path / "jobs")
+    assert active_demo_jobs(tmp_path / "jobs") == []

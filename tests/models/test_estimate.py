@@ -89,6 +89,36 @@ def test_time_estimate_capped_steps_evaluate_fewer_epochs() -> None:
     assert t.steps == 4 and t.eval_s == pytest.approx((1 * 10 + 20) * 0.01)
 
 
+def test_time_estimate_lp_ft_validated_once_counts_the_probe_pass() -> None:
+    config = TrainConfig(method="full", epochs=3, batch_size=32, head_init="probe",
+                         validate_every_epoch=False, early_stopping_patience=0, train_examples_per_class=5)
+    t = time_estimate(_measurement(), config)
+    assert t.train_s == pytest.approx(12 * 0.5 + 100 * 0.01)  # steps + one forward pass over train
+    assert t.eval_s == pytest.approx((1 * 10 + 20) * 0.01)  # one validation, then test
+    assert "100 texts for the probe head" in t.formula
+    assert "training on a subset: at most 5 examples per class (100 rows)" in t.formula
+
+
+def test_quick_demo_estimate_adds_jobs_one_after_another() -> None:
+    from models.jobs.demo_plan import quick_demo_configs
+    from models.planning.estimate import DemoCosts, demo_job_seconds, quick_demo_estimate
+
+    costs = DemoCosts(job_start_s=1, model_load_s=2, forward_s_per_text=0.01, step_s=0.5, classic_s=3,
+                      measure_s=4)
+    configs = quick_demo_configs("runs")
+    est = quick_demo_estimate(configs, n_validation=1000, n_test=3080, num_labels=77, costs=costs)
+    assert est.job_s[0] == pytest.approx(1 + 3 + 4)  # classic
+    assert est.job_s[1] == pytest.approx(1 + 2 + 4 + (16 * 77 + 3080) * 0.01)  # probe: train + test embedded
+    finetune = configs[2]
+    steps = planned_steps(16 * 77, finetune.batch_size, finetune.epochs, finetune.max_steps)
+    assert est.job_s[2] == pytest.approx(1 + 2 + 4 + steps * 0.5 + (16 * 77 + 1000 + 3080) * 0.01)
+    assert est.first_candidate_s == est.job_s[0]
+    assert est.three_candidates_s == pytest.approx(sum(est.job_s[:3]))
+    assert est.all_s == pytest.approx(sum(est.job_s))
+    with pytest.raises(ConfigError, match="no cost figure"):
+        demo_job_seconds(TrainConfig(method="zero_shot"), 10, 10, 2, costs)
+
+
 def test_time_estimate_forward_only_methods() -> None:
     probe = time_estimate(_measurement("linear_probe"), TrainConfig(method="linear_probe"))
     assert probe.total_s == pytest.approx(2.0 + 130 * 0.01)
