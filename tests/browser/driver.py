@@ -152,9 +152,17 @@ class Console:
 
 
 # -- page helpers --------------------------------------------------------------------------------------
+SETTLED_JS = """() => { const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.dataset.testScriptState === 'notRunning'
+        && app.dataset.testConnectionState === 'CONNECTED'; }"""
+"""Streamlit's own run state on the app root (what its e2e tests wait for): connected, and no script run."""
+
+
 def settle(page) -> None:
-    """Wait until Streamlit has finished the current script run (no 'Running...' status widget)."""
+    """Wait until Streamlit has finished the current script run (the app root says notRunning, no 'Running...'
+    status widget, no skeleton): a cached call's spinner is part of the run."""
     page.wait_for_timeout(300)  # let a rerun triggered by the last action start
+    page.wait_for_function(SETTLED_JS, timeout=STEP_MS)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=STEP_MS)
     page.locator('[data-testid="stSkeleton"]').first.wait_for(state="hidden", timeout=STEP_MS)
 

@@ -20,6 +20,17 @@ METRIC_FITS = """<div data-testid="stMetricValue"><div style="width:300px;overfl
 BUTTON_SQUEEZED = """<button style="width:22px;padding:0;font-size:16px;word-break:break-all">
   Cancel</button>"""
 BUTTON_FITS = """<button style="width:120px;font-size:16px">Cancel</button>"""
+LABEL_CLAMPED = """<label data-testid="stWidgetLabel" style="display:block;width:120px;height:20px;
+  overflow:hidden;font-size:16px">Accuracy target in percent of the test set</label>"""
+LABEL_WITH_MARGIN = """<span data-testid="stWidgetLabel" style="display:block;height:30px;overflow:hidden">
+  <p style="margin:0 0 30px 0;line-height:24px">Home</p></span>"""
+"""A margin below the only line makes scrollHeight > clientHeight; no text is cut (Streamlit's sidebar)."""
+HYPHEN_BREAK = """<div data-testid="stCaptionContainer" style="width:60px">fine-grained intents</div>"""
+"""A line break after a hyphen is a proper one, not a squeezed word."""
+ICON_LINK = """<div data-testid="stSidebarNav"><a href="#"><span
+  style="font-family:'Material Symbols Rounded';display:inline-block;width:20px;height:20px;overflow:hidden"
+  >model_training</span> Fine-tune</a></div>"""
+"""Material icons are ligature text in a clipped box: drawn as one glyph, never a cut label."""
 
 
 def chart(title: str, label_x: int, second_label_x: int, ticks: tuple[str, str], font_px: int) -> str:
@@ -44,12 +55,12 @@ def chart(title: str, label_x: int, second_label_x: int, ticks: tuple[str, str],
 
 
 BROKEN = "".join([
-    METRIC_CUT, BUTTON_SQUEEZED,
+    METRIC_CUT, BUTTON_SQUEEZED, LABEL_CLAMPED,
     chart("Cost against accuracy of every measured candidate this month", label_x=240, second_label_x=242,
           ticks=("$1k", "$1k"), font_px=6),
 ])
 CLEAN = "".join([
-    METRIC_FITS, BUTTON_FITS,
+    METRIC_FITS, BUTTON_FITS, HYPHEN_BREAK, ICON_LINK, LABEL_WITH_MARGIN,
     chart("Cost vs accuracy", label_x=60, second_label_x=160, ticks=("$2k", "$1k"), font_px=12),
 ])
 
@@ -79,13 +90,14 @@ def test_checker_finds_every_problem_at_once(static_page) -> None:
     expected = [
         'stMetricValue "$0.0012 per 1k requests": cut (ellipsis',
         'button "Cancel": word "Cancel" broken across lines',
+        'stWidgetLabel "Accuracy target in percent of the test set": cut vertically (',
         'chart "Cost against accuracy of every measured candidate this month": text "Cost against '
         'accuracy of every measured candidate this month" outside the chart (right',
         'point label "classic" outside the plot area (right',
         'point label "probe" outside the plot area (right',
         'y axis repeats tick labels "$1k" x2',
         'text under 9px: n=40 (6.0px)',
-        'labels "classic" and "probe" overlap',
+        'labels "classic" and "probe" overlap (up to',
     ]
     missing = [e for e in expected if e not in text]
     assert not missing, f"the checker missed {missing}; it found:\n{text}"
@@ -104,7 +116,7 @@ def test_touching_labels_only_warn(static_page) -> None:
     found = _show(static_page, chart("Touching", label_x=60, second_label_x=90, ticks=("b", "a"), font_px=12)
                   .replace('y="62"', 'y="72"'))
     assert found.failures == [], found.failures
-    assert any('labels "classic" and "probe" overlap' in w for w in found.warnings), found.warnings
+    assert any('labels "classic" and "probe" overlap (up to' in w for w in found.warnings), found.warnings
 
 
 def test_console_allowance_is_exactly_streamlits_page_relative_probe() -> None:

@@ -45,6 +45,28 @@ CHECK_JS = r"""
     const t = (text || '').replace(/\s+/g, ' ').trim();
     return t.length > 70 ? t.slice(0, 67) + '...' : t;
   };
+  // Material Symbols icons are ligatures: the text "home" drawn as one glyph, never read as text
+  const isIcon = (el) => !!el && el.nodeType === 1
+                         && /Material Symbols|Material Icons/i.test(getComputedStyle(el).fontFamily);
+  const textOf = (root) => {
+    const parts = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!isIcon(node.parentElement)) parts.push(node.data);
+    }
+    return short(parts.join(' '));
+  };
+  const textRects = (root) => {
+    const rects = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (isIcon(node.parentElement) || !node.data.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      rects.push(...[...range.getClientRects()].filter(r => r.width > 0 && r.height > 0));
+    }
+    return rects;
+  };
   const kindOf = (el) => el.getAttribute('data-testid') || el.getAttribute('role')
                          || el.tagName.toLowerCase();
 
@@ -59,7 +81,8 @@ CHECK_JS = r"""
     // a word whose glyphs land on two lines: the box is narrower than the word itself
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const re = /\S+/g;
+      if (isIcon(node.parentElement)) continue;
+      const re = /[^\s\-\u2010-\u2014\/]+/g;  // a break after a hyphen, dash or slash is a proper one
       let m;
       while ((m = re.exec(node.data))) {
         if (m[0].length < 2) continue;
@@ -76,12 +99,12 @@ CHECK_JS = r"""
   const seen = new Set();
   for (const root of document.querySelectorAll(KEY)) {
     if (!visible(root) || seen.has(root)) continue;
-    const text = short(root.innerText || root.textContent);
+    const text = textOf(root);
     if (!text) continue;
     let problem = null;
     for (const el of [root, ...root.querySelectorAll('*')]) {
       if (el !== root && seen.has(el)) continue;
-      if (!visible(el) || el.tagName.toLowerCase() === 'svg' || el.closest('svg')) continue;
+      if (!visible(el) || el.tagName.toLowerCase() === 'svg' || el.closest('svg') || isIcon(el)) continue;
       const s = getComputedStyle(el);
       const clipsX = s.overflowX !== 'visible' || s.textOverflow === 'ellipsis';
       const clipsY = s.overflowY !== 'visible' || (s.webkitLineClamp && s.webkitLineClamp !== 'none');
@@ -90,10 +113,16 @@ CHECK_JS = r"""
         problem = `cut (${how}: needs ${el.scrollWidth}px, has ${el.clientWidth}px)`;
         break;
       }
-      if (clipsY && el.clientHeight > 0 && el.scrollHeight > el.clientHeight + 2 * tol
-          && (el.innerText || '').trim()) {
-        problem = `cut vertically (needs ${el.scrollHeight}px, has ${el.clientHeight}px)`;
-        break;
+      if (clipsY && el.clientHeight > 0 && el.scrollHeight > el.clientHeight + 2 * tol) {
+        // scrollHeight also counts margins below the last line: cut only if a line of text lies outside
+        const box = el.getBoundingClientRect();
+        const lines = textRects(el);
+        const out = lines.filter(r => r.bottom > box.bottom + tol || r.top < box.top - tol);
+        if (out.length) {
+          problem = `cut vertically (${out.length} of ${lines.length} lines outside its `
+                    + `${Math.round(box.height)}px box)`;
+          break;
+        }
       }
     }
     if (!problem) {
@@ -216,14 +245,34 @@ CHECK_JS = r"""
         failures.push(`chart "${name}": ${which} axis repeats tick labels ${repeated.join(', ')}`);
       }
     }
+    // overlapping labels, reported once per cluster (labels linked by overlaps), failing when any pair of
+    // the cluster overlaps by more than overlapFail
+    const group = labels.map((_, i) => i);
+    const find = (i) => (group[i] === i ? i : (group[i] = find(group[i])));
+    const worst = new Map();
     for (let i = 0; i < labels.length; i++) {
       for (let j = i + 1; j < labels.length; j++) {
         const share = overlapShare(labels[i].r, labels[j].r);
         if (share <= 0) continue;
-        const msg = `chart "${name}": labels "${labels[i].txt}" and "${labels[j].txt}" overlap `
-                    + `(${Math.round(share * 100)}% of the smaller)`;
-        (share > opts.overlapFail ? failures : warnings).push(msg);
+        group[find(i)] = find(j);
+        worst.set(`${i},${j}`, share);
       }
+    }
+    const clusters = new Map();
+    for (const [pair, share] of worst) {
+      const [i, j] = pair.split(',').map(Number);
+      const root = find(i);
+      const c = clusters.get(root) || {members: new Set(), share: 0};
+      c.members.add(i); c.members.add(j); c.share = Math.max(c.share, share);
+      clusters.set(root, c);
+    }
+    for (const c of clusters.values()) {
+      const names = [...c.members].sort((a, b) => a - b).map(i => `"${labels[i].txt}"`);
+      const shown = names.length > 2 ? names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1]
+                                     : names.join(' and ');
+      const msg = `chart "${name}": labels ${shown} overlap `
+                  + `(up to ${c.share < 0.01 ? 'under 1' : Math.round(c.share * 100)}% of the smaller box)`;
+      (c.share > opts.overlapFail ? failures : warnings).push(msg);
     }
   }
   return {failures, warnings};
@@ -244,6 +293,8 @@ class Findings:
     where: str
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    """Time from opening the page (or clicking the tab) to the screenshot taken."""
 
 
 def inspect(page, where: str) -> Findings:
