@@ -26,7 +26,7 @@ from analytics.money import (
     format_usd,
     format_usd_per_requests,
 )
-from analytics.report.memo import build_memo_html, memo_filename, save_memo
+from analytics.report.memo import memo_filename, save_memo
 from models.errors import StratLabModelError
 from pages._shared import compare as compare_view
 from pages._shared import page, workspace
@@ -437,12 +437,12 @@ def _memo_tab(board: Leaderboard) -> None:
     filename = memo_filename(board.settings)
     st.caption("One HTML file with the recommendation, the leaderboard, the interactive charts, the "
                "assumptions and the source of every number; plotly.js is inside it, so it opens offline.")
-    st.download_button("Download the decision memo (HTML, works offline)", lambda: build_memo_html(board),
+    st.download_button("Download the decision memo (HTML, works offline)", lambda: compare_view.memo(board),
                        file_name=filename, mime="text/html", type="primary", key="cmp_memo_download")
     path = st.text_input("Or save it on the server as", value=f"data/memos/{filename}", key="cmp_memo_path")
     if st.button("Save memo", key="cmp_memo_save"):
         try:
-            text = build_memo_html(board)
+            text = compare_view.memo(board)
             saved = save_memo(text, path)
         except AnalyticsError as e:
             page.show_error(e)

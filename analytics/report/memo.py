@@ -19,11 +19,21 @@ from plotly.offline import get_plotlyjs
 
 from analytics.charts import compare as charts
 from analytics.charts.theme import BLUE, FONT_FAMILY, GRID, ORANGE, TEXT
-from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard
+from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard, plus_minus
+from analytics.compute.compare.pricing import prices_used
 from analytics.compute.compare.recommend import recommend
 from analytics.db import Workspace
 from analytics.errors import MemoError
-from analytics.money import format_usd
+from analytics.ingest.prices import price_table
+from analytics.money import (
+    MISSING,
+    format_count,
+    format_ms,
+    format_number,
+    format_percent,
+    format_spread,
+    format_usd,
+)
 
 STYLE = f"""
 body {{ font-family: {FONT_FAMILY}; color: {TEXT}; max-width: 1180px;
@@ -34,6 +44,7 @@ h2 {{ margin-top: 2.2rem; border-bottom: 1px solid {GRID}; }}
 .recommendation {{ font-size: 1.25rem; background: #eef4ff; border-left: 6px solid {BLUE};
        padding: 1rem 1.2rem; margin: 1.2rem 0; }}
 .flags {{ background: #fff4e5; border-left: 6px solid {ORANGE}; padding: 0.6rem 1.2rem; }}
+.note {{ color: #5b6472; font-size: 0.95rem; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 0.92rem; margin: 0.6rem 0; }}
 th, td {{ border-bottom: 1px solid {GRID}; padding: 0.4rem 0.5rem; text-align: left; vertical-align: top; }}
 th {{ background: #f6f8fb; }} td.num {{ text-align: right; white-space: nowrap; }}
@@ -47,46 +58,87 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _num(value: object, fmt: str, missing: str = "n/a") -> str:
+def _percent(value: object) -> str:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return missing
-    return missing if math.isnan(number) else format(number, fmt)
+        return MISSING
+    return format_percent(number, fixed=True)
+
+
+def _latency(row: object) -> str:
+    p50, spread = float(row.p50_ms), float(row.p50_spread)  # type: ignore[attr-defined]
+    if not math.isfinite(p50):
+        return "not measured"
+    text = format_ms(p50) + (f" {format_spread(plus_minus(spread))}" if math.isfinite(spread) else "")
+    return text + (" *" if row.measure_note else "")  # type: ignore[attr-defined]
 
 
 def leaderboard_html(board: Leaderboard) -> str:
-    """The leaderboard as an HTML table (frontier rows in bold)."""
-    head = ("<tr><th>candidate</th><th>accuracy (95% CI)</th><th>macro-F1</th><th>p50 ms</th>"
-            "<th>$ / 1k requests</th><th>training $</th><th>monthly $</th><th>total $</th>"
-            "<th>frontier</th></tr>")
+    """The leaderboard as an HTML table (frontier rows in bold), dollars in the board's unit and a month at
+    the memo's volume; '*' marks a latency measured while the machine was busy (listed below the table)."""
+    requests, unit = board.unit
+    months = board.settings.months
+    head = (f"<tr><th>candidate</th><th>accuracy (95% CI)</th><th>macro-F1</th><th>p50 latency</th>"
+            f"<th>$ {_e(unit)}</th><th>$ a month</th><th>training $</th><th>{months}-month total $</th>"
+            f"<th>frontier</th></tr>")
     rows = []
     for r in board.table.itertuples():
-        accuracy = f"{r.accuracy:.1%} ({_num(r.accuracy_ci_low, '.1%')}-{_num(r.accuracy_ci_high, '.1%')})"
+        accuracy = f"{_percent(r.accuracy)} ({_percent(r.accuracy_ci_low)}-{_percent(r.accuracy_ci_high)})"
         money = "".join(f"<td class='num'>{format_usd(v)}</td>"
-                        for v in (r.cost_per_1k_usd, r.training_usd, r.monthly_usd, r.total_usd))
+                        for v in (r.cost_per_1k_usd / 1000.0 * requests, r.monthly_usd, r.training_usd,
+                                  r.total_usd))
         rows.append(
             f"<tr class='{'frontier' if r.on_frontier else ''}'><td>{_e(r.candidate)}</td>"
-            f"<td class='num'>{accuracy}</td><td class='num'>{_num(r.macro_f1, '.3f')}</td>"
-            f"<td class='num'>{_num(r.p50_ms, '.1f')}</td>{money}"
+            f"<td class='num'>{accuracy}</td><td class='num'>{format_number(r.macro_f1)}</td>"
+            f"<td class='num'>{_e(_latency(r))}</td>{money}"
             f"<td>{'yes' if r.on_frontier else ''}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def remeasure_html(board: Leaderboard) -> str:
+    """The runs whose latency was measured unreliably, one line each; '' when every measurement holds."""
+    if not board.remeasure:
+        return ""
+    items = "".join(f"<li>{_e(m.candidate)}: {_e(m.reason)}</li>" for m in board.remeasure)
+    return ("<p class='note'>* Measured while the machine was busy or unsteady, so its latency and dollars "
+            "may read worse than the hardware is (re-measure from the Compare page):</p>"
+            f"<ul class='note'>{items}</ul>")
+
+
+def prices_html(board: Leaderboard, catalog) -> str:
+    """Every catalog price behind the memo's dollars with its date ('undated' stated here, once) and
+    source."""
+    used = prices_used(catalog, board.price_ids)
+    if used.empty:
+        return "<p>No catalog price used.</p>"
+    rows = "".join(f"<tr><td>{_e(price)}</td><td class='num'>{_e(figure)}</td><td>{_e(as_of)}</td>"
+                   f"<td>{_e(source)}</td></tr>"
+                   for price, figure, as_of, source in zip(used["price"], used["figure"], used["as of"],
+                                                           used["source"], strict=True))
+    return f"<table><tr><th>price</th><th>figure</th><th>as of</th><th>source</th></tr>{rows}</table>"
+
+
 def provenance_html(board: Leaderboard) -> str:
-    """Where every number comes from: one row per candidate and figure."""
+    """Where every number comes from: one row per candidate and figure (run, hardware, date, price
+    source)."""
+    _, unit = board.unit
     rows = []
     for r in board.table.itertuples():
         for label, basis in (("accuracy", r.accuracy_basis), ("latency", r.latency_basis),
-                             ("$ per 1k requests", r.cost_basis or r.flag or "not computed"),
+                             (f"$ {unit}", r.cost_basis or r.flag or "not computed"),
                              ("training $", r.training_basis or "not computed")):
             rows.append(f"<tr><td>{_e(r.candidate)}</td><td>{_e(label)}</td><td>{_e(basis)}</td></tr>")
     return f"<table><tr><th>candidate</th><th>figure</th><th>source</th></tr>{''.join(rows)}</table>"
 
 
 def memo_html(board: Leaderboard, figures: Mapping[str, go.Figure], *, recommendation: str | None = None,
-              generated_at: datetime | None = None) -> str:
-    """One self-contained HTML document: plotly.js inlined once, every figure interactive, nothing fetched."""
+              generated_at: datetime | None = None, catalog=None) -> str:
+    """One self-contained HTML document: plotly.js inlined once, every figure interactive, nothing fetched.
+
+    `catalog` is the price table (analytics.ingest.prices.price_table indexed by price_id) for the
+    'Prices used' table; without it that table is left out (the assumptions still cite every price).
+    """
     when = (generated_at or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     sentence = recommendation or recommend(board)
     settings = board.settings
@@ -102,13 +154,14 @@ def memo_html(board: Leaderboard, figures: Mapping[str, go.Figure], *, recommend
 <body>
 <h1>Build or buy: {_e(settings.dataset)}</h1>
 <p class="meta">Decision memo generated by Strategy Lab on {when} · {len(board.table)} candidates on one
-evaluation set · volume {settings.requests_per_month:,.0f} requests per month ·
+evaluation set · volume {format_count(settings.requests_per_month)} requests per month ·
 horizon {settings.months} months</p>
 <p class="recommendation"><strong>Recommendation.</strong> {_e(sentence)}</p>
 {f'<div class="flags"><strong>Open issues</strong><ul>{flags}</ul></div>' if flags else ''}
-<h2>Leaderboard</h2>{leaderboard_html(board)}
+<h2>Leaderboard</h2>{leaderboard_html(board)}{remeasure_html(board)}
 <h2>Charts</h2>{charts_html}
 <h2>Assumptions</h2><ul>{''.join(f'<li>{_e(a)}</li>' for a in board.assumptions)}</ul>
+{'' if catalog is None else '<h2>Prices used</h2>' + prices_html(board, catalog)}
 <h2>Provenance of every figure</h2>{provenance_html(board)}
 <p class="meta">Measured figures were timed on the named machine on the date shown; prices are dated catalog
 entries (editable in Strategy Lab, edits recorded); estimates state their formula.</p>
@@ -126,12 +179,14 @@ def build_memo(ws: Workspace, settings: CompareSettings,
                extra_figures: Mapping[str, go.Figure] | None = None) -> str:
     """Leaderboard + standard charts (+ any extra, e.g. the cascade the user looked at) as memo HTML."""
     board = leaderboard(ws, settings)
-    return memo_html(board, {**standard_figures(board), **(extra_figures or {})})
+    return memo_html(board, {**standard_figures(board), **(extra_figures or {})},
+                     catalog=price_table(ws).set_index("price_id", drop=False))
 
 
-def build_memo_html(board: Leaderboard) -> str:
-    """memo_html with the standard figures for an already computed leaderboard."""
-    return memo_html(board, standard_figures(board))
+def build_memo_html(board: Leaderboard, catalog=None) -> str:
+    """memo_html with the standard figures for an already computed leaderboard (and the price table for
+    its 'Prices used' section)."""
+    return memo_html(board, standard_figures(board), catalog=catalog)
 
 
 def save_memo(text: str, path: Path | str) -> Path:

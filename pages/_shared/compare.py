@@ -113,3 +113,11 @@ def prices_used(gen: int, price_ids: tuple[int, ...]):
     from analytics.ingest.prices import price_table
 
     return used(price_table(workspace()).set_index("price_id", drop=False), price_ids)
+
+
+def memo(board) -> str:
+    """analytics.report.memo.build_memo_html with the workspace's price table (for 'Prices used')."""
+    from analytics.ingest.prices import price_table
+    from analytics.report.memo import build_memo_html
+
+    return build_memo_html(board, price_table(workspace()).set_index("price_id", drop=False))

@@ -70,3 +70,35 @@ def test_memo_filename() -> None:
 
     settings = CompareSettings(dataset="BANKING 77/test", requests_per_month=1)
     assert memo.memo_filename(settings, datetime(2026, 3, 1)) == "decision-memo-banking-77-test-20260301.html"
+
+
+def test_memo_numbers_read_at_a_glance(board, empty_ws) -> None:
+    """No e-notation and no '$0.0000' anywhere a reader looks: the memo's text and every chart string;
+    dollars per 1M requests when per 1k is below a cent; prices with their date or 'undated' once, in the
+    price table; the busy note only when a measurement was busy."""
+    from analytics.ingest.prices import price_table
+    from tests.readable import figure_texts, unreadable, visible_html_text
+
+    figures = memo.standard_figures(board)
+    text = memo.memo_html(board, figures, catalog=price_table(empty_ws).set_index("price_id", drop=False))
+    visible = visible_html_text(text)
+    assert not unreadable([visible])
+    for name, fig in figures.items():
+        assert not unreadable(figure_texts(fig)), name
+    assert "$ per 1M requests" in visible  # the CPU runs cost fractions of a cent per 1k
+    assert "<h2>Prices used</h2>" in text and "undated" in visible
+    assert "as of undated" not in visible
+    assert "busy" not in visible  # no measurement was busy
+
+
+def test_memo_lists_a_busy_measurement_once(empty_ws) -> None:
+    from tests.readable import visible_html_text
+
+    seed_prices(empty_ws)
+    insert_run(empty_ws, "r-busy", method="linear_probe", model="all-MiniLM-L6-v2", accuracy=0.88, n_test=100,
+               train_seconds=100, throughput_per_s=24.5, p50_ms=320, inference_load_average=10.5,
+               inference_cpu_count=2)
+    board = leaderboard(empty_ws, CompareSettings(dataset="banking77", requests_per_month=1_000_000))
+    visible = visible_html_text(memo.memo_html(board, {}))
+    assert visible.count("machine busy while measured (load 10.5 on 2 cores)") == 2  # the list + provenance
+    assert "Open issues" not in visible  # a busy measurement is a note, not an open issue
