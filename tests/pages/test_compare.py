@@ -8,6 +8,7 @@ import pytest
 from analytics.db import Workspace
 from tests.analytics.compare_fixtures import insert_predictions, insert_run
 from tests.pages.apptest import new_app
+from tests.readable import figure_texts, unreadable
 
 
 def fill(workspace_file) -> None:
@@ -49,12 +50,13 @@ def test_leaderboard_charts_and_recommendation_render(app_env):
     assert not at.exception, at.exception
     assert [t.label for t in at.tabs] == ["Leaderboard & charts", "Cascade", "Learning curve", "Prices",
                                           "Scaling planner", "Memo"]
-    assert any(m.value.startswith("**Recommendation.** At 100,000 requests per month, choose")
+    assert any(m.value.startswith("**Recommendation.** At 1,000,000 requests per month, choose")
                for m in at.markdown)
     assert any(c.value == "2 candidates on banking77: 2 runs, 0 API · 2 on the cost-accuracy frontier"
                for c in at.caption)
     board = at.dataframe[0].value
-    assert set(board["candidate"].str.split(" ·").str[0]) == {"classic", "fine-tune"}
+    assert set(board["candidate"].str.removeprefix("★ ").str.split(" ·").str[0]) == {"classic", "fine-tune"}
+    assert list(board.columns) == ["candidate", "accuracy", "95% CI", "p50", "$ 1M", "$ a month", "12 months"]
     # frontier, latency, total cost, projection, cascade, learning curve
     assert len(at.get("plotly_chart")) >= 6
     assert at.get("download_button")
@@ -96,4 +98,73 @@ def test_api_candidate_without_source_is_refused(app_env):
     next(t for t in at.text_input if t.label.startswith("Source")).set_value("own eval, 500 texts")
     at.button(key="FormSubmitter:cmp_api_form-Add candidate").click().run()
     assert not at.exception
-    assert "gpt-4o-mini (API)" in set(at.dataframe[0].value["candidate"])
+    assert "gpt-4o-mini (API)" in set(at.dataframe[0].value["candidate"].str.removeprefix("★ "))
+
+
+def shown_texts(at) -> list[str]:
+    """Every string the Compare page puts on screen in AppTest: text elements, metric values, the cells of
+    every table as displayed (a Styler's display values), every chart's strings, widget labels."""
+    import json
+
+    import plotly.graph_objects as go
+    import pyarrow as pa
+
+    texts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success")
+             for e in at.get(kind)]
+    texts += [f"{m.label} {m.value}" for m in at.metric]
+    texts += [e.label for e in at.expander] + [b.label for b in at.button]
+    for frame in at.dataframe:
+        arrow = frame.proto.arrow_data
+        styled = arrow.styler.display_values if arrow.HasField("styler") else b""
+        data = pa.ipc.open_stream(styled).read_pandas() if styled else frame.value
+        texts += [str(v) for v in data.astype(str).to_numpy().ravel()]
+    for chart in at.get("plotly_chart"):
+        texts += list(figure_texts(go.Figure(json.loads(chart.proto.spec))))
+    return texts
+
+
+@pytest.mark.slow
+def test_no_e_notation_or_zero_dollars_anywhere_on_the_page(app_env):
+    fill(app_env)
+    at = new_app("pages/compare.py")
+    assert not at.exception, at.exception
+    texts = shown_texts(at)
+    assert any("$0.0403" in t for t in texts)  # the classic run's $ per 1M as a cell, written by format_usd
+    assert not unreadable(texts), unreadable(texts)
+    # the planner's FLOPs in words, not a 21-digit integer or 1.2e+20
+    assert any(m.value == "120 quintillion FLOPs" for m in at.metric)
+    # one volume that tells the options apart: a month at 1M requests is the headline
+    assert any(m.label == "a month at 1M requests" for m in at.metric)
+
+
+@pytest.mark.slow
+def test_a_busy_run_is_one_expander_with_a_remeasure_button(app_env, monkeypatch):
+    fill(app_env)
+    ws = Workspace.open(app_env)
+    try:
+        insert_run(ws, "r-busy", method="linear_probe", model="all-MiniLM-L6-v2", accuracy=0.85, n_test=4,
+                   train_seconds=20, throughput_per_s=30, p50_ms=300, inference_load_average=9.0,
+                   inference_cpu_count=2)
+    finally:
+        ws.close()
+    queued = []
+
+    def fake_submit(run_dir, jobs_dir=None, **_):
+        queued.append((run_dir.name, jobs_dir))
+        from types import SimpleNamespace
+        return SimpleNamespace(job_id="measure-1")
+
+    import models.jobs.measure as measure
+    monkeypatch.setattr(measure, "submit_measure", fake_submit)
+    at = new_app("pages/compare.py")
+    assert not at.exception, at.exception
+    assert not [w for w in at.warning if "busy" in w.value]  # no yellow box for a busy measurement
+    boxes = [e for e in at.expander if "to repeat" in e.label]
+    assert len(boxes) == 1 and boxes[0].label.startswith("1 latency measurement to repeat")
+    board = at.dataframe[0].value
+    assert board.set_index("candidate").loc["probe · MiniLM-L6", "p50"] == "300 ms ⚠"
+    remeasure = [b for b in at.button if b.label == "Re-measure"]
+    assert len(remeasure) == 1
+    remeasure[0].click().run()
+    assert queued == [("r-busy", None)]
+    assert any("Queued (job measure-1)" in s.value for s in at.success)
