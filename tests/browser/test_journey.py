@@ -40,7 +40,7 @@ def test_journey_home_import_market_metrics(app_server: Server, browser_page, tm
     metrics = page.get_by_test_id("stMetric")
     metrics.nth(3).wait_for(state="visible")
     labels = page.get_by_test_id("stMetricLabel").all_inner_texts()
-    assert {"Tables", "Product events", "Accounts", "Model runs"} <= {t.strip() for t in labels}, labels
+    assert {"Your tables", "Product events", "Accounts", "Model runs"} <= {t.strip() for t in labels}, labels
     no_exceptions(page, "Home")
     screenshot(page, "01-home.png")
 

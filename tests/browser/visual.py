@@ -270,8 +270,8 @@ CHECK_JS = r"""
       const names = [...c.members].sort((a, b) => a - b).map(i => `"${labels[i].txt}"`);
       const shown = names.length > 2 ? names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1]
                                      : names.join(' and ');
-      const msg = `chart "${name}": labels ${shown} overlap `
-                  + `(up to ${c.share < 0.01 ? 'under 1' : Math.round(c.share * 100)}% of the smaller box)`;
+      const share = c.share < 0.01 ? 'under 1' : 'up to ' + Math.round(c.share * 100);
+      const msg = `chart "${name}": labels ${shown} overlap (${share}% of the smaller box)`;
       (c.share > opts.overlapFail ? failures : warnings).push(msg);
     }
   }
