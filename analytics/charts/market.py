@@ -119,6 +119,8 @@ only add room."""
 LABEL_POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top right", "top left",
                    "bottom right", "bottom left")
 """Where a competitor's label may go around its bubble, in order of preference."""
+LABEL_MARGIN_PX = 4.0
+"""Free space kept around every label (against other labels and bubbles)."""
 _CHAR_WIDTH = 0.58
 """Average glyph width of the chart font, in font sizes (labels are measured without a browser)."""
 
@@ -170,8 +172,11 @@ def label_positions(x_px: list[float], y_px: list[float], radii_px: list[float],
         for position in LABEL_POSITIONS:
             box = _label_box(x_px[i], y_px[i], radii_px[i], texts[i], font_px, position)
             inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
-            free = all(_overlap(box, other) == 0 for other in placed) and all(
-                _overlap(box, bubbles[j]) == 0 for j in range(count) if j != i)
+            # A margin around each label: the glyph widths are estimates, and touching labels read as one.
+            padded = (box[0] - LABEL_MARGIN_PX, box[1] - LABEL_MARGIN_PX, box[2] + LABEL_MARGIN_PX,
+                      box[3] + LABEL_MARGIN_PX)
+            free = all(_overlap(padded, other) == 0 for other in placed) and all(
+                _overlap(padded, bubbles[j]) == 0 for j in range(count) if j != i)
             if inside and free:
                 positions[i] = position
                 placed.append(box)
