@@ -449,11 +449,12 @@ def test_competitor_labels_do_not_overlap(ws: Workspace):
 
 
 def test_label_positions_avoid_labels_and_bubbles():
-    # three bubbles on one row, 40 px apart: a label on top of each would overlap its neighbours
-    x, y, radii = [100.0, 140.0, 180.0], [200.0, 200.0, 200.0], [10.0, 10.0, 10.0]
+    # three bubbles on one row, 60 px apart: an 84 px label on top of each would overlap its neighbours'
+    x, y, radii = [80.0, 140.0, 200.0], [200.0, 200.0, 200.0], [10.0, 10.0, 10.0]
     texts = ["Alpha Corp", "Beta Corp", "Gamma Corp"]
     spots = charts_market.label_positions(x, y, radii, texts, font_px=16, area_px=(400, 400), first=1)
     assert spots[1] == "top center"  # ours first, on top
+    assert spots[0] != "top center" and spots[2] != "top center"  # the neighbours moved out of its way
     boxes = [charts_market._label_box(x[i], y[i], radii[i], texts[i], 16, spot)
              for i, spot in enumerate(spots) if spot]
     bubbles = [(cx - r, cy - r, cx + r, cy + r) for cx, cy, r in zip(x, y, radii, strict=True)]
