@@ -34,6 +34,8 @@ from pages._shared import runs as runs_view
 from pages._shared.tables import detail_frame, leaderboard_frame, money_table
 
 NO_TARGET = 0.0
+PRICE_ORDER = ("name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd", "as_of", "source",
+               "kind", "peak_tflops", "memory_gb", "bandwidth_gbps")
 PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd",
                  "peak_tflops", "memory_gb", "bandwidth_gbps", "as_of", "source")
 
@@ -353,7 +355,7 @@ def _prices_tab(ws) -> None:
                f"({int(table['as_of'].isna().sum())} of {len(table)}): the sentences elsewhere cite its "
                "source only.")
     edited = st.data_editor(table, hide_index=True, disabled=["price_id", "kind", "name", "provider"],
-                            key="cmp_price_editor", width="stretch", column_config={
+                            key="cmp_price_editor", width="stretch", column_order=PRICE_ORDER, column_config={
                                 "as_of": st.column_config.DateColumn("as of (blank: undated)"),
                                 "hourly_usd": st.column_config.NumberColumn("$ per hour"),
                                 "input_per_m_usd": st.column_config.NumberColumn("$ per 1M input tokens"),

@@ -291,7 +291,7 @@ def learning_curve_chart(curve: pd.DataFrame, cost_per_label_usd: float) -> go.F
         fig.add_trace(go.Scatter(
             x=part["examples_per_class"], y=part["accuracy"], mode="lines+markers+text", name=series,
             line={"color": PALETTE[i % len(PALETTE)], "width": 2}, error_y=_error_y(part),
-            text=labelling, textposition="middle right", cliponaxis=False,
+            text=[f"\u2002{t}" for t in labelling], textposition="middle right", cliponaxis=False,
             customdata=list(zip([format_count(v) for v in part["examples_per_class"]],
                                 [format_count(v) for v in part["labels"]], labelling,
                                 [format_percent(a, fixed=True) for a in part["accuracy"]], strict=True)),
