@@ -22,6 +22,7 @@ from analytics.money import (
     format_count,
     format_duration,
     format_flops,
+    format_number,
     format_percent,
     format_usd,
     format_usd_per_requests,
@@ -54,6 +55,7 @@ def _demo_status() -> None:
 
 
 def _demo_button(primary: bool) -> None:
+    st.caption(compare_view.demo_caption())
     if st.button("Run the quick demo (BANKING77 subset, 3+ real candidates)", type="primary" if primary else
                  "secondary", key="cmp_demo", disabled=bool(compare_view.demo_jobs())):
         try:
@@ -248,7 +250,8 @@ def _api_forms(board: Leaderboard) -> None:
     listed = api_candidates(workspace.workspace(), board.settings.dataset)
     for row in listed.itertuples():
         cols = st.columns([5, 1])
-        cols[0].caption(f"API candidate **{row.name}** · {row.accuracy:.1%} on {row.n_eval} texts · "
+        cols[0].caption(f"API candidate **{row.name}** · {format_percent(row.accuracy, fixed=True)} on "
+                        f"{format_count(row.n_eval)} texts · "
                         f"source: {row.accuracy_source}")
         if cols[1].button("Remove", key=f"cmp_del_{row.candidate_id}"):
             delete_api_candidate(workspace.workspace(), int(row.candidate_id))
@@ -421,8 +424,10 @@ def _planner_tab() -> None:
     chinchilla = 20.0 * params_b
     st.metric("Training compute 6ND", format_flops(6 * params_b * 1e9 * tokens_b * 1e9),
               help="6 x parameters x tokens (Kaplan et al., 2020)")
-    st.caption(f"Chinchilla-optimal data for {params_b:g}B parameters: about {chinchilla:,.0f}B tokens "
-               f"(you chose {tokens_b:,.0f}B, {tokens_b / params_b:,.1f} tokens per parameter).")
+    st.caption(f"Chinchilla-optimal data for {format_count(params_b * 1e9, compact=True)} parameters: about "
+               f"{format_count(chinchilla * 1e9, compact=True)} tokens (you chose "
+               f"{format_count(tokens_b * 1e9, compact=True)}, {format_number(tokens_b / params_b)} "
+               f"tokens per parameter).")
     shown = pd.DataFrame({"GPU": plans["gpu"], "GPUs": plans["gpus"],
                           "GB per GPU": plans["memory_per_gpu_gb"],
                           "time": [format_duration(h * 3600.0) for h in plans["wall_hours"]],

@@ -11,6 +11,7 @@ import pandas as pd
 from analytics.compute import costs
 from analytics.db import Workspace, register_app_tables
 from analytics.errors import CostInputError
+from analytics.money import format_number
 
 register_app_tables("api_candidates", "api_predictions")
 
@@ -63,7 +64,8 @@ def add_api_candidate(ws: Workspace, *, name: str, dataset: str, price_id: int, 
 def _fraction(label: str, value: object) -> float:
     number = costs.check_positive(label, value, allow_zero=True)
     if number > 1:
-        raise CostInputError(f"{label} must be a fraction between 0 and 1 (0.87 for 87%), got {number:g}")
+        raise CostInputError(f"{label} must be a fraction between 0 and 1 (0.87 for 87%), got "
+                             f"{format_number(number, 4)}")
     return number
 
 

@@ -86,7 +86,7 @@ class CompareSettings:
             raise CostInputError(f"months must be at least 1, got {self.months}")
         if self.accuracy_target is not None and not 0 < self.accuracy_target <= 1:
             raise CostInputError(f"the accuracy target must be between 0 and 100%, got "
-                                 f"{self.accuracy_target:.1%}")
+                                 f"{format_percent(self.accuracy_target, fixed=True)}")
 
 
 @dataclass(frozen=True)
