@@ -133,3 +133,14 @@ def test_console_allowance_is_exactly_streamlits_page_relative_probe() -> None:
         "pageerror: TypeError: x is undefined",
     ):
         assert not allowed_console(line), line
+
+
+@pytest.mark.browser
+def test_a_table_scrolling_sideways_is_a_warning(static_page) -> None:
+    wide = """<h3>Most confused pairs</h3><div data-testid="stDataFrame" style="width:200px">
+      <div class="dvn-scroller" style="width:200px;height:60px;overflow:auto">
+      <div style="width:500px;height:10px"></div></div></div>"""
+    found = _show(static_page, wide)
+    assert found.failures == [], found.failures
+    assert found.warnings == ['table #1 under "Most confused pairs" scrolls sideways (columns 500px in '
+                              '200px): some columns are out of sight'], found.warnings

@@ -12,6 +12,8 @@
   labels (`.textpoint text`, `.bartext`) and data-anchored annotations outside the plot area (the subplot's
   `.nsewdrag` box): Plotly clips those at the axes, so they read cut; chart text under 9 px; a tick label
   repeated on one axis (the same "$1k" twice reads as a wrong axis);
+- data tables (canvas grids) that scroll sideways: a WARNING, since their cells cannot be checked one by
+  one and a wide table of the user's own data may have to scroll;
 - overlapping point labels / annotations of one chart: FAIL when two boxes overlap by more than
   OVERLAP_FAIL of the smaller one (the text cannot be read), WARN below that (glyph boxes include the
   font's line gap, so labels that only touch are legible: recorded in the report, not a failure).
@@ -154,6 +156,22 @@ CHECK_JS = r"""
                       + `by ${Math.round(r.right - limit)}px`);
       }
     }
+  }
+
+  // -- data tables scrolling sideways (a warning: a grid is drawn on a canvas, so its cells cannot be
+  // checked one by one; a wide table of the user's own data may need to scroll) -------------------------
+  const headings = [...document.querySelectorAll(
+    'h1, h2, h3, h4, h5, h6, [data-testid="stExpander"] summary')];
+  let tableNo = 0;
+  for (const table of document.querySelectorAll('[data-testid="stDataFrame"]')) {
+    if (!visible(table)) continue;
+    tableNo += 1;
+    const scroller = table.querySelector('.dvn-scroller');
+    if (!scroller || scroller.scrollWidth <= scroller.clientWidth + tol) continue;
+    const before = headings.filter(h => h.compareDocumentPosition(table) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const under = before.length ? ` under "${textOf(before[before.length - 1])}"` : '';
+    warnings.push(`table #${tableNo}${under} scrolls sideways (columns ${scroller.scrollWidth}px in `
+                  + `${scroller.clientWidth}px): some columns are out of sight`);
   }
 
   // -- charts -----------------------------------------------------------------------------------------
