@@ -85,12 +85,20 @@ LABEL_PAD_DECADES = 0.5
 """Room left and right of the outermost points on a log axis, so their labels stay inside the plot."""
 
 
-def _log_range(values: Sequence[float]) -> list[float]:
-    """A log axis range (in log10 units) around `values` with room for point labels on both sides."""
+def _log_range(values: Sequence[float], right_extra: float = 0.0) -> list[float]:
+    """A log axis range (in log10 units) around `values` with room for point labels on both sides
+    (`right_extra` more decades on the right, for labels drawn right of the rightmost point)."""
     logs = [math.log10(v) for v in values if v > 0 and math.isfinite(v)]
     low, high = min(logs), max(logs)
     pad = max(LABEL_PAD_DECADES, 0.2 * (high - low))
-    return [low - pad, high + pad]
+    return [low - pad, high + pad + right_extra * max(1.0, high - low)]
+
+
+def _frontier_positions(count: int) -> list[str]:
+    """Labels of frontier points (sorted by cost) below and right of each point: the staircase leaves a
+    point to the right at its own height and rises at the next point, so nothing of it runs below-right of
+    a point; the last, most accurate point is labelled above-left, where the plot has room."""
+    return ["bottom right"] * (count - 1) + ["top left"] if count else []
 
 
 def _side_positions(values: Sequence[float], axis_range: Sequence[float], vertical: str = "top") -> list[str]:
@@ -123,7 +131,10 @@ def pareto_chart(board: Leaderboard) -> go.Figure:
     frontier = priced[priced["on_frontier"]].sort_values("cost_per_1k_usd")
     dominated = priced[~priced["on_frontier"]]
     all_x, _ = unit_costs(board, priced["cost_per_1k_usd"])
-    x_range = _log_range(all_x)
+    frontier_x, _ = unit_costs(board, frontier["cost_per_1k_usd"])
+    # a dominated point right of the last frontier point is labelled to its right: leave room for it
+    rightmost_dominated = len(dominated) and max(all_x) > max(frontier_x)
+    x_range = _log_range(all_x, right_extra=0.3 if rightmost_dominated else 0.0)
     if len(dominated):
         x, _ = unit_costs(board, dominated["cost_per_1k_usd"])
         fig.add_trace(go.Scatter(
@@ -132,7 +143,7 @@ def pareto_chart(board: Leaderboard) -> go.Figure:
             marker={"color": SERIES["dominated"], "size": 12, "opacity": 0.6},
             hovertext=_hover(dominated, requests, unit), hoverinfo="text",
             text=[_label(c) for c in dominated["candidate"]],
-            textposition=_side_positions(x, x_range, "bottom"),
+            textposition=["bottom right"] * len(x),
             textfont={"size": 13, "color": SERIES["dominated"]}, cliponaxis=False))
     colour = SERIES["frontier"]
     x, _ = unit_costs(board, frontier["cost_per_1k_usd"])
@@ -140,7 +151,7 @@ def pareto_chart(board: Leaderboard) -> go.Figure:
         x=x, y=frontier["accuracy"], mode="lines+markers+text", name="frontier",
         line={"color": colour, "shape": "hv", "width": 2}, marker={"color": colour, "size": 14},
         error_y=_error_y(frontier) | {"color": colour}, text=[_label(c) for c in frontier["candidate"]],
-        textposition=_side_positions(x, x_range), textfont={"size": 14}, cliponaxis=False,
+        textposition=_frontier_positions(len(x)), textfont={"size": 14}, cliponaxis=False,
         hovertext=_hover(frontier, requests, unit), hoverinfo="text"))
     fig.update_yaxes(**_accuracy_axis([priced]))
     ticks = usd_log_ticks(10 ** x_range[0], 10 ** x_range[1])
