@@ -161,7 +161,7 @@ CHECK_JS = r"""
   // -- data tables scrolling sideways (a warning: a grid is drawn on a canvas, so its cells cannot be
   // checked one by one; a wide table of the user's own data may need to scroll) -------------------------
   const headings = [...document.querySelectorAll(
-    'h1, h2, h3, h4, h5, h6, [data-testid="stExpander"] summary')];
+    'h1, h2, h3, h4, h5, h6, [data-testid="stExpander"] summary')].filter(visible);
   let tableNo = 0;
   for (const table of document.querySelectorAll('[data-testid="stDataFrame"]')) {
     if (!visible(table)) continue;
