@@ -2,13 +2,21 @@
 
 Starts `streamlit run app.py` on a fresh workspace (temporary folder), opens the Compare page in Debian's
 Chromium (Playwright, never `playwright install`), clicks the quick-demo button and times:
-    first_chart_s   click -> the first frontier chart is on the page
-    three_s         click -> three candidates (classic, probe, fine-tune) are on the leaderboard
-    all_s           click -> every demo job has finished and been ingested
+    first_candidate_s   click -> the first candidate (a frontier chart) is on the page
+    three_candidates_s  click -> three measured candidates (classic, probe, fine-tune) on the leaderboard
+    all_s               click -> every demo job (training and measure jobs) has finished and been ingested
 Then saves screenshots of each tab and of the downloaded memo under test-artifacts/compare/, and prints the
 frontier (candidate, accuracy, $/1k) read back from the workspace.
 
-    .venv/bin/python bench/compare_demo_journey.py [--timeout-min 40] [--no-learning-curve]
+`--jobs-only` leaves out the server and the browser: it submits the demo through models.jobs.demo_plan into
+a fresh queue and times, from the submit, until each candidate's run has succeeded and been measured
+(inference.json written); what the page can show at the earliest.
+
+Goals (issue 11, 2 idle CPU cores): first_candidate_s <= 30, three_candidates_s <= 180, all_s <= 300,
+finetune_acc > classic_acc. Last line:
+    first_candidate_s=<s> three_candidates_s=<s> all_s=<s> finetune_acc=<a> classic_acc=<b>
+
+    .venv/bin/python bench/compare_demo_journey.py [--timeout-min 40] [--jobs-only]
 """
 
 from __future__ import annotations
@@ -110,13 +118,13 @@ def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -
             runs = runs_on_page(page)
             # what the browser shows now (debugging)
             (tmp / "page-text.txt").write_text(page.inner_text("body"))
-            if runs and "first_chart_s" not in times and page.locator(".js-plotly-plot").count():
-                times["first_chart_s"] = time.monotonic() - clicked
-                print(f"first chart after {times['first_chart_s']:.0f} s", flush=True)
-            if (runs >= 3 and "three_s" not in times
+            if runs and "first_candidate_s" not in times and page.locator(".js-plotly-plot").count():
+                times["first_candidate_s"] = time.monotonic() - clicked
+                print(f"first candidate after {times['first_candidate_s']:.0f} s", flush=True)
+            if (runs >= 3 and "three_candidates_s" not in times
                     and "no inference benchmark" not in page.inner_text("body")):
-                times["three_s"] = time.monotonic() - clicked
-                print(f"three candidates after {times['three_s']:.0f} s", flush=True)
+                times["three_candidates_s"] = time.monotonic() - clicked
+                print(f"three candidates after {times['three_candidates_s']:.0f} s", flush=True)
                 shoot(page, "compare-three.png")
             if runs >= 3 and "Quick demo:" not in page.inner_text("body") and \
                     "no inference benchmark" not in page.inner_text("body"):
@@ -159,29 +167,97 @@ def frontier(tmp: Path) -> list[dict[str, object]]:
         ws.close()
 
 
+def jobs_only(tmp: Path, timeout_s: float) -> dict[str, float]:
+    """Submit the demo into a fresh queue (no server, no browser) and time each candidate's landing."""
+    os.environ.update(STRATLAB_RUNS_DIR=str(tmp / "runs"), STRATLAB_JOBS_DIR=str(tmp / "jobs"))
+    from models.jobs import queue
+    from models.jobs.demo_plan import submit_quick_demo
+
+    started = time.monotonic()
+    jobs = submit_quick_demo(tmp / "runs", tmp / "jobs")
+    queue.tick(tmp / "jobs")
+    landed: dict[str, float] = {}
+    while time.monotonic() - started < timeout_s:
+        infos = queue.tick(tmp / "jobs")  # the queue runs itself; ticking too only makes the timing exact
+        for job in jobs:
+            if job.run_id not in landed and (job.run_dir / "inference.json").is_file():
+                landed[job.run_id] = time.monotonic() - started
+                print(f"{job.config['method']} {job.config['train_examples_per_class']}/class landed after "
+                      f"{landed[job.run_id]:.0f} s", flush=True)
+        if not any(i.is_active for i in infos):
+            break
+        time.sleep(0.5)
+    order = sorted(landed.values())
+    times = {"all_s": time.monotonic() - started}
+    if order:
+        times["first_candidate_s"] = order[0]
+    if len(order) >= 3:
+        times["three_candidates_s"] = order[2]
+    return times
+
+
+def accuracies(tmp: Path) -> dict[str, float]:
+    """Test accuracy of the demo's runs at its main subset size by method, from the run folders."""
+    from models.jobs.demo_plan import DEMO_EXAMPLES_PER_CLASS
+
+    found: dict[str, float] = {}
+    for config_path in sorted((tmp / "runs").glob("*/config.json")):
+        config = json.loads(config_path.read_text())
+        eval_path = config_path.parent / "eval.json"
+        if config.get("train_examples_per_class") != DEMO_EXAMPLES_PER_CLASS or not eval_path.is_file():
+            continue
+        evaluation = json.loads(eval_path.read_text())
+        accuracy = evaluation.get("metrics", evaluation).get("accuracy")
+        if accuracy is not None:
+            found[config["method"]] = float(accuracy)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout-min", type=float, default=40)
     parser.add_argument("--screens-only", type=Path, default=None,
                         help="a folder from an earlier run: only take the screenshots again")
+    parser.add_argument("--jobs-only", action="store_true",
+                        help="no server or browser: submit the demo's jobs and time them")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = args.screens_only or Path(tempfile.mkdtemp(prefix="compare-demo-"))
-    port = free_port()
-    server = start_server(tmp, port)
-    try:
-        times = journey(f"http://127.0.0.1:{port}", args.timeout_min * 60, tmp, args.screens_only is not None)
-    finally:
-        os.killpg(os.getpgid(server.pid), signal.SIGTERM)
-        server.wait(timeout=30)
+    load_before = os.getloadavg()
+    if args.jobs_only:
+        times = jobs_only(tmp, args.timeout_min * 60)
+    else:
+        port = free_port()
+        server = start_server(tmp, port)
+        try:
+            times = journey(f"http://127.0.0.1:{port}", args.timeout_min * 60, tmp,
+                            args.screens_only is not None)
+        finally:
+            os.killpg(os.getpgid(server.pid), signal.SIGTERM)
+            server.wait(timeout=30)
+    load_after = os.getloadavg()
     jobs = sorted((tmp / "jobs").glob("*/state.json"))
     spans = [json.loads(p.read_text()) for p in jobs]
-    result = {"times_s": times,
+    acc = accuracies(tmp)
+    result = {"times_s": times, "accuracy": acc,
               "jobs": [(s["state"], s.get("started_at"), s.get("finished_at")) for s in spans],
-              "frontier": frontier(tmp), "tmp": str(tmp)}
+              "load_average": {"before": load_before, "after": load_after}, "cpu_count": os.cpu_count(),
+              "tmp": str(tmp)}
+    if not args.jobs_only:
+        result["frontier"] = frontier(tmp)
     name = "demo-screens.json" if args.screens_only else "demo-timing.json"
     (OUT / name).write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))
+    print(f"load average before {' '.join(f'{x:.2f}' for x in load_before)}, after "
+          f"{' '.join(f'{x:.2f}' for x in load_after)} (1, 5, 15 min) on {os.cpu_count()} CPUs")
+
+    def figure(value: float | None, digits: int) -> str:
+        return "nan" if value is None else f"{value:.{digits}f}"
+
+    print(f"first_candidate_s={figure(times.get('first_candidate_s'), 0)} "
+          f"three_candidates_s={figure(times.get('three_candidates_s'), 0)} "
+          f"all_s={figure(times.get('all_s'), 0)} "
+          f"finetune_acc={figure(acc.get('full'), 4)} classic_acc={figure(acc.get('classic'), 4)}")
 
 
 if __name__ == "__main__":

@@ -195,9 +195,8 @@ def _slug(text: str) -> str:
     return slug[:80] or "run"
 
 
-def environment_info() -> dict[str, Any]:
-    """Hardware and software facts recorded beside every run."""
-    info: dict[str, Any] = {
+def _basic_environment() -> dict[str, Any]:
+    return {
         "hostname": platform.node(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -205,6 +204,29 @@ def environment_info() -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "recorded_at": datetime.now(timezone.utc).isoformat(),
     }
+
+
+def cpu_environment_info() -> dict[str, Any]:
+    """`environment_info` for a run that uses no torch (the classic baseline): library versions from package
+    metadata, nothing imported (torch, transformers and peft take seconds of a job's start); the CPU is its
+    hardware."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    info = _basic_environment()
+    packages = (("torch", "torch"), ("transformers", "transformers"), ("accelerate", "accelerate"),
+                ("peft", "peft"), ("sklearn", "scikit-learn"))
+    for module, package in packages:
+        try:
+            info[module] = version(package)
+        except PackageNotFoundError:
+            info[module] = None
+    info["hardware"] = f"CPU x{info['cpu_count']}"
+    return info
+
+
+def environment_info() -> dict[str, Any]:
+    """Hardware and software facts recorded beside every run."""
+    info = _basic_environment()
     try:
         import torch
 
@@ -249,7 +271,8 @@ class RunWriter:
         writer = cls(run_dir)
         if not (run_dir / "config.json").exists():
             write_json_atomic(run_dir / "config.json", config.to_dict())
-        write_json_atomic(run_dir / "environment.json", environment_info())
+        facts = cpu_environment_info() if config.method == "classic" else environment_info()
+        write_json_atomic(run_dir / "environment.json", facts)
         return writer
 
     def event(self, **figures: Any) -> Event:

@@ -15,11 +15,14 @@ process.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from analytics.settings import settings
 from models.core.config import TrainConfig
-from models.jobs.queue import JobInfo, list_jobs, submit
+from models.jobs.queue import JobInfo, cuda_device_count, list_jobs, submit
+from models.planning.estimate import DemoEstimate, quick_demo_estimate
 
 DEMO_DATASET = "banking77"
 DEMO_MODEL = "all-MiniLM-L6-v2"
@@ -68,6 +71,48 @@ def finetune_config(**common: object) -> TrainConfig:
                        head_init="probe", epochs=FINETUNE_EPOCHS, learning_rate=FINETUNE_LEARNING_RATE,
                        batch_size=FINETUNE_BATCH_SIZE, validate_every_epoch=False, early_stopping_patience=0,
                        **common)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DemoOutlook:
+    """What the page says before the click: how long the demo takes here and what it trains on."""
+
+    estimate: DemoEstimate
+    """Expected seconds from the click on 2 CPU cores (models.planning.estimate.quick_demo_estimate)."""
+    runs: int
+    """Training runs the demo queues (each followed by a measure job)."""
+    examples_per_class: int
+    n_train: int
+    """Training texts of the main candidates (the subset)."""
+    n_train_total: int
+    """Training texts of the whole split (what a full run would use)."""
+    n_test: int
+    """Test texts every candidate is scored on (the whole test split)."""
+    cpu_cores: int
+    gpu: bool
+    """A CUDA GPU is visible: the same runs take a fraction of the CPU figures."""
+
+
+def demo_outlook(*, learning_curve: bool = True) -> DemoOutlook:
+    """The demo's expected duration on this machine and its subset, without loading data or torch.
+
+    Fewer than 2 cores scale the 2-core figures up (the demo asks for 2 threads); a GPU is only flagged.
+    """
+    from models.data.catalog import get_entry
+
+    entry = get_entry(DEMO_DATASET)
+    labels = int(entry.num_labels or 0)
+    configs = quick_demo_configs("runs", learning_curve=learning_curve)
+    estimate = quick_demo_estimate(configs, n_validation=entry.rows["validation"], n_test=entry.rows["test"],
+                                   num_labels=labels)
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        scale = 2 / cores
+        estimate = DemoEstimate(estimate.first_candidate_s * scale, estimate.three_candidates_s * scale,
+                                estimate.all_s * scale, tuple(s * scale for s in estimate.job_s),
+                                estimate.formula + f"; x{scale:g} for {cores} core")
+    return DemoOutlook(estimate, len(configs), DEMO_EXAMPLES_PER_CLASS, DEMO_EXAMPLES_PER_CLASS * labels,
+                       entry.rows["train"], entry.rows["test"], cores, cuda_device_count() > 0)
 
 
 def submit_quick_demo(runs_dir: str | Path | None = None, jobs_dir: str | Path | None = None, *,

@@ -56,7 +56,8 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
     Raises ConfigError, DatasetError, ModelNotFoundError, DeviceError, TrainingError or RunFolderError;
     any failure is recorded in status.json ("failed" with the error) before it propagates.
     """
-    _set_threads(config.num_threads)
+    if config.method != "classic":  # the classic baseline never imports torch (seconds of a demo's start)
+        _set_threads(config.num_threads)
     writer = _create_writer(config, run_id, resume)
     try:
         if data is None:

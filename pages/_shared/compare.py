@@ -74,6 +74,23 @@ def demo_jobs():
     return active_demo_jobs()
 
 
+@st.cache_data(show_spinner=False)
+def demo_caption() -> str:
+    """How long the quick demo takes on this machine and what it trains on (models.jobs.demo_plan)."""
+    from analytics.money import format_count, format_duration
+    from models.jobs.demo_plan import demo_outlook
+
+    o = demo_outlook()
+    e = o.estimate
+    where = f"{o.cpu_cores} CPU cores" if o.cpu_cores > 1 else "1 CPU core"
+    gpu = " This machine has a GPU: the same runs take a fraction of that." if o.gpu else ""
+    return (f"Expected on {where}: the first candidate in about {format_duration(e.first_candidate_s)}, "
+            f"three in about {format_duration(e.three_candidates_s)}, all {o.runs} runs in about "
+            f"{format_duration(e.all_s)}.{gpu} CPU runs train on a subset: {o.examples_per_class} examples "
+            f"per intent ({format_count(o.n_train)} of {format_count(o.n_train_total)} training texts), "
+            f"scored on all {format_count(o.n_test)} test texts.")
+
+
 def submit_quick_demo():
     """Queue the quick demo's jobs and start the first; returns the jobs."""
     from models.jobs import queue as jobs

@@ -70,3 +70,16 @@ def test_classic_direct_call_returns_run_result(tmp_path: Path) -> None:
     assert result.method == "classic" and result.model == "tfidf"
     assert result.metrics["accuracy"] == 1.0
     assert result.extra["validation_accuracy"] == 1.0
+
+
+def test_a_classic_run_with_threads_set_never_imports_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from models.core.config import TrainConfig; "
+            "from models.training.train import train; "
+            f"train(TrainConfig(method='classic', dataset='sentiment_labelled_sentences', num_threads=2, "
+            f"train_examples_per_class=20, runs_dir={str(tmp_path)!r})); print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"  # the demo's first candidate skips that import
