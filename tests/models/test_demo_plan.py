@@ -47,3 +47,15 @@ def test_an_old_demo_fine_tune_is_not_taken_for_the_current_one(tmp_path: Path) 
     old = quick_demo_configs(tmp_path / "runs")[2].replace(head_init="random", max_steps=80, epochs=2)
     submit(old, jobs_dir=tmp_path / "jobs")
     assert active_demo_jobs(tmp_path / "jobs") == []
+
+
+def test_the_outlook_says_the_subset_and_scales_for_a_single_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.jobs import demo_plan
+
+    two = demo_plan.demo_outlook()
+    assert (two.runs, two.n_train, two.n_train_total, two.n_test) == (len(quick_demo_configs()), 16 * 77,
+                                                                      9003, 3080)
+    assert two.estimate.first_candidate_s < two.estimate.three_candidates_s < two.estimate.all_s
+    monkeypatch.setattr(demo_plan.os, "cpu_count", lambda: 1)
+    one = demo_plan.demo_outlook()
+    assert one.cpu_cores == 1 and one.estimate.all_s == pytest.approx(2 * two.estimate.all_s)
