@@ -316,6 +316,8 @@ def job_card(info: jobs.JobInfo) -> None:
     with st.container(border=True):
         colour = STATE_COLOURS.get(info.state, "gray")
         words = model_words(str(info.config.get("method")), info.config.get("model"))
+        if info.kind != "train":  # a measure, bench or evaluate job of a finished run
+            words += f" · {info.kind}"
         st.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] "
                     f"**{dataset_words(info.config.get('dataset'))} · {words}** · attempt {info.attempts}  \n"
                     f":gray[{info.run_id}]")

@@ -62,9 +62,9 @@ def classifier_tab(runs: pd.DataFrame) -> None:
         st.page_link("pages/finetune.py", label="Go to Fine-tune", icon=":material/model_training:")
         return
     datasets = list(dict.fromkeys(runs["dataset"]))  # newest run's dataset first
-    dataset = st.selectbox("Dataset", datasets, key="pg_dataset", format_func=dataset_words,
-                           on_change=_dataset_changed,
-                           help="Models trained on one dataset share its labels: compare them on its texts.")
+    dataset = st.columns([2, 3])[0].selectbox(
+        "Dataset", datasets, key="pg_dataset", format_func=dataset_words, on_change=_dataset_changed,
+        help="Models trained on one dataset share its labels: compare them on its texts.")
     runs = runs[runs["dataset"] == dataset]
     labels = dict(zip(runs["run_id"], run_labels(runs.to_dict("records"), with_dataset=False), strict=True))
     chosen = st.multiselect("Models to compare (up to 4)", list(labels), default=list(labels)[:2],
@@ -131,7 +131,8 @@ def _one_model(row: dict, text: str, price: dict | None, utilisation: float, exp
         page.show_error(e)
         return
     top = float(result.probabilities.loc[0, "probability"])
-    playground_view.headline("Predicted label", result.label, note=f"{format_percent(top, 1)} probability")
+    playground_view.headline("Predicted label", result.label,
+                             note=f"{format_percent(top, 1, fixed=True)} probability")
     cost = call_cost(row, price, utilisation)
     playground_view.headline("Serving cost", _money(cost.per_1k_usd), help=cost.basis)
     st.plotly_chart(charts_playground.probability_bars(result.probabilities), key=f"pg_bars_{row['run_id']}",
@@ -213,24 +214,29 @@ def llm_tab() -> None:
     name = playground_view.llm_name()
     st.caption(f"**{name}** runs on this machine, offline. Small models draft and summarise passably and "
                f"classify poorly: compare with a fine-tuned classifier before relying on it.")
-    choices = list(TEMPLATE_NAMES) + ["free"]
-    template = st.selectbox("Template", choices, format_func=lambda t: TEMPLATE_NAMES.get(t, "Free prompt"),
-                            key="pg_template")
-    text = st.text_area("Customer message or ticket", EXAMPLE_TEXT, height=80, key="pg_llm_text")
-    labels = st.text_input("Label names (comma-separated)", EXAMPLE_LABELS, key="pg_labels") \
-        if template == "classify" else ""
-    filled = text if template == "free" else playground.fill_template(
-        llm.PROMPT_TEMPLATES[template], text, [w.strip() for w in labels.split(",") if w.strip()])
-    prompt = st.text_area("Prompt (edit freely)", filled, height=170, key=f"pg_prompt_{hash(filled)}")
-    left, right = st.columns(2)
-    temperature = left.slider("Temperature", 0.0, 1.5, 0.3, 0.05, key="pg_temperature",
-                              help="0 always picks the most likely next token; higher is more varied.")
-    max_new = right.slider("Max new tokens", 8, 512, 128, 8, key="pg_max_new")
-    if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="pg_generate"):
-        _generate(name, prompt, temperature, max_new)
-    elif last := st.session_state.get("pg_llm_last"):
-        st.container(border=True).markdown(last["text"])
-        _speed(last["stats"])
+    # Two columns: the prompt on the left, Generate and its answer on the right, so that the progress of
+    # a first load and the streamed text appear on the first screen (1400x900, 1280x720), not below it.
+    setup, output = st.columns([3, 2], gap="large")
+    with setup:
+        choices = list(TEMPLATE_NAMES) + ["free"]
+        template = st.selectbox("Template", choices,
+                                format_func=lambda t: TEMPLATE_NAMES.get(t, "Free prompt"), key="pg_template")
+        text = st.text_area("Customer message or ticket", EXAMPLE_TEXT, height=80, key="pg_llm_text")
+        labels = st.text_input("Label names (comma-separated)", EXAMPLE_LABELS, key="pg_labels") \
+            if template == "classify" else ""
+        filled = text if template == "free" else playground.fill_template(
+            llm.PROMPT_TEMPLATES[template], text, [w.strip() for w in labels.split(",") if w.strip()])
+        prompt = st.text_area("Prompt (edit freely)", filled, height=170, key=f"pg_prompt_{hash(filled)}")
+    with output:
+        left, right = st.columns(2)
+        temperature = left.slider("Temperature", 0.0, 1.5, 0.3, 0.05, key="pg_temperature",
+                                  help="0 always picks the most likely next token; higher is more varied.")
+        max_new = right.slider("Max new tokens", 8, 512, 128, 8, key="pg_max_new")
+        if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="pg_generate"):
+            _generate(name, prompt, temperature, max_new)
+        elif last := st.session_state.get("pg_llm_last"):
+            _speed(last["stats"])
+            st.container(border=True).markdown(last["text"])
 
 
 def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
@@ -245,6 +251,7 @@ def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
     stream = playground.TimedStream(
         llm.generate_stream(model, tokenizer, llm.chat_prompt(tokenizer, prompt), max_new, temperature),
         started_at=clicked)
+    figures = st.container()  # the timings go above the answer, where they stay on screen
     try:
         st.container(border=True).write_stream(stream)
     except (RuntimeError, MemoryError) as e:
@@ -253,7 +260,8 @@ def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
         return
     stats = stream.stats(tokenizer)
     st.session_state["pg_llm_last"] = {"text": stream.text, "stats": stats}
-    _speed(stats)
+    with figures:
+        _speed(stats)
 
 
 def _load_llm(name: str):
@@ -279,7 +287,7 @@ def _load_llm(name: str):
 
 
 def _speed(stats: playground.GenerationStats) -> None:
-    cols = st.columns(4)
+    cols = st.columns(2) + st.columns(2)  # two rows of two: short values, never cut in a narrow column
     cols[0].metric("Time to first token", format_ms(stats.time_to_first_token_ms),
                    help="From the click to the first word on screen, loading the model included.")
     cols[1].metric("Tokens/s", format_number(stats.tokens_per_s, 3),
