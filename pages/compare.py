@@ -25,7 +25,7 @@ from analytics.money import (
     format_number,
     format_percent,
     format_usd,
-    format_usd_per_requests,
+    usd_per_requests_unit,
 )
 from analytics.report.memo import memo_filename, save_memo
 from models.errors import StratLabModelError
@@ -150,12 +150,12 @@ def _headline(board: Leaderboard) -> None:
     choice = compare_view.recommended_row(board)
     if choice is None:
         return
-    requests, _ = board.unit
+    per_request = choice["cost_per_1k_usd"] / 1000.0
+    requests, unit = usd_per_requests_unit([per_request])  # the unit that reads for this one figure
     cols = st.columns(3)
     cols[0].metric(f"a month at {format_count(board.settings.requests_per_month, compact=True)} requests",
                    format_usd(choice["monthly_usd"]))
-    cols[1].metric("unit cost", format_usd_per_requests(choice["cost_per_1k_usd"] / 1000.0, requests)
-                   .replace(" requests", ""))
+    cols[1].metric(f"cost {unit}", format_usd(per_request * requests))
     cols[2].metric("accuracy", format_percent(choice["accuracy"], fixed=True))
 
 

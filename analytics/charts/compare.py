@@ -268,11 +268,17 @@ def cascade_chart(result: Cascade) -> go.Figure:
         hovertemplate="threshold %{customdata[0]}<br>deferred %{customdata[1]}<br>accuracy %{customdata[2]}"
                       f"<br>%{{customdata[3]}} {unit}<extra></extra>"))
     best = cascade_operating_points(result)
+    accuracies = [*curve["accuracy"], result.small_alone[0], result.big_alone[0]]
+    costs = [c * scale for c in (*curve["cost_per_1k_usd"], result.small_alone[1], result.big_alone[1])]
     fig.add_trace(go.Scatter(
         x=best["cost_per_1k_usd"] * scale, y=best["accuracy"], mode="markers+text",
         name="best operating points",
         marker={"size": 14, "color": SERIES["best_points"], "symbol": "star"},
-        text=[f"t={t:.2f}" for t in best["threshold"]], textposition="bottom right", hoverinfo="skip"))
+        text=_spaced_labels(best["cost_per_1k_usd"] * scale, best["accuracy"],
+                            [f"t={t:.2f}" for t in best["threshold"]],
+                            x_span=max(costs) - min(costs), y_span=max(accuracies) - min(accuracies)),
+        textposition="bottom right", textfont={"size": 13},
+        hovertext=[f"threshold {t:.3f}" for t in best["threshold"]], hoverinfo="text"))
     for (acc, cost), label, series in ((result.small_alone, "small alone", "small_model"),
                                        (result.big_alone, "big alone", "big_model")):
         fig.add_trace(go.Scatter(x=[cost * scale], y=[acc], mode="markers+text", name=label, text=[label],
@@ -281,11 +287,29 @@ def cascade_chart(result: Cascade) -> go.Figure:
                                  hovertemplate=f"{label}<br>accuracy %{{customdata[1]}}<br>"
                                                f"%{{customdata[0]}} {unit}<extra></extra>",
                                  marker={"size": 16, "color": SERIES[series], "symbol": "diamond"}))
-    fig.update_yaxes(**percent_ticks(min([*curve["accuracy"], result.small_alone[0], result.big_alone[0]]),
-                                     max([*curve["accuracy"], result.small_alone[0], result.big_alone[0]])))
-    costs = [c * scale for c in (*curve["cost_per_1k_usd"], result.small_alone[1], result.big_alone[1])]
+    fig.update_yaxes(**percent_ticks(min(accuracies), max(accuracies)))
     fig.update_xaxes(**usd_linear_ticks(min(costs), max(costs)))
     return fig
+
+
+def _spaced_labels(x: Sequence[float], y: Sequence[float], labels: Sequence[str], *, x_span: float,
+                   y_span: float, min_gap: float = 0.12) -> list[str]:
+    """`labels`, blanked where a point sits closer than `min_gap` of the x axis's span (and twice that of
+    the y axis's) to a point already labelled, or repeats a label already shown: clustered points keep one
+    label, the rest are named in their hover."""
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x_span, y_span = x_span or 1.0, y_span or 1.0
+    shown: list[int] = []
+    out = []
+    for i, label in enumerate(labels):
+        near = any(abs(xs[i] - xs[j]) / x_span < min_gap and abs(ys[i] - ys[j]) / y_span < min_gap * 2
+                   for j in shown)
+        if near or label in (labels[j] for j in shown):
+            out.append("")
+            continue
+        shown.append(i)
+        out.append(label)
+    return out
 
 
 def learning_curve_chart(curve: pd.DataFrame, cost_per_label_usd: float) -> go.Figure:

@@ -88,3 +88,13 @@ def test_detector_would_catch_plotly_defaults(board) -> None:
     fig = charts.pareto_chart(board)
     fig.data[0].hovertext = [f"{v}" for v in (3.36e-06, 1e-7)]
     assert unreadable(figure_texts(fig))
+
+
+def test_cascade_labels_of_clustered_points_are_not_drawn_on_top_of_each_other() -> None:
+    # Three thresholds at nearly one point and one far away: one label for the cluster, one for the far point,
+    # and a label repeated at another point is dropped (it would read twice).
+    labels = charts._spaced_labels([1.0, 1.01, 1.02, 9.0, 5.0], [0.80, 0.801, 0.80, 0.9, 0.85],
+                                   ["t=0.00", "t=0.50", "t=0.51", "t=0.90", "t=0.90"], x_span=8.0, y_span=0.1)
+    assert labels == ["t=0.00", "", "", "t=0.90", ""]
+    spread = charts._spaced_labels([1.0, 5.0, 9.0], [0.8, 0.85, 0.9], ["a", "b", "c"], x_span=8.0, y_span=0.1)
+    assert spread == ["a", "b", "c"]
