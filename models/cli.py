@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List every model: name, family, parameters, size, licence, availability.")
     sub.add_parser("datasets", help="list the built-in datasets",
                    description="List the dataset catalog: rows per split, labels, licence.")
+    prepare = sub.add_parser("prepare-llm", help="convert the Playground LLM once (make install runs it)",
+                             description="De-quantise the packaged GGUF LLM into the model cache once, so "
+                                         "the Playground's first Generate loads in about a second.")
+    prepare.add_argument("model", nargs="?", help="a registry name or folder (default: the Playground LLM)")
     return parser
 
 
@@ -478,8 +482,16 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_llm(args: argparse.Namespace) -> int:
+    """`prepare-llm`: the same as `python -m models.modeling.prepare_llm` (what make install runs)."""
+    from models.modeling import prepare_llm
+
+    return prepare_llm.main([args.model] if args.model else [])
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench,
-            "jobs": cmd_jobs, "models": cmd_models, "datasets": cmd_datasets}
+            "jobs": cmd_jobs, "models": cmd_models, "datasets": cmd_datasets,
+            "prepare-llm": cmd_prepare_llm}
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -21,6 +21,16 @@ def test_a_safetensors_model_needs_no_preparation(tiny_lm_dir: Path,
     assert "nothing to prepare" in capsys.readouterr().out
 
 
+def test_the_cli_subcommand_prepares_the_same_way(tiny_lm_dir: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from models.cli import main as cli_main
+
+    assert cli_main(["prepare-llm", str(tiny_lm_dir)]) == 0
+    assert "nothing to prepare" in capsys.readouterr().out
+    assert cli_main(["prepare-llm", "all-MiniLM-L6-v2"]) == 2
+    assert "not a causal LM" in capsys.readouterr().err
+
+
 def test_an_encoder_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["all-MiniLM-L6-v2"]) == 2
     assert "not a causal LM" in capsys.readouterr().err

@@ -4,7 +4,6 @@ table."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from pathlib import Path
 
@@ -43,7 +42,7 @@ def _expected_kpis(path: Path, **filters) -> Kpis:
 
 
 @pytest.mark.slow
-def test_metrics_renders_sample_kpis_and_charts(app_env):
+def test_metrics_renders_sample_kpis_and_charts(app_env, monkeypatch):
     expected = _expected_kpis(app_env)
     at = new_app(PAGE)
     assert not at.exception
@@ -59,11 +58,16 @@ def test_metrics_renders_sample_kpis_and_charts(app_env):
     assert kpis["ARR"] == _usd(12 * expected.mrr_usd)
     assert kpis["Logo churn"] == f"{expected.logo_churn:.1%}".replace(".0%", "%")
     assert len(at.get("plotly_chart")) == 6
-    started = time.perf_counter()
+    # A rerun with the same filters is served from the page's cache: the report is not computed again
+    # (speed itself is measured in bench/pages.py, not asserted here).
+    import analytics.compute.metrics.report as report_module
+
+    calls = []
+    original = report_module.compute_report
+    monkeypatch.setattr(report_module, "compute_report", lambda *a, **k: calls.append(1) or original(*a, **k))
     at.run()
-    warm_s = time.perf_counter() - started
     assert not at.exception
-    assert warm_s < 3.0, f"warm render took {warm_s:.2f} s (goal 1.5 s; the bound allows a busy CI machine)"
+    assert calls == [], "a rerun with unchanged filters recomputed the metrics report (cache missed)"
 
 
 @pytest.mark.slow
