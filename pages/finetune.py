@@ -312,6 +312,13 @@ def jobs_panel() -> None:
         st.rerun(scope="app")
 
 
+OTHER_JOB_STATES = {
+    ("measure", "queued"): "Latency and throughput: waits until no other job runs, so nothing competes.",
+    ("measure", "running"): "Measuring latency and throughput alone on this machine (warm-up, 5 repeats).",
+    ("measure", "succeeded"): "Latency and throughput measured; Compare shows them.",
+}  # what a measure job's card says in each state (its run's events belong to the training job)
+
+
 def job_card(info: jobs.JobInfo) -> None:
     with st.container(border=True):
         colour = STATE_COLOURS.get(info.state, "gray")
@@ -321,9 +328,12 @@ def job_card(info: jobs.JobInfo) -> None:
         st.markdown(f":{colour}-badge[{STATE_ICONS.get(info.state, '')} {info.state}] "
                     f"**{dataset_words(info.config.get('dataset'))} · {words}** · attempt {info.attempts}  \n"
                     f":gray[{info.run_id}]")
-        figures = jobs.progress(info.job_id)
-        if info.state in ("running", "queued") or figures.events:
-            _progress(info, figures)
+        if info.kind != "train":  # its run's events are the training's: say what this job does instead
+            st.caption(OTHER_JOB_STATES.get((info.kind, info.state), info.state))
+        else:
+            figures = jobs.progress(info.job_id)
+            if info.state in ("running", "queued") or figures.events:
+                _progress(info, figures)
         if info.state in ("failed", "interrupted", "cancelled") and info.error:
             st.caption(f"Reason: {info.error}")
         if info.state == "failed":

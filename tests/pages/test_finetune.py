@@ -3,6 +3,7 @@ jobs, failed jobs with their log and fix, and (slow, real subprocess) a finished
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -355,3 +356,30 @@ def test_a_queued_classic_card_has_a_full_cancel_button_and_no_dashes(
     assert len(figures) == 1 and "loss **" in figures[0], f"only the full run's card has these: {figures}"
     cancel.click().run()
     assert jobs.get_job(queued.job_id).state == "cancelled"
+
+
+def test_a_measure_job_card_says_what_it_does_not_the_training_stage(
+        page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.core.config import TrainConfig
+
+    monkeypatch.setenv("STRATLAB_TRAIN_FUNCTION", "tests.models.fake_train:train")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("FAKE_STEP_S", "0.5")
+    runs_dir = os.environ["STRATLAB_RUNS_DIR"]
+    jobs.submit(TrainConfig(method="full", dataset="toy", max_steps=60, runs_dir=runs_dir))
+    jobs.tick()  # the training job holds the slot, so the measure job must wait
+    from models.jobs.measure import submit_measure
+
+    run_dir = Path(runs_dir) / "finished-classic"  # a succeeded run folder, as training leaves it
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "status.json").write_text(json.dumps({"state": "succeeded"}), encoding="utf-8")
+    config = TrainConfig(method="classic", dataset="toy", runs_dir=runs_dir)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    measure = submit_measure(run_dir)
+    at = new_app(PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    assert jobs.get_job(measure.job_id).state == "queued"
+    captions = [c.value for c in at.caption]
+    assert any("waits until no other job runs" in c for c in captions), captions
+    cards = [m.value for m in at.markdown if measure.run_id in m.value]
+    assert cards and "· measure" in cards[0], cards
