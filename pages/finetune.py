@@ -61,7 +61,12 @@ def dataset_section() -> dict | None:
         entry = entries[st.selectbox("Dataset", list(entries), format_func=lambda n: entries[n].title,
                                      key="ft_dataset")]
         catalog = finetune_view.dataset_catalog()
-        st.dataframe(catalog[catalog["task"] == "classification"].drop(columns="task"), hide_index=True)
+        st.dataframe(catalog[catalog["task"] == "classification"].drop(columns="task"), hide_index=True,
+                     width="stretch", column_config={  # fits the half-width column at 1280 px
+                         "dataset": st.column_config.TextColumn("dataset", width="medium"),
+                         "rows": st.column_config.TextColumn("rows", width="small"),
+                         "labels": st.column_config.TextColumn("labels", width="small"),
+                         "licence": st.column_config.TextColumn("licence", width="medium")})
         st.caption(f"{entry.description} Licence: {entry.licence}. {entry.licence_note}")
         return {"dataset": entry.name, "text_column": None, "label_column": None,
                 "n_train": entry.rows["train"], "num_labels": entry.num_labels or 2, "errors": []}
@@ -471,9 +476,14 @@ def _per_class(evaluation: dict) -> None:
     if matrix:
         right.plotly_chart(charts_runs.confusion_heatmap(matrix, labels, top_n=20))
         right.markdown("**Most confused pairs**")
-        right.dataframe(charts_runs.confused_pairs(matrix, labels), hide_index=True,
-                        column_config={"share_of_true": st.column_config.ProgressColumn(
-                            "share of true class", format="percent", min_value=0.0, max_value=1.0)})
+        right.dataframe(charts_runs.confused_pairs(matrix, labels), hide_index=True, width="stretch",
+                        column_config={
+                            "true_label": st.column_config.TextColumn("true", width="small"),
+                            "predicted_label": st.column_config.TextColumn("predicted", width="small"),
+                            "count": st.column_config.NumberColumn("texts", width="small"),
+                            "share_of_true": st.column_config.ProgressColumn(
+                                "share", format="percent", min_value=0.0, max_value=1.0, width="small",
+                                help="share of the true class's test texts given this wrong label")})
 
 
 def _mistakes(detail) -> None:
@@ -484,8 +494,13 @@ def _mistakes(detail) -> None:
     if texts:
         mistakes.insert(1, "text", mistakes["text_id"].map(texts))
     st.markdown("**Most confident mistakes**")
-    st.dataframe(mistakes, hide_index=True, column_config={"confidence": st.column_config.NumberColumn(
-        format="%.3f")})
+    st.dataframe(mistakes, hide_index=True, width="stretch", column_config={
+        "text_id": st.column_config.TextColumn("id", width="small"),
+        "text": st.column_config.TextColumn("text", width="large"),
+        "true_label": st.column_config.TextColumn("true", width="small"),
+        "pred_label": st.column_config.TextColumn("predicted", width="small"),
+        "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0.0,
+                                                      max_value=1.0, width="small")})
 
 
 def _provenance(detail) -> None:
