@@ -238,22 +238,29 @@ def cost_usd(seconds: float, hourly_usd: float) -> float:
 class DemoCosts:
     """What one quick-demo job costs on 2 idle CPU cores at 2 threads (the demo's settings), in seconds.
 
-    Measured with bench/compare_demo_journey.py and the runs' own figures (train_seconds, events); on a
-    GPU the same jobs take a fraction of this (the per-text and per-step figures shrink, start-up does not).
+    Measured with `bench/compare_demo_journey.py --jobs-only` at load average 2 (one job running) and the
+    runs' own events; on a GPU the per-text and per-step figures shrink, start-up and measuring less so.
     """
 
-    job_start_s: float = 6.0
-    """One job process: Python start, imports (torch, transformers), dataset load and split."""
-    model_load_s: float = 1.5
+    job_start_s: float = 7.0
+    """A torch job's process: Python start, imports (torch, transformers), dataset load and split."""
+    model_load_s: float = 1.0
     """all-MiniLM-L6-v2 from the local folder, tokenizer included."""
-    forward_s_per_text: float = 0.004
-    """MiniLM forward pass (no gradients) per BANKING77 text, length-sorted batches."""
-    step_s: float = 0.30
+    forward_s_per_text: float = 0.005
+    """MiniLM forward pass (no gradients) per BANKING77 text, length-sorted batches (embedding, LP-FT's
+    probe pass, validation, test)."""
+    step_s: float = 0.36
     """One fine-tune optimizer step at batch 32 on the subset's short texts (forward, backward, AdamW)."""
-    classic_s: float = 3.0
-    """TF-IDF + logistic regression fit and test prediction on the subset (no torch)."""
-    measure_s: float = 12.0
-    """The exclusive latency/throughput measure job that follows each training job."""
+    checkpoint_s: float = 1.0
+    """One epoch-end checkpoint of the fine-tune (weights and optimizer state, 170 MB)."""
+    save_s: float = 3.0
+    """Writing model/, eval.json and predictions, and the process exit."""
+    classic_s: float = 8.0
+    """The whole classic job: start (no torch), TF-IDF + logistic regression fit, test prediction."""
+    measure_s: float = 27.0
+    """The exclusive latency/throughput measure job after a MiniLM run (probe or fine-tune)."""
+    classic_measure_s: float = 11.0
+    """The measure job after a classic run."""
 
 
 @dataclass(frozen=True)
@@ -273,15 +280,16 @@ def demo_job_seconds(config: TrainConfig, n_validation: int, n_test: int, num_la
     """Seconds of one demo training job plus its measure job, from `costs`."""
     n_train = (config.train_examples_per_class or 0) * num_labels
     if config.method == "classic":
-        return costs.job_start_s + costs.classic_s + costs.measure_s
-    start = costs.job_start_s + costs.model_load_s + costs.measure_s
+        return costs.classic_s + costs.classic_measure_s
+    start = costs.job_start_s + costs.model_load_s + costs.save_s + costs.measure_s
     if config.method == "linear_probe":
         return start + (n_train + n_test) * costs.forward_s_per_text
     if config.method == "full":
         steps = planned_steps(n_train, config.batch_size, config.epochs, config.max_steps)
         validations = config.epochs if config.validate_every_epoch else 1
         forward = (n_train if config.head_init == "probe" else 0) + validations * n_validation + n_test
-        return start + steps * costs.step_s + forward * costs.forward_s_per_text
+        return (start + steps * costs.step_s + config.epochs * costs.checkpoint_s
+                + forward * costs.forward_s_per_text)
     raise ConfigError(f"the quick demo has no cost figure for method {config.method!r}")
 
 
@@ -293,10 +301,11 @@ def quick_demo_estimate(configs: list[TrainConfig], *, n_validation: int, n_test
     """
     seconds = tuple(demo_job_seconds(c, n_validation, n_test, num_labels, costs) for c in configs)
     done = [sum(seconds[: i + 1]) for i in range(len(seconds))]
-    formula = (f"jobs one after another, each = start {costs.job_start_s:g} s "
-               f"+ model {costs.model_load_s:g} s + texts x {costs.forward_s_per_text * 1000:g} ms "
-               f"+ steps x {costs.step_s:g} s "
-               f"+ measure {costs.measure_s:g} s (2 idle CPU cores)")
+    minilm_start = costs.job_start_s + costs.model_load_s
+    formula = (f"jobs one after another (2 idle CPU cores): classic {costs.classic_s:g} s + measure "
+               f"{costs.classic_measure_s:g} s; MiniLM jobs start {minilm_start:g} s "
+               f"+ texts x {costs.forward_s_per_text * 1000:g} ms + steps x {costs.step_s:g} s "
+               f"+ save {costs.save_s:g} s + measure {costs.measure_s:g} s")
     return DemoEstimate(done[0], done[min(2, len(done) - 1)], done[-1], seconds, formula)
 
 

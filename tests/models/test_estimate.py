@@ -103,15 +103,17 @@ def test_quick_demo_estimate_adds_jobs_one_after_another() -> None:
     from models.jobs.demo_plan import quick_demo_configs
     from models.planning.estimate import DemoCosts, demo_job_seconds, quick_demo_estimate
 
-    costs = DemoCosts(job_start_s=1, model_load_s=2, forward_s_per_text=0.01, step_s=0.5, classic_s=3,
-                      measure_s=4)
+    costs = DemoCosts(job_start_s=1, model_load_s=2, forward_s_per_text=0.01, step_s=0.5, checkpoint_s=0.25,
+                      save_s=0.5, classic_s=3, measure_s=4, classic_measure_s=1.5)
     configs = quick_demo_configs("runs")
     est = quick_demo_estimate(configs, n_validation=1000, n_test=3080, num_labels=77, costs=costs)
-    assert est.job_s[0] == pytest.approx(1 + 3 + 4)  # classic
-    assert est.job_s[1] == pytest.approx(1 + 2 + 4 + (16 * 77 + 3080) * 0.01)  # probe: train + test embedded
+    assert est.job_s[0] == pytest.approx(3 + 1.5)  # classic: the whole job, then its measure job
+    start = 1 + 2 + 0.5 + 4
+    assert est.job_s[1] == pytest.approx(start + (16 * 77 + 3080) * 0.01)  # probe: train + test embedded
     finetune = configs[2]
     steps = planned_steps(16 * 77, finetune.batch_size, finetune.epochs, finetune.max_steps)
-    assert est.job_s[2] == pytest.approx(1 + 2 + 4 + steps * 0.5 + (16 * 77 + 1000 + 3080) * 0.01)
+    assert est.job_s[2] == pytest.approx(start + steps * 0.5 + finetune.epochs * 0.25
+                                         + (16 * 77 + 1000 + 3080) * 0.01)  # probe pass, one validation
     assert est.first_candidate_s == est.job_s[0]
     assert est.three_candidates_s == pytest.approx(sum(est.job_s[:3]))
     assert est.all_s == pytest.approx(sum(est.job_s))
