@@ -4,7 +4,8 @@ Starts `streamlit run app.py` on a fresh workspace (temporary folder), opens the
 Chromium (Playwright, never `playwright install`), clicks the quick-demo button and times:
     first_candidate_s   click -> the first candidate (a frontier chart) is on the page
     three_candidates_s  click -> three measured candidates (classic, probe, fine-tune) on the leaderboard
-    all_s               click -> every demo job (training and measure jobs) has finished and been ingested
+    all_s               click -> every demo job (training and measure jobs) has ended
+    page_all_s          click -> the page shows every run measured (the ingest of the last measurement)
 Then saves screenshots of each tab and of the downloaded memo under test-artifacts/compare/, and prints the
 frontier (candidate, accuracy, $/1k) read back from the workspace.
 
@@ -79,6 +80,13 @@ def runs_on_page(page) -> int:
     return int(match.group(1)) if match else 0
 
 
+def jobs_finished(tmp: Path) -> bool:
+    """Every job in the workspace's queue has ended (training and measure jobs alike)."""
+    states = [json.loads(p.read_text()).get("state") for p in (tmp / "jobs").glob("*/state.json")]
+    return bool(states) and all(state in ("succeeded", "failed", "cancelled", "interrupted")
+                                for state in states)
+
+
 def shoot(page, name: str) -> None:
     """Full-page screenshot (of the window: Streamlit scrolls inside its own container)."""
     page.wait_for_timeout(2500)
@@ -126,10 +134,18 @@ def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -
                 times["three_candidates_s"] = time.monotonic() - clicked
                 print(f"three candidates after {times['three_candidates_s']:.0f} s", flush=True)
                 shoot(page, "compare-three.png")
-            if runs >= 3 and "Quick demo:" not in page.inner_text("body") and \
-                    "no inference benchmark" not in page.inner_text("body"):
-                times["all_s"] = time.monotonic() - clicked
+            now = time.monotonic() - clicked
+            if runs >= 3 and "all_s" not in times and jobs_finished(tmp):
+                times["all_s"] = now  # every training and measure job of the demo has ended
                 print(f"all demo jobs after {times['all_s']:.0f} s ({runs} runs)", flush=True)
+            body = page.inner_text("body")
+            if "all_s" in times and "Quick demo:" not in body and "no inference benchmark" not in body:
+                times["page_all_s"] = now
+                print(f"the page shows every measured run after {now:.0f} s", flush=True)
+                break
+            if "all_s" in times and now - times["all_s"] > 30:
+                print("the page still misses a measurement 30 s after the last job ended (see page-text.txt)",
+                      flush=True)
                 break
         shoot(page, "compare-leaderboard.png")
         for label, name in (("Cascade", "compare-cascade.png"), ("Learning curve", "compare-learning.png"),
