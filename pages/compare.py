@@ -70,10 +70,13 @@ def _demo_button(primary: bool) -> None:
 
 @st.fragment(run_every=4)
 def _watch_jobs() -> None:
-    """While demo jobs run: tick the queue, ingest what finished, and redraw the page when something
-    landed."""
-    if not compare_view.demo_jobs():
+    """While any job runs (the demo's, a re-measure, a Fine-tune run): tick the queue, ingest what finished,
+    and redraw the page when something landed; once more after the last job ended, so its figures (the
+    last measure job's inference.json) appear without a reload."""
+    active = compare_view.active_jobs()
+    if not active and not st.session_state.get("cmp_watching"):
         return
+    st.session_state["cmp_watching"] = bool(active)
     runs_view.sync_jobs()
     runs_view.sync_inference()
     if compare_view.signature() != st.session_state.get("cmp_signature"):

@@ -163,7 +163,7 @@ def _short(name: str, limit: int = 34) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def _label(name: str, limit: int = 30) -> str:
+def _label(name: str, limit: int = 34) -> str:
     """A point label: leaderboard.short_name (shortened to `limit` characters)."""
     return short_name(name, limit)
 

@@ -74,6 +74,14 @@ def demo_jobs():
     return active_demo_jobs()
 
 
+@st.cache_data(ttl=3, show_spinner=False)
+def active_jobs():
+    """Every queued or running job of the queue (training, measure, bench), for the page's watcher."""
+    from models.jobs import queue as jobs
+
+    return [j for j in jobs.list_jobs() if j.is_active]
+
+
 @st.cache_data(show_spinner=False)
 def demo_caption() -> str:
     """How long the quick demo takes on this machine and what it trains on (models.jobs.demo_plan)."""

@@ -168,3 +168,21 @@ def test_a_busy_run_is_one_expander_with_a_remeasure_button(app_env, monkeypatch
     remeasure[0].click().run()
     assert queued == [("r-busy", None)]
     assert any("Queued (job measure-1)" in s.value for s in at.success)
+
+
+def test_the_watcher_syncs_once_more_after_the_last_job_ended(app_env, monkeypatch):
+    # The last measure job ends between two watcher passes: one more pass must attach its inference.json,
+    # or the page shows "no benchmark yet" until a reload. With nothing watched, no extra pass runs.
+    from pages._shared import runs as runs_view
+
+    calls = []
+    monkeypatch.setattr(runs_view, "sync_inference", lambda: calls.append(1) or [])
+    at = new_app("pages/compare.py")
+    assert not at.exception
+    assert len(calls) == 1  # the page's own sync at load; no job was ever watched
+    calls.clear()
+    at.session_state["cmp_watching"] = True  # a job was running at the previous pass and has ended since
+    at.run()
+    assert not at.exception
+    assert len(calls) == 2  # the page's sync and the watcher's last pass
+    assert at.session_state["cmp_watching"] is False

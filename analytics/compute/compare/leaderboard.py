@@ -177,7 +177,7 @@ def _candidate_name(run: Mapping[str, object]) -> str:
     return f"{method} · {model}{size}"
 
 
-def short_name(name: str, limit: int = 30) -> str:
+def short_name(name: str, limit: int = 34) -> str:
     """A candidate's name for a chart label or a narrow column: 'linear probe · all-MiniLM-L6-v2, 16/class'
     -> 'probe · MiniLM-L6, 16/class', cut to `limit` characters with an ellipsis when still longer."""
     base = name.rsplit(" [", 1)[0]
