@@ -168,13 +168,14 @@ def journey(url: str, timeout_s: float, tmp: Path, screens_only: bool = False) -
 
 
 def frontier(tmp: Path) -> list[dict[str, object]]:
-    from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
+    from analytics.compute.compare.leaderboard import DEFAULT_REQUESTS_PER_MONTH, CompareSettings, leaderboard
     from analytics.compute.compare.recommend import recommend
     from analytics.db import Workspace
 
     ws = Workspace.open(tmp / "workspace.duckdb", seed_demo=False)
     try:
-        board = leaderboard(ws, CompareSettings(dataset="banking77", requests_per_month=100_000))
+        settings = CompareSettings(dataset="banking77", requests_per_month=DEFAULT_REQUESTS_PER_MONTH)
+        board = leaderboard(ws, settings)
         cols = ["candidate", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "cost_per_1k_usd", "p50_ms",
                 "throughput_per_s", "training_usd", "on_frontier"]
         print(recommend(board))

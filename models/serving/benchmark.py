@@ -102,9 +102,12 @@ def available_cores() -> int:
 
 
 def spread(values: Sequence[float]) -> float:
-    """(max - min) / median of `values`, a fraction (0.08 = the repeats lie within 8% of their median)."""
+    """Interquartile range / median of `values`, a fraction (0.08: the middle half of the repeats lies
+    within 8% of each other, about ±4% of their median). One slow repeat (a page redraw in the browser
+    beside the job) moves neither the median nor this spread; (max - min) / median flagged idle runs."""
     middle = float(np.median(values))
-    return float((max(values) - min(values)) / middle) if middle > 0 else math.nan
+    q1, q3 = np.percentile(values, [25, 75])
+    return float((q3 - q1) / middle) if middle > 0 else math.nan
 
 
 def repeated_benchmark(predictor: Any, texts: Sequence[str], *, repeats: int = REPEATS,
@@ -117,8 +120,9 @@ def repeated_benchmark(predictor: Any, texts: Sequence[str], *, repeats: int = R
 
     threads: torch CPU threads for the whole measurement; None = `available_cores()` (the same every time).
     Reports p50 as the median of the per-repeat medians (latency_p50_ms), the best (lowest) repeat and the
-    spread of the repeats ((max - min) / median); throughput the same way (best = highest); p95/p99/mean over
-    every timed call. The per-repeat figures are returned too (latency_p50_repeats_ms, throughput_repeats).
+    spread of the repeats (interquartile range / median); throughput the same way (best = highest);
+    p95/p99/mean over every timed call. The per-repeat figures are returned too (latency_p50_repeats_ms,
+    throughput_repeats).
     """
     if not texts:
         raise ConfigError("benchmark needs at least one text")

@@ -17,10 +17,11 @@ inference.json (written atomically: a re-measure replaces the whole file):
     measured_at (when the file was written), measured_by ('measure job: after training',
     'measure job: re-measure', 'train command'), hardware ("CPU x2" or the GPU name), device, method,
     precision,
-    p50_ms (median of the per-repeat medians), p50_best_ms (lowest repeat), p50_spread ((max - min) / median
-    of the repeats), p50_repeats_ms, p95_ms, p99_ms (over every timed call), single_iterations,
+    p50_ms (median of the per-repeat medians), p50_best_ms (lowest repeat), p50_spread (interquartile range /
+    median of the repeats), p50_repeats_ms, p95_ms, p99_ms (over every timed call), single_iterations,
     throughput_per_s (median of the repeats), throughput_best_per_s (highest), throughput_spread,
-    throughput_repeats, repeats, timed_seconds (warm-up and repeats), batch_texts, batch_passes,
+    throughput_repeats, repeats, timed_seconds (warm-up and repeats), waited_for_quiet_s (before timing, up to
+    QUIET_WAIT_S for other processes to leave the CPU), batch_texts, batch_passes,
     threads (= torch_threads, pinned),
     peak_rss_bytes, cpu_count, load_average_1m_start, load_average_1m (at the end), others_cpu_share (CPU
     time of other processes during the measurement, share of the machine), busy (others clearly competed),
@@ -147,6 +148,7 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
     zero_shot = predictor.method == "zero_shot"
     sample = texts[: ZERO_SHOT_BATCH_TEXTS if zero_shot else BATCH_TEXTS]
     per_repeat = ZERO_SHOT_MIN_ITERATIONS_PER_REPEAT if zero_shot else MIN_ITERATIONS_PER_REPEAT
+    waited_s = wait_for_quiet()
     machine = MachineWatch()
     began = time.monotonic()
     timing = repeated_benchmark(predictor, sample, repeats=REPEATS, threads=threads,
@@ -166,7 +168,7 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
         "throughput_per_s": timing["throughput_samples_per_s"],
         "throughput_best_per_s": timing["throughput_best_per_s"],
         "throughput_spread": timing["throughput_spread"], "throughput_repeats": timing["throughput_repeats"],
-        "repeats": timing["repeats"], "timed_seconds": round(timed_s, 2),
+        "repeats": timing["repeats"], "timed_seconds": round(timed_s, 2), "waited_for_quiet_s": waited_s,
         "batch_texts": timing["batch_texts"],
         "batch_passes": timing["batch_passes"], "threads": timing["torch_threads"],
         "torch_threads": timing["torch_threads"], "peak_rss_bytes": timing.get("peak_rss_bytes"),
@@ -183,6 +185,27 @@ def record_inference(run_dir: Path | str, data: DataSplits, *, device: str = "au
              record["throughput_per_s"], 100 * record["throughput_spread"], record["hardware"],
              record["threads"], timed_s, ", machine busy" if record["busy"] else "")
     return record
+
+
+QUIET_WAIT_S = 10.0
+"""Longest wait, before timing, for other processes to leave the CPU (a page redrawing in a browser on the
+same machine as a run lands); after it the measurement goes ahead and `busy` says whether they competed."""
+
+
+def wait_for_quiet(max_wait_s: float = QUIET_WAIT_S, window_s: float = 0.5) -> float:
+    """Wait until other processes used at most BUSY_OTHERS_SHARE of the CPU over one `window_s` window, or
+    `max_wait_s` passed; returns the seconds waited (0 where /proc/stat is unreadable)."""
+    began = time.monotonic()
+    while time.monotonic() - began < max_wait_s:
+        watch = MachineWatch()
+        time.sleep(window_s)
+        share = watch.stop()["others_cpu_share"]
+        if share is None or share <= BUSY_OTHERS_SHARE:
+            break
+    waited = time.monotonic() - began
+    if waited > window_s * 1.5:
+        log.info("waited %.1f s for other processes to leave the CPU before measuring", waited)
+    return round(waited, 2)
 
 
 class MachineWatch:

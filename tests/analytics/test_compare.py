@@ -331,7 +331,7 @@ def test_a_busy_benchmark_gets_one_note_and_a_remeasure_entry_not_a_flag(filled)
     ({"busy": False, "p50_spread": 0.04, "throughput_spread": 0.03, "inference_load_average": 3.0}, ""),
     ({"busy": True, "p50_spread": 0.04, "throughput_spread": 0.03, "inference_load_average": 3.0},
      "machine busy while measured (load 3 on 2 cores)"),
-    # spreads are (max - min) / median: ± half of that
+    # spreads are interquartile range / median: ± half of that
     ({"busy": False, "p50_spread": 0.34, "throughput_spread": 0.03}, "p50 varied ±17% between repeats"),
     ({"busy": False, "p50_spread": 0.28, "throughput_spread": 0.18}, ""),
     ({"busy": False, "p50_spread": 0.05, "throughput_spread": 0.24},

@@ -43,8 +43,9 @@ THROUGHPUT_SPREAD_LIMIT = 0.10
 
 
 def plus_minus(spread: float) -> float:
-    """The ± of a benchmark spread: inference.json's p50_spread / throughput_spread are (max - min) / median
-    over the repeats, so the repeats lie within ± half of it around the median."""
+    """The ± of a benchmark spread: inference.json's p50_spread / throughput_spread are the interquartile
+    range / median of the repeats (benchmarks before that: (max - min) / median), so the middle half of the
+    repeats lies within about ± half of it around the median."""
     return spread / 2.0
 
 
