@@ -64,9 +64,12 @@ def _launch_classic(page) -> str:
 
 
 def _wait_succeeded(page, run_id: str) -> None:
-    """The jobs panel (a fragment rerunning every 2 s) shows the run as succeeded, then its results."""
+    """The jobs panel (a fragment rerunning every 2 s) shows the run's training job and then its measure
+    job (latency and throughput, which the Playground's cost needs) as succeeded."""
     card = page.get_by_test_id("stMarkdownContainer").filter(has_text=run_id).filter(has_text="succeeded")
     card.first.wait_for(state="visible", timeout=JOB_FINISH_MS)
+    measured = card.filter(has_text="measure")
+    measured.first.wait_for(state="visible", timeout=JOB_FINISH_MS)
     no_exceptions(page, "Fine-tune job")
     screenshot(page, "10-finetune-done.png")
 
