@@ -61,12 +61,13 @@ def dataset_section() -> dict | None:
         entry = entries[st.selectbox("Dataset", list(entries), format_func=lambda n: entries[n].title,
                                      key="ft_dataset")]
         catalog = finetune_view.dataset_catalog()
-        st.dataframe(catalog[catalog["task"] == "classification"].drop(columns="task"), hide_index=True,
-                     width="stretch", column_config={  # fits the half-width column at 1280 px
+        # the licence of the chosen dataset is in the caption below: without that column the table fits
+        # the half-width column at 1280 px
+        st.dataframe(catalog[catalog["task"] == "classification"].drop(columns=["task", "licence"]),
+                     hide_index=True, width="stretch", column_config={
                          "dataset": st.column_config.TextColumn("dataset", width="medium"),
                          "rows": st.column_config.TextColumn("rows", width="small"),
-                         "labels": st.column_config.TextColumn("labels", width="small"),
-                         "licence": st.column_config.TextColumn("licence", width="medium")})
+                         "labels": st.column_config.TextColumn("labels", width="small")})
         st.caption(f"{entry.description} Licence: {entry.licence}. {entry.licence_note}")
         return {"dataset": entry.name, "text_column": None, "label_column": None,
                 "n_train": entry.rows["train"], "num_labels": entry.num_labels or 2, "errors": []}
