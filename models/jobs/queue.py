@@ -211,6 +211,9 @@ class JobProgress:
     """Every epoch event's validation figures, oldest first."""
     events: int
     """Complete events in the run's events.jsonl so far."""
+    tokens_per_s: float | None = None
+    """Training tokens per second at the newest step event (SFT runs report it; their examples differ in
+    length, so samples/s says less)."""
 
 
 # ------------------------------------------------------------------------------------------ paths, io
@@ -746,7 +749,7 @@ def progress(job_id: str, jobs_dir: Path | str | None = None) -> JobProgress:
         val_accuracy=epochs[-1].val_accuracy if epochs else None,
         loss_curve=tuple(LossPoint(e.step, e.loss) for e in events
                          if e.kind == "step" and e.loss is not None and e.step is not None),
-        epochs=epochs, events=len(events))
+        epochs=epochs, events=len(events), tokens_per_s=step.tokens_per_s)
 
 
 def _last(events: list[Event], kind: str) -> Event:
