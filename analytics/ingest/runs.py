@@ -7,6 +7,10 @@ not there yet, so a crash at any point leaves either the whole run or nothing, a
 finishes the job. A failed or cancelled run that is later resumed and finishes again (a new status.json with
 another finished_at) replaces its earlier rows; a succeeded run is never written twice.
 
+A generation run (sft, sft_lora) has no predictions.parquet: its eval.json reply metrics and every row of its
+generations.parquet go to run_generation_eval and run_generations (analytics.ingest.generation_runs, migration
+008) in the same transaction.
+
 inference.json (the measure job's latency/throughput record) is written after status.json and may be
 replaced later by a re-measure: its columns are filled, and refilled, by `attach_pending_inference` whenever
 the file's measured_at differs from the one in the workspace.
@@ -17,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,17 +30,18 @@ import pandas as pd
 
 from analytics.db import Workspace, register_app_tables
 from analytics.errors import RunIngestError, RunNotFoundError
+from analytics.ingest import generation_runs
 
 log = logging.getLogger(__name__)
 
-RUN_TABLES = ("runs", "run_epochs", "run_predictions")
+RUN_TABLES = ("runs", "run_epochs", "run_predictions", "run_generation_eval", "run_generations")
 register_app_tables(*RUN_TABLES)
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 RUN_COLUMNS = (
     "run_id", "job_id", "method", "model", "dataset", "state", "started_at", "finished_at", "train_seconds",
     "hardware", "device", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "macro_f1_ci_low",
     "macro_f1_ci_high", "n_test", "samples_per_s", "peak_memory_bytes", "error", "config_json",
-    "environment_json", "eval_json", "ingested_at",
+    "environment_json", "eval_json", "task", "ingested_at",
 )
 INFERENCE_FILE = "inference.json"
 INFERENCE_COLUMNS = (
@@ -58,6 +63,8 @@ PREDICTION_COLUMNS = ("run_id", "text_id", "true_label", "pred_label", "confiden
 
 
 _DELETE_RUN = (
+    "delete from run_generations where run_id = ?",
+    "delete from run_generation_eval where run_id = ?",
     "delete from run_predictions where run_id = ?",
     "delete from run_epochs where run_id = ?",
     "delete from runs where run_id = ?",
@@ -80,6 +87,12 @@ class RunRecord:
     """EPOCH_COLUMNS rows."""
     predictions: pd.DataFrame
     """PREDICTION_COLUMNS rows."""
+    generation_eval: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(generation_runs.EVAL_COLUMNS)))
+    """A generation run's run_generation_eval row (empty for classifiers and failed runs)."""
+    generations: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(generation_runs.GENERATION_COLUMNS)))
+    """A generation run's judged replies (run_generations rows)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +140,12 @@ def ingest_run(ws: Workspace, run_dir: Path | str) -> bool:
             tx.insert_frame("run_epochs", record.epochs)
         if len(record.predictions):
             tx.insert_frame("run_predictions", record.predictions)
-    log.info("ingested run %s (%s, %d predictions)", record.run_id, record.state, len(record.predictions))
+        if len(record.generation_eval):
+            tx.insert_frame("run_generation_eval", record.generation_eval)
+        if len(record.generations):
+            tx.insert_frame("run_generations", record.generations)
+    log.info("ingested run %s (%s, %d predictions, %d generations)", record.run_id, record.state,
+             len(record.predictions), len(record.generations))
     return True
 
 
@@ -233,8 +251,13 @@ def read_run_folder(run_dir: Path | str) -> RunRecord | None:
         log.warning("ignoring %s: %s", run_dir / INFERENCE_FILE, e)
         inference = dict.fromkeys(INFERENCE_COLUMNS)
     run_row = run_row.assign(**{k: [v] for k, v in inference.items()})
-    return RunRecord(run_id=run_dir.name, state=state, finished_at=finished_at, run=run_row,
-                     epochs=_epoch_rows(run_dir.name, events),
+    epochs = _epoch_rows(run_dir.name, events)
+    if generation_runs.is_generation(config, evaluation):
+        return RunRecord(run_id=run_dir.name, state=state, finished_at=finished_at, run=run_row,
+                         epochs=epochs, predictions=_prediction_rows(run_dir, required=False),
+                         generation_eval=generation_runs.eval_row(run_dir.name, config, evaluation),
+                         generations=generation_runs.generation_rows(run_dir, required=succeeded))
+    return RunRecord(run_id=run_dir.name, state=state, finished_at=finished_at, run=run_row, epochs=epochs,
                      predictions=_prediction_rows(run_dir, required=succeeded))
 
 
@@ -330,6 +353,8 @@ def _run_row(run_id: str, config: dict[str, Any], environment: dict[str, Any], e
     acc_low, acc_high = _interval(evaluation, "accuracy")
     f1_low, f1_high = _interval(evaluation, "macro_f1")
     n_test = evaluation.get("n_test_scored", evaluation.get("n"))
+    if generation_runs.is_generation(config, evaluation) and n_test is None:
+        n_test = evaluation.get("n_test_total")
     memory = status.get("memory_bytes")
     row = {
         "run_id": run_id, "job_id": job.get("job_id"), "method": method,
@@ -347,6 +372,7 @@ def _run_row(run_id: str, config: dict[str, Any], environment: dict[str, Any], e
         "error": status.get("error"), "config_json": json.dumps(config, sort_keys=True),
         "environment_json": json.dumps(environment, sort_keys=True),
         "eval_json": json.dumps(evaluation, sort_keys=True) if evaluation else None,
+        "task": "generation" if generation_runs.is_generation(config, evaluation) else "classification",
     }
     return pd.DataFrame([row], columns=[c for c in RUN_COLUMNS if c != "ingested_at"])
 
