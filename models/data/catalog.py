@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _DOWNLOAD_TIMEOUT_S = 60
+TASKS = ("classification", "generation", "language_modeling")
+"""What a catalog dataset can serve: labelled texts, conversations with reference replies, plain text."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,22 @@ class DatasetEntry:
     """One paragraph: what the texts and labels are."""
     homepage: str
     """Where the dataset is published."""
+    tasks: tuple[str, ...] = ()
+    """Every task the dataset serves: `task` first, then e.g. 'generation' for a set with reference replies
+    (Bitext: intent classification and reply generation). Empty: just `task`."""
+
+    def __post_init__(self) -> None:
+        tasks = tuple(dict.fromkeys((self.task, *self.tasks)))
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ConfigError(f"dataset {self.name}: unknown task {unknown[0]!r}; "
+                              f"tasks are {', '.join(TASKS)}")
+        object.__setattr__(self, "tasks", tasks)
+
+    @property
+    def generation(self) -> bool:
+        """True when the dataset has reference replies (usable by the sft and sft_lora methods)."""
+        return "generation" in self.tasks
 
 
 def _raw(repo: str, commit: str, path: str) -> str:
@@ -73,6 +91,11 @@ _SST2 = ("forest-snow/alps", "3c7ef2c98249fc975a897b27f275695f97d5b7a9")
 _SENT = ("rmediero/sentiment-labelled-sentences", "40aabbbccbd0e7609dd53f7903dcd5b924838c2b")
 _TREC = ("harvardnlp/sent-conv-torch", "d61ded09c99c0199d8c5bca946cd65864de2b296")
 _SHAKES = ("karpathy/char-rnn", "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e")
+_BITEXT = ("bitext/customer-support-llm-chatbot-training-dataset", "337b96868e02b40a05f9c0df3290c65a15ea573e")
+BITEXT_TEST_FRACTION = 0.10
+"""Share of Bitext held out for test (stratified by intent; the same rows for both of its tasks)."""
+BITEXT_VALIDATION_FRACTION = 0.05
+"""Share of Bitext held out for validation."""
 _SENT_FILES = {"amazon": "amazon_cells_labelled.txt", "imdb": "imdb_labelled.txt",
                "yelp": "yelp_labelled.txt"}
 
@@ -129,6 +152,24 @@ CATALOG: dict[str, DatasetEntry] = {
         "Questions labelled by the type of answer they expect: 6 coarse classes (ABBR, DESC, ENTY, HUM, LOC, "
         "NUM) or 50 fine ones (label_granularity='fine'). Validation is a seeded stratified 10% of train.",
         "https://cogcomp.seas.upenn.edu/Data/QA/QC/"),
+    "bitext_customer_support": DatasetEntry(
+        "bitext_customer_support", "Bitext customer support (requests, intents and replies)",
+        "classification",
+        {"train.csv": (_raw(*_BITEXT, "data/train/Bitext_Sample_Customer_Support_Training_Dataset.csv"),
+                       "079b0cec48d34c319c9877b6d178390bf7187a7f7a604958e0ed5a096bba5af6"),
+         "LICENSE.txt": (_raw(*_BITEXT, "LICENSE.txt"),
+                         "f6054388eae4947a769ca2020c54e6d394eb01c41d58db55bb6cfd24ce71cdd8")},
+        "CDLA-Sharing-1.0", "https://cdla.dev/sharing-1-0/",
+        "Free to use, modify and share; data you publish that includes it must carry the same licence "
+        "(Bitext Innovations).",
+        {"train": 3837, "validation": 226, "test": 451}, 27,
+        "4,514 customer-support requests (cancel an order, track a refund...), each with one of 27 intents "
+        "in 11 categories and a reference reply written for a virtual assistant. Serves intent "
+        "classification (request -> intent) and reply generation (request -> reply; replies use "
+        "{{Placeholder}} slots for company details). One seeded split stratified by intent for both: "
+        "test 10%, validation 5%.",
+        "https://github.com/bitext/customer-support-llm-chatbot-training-dataset",
+        ("classification", "generation")),
     "tinyshakespeare": DatasetEntry(
         "tinyshakespeare", "Tiny Shakespeare", "language_modeling",
         {"input.txt": (_raw(*_SHAKES, "data/tinyshakespeare/input.txt"),
@@ -276,6 +317,61 @@ def _trec_rows(text: str, prefix: str, fine: bool) -> Rows:
         rows.labels.append(label if fine else label.split(":", 1)[0])
     return rows
 
+def _bitext_rows(seed: int) -> tuple[dict[str, Rows], dict[str, str]]:
+    """Bitext's splits as Rows (ids 'train-<row>', request texts, intents) and the reply of each id.
+
+    Line breaks of the replies are normalised to '\n'; requests and replies are stripped. The LICENSE.txt
+    is fetched (and verified) with the data so an offline copy always carries its licence.
+    """
+    name = "bitext_customer_support"
+    dataset_path(name, "LICENSE.txt")
+    frame = pd.read_csv(dataset_path(name, "train.csv"), dtype=str, keep_default_na=False)
+    missing = {"instruction", "intent", "response"} - set(frame.columns)
+    if missing:
+        raise DatasetError(f"{name}/train.csv lacks columns {sorted(missing)}; the source file changed?")
+    ids = [f"train-{i:05d}" for i in range(len(frame))]
+    rows = Rows(ids, [t.strip() for t in frame["instruction"]], [t.strip() for t in frame["intent"]])
+    replies = {i: r.replace("\r\n", "\n").replace("\r", "\n").strip() for i, r in zip(ids, frame["response"],
+                                                                                   strict=True)}
+    n = len(ids)
+    rest, test = carve(rows, holdout_count(BITEXT_TEST_FRACTION, n), seed)
+    train, validation = carve(rest, holdout_count(BITEXT_VALIDATION_FRACTION, n), seed + 1)
+    return {"train": train, "validation": validation, "test": test}, replies
+
+
+def _load_bitext(seed: int, validation_fraction: float) -> tuple[list[str], Rows, Rows, Rows]:
+    parts, _ = _bitext_rows(seed)
+    labels = sorted(set(parts["train"].labels) | set(parts["test"].labels))
+    return labels, parts["train"], parts["validation"], parts["test"]
+
+
+def _meta(entry: DatasetEntry, seed: int) -> dict:
+    return {"source_urls": {f: url for f, (url, _) in entry.files.items()},
+            "sha256": {f: sha for f, (_, sha) in entry.files.items()},
+            "licence": entry.licence, "licence_url": entry.licence_url, "homepage": entry.homepage,
+            "seed": seed}
+
+
+def generation_rows(name: str, *, seed: int = 42) -> tuple[dict[str, list[tuple[str, str, str, str]]], dict]:
+    """A generation dataset's splits as (id, request, reply, intent) rows, and its provenance meta.
+
+    The split is the one `load_dataset(name, seed=seed)` returns for classification (same ids per split).
+    Raises DatasetNotFoundError (unknown name, files unavailable) or DatasetError (no replies).
+    """
+    entry = get_entry(name)
+    if not entry.generation:
+        raise DatasetError(f"{entry.name} has no reference replies; generation datasets: "
+                           f"{', '.join(e.name for e in list_datasets() if e.generation)}")
+    parts, replies = _bitext_rows(seed)
+    rows = {split: [(i, text, replies[i], label)
+                    for i, text, label in zip(r.ids, r.texts, r.labels, strict=True)]
+            for split, r in parts.items()}
+    meta = {**_meta(entry, seed), "format": "prompt_response",
+            "columns": {"prompt": "instruction", "response": "response", "intent": "intent"},
+            "test_fraction": BITEXT_TEST_FRACTION, "validation_fraction": BITEXT_VALIDATION_FRACTION}
+    return rows, meta
+
+
 def _load_banking77(seed: int, validation_fraction: float) -> tuple[list[str], Rows, Rows, Rows]:
     label_names = json.loads(_read_text("banking77", "categories.json"))
     source = _load_csv_rows("banking77", "train.csv", "train", ",", "text", "category")
@@ -315,8 +411,9 @@ def load_dataset(name: str, *, seed: int = 42, validation_fraction: float = 0.1,
     """Load a built-in classification dataset as train/validation/test splits.
 
     `validation_fraction` of the source train file becomes validation (stratified, seeded) except for SST-2,
-    which has its own dev file; sentiment_labelled_sentences uses it for both validation and test
-    (80/10/10). `label_granularity` ('coarse' or 'fine') matters for TREC only.
+    which has its own dev file, and Bitext, whose fixed split (test 10%, validation 5%) is shared with its
+    generation task; sentiment_labelled_sentences uses it for both validation and test (80/10/10).
+    `label_granularity` ('coarse' or 'fine') matters for TREC only.
     Raises DatasetNotFoundError (unknown name, files unavailable), DatasetError (a corpus, not labelled)
     or ConfigError (bad fraction or granularity).
     """
@@ -331,12 +428,12 @@ def load_dataset(name: str, *, seed: int = 42, validation_fraction: float = 0.1,
         labels, train, validation, test = _load_trec(seed, validation_fraction, label_granularity == "fine")
     else:
         loader = {"banking77": _load_banking77, "sst2": _load_sst2,
-                  "sentiment_labelled_sentences": _load_sentiment}
+                  "sentiment_labelled_sentences": _load_sentiment, "bitext_customer_support": _load_bitext}
         labels, train, validation, test = loader[entry.name](seed, validation_fraction)
-    meta = {"source_urls": {f: url for f, (url, _) in entry.files.items()},
-            "sha256": {f: sha for f, (_, sha) in entry.files.items()},
-            "licence": entry.licence, "licence_url": entry.licence_url, "homepage": entry.homepage,
-            "seed": seed, "validation_fraction": validation_fraction, "label_granularity": label_granularity}
+    meta = {**_meta(entry, seed), "validation_fraction": validation_fraction,
+            "label_granularity": label_granularity}
+    if entry.name == "bitext_customer_support":
+        meta.update(test_fraction=BITEXT_TEST_FRACTION, validation_fraction=BITEXT_VALIDATION_FRACTION)
     splits = assemble_splits(entry.name, labels, train, validation, test, meta)
     return scrub_splits(splits) if pii_scrub else splits
 

@@ -48,7 +48,8 @@ def _no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_catalog_lists_every_builtin_with_pinned_sources() -> None:
     names = [entry.name for entry in list_datasets()]
-    assert names == ["banking77", "sentiment_labelled_sentences", "sst2", "trec", "tinyshakespeare"]
+    assert names == ["banking77", "bitext_customer_support", "sentiment_labelled_sentences", "sst2", "trec",
+                     "tinyshakespeare"]
     for entry in list_datasets():
         for url, sha in entry.files.values():
             assert url.startswith("https://raw.githubusercontent.com/") and len(sha) == 64
