@@ -148,29 +148,68 @@ def load_causal_lm(spec: ModelSpec) -> Any:
     return model.eval()
 
 
-def load_sequence_classifier(spec: ModelSpec, label_names: Sequence[str]) -> Any:
+def safetensors_spec(spec: ModelSpec) -> ModelSpec:
+    """`spec` with weights that load as plain safetensors: a GGUF causal LM (the packaged SmolLM2) points
+    at its converted cache folder (converted once, locked and atomic: models.modeling.causal_lm.
+    ensure_converted), so the model and its tokenizer load from there; any other spec is returned as is.
+
+    Raises ModelNotFoundError when the model is not available.
+    """
+    if not spec.gguf_file:
+        return spec
+    if not spec.available:
+        raise ModelNotFoundError(f"model {spec.name} is not available: {spec.note}")
+    from dataclasses import replace
+
+    from models.modeling.causal_lm import ensure_converted
+
+    try:
+        folder = ensure_converted(spec)
+    except OSError as e:
+        raise _load_failed(spec, "converted weights", e) from e
+    return replace(spec, location=str(folder), gguf_file=None)
+
+
+def load_sequence_classifier(spec: ModelSpec, label_names: Sequence[str], *,
+                             pad_token_id: int | None = None) -> Any:
     """AutoModelForSequenceClassification with id2label/label2id from `label_names`.
 
     For an encoder without a classification head (e.g. MiniLM) a fresh head is initialised: that is
     expected and logged at INFO instead of transformers' warning. Other missing weights are a WARNING.
+
+    A causal LM (Llama-family: LlamaForSequenceClassification for SmolLM2) gets a fresh `score` head over
+    its last real token's hidden state, in float32. A GGUF is loaded from its converted cache folder
+    (`safetensors_spec`). The head pools the rightmost token that is not the pad token, so the config's
+    pad_token_id is set: `pad_token_id`, else the tokenizer's pad id (pad = eos when it has none, as
+    `load_tokenizer` does). Right-padded batches (models.modeling.tokenize.pad_batch) then pool each row's
+    own last token.
     Raises ModelNotFoundError (load failure) or ConfigError (fewer than 2 labels, duplicates).
     """
     names = [str(n) for n in label_names]
     if len(names) < 2 or len(set(names)) != len(names):
         raise ConfigError(f"need at least 2 distinct label names, got {names[:10]}")
-    if spec.family != "encoder":
-        raise ModelNotFoundError(f"{spec.name} is a {spec.family}; sequence classification heads need an "
-                                 "encoder (use method zero_shot for causal LMs)")
     from transformers import AutoModelForSequenceClassification
 
+    kwargs: dict[str, Any] = {}
+    if spec.family == "causal_lm":
+        import torch
+
+        spec = safetensors_spec(spec)
+        if pad_token_id is None:
+            from models.modeling.tokenize import pad_token_id as pad_id_of
+
+            pad_token_id = pad_id_of(load_tokenizer(spec))
+        kwargs = {"pad_token_id": int(pad_token_id), "dtype": torch.float32}
     try:
         with quiet_transformers():
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 spec.location, use_safetensors=True, num_labels=len(names),
                 id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
-                output_loading_info=True, **_source_kwargs(spec))
+                output_loading_info=True, **kwargs, **_source_kwargs(spec))
     except Exception as e:  # noqa: BLE001
         raise _load_failed(spec, "sequence classifier", e) from e
+    if spec.family == "causal_lm":
+        model.config.pad_token_id = int(pad_token_id)  # type: ignore[arg-type]
     _report_missing(spec, list(info.get("missing_keys", [])))
     return model
 

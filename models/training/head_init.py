@@ -56,6 +56,9 @@ def head_features(model: nn.Module, encoded: EncodedTexts, *, batch_size: int, p
                   device: torch.device) -> np.ndarray:
     """The inputs of `head_layer(model)` for every text, float32 [n, in_features], in `encoded`'s order.
 
+    A decoder LLM's head (LlamaForSequenceClassification's `score`) runs on every token and its logits are
+    pooled at the rightmost token that is not `pad_id`: the features are that token's hidden state.
+
     Runs the model in eval mode (no dropout) and restores its training mode afterwards.
     """
     layer = head_layer(model)
@@ -72,7 +75,12 @@ def head_features(model: nn.Module, encoded: EncodedTexts, *, batch_size: int, p
             if len(captured) != 1:
                 raise TrainingError(f"the head layer ran {len(captured)} times in one forward pass; "
                                     "LP-FT needs a single linear head")
-            out[rows] = captured[0].float().reshape(len(rows), -1).cpu().numpy()
+            features = captured[0]
+            if features.ndim == 3:  # a decoder LLM scores every token, then keeps each row's last real one
+                ids = batch["input_ids"].to(features.device)
+                last = (torch.arange(ids.shape[1], device=ids.device) * (ids != pad_id)).argmax(-1)
+                features = features[torch.arange(len(rows), device=ids.device), last]
+            out[rows] = features.float().reshape(len(rows), -1).cpu().numpy()
     finally:
         hook.remove()
         model.train(was_training)

@@ -37,17 +37,28 @@ log = logging.getLogger(__name__)
 
 def load_model_and_tokenizer(config: TrainConfig,
                              label_names: tuple[str, ...]) -> tuple[torch.nn.Module, Any]:
-    """The sequence classifier (LoRA-wrapped for method lora) and its tokenizer, from the model registry."""
-    from models.modeling.loading import load_sequence_classifier, load_tokenizer
+    """The sequence classifier (LoRA-wrapped for method lora) and its tokenizer, from the model registry.
+
+    An encoder (MiniLM, BERT) runs behind the lean BERT forward where it has one; a causal LM (SmolLM2,
+    Llama-family) gets a classification head on its last real token (models.modeling.loading.
+    load_sequence_classifier) and loads, with its tokenizer, from the converted safetensors folder when it
+    is a GGUF. attention_dropout and the lean forward are encoder things and leave a causal LM as it is;
+    freeze_embeddings freezes a causal LM's token table (its input embeddings).
+    """
+    from models.modeling.loading import load_sequence_classifier, load_tokenizer, safetensors_spec
     from models.modeling.registry import resolve_model
 
     spec = resolve_model(config.model)
+    if spec.family == "causal_lm":
+        spec = safetensors_spec(spec)
     tokenizer = load_tokenizer(spec)
-    model = load_sequence_classifier(spec, list(label_names))
+    model = load_sequence_classifier(spec, list(label_names), pad_token_id=pad_token_id(tokenizer))
     if config.method == "lora":
         return _wrap_lora(model, config), tokenizer
     if config.freeze_embeddings:
         freeze_embeddings(model)
+    if spec.family == "causal_lm":
+        return model, tokenizer
     return fastpath.accelerate(model, config.attention_dropout), tokenizer
 
 
@@ -55,8 +66,9 @@ def freeze_embeddings(model: torch.nn.Module) -> None:
     """Stop training the embedding block (token, position, type tables and their LayerNorm).
 
     Saves the gradient of the 30k x hidden token table (a dense tensor every step), its AdamW update and
-    the backward pass into the first layer's input. Models without a named embedding block freeze
-    their input embeddings only.
+    the backward pass into the first layer's input. Models without a named embedding block (causal LMs
+    such as SmolLM2, whose 49k x 576 token table is a fifth of its weights) freeze their input embeddings
+    only.
     """
     base = getattr(model, getattr(model, "base_model_prefix", ""), None)
     embeddings = getattr(base, "embeddings", None)
@@ -64,11 +76,32 @@ def freeze_embeddings(model: torch.nn.Module) -> None:
     block.requires_grad_(False)
 
 
-def _wrap_lora(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
-    from peft import LoraConfig, TaskType, get_peft_model
+LORA_TARGETS: dict[str, tuple[str, ...]] = {
+    model_type: ("q_proj", "k_proj", "v_proj", "o_proj")
+    for model_type in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3")
+}
+"""LoRA target modules of decoder LLM families: every attention projection (query, key, value, output).
+Other model types take peft's own defaults (BERT: query and value), else every linear layer."""
+
+
+def lora_settings(model: torch.nn.Module, config: TrainConfig) -> Any:
+    """peft's LoraConfig for a sequence classifier: rank, alpha and dropout from `config`; for a decoder LLM
+    (LORA_TARGETS) the attention projections, with the new `score` head trained in full (modules_to_save)."""
+    from peft import LoraConfig, TaskType
 
     lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout)
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type in LORA_TARGETS:
+        lora.target_modules = set(LORA_TARGETS[model_type])
+        lora.modules_to_save = ["score"]
+    return lora
+
+
+def _wrap_lora(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+    from peft import get_peft_model
+
+    lora = lora_settings(model, config)
     try:
         return get_peft_model(model, lora)
     except ValueError:  # model type without peft's default target modules

@@ -51,8 +51,12 @@ def test_model_choices_filter_by_method_and_explain_unavailable() -> None:
     specs = [
         Spec("enc", "encoder", True), Spec("lm", "causal_lm", True), Spec("hub", "encoder", False, "offline")
     ]
-    assert model_choices("full", specs) == [("enc", True, ""), ("hub", False, "offline")]
+    assert model_choices("linear_probe", specs) == [("enc", True, ""), ("hub", False, "offline")]
     assert model_choices("zero_shot", specs) == [("lm", True, "")]
+    # full and lora also fine-tune a causal LM with a classification head (SmolLM2 on intents)
+    for method in ("full", "lora"):
+        assert model_choices(method, specs) == [("enc", True, ""), ("lm", True, ""),
+                                                ("hub", False, "offline")]
 
 
 def test_save_upload_is_content_addressed_and_checked(tmp_path: Path) -> None:
