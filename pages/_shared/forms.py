@@ -37,9 +37,9 @@ MiniLM, 4 epochs: 83.2% test accuracy at 1e-3)."""
 METHOD_NOTES: dict[str, str] = {
     "classic": "TF-IDF words + logistic regression: seconds on a CPU, no neural model; the baseline to beat.",
     "linear_probe": "Frozen encoder embeddings + logistic regression: one forward pass over the data, cheap.",
-    "full": ("Fine-tune the encoder and a new head (its embedding tables stay frozen unless you say "
+    "full": ("Fine-tune the model and a new head (its embedding tables stay frozen unless you say "
              "otherwise): usually the most accurate, and the most compute and memory."),
-    "lora": "Train small low-rank adapters (LoRA) on a frozen encoder: less memory, close to full accuracy.",
+    "lora": "Train small low-rank adapters (LoRA) on a frozen model: less memory, close to full accuracy.",
     "zero_shot": ("Ask a small LLM to pick the label from the label names: no training at all, "
                   "slow per example."),
 }
@@ -48,11 +48,12 @@ METHOD_NOTES: dict[str, str] = {
 METHOD_FAMILIES: dict[str, tuple[str, ...]] = {
     "classic": (),
     "linear_probe": ("encoder",),
-    "full": ("encoder",),
-    "lora": ("encoder",),
+    "full": ("encoder", "causal_lm"),
+    "lora": ("encoder", "causal_lm"),
     "zero_shot": ("causal_lm",),
 }
-"""Model families each method can use (classic uses no model)."""
+"""Model families each method can use (classic uses no model). full and lora take an encoder (MiniLM) or a
+causal LM (SmolLM2), which gets a classification head on its last token."""
 
 
 def defaults() -> dict[str, Any]:
