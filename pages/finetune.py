@@ -16,7 +16,7 @@ from analytics.charts import runs as charts_runs
 from analytics.compute.run_labels import dataset_words, model_words, run_labels
 from analytics.money import MISSING, format_count, format_duration, format_percent, format_usd
 from analytics.settings import field_docs
-from models.core.config import METHODS, TrainConfig
+from models.core.config import TrainConfig
 from models.data.catalog import list_datasets
 from models.data.user_files import validate_labelled_frame
 from models.errors import ConfigError, EstimateError, StratLabModelError
@@ -24,6 +24,7 @@ from models.jobs import queue as jobs
 from models.planning.estimate import cost_usd, memory_estimate, model_shape, time_estimate
 from pages._shared import finetune as finetune_view
 from pages._shared import forms, page, workspace
+from pages._shared import generation_results as gen_results
 from pages._shared import runs as runs_view
 
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:",
@@ -122,7 +123,8 @@ def _guess(columns: list[str], names: tuple[str, ...]) -> int:
 def method_section() -> tuple[str, object | None]:
     """(method, chosen ModelSpec or None for classic)."""
     st.subheader("2 · Method and model")
-    method = st.radio("Method", METHODS, key="ft_method", captions=[forms.METHOD_NOTES[m] for m in METHODS],
+    methods = forms.task_methods("classify")
+    method = st.radio("Method", methods, key="ft_method", captions=[forms.METHOD_NOTES[m] for m in methods],
                       format_func=lambda m: m.replace("_", " "))
     if method == "classic":
         st.caption("The classic baseline uses no neural model.")
@@ -204,7 +206,8 @@ def hyperparameters(method: str, prices: pd.DataFrame) -> tuple[dict, str | None
     return values, price, estimate, launch
 
 
-def _advanced(values: dict, method: str) -> None:
+def _advanced(values: dict, method: str, draft: bool = False) -> None:
+    """Advanced settings; `draft` (SFT) keeps only the optimiser, validation, device and run fields."""
     a, b, c = st.columns(3)
     if method in ("full", "lora"):
         values["warmup_ratio"] = a.number_input("Warm-up ratio", 0.0, 0.99, DEFAULTS["warmup_ratio"],
@@ -213,7 +216,7 @@ def _advanced(values: dict, method: str) -> None:
                                                 help=HELP["weight_decay"])
         values["max_grad_norm"] = c.number_input("Gradient clipping", 0.0, None, DEFAULTS["max_grad_norm"],
                                                  help=HELP["max_grad_norm"])
-    if method == "full":
+    if method == "full" and not draft:
         values["attention_dropout"] = a.number_input("Attention dropout", 0.0, 0.99,
                                                      DEFAULTS["attention_dropout"],
                                                      help=HELP["attention_dropout"])
@@ -231,10 +234,238 @@ def _advanced(values: dict, method: str) -> None:
                                                help=HELP["num_threads"])
     values["seed"] = b.number_input("Seed", 0, None, DEFAULTS["seed"], help=HELP["seed"])
     values["run_name"] = c.text_input("Run name (optional)", help=HELP["run_name"], key="ft_run_name")
-    if method == "full":
+    if method == "full" and not draft:
         values["freeze_embeddings"] = st.checkbox(
             "Freeze the embedding tables (faster; train the layers above them)",
             DEFAULTS["freeze_embeddings"], help=HELP["freeze_embeddings"])
+
+
+# ---------------------------------------------------------------- draft replies (SFT)
+
+
+NO_COLUMN = "(none)"
+GEN = forms.GENERATION_DEFAULTS
+
+
+def task_choice() -> str:
+    """'classify' (today's methods) or 'draft' (SFT of a small LLM on request -> reply pairs)."""
+    return st.radio("Task", list(forms.TASKS), format_func=forms.TASKS.get, horizontal=True, key="ft_task",
+                    help="Classify intents: label each request (classifiers). Draft replies: fine-tune a "
+                         "small LLM to write the reply, judged against reference replies.")
+
+
+def draft_dataset_section() -> dict | None:
+    """Conversations for SFT -> {'dataset', 'text_column', 'response_column', 'system_column',
+    'label_column', 'data_format', 'n_train', 'num_labels', 'errors', 'warnings'}."""
+    st.subheader("1 · Data")
+    source = st.radio("Source", ["Catalog", "Upload a file"], horizontal=True, key="ft_gen_source")
+    if source == "Catalog":
+        entries = finetune_view.generation_datasets()
+        if not entries:
+            st.info("No reply dataset in the catalog on this version; upload your conversations.",
+                    icon=":material/info:")
+            return None
+        name = st.selectbox("Dataset", list(entries), format_func=lambda n: entries[n][0],
+                            key="ft_gen_dataset")
+        title, description, licence = entries[name]
+        n_train, intents = finetune_view.generation_dataset_rows(name)
+        st.caption(f"{description} Licence: {licence}")
+        st.caption(f"{format_count(n_train)} training conversations"
+                   + (f" · {format_count(intents)} intents" if intents else ""))
+        return {"dataset": name, "text_column": None, "response_column": None, "system_column": None,
+                "label_column": None, "data_format": "auto", "n_train": n_train, "num_labels": intents,
+                "errors": [], "warnings": []}
+    upload = st.file_uploader("Conversations (JSONL messages, Alpaca JSON/JSONL, or a CSV/Parquet table "
+                              "with a request and a reply column)",
+                              type=[s.lstrip(".") for s in forms.CHAT_UPLOAD_SUFFIXES], key="ft_gen_upload")
+    if upload is None:
+        st.info("Upload support conversations: OpenAI-style `messages` (system/user/assistant), Alpaca "
+                "(`instruction`, `input`, `output`), or one request column and one reply column.",
+                icon=":material/upload_file:")
+        return None
+    data = upload.getvalue()
+    try:
+        guess = finetune_view.chat_upload_guess(upload.name, data)  # in memory: nothing kept yet
+    except StratLabModelError as e:
+        page.show_error(e)
+        for problem in getattr(e, "problems", []):
+            st.error(problem, icon=":material/block:")
+        return None
+    mapping = _chat_mapping(guess)
+    check = finetune_view.chat_upload_check(upload.name, data, json.dumps(mapping, sort_keys=True))
+    _show_chat_check(check)
+    chosen = {"text_column": mapping["prompt_column"], "response_column": mapping["response_column"],
+              "system_column": mapping["system_column"], "label_column": mapping["intent_column"],
+              "data_format": mapping["data_format"], "n_train": int(check.examples * 0.85),
+              "num_labels": len(check.intents), "errors": list(check.errors),
+              "warnings": list(check.warnings), "dataset": None}
+    if chosen["errors"]:
+        return chosen  # refused: the file is never kept
+    try:
+        saved = forms.save_upload(upload.name, data, suffixes=forms.CHAT_UPLOAD_SUFFIXES)
+    except StratLabModelError as e:
+        page.show_error(e)
+        return None
+    return {**chosen, "dataset": str(saved)}
+
+
+def _chat_mapping(guess) -> dict:
+    """The detected format and, for a table, request/reply/system/intent selectboxes (suggestions
+    preselected); returns read_chat_file's keyword arguments."""
+    detected = str(getattr(guess, "format", None) or getattr(guess, "data_format", "auto"))
+    columns = [str(c) for c in getattr(guess, "columns", ()) or ()]
+    rows = getattr(guess, "rows", None)
+    st.caption(f"Detected format: **{detected.replace('_', '/')}**"
+               + (f" · {format_count(rows)} rows" if rows is not None else "")
+               + (f" · columns: {', '.join(columns)}" if columns else ""))
+    mapping = {"data_format": detected, "prompt_column": None, "response_column": None,
+               "system_column": None, "intent_column": None}
+    roles = ("prompt", "response", "system", "intent") if detected == "prompt_response" else ("intent",)
+    if not columns:
+        return mapping
+    cells = st.columns(len(roles))
+    for cell, role in zip(cells, roles, strict=True):
+        optional = role in ("system", "intent")
+        options = ([NO_COLUMN] if optional else []) + columns
+        suggested = getattr(guess, f"{role}_column", None)
+        index = options.index(suggested) if suggested in options else (0 if optional else min(
+            ("prompt", "response").index(role), len(options) - 1))
+        picked = cell.selectbox(forms.MAPPING_ROLES[role], options, index=index, key=f"ft_gen_col_{role}",
+                                help=_mapping_help(role))
+        mapping[f"{role}_column"] = None if picked == NO_COLUMN else picked
+    return mapping
+
+
+def _mapping_help(role: str) -> str:
+    return {"prompt": HELP.get("text_column", ""),
+            "response": HELP.get("response_column", "The reply to learn."),
+            "system": HELP.get("system_column", "Optional system message per row."),
+            "intent": "Optional: the request's intent; needed to score intent match."}[role]
+
+
+def _show_chat_check(check) -> None:
+    if check.examples:
+        st.caption(f"{format_count(check.examples)} conversations"
+                   + (f" · {format_count(len(check.intents))} intents" if check.intents else " · no intents"))
+    for error in check.errors:
+        st.error(error, icon=":material/block:")
+    for warning in check.warnings:
+        st.warning(warning, icon=":material/warning:")
+    if check.preview and not check.errors:
+        st.dataframe(pd.DataFrame(check.preview, columns=["request", "reply"]), hide_index=True,
+                     width="stretch")
+
+
+def draft_method_section() -> tuple[str, object | None]:
+    """(sft or sft_lora, chosen causal-LM ModelSpec or None)."""
+    st.subheader("2 · Method and model")
+    methods = forms.task_methods("draft")
+    method = st.radio("Method", methods, key="ft_gen_method", index=methods.index(GEN["method"]),
+                      captions=[forms.METHOD_NOTES[m] for m in methods],
+                      format_func=lambda m: {"sft": "SFT (all weights)", "sft_lora": "SFT with LoRA"}[m])
+    specs = {s.name: s for s in finetune_view.model_catalog()}
+    choices = forms.model_choices(method, list(specs.values()))
+    usable = [name for name, ok, _ in choices if ok]
+    if not usable:
+        st.error(f"No causal LM for {method} is available on this machine.")
+        return method, None
+    name = st.selectbox("Model", usable, key=f"ft_gen_model_{method}", help=HELP["model"],
+                        format_func=lambda n: f"{n} · {_params(specs[n].params)}")
+    for other, _, reason in (c for c in choices if not c[1]):
+        st.caption(f":gray[:material/block: {other} (unavailable): {reason}]")
+    return method, specs[name]
+
+
+def draft_hyperparameters(method: str, prices: pd.DataFrame,
+                          blocked: bool) -> tuple[dict, str | None, bool, bool]:
+    """The SFT form: (values by TrainConfig field, price label, estimate pressed, launch pressed). Launch is
+    disabled while the data has errors (`blocked`)."""
+    st.subheader("3 · Settings")
+    values: dict = {}
+    with st.form("ft_gen_settings", border=True):
+        a, b, c = st.columns(3)
+        values["epochs"] = a.number_input("Epochs", min_value=0, value=GEN["epochs"], help=HELP["epochs"],
+                                          key="ft_gen_epochs")
+        values["learning_rate"] = b.number_input(
+            "Learning rate", min_value=0.0, step=1e-5, format="%.1e", help=HELP["learning_rate"],
+            value=forms.SFT_LEARNING_RATE if method == "sft" else forms.SFT_LORA_LEARNING_RATE,
+            key=f"ft_gen_lr_{method}")
+        values["batch_size"] = c.number_input("Batch size", min_value=0, value=GEN["batch_size"],
+                                              help=HELP["batch_size"], key="ft_gen_batch")
+        values["max_length"] = a.number_input("Max tokens per example", min_value=0, value=GEN["max_length"],
+                                              help=HELP["max_length"], key="ft_gen_max_length")
+        values["train_examples_per_class"] = b.number_input(
+            "Training examples per intent (0 = all)", min_value=0, value=GEN["train_examples_per_class"],
+            help=HELP["train_examples_per_class"] + " 38 per intent is about 1,000 Bitext conversations, "
+                 "one CPU epoch in well under an hour.", key="ft_gen_per_intent")
+        values["eval_limit"] = c.number_input("Judge at most N test requests (0 = all)", min_value=0,
+                                              value=GEN["eval_limit"], help=HELP["eval_limit"],
+                                              key="ft_gen_eval_limit")
+        values["max_new_tokens"] = a.number_input("Reply length cap (new tokens)", min_value=0,
+                                                  value=GEN["max_new_tokens"],
+                                                  help=HELP.get("max_new_tokens"), key="ft_gen_max_new")
+        values["max_steps"] = b.number_input("Max steps (0 = no cap)", min_value=0, value=0,
+                                             help=HELP["max_steps"], key="ft_gen_max_steps")
+        values["checkpoint_every_steps"] = c.number_input(
+            "Checkpoint every N steps (0 = epoch ends)", min_value=0, value=50,
+            help=HELP["checkpoint_every_steps"], key="ft_gen_ckpt")
+        if method == "sft_lora":
+            values["lora_r"] = a.number_input("LoRA rank", min_value=0, value=DEFAULTS["lora_r"],
+                                              help=HELP["lora_r"], key="ft_gen_lora_r")
+            values["lora_alpha"] = b.number_input("LoRA alpha", min_value=0, value=DEFAULTS["lora_alpha"],
+                                                  help=HELP["lora_alpha"], key="ft_gen_lora_alpha")
+        values["system_prompt"] = st.text_input(
+            "System prompt (optional)", key="ft_gen_system", help=HELP.get("system_prompt"),
+            placeholder="e.g. You are the support assistant of Acme. Answer politely and briefly.")
+        values["compare_base"] = st.toggle("Also reply with the untrained base model (same prompts)",
+                                           value=True, help=HELP.get("compare_base"), key="ft_gen_base")
+        values["pii_scrub"] = st.toggle("Mask personal data (emails, phones, cards, IBANs) first",
+                                        help=HELP["pii_scrub"], key="ft_gen_pii")
+        with st.expander("Advanced"):
+            values["packing"] = st.checkbox("Pack examples into full rows (faster on a GPU)",
+                                            value=False, help=HELP.get("packing"), key="ft_gen_packing")
+            _advanced(values, "lora" if method == "sft_lora" else "full", draft=True)
+        price = st.selectbox("Hardware price for the cost estimate", prices["label"].tolist() or [None],
+                             key="ft_gen_price", format_func=lambda p: p or "no prices in the catalog",
+                             help="Rows of the price catalog (Compare page) for this machine's kind.")
+        left, right = st.columns(2)
+        estimate = left.form_submit_button("Check and estimate", icon=":material/calculate:")
+        launch = right.form_submit_button("Launch", type="primary", icon=":material/rocket_launch:",
+                                          disabled=blocked, help=("Fix the data problems listed above first."
+                                                                  if blocked else None))
+    return values, price, estimate, launch
+
+
+def show_sft_estimate(config, data: dict, prices: pd.DataFrame, price_label: str | None) -> None:
+    """The coordinator's sft_estimate (time on this machine, the subset a CPU trains on, cost); nothing
+    made up while it is not there."""
+    n_train = forms.training_rows(data["n_train"], data["num_labels"] or 1, config.train_examples_per_class
+                                  if data["num_labels"] else None)
+    stats = {"n_train": n_train, "num_intents": data["num_labels"], "eval_limit": config.eval_limit}
+    device = "cuda" if jobs.cuda_device_count() else "cpu"
+    try:
+        estimate = finetune_view.sft_estimate(json.dumps(config.to_dict(), sort_keys=True),
+                                              json.dumps(stats, sort_keys=True), device)
+    except StratLabModelError as e:
+        page.show_error(e)
+        return
+    st.success(f"Checked: {format_count(n_train)} training conversations, "
+               f"{format_count(config.eval_limit) if config.eval_limit else 'all'} test requests judged.",
+               icon=":material/check:")
+    if estimate is None:
+        st.caption("No time estimate for SFT runs on this version yet.")
+        return
+    seconds = getattr(estimate, "total_s", None)
+    row = prices[prices["label"] == price_label].iloc[0] if price_label in set(prices["label"]) else None
+    hourly = float(row["hourly_usd"]) if row is not None else None
+    cols = st.columns(3)
+    cols[0].metric("Time (estimate)", _duration(seconds))
+    cols[1].metric("Training tokens", format_count(getattr(estimate, "tokens", None), compact=True))
+    cols[2].metric("Cost (estimate)",
+                   format_usd(cost_usd(seconds, hourly)) if seconds and hourly else MISSING)
+    for line in (getattr(estimate, "note", None), getattr(estimate, "formula", None)):
+        if line:
+            st.caption(str(line))
 
 
 # ---------------------------------------------------------------- check, estimate, launch
@@ -248,6 +479,9 @@ def build(data: dict, method: str, spec, values: dict):
         raise ConfigError("the uploaded file has problems to fix first: " + " | ".join(data["errors"]))
     chosen = {"method": method, "dataset": data["dataset"], "text_column": data["text_column"],
               "label_column": data["label_column"], "runs_dir": str(runs_view.runs_dir()), **values}
+    if method in forms.GENERATION_METHODS:  # the conversation file's mapping (None for a catalog set)
+        chosen.update({k: data[k] for k in ("response_column", "system_column", "data_format")
+                       if data.get(k) is not None})
     if spec is not None:
         chosen["model"] = spec.name
     return forms.build_config(chosen, model_family=spec.family if spec is not None else None)
@@ -396,16 +630,28 @@ def live_curves() -> None:
         return
     for info in (j for j in jobs.list_jobs() if j.state == "running"):
         figures = jobs.progress(info.job_id)
-        epochs = pd.DataFrame(figures.epochs)
-        if len(figures.loss_curve) < 2 and "val_accuracy" not in epochs:
+        epoch_chart = _epoch_chart(pd.DataFrame(figures.epochs))
+        if len(figures.loss_curve) < 2 and epoch_chart is None:
             continue
         st.caption(f"Live curves of {info.run_id} (redrawn every {CURVE_REFRESH_S:.0f} s)")
         if len(figures.loss_curve) > 1:
             st.plotly_chart(charts_runs.loss_curve(pd.DataFrame(figures.loss_curve)),
                             key=f"loss_{info.job_id}", width=LIVE_CHART_PX, config=LIVE_CHART_CONFIG)
-        if "val_accuracy" in epochs:
-            st.plotly_chart(charts_runs.epoch_curves(epochs), key=f"epochs_{info.job_id}",
-                            width=LIVE_CHART_PX, config=LIVE_CHART_CONFIG)
+        if epoch_chart is not None:
+            st.plotly_chart(epoch_chart, key=f"epochs_{info.job_id}", width=LIVE_CHART_PX,
+                            config=LIVE_CHART_CONFIG)
+
+
+def _epoch_chart(epochs: pd.DataFrame):
+    """Validation per epoch: accuracy for classifiers, loss and perplexity for SFT runs (no accuracy);
+    None before the first epoch ends."""
+    if epochs.empty or "val_accuracy" not in epochs:
+        return None
+    if epochs["val_accuracy"].notna().any():
+        return charts_runs.epoch_curves(epochs)
+    if "val_loss" in epochs and epochs["val_loss"].notna().any():
+        return charts_runs.validation_loss_curves(epochs)
+    return None
 
 
 # ---------------------------------------------------------------- results
@@ -435,14 +681,20 @@ def results_section() -> None:
         page.show_error(e)
         return
     s, evaluation = detail.summary, detail.evaluation
+    generation = evaluation.get("task") == "generation" or s.get("method") in forms.GENERATION_METHODS
     if not evaluation:
         st.warning(f"This run {s['state']}: {s.get('error') or 'no evaluation'}.")
+    elif generation:
+        _generation_results(run_id, s, evaluation)
     else:
         _headline(s, evaluation)
         _per_class(evaluation)
         _mistakes(detail)
-    if not detail.epochs.empty and detail.epochs["val_accuracy"].notna().any():
-        st.plotly_chart(charts_runs.epoch_curves(detail.epochs))
+    epoch_chart = _epoch_chart(detail.epochs)
+    if epoch_chart is not None:
+        st.plotly_chart(epoch_chart)
+    if generation and evaluation:
+        _export(run_id)
     _provenance(detail)
 
 
@@ -465,6 +717,60 @@ def _headline(summary: dict, evaluation: dict) -> None:
     cols[2].metric("Test examples", format_count(summary.get("n_test")))
     train_seconds = summary.get("train_seconds")
     cols[3].metric("Training time", _duration(train_seconds if pd.notna(train_seconds) else None))
+
+
+def _generation_results(run_id: str, summary: dict, evaluation: dict) -> None:
+    """An SFT run: ROUGE-L and intent match with 95% CIs, fine-tuned next to base, reply length and
+    placeholder use, then the best and worst replies next to their references."""
+    cols = st.columns(4)
+    base = gen_results.has_base(evaluation)
+    cols[0].metric("ROUGE-L", gen_results.rouge_points(evaluation.get("rouge_l")),
+                   delta=gen_results.rouge_change(evaluation.get("rouge_l"), evaluation.get("base_rouge_l"))
+                   if base else None, help="F-measure x 100 against the reference reply (rouge-score, "
+                                           "stemmed); the change is against the base model's replies.")
+    cols[0].caption(f"95% CI {gen_results.rouge_points(evaluation.get('rouge_l_ci_low'))} – "
+                    f"{gen_results.rouge_points(evaluation.get('rouge_l_ci_high'))} (bootstrap)")
+    cols[1].metric("Intent match", gen_results.share(evaluation.get("intent_match")),
+                   help="Share of replies a classifier trained on the training replies labels with the "
+                        "request's intent.")
+    if evaluation.get("intent_match") is not None:
+        cols[1].caption(f"95% CI {gen_results.share(evaluation.get('intent_match_ci_low'))} – "
+                        f"{gen_results.share(evaluation.get('intent_match_ci_high'))} (bootstrap)")
+    cols[2].metric("Val. perplexity", gen_results.perplexity(evaluation))
+    cols[3].metric("Judged", gen_results.judged_words(evaluation))
+    train_seconds = summary.get("train_seconds")
+    st.caption(f"Training time {_duration(train_seconds if pd.notna(train_seconds) else None)} on "
+               f"{summary.get('device') or '?'} · replies generated in "
+               f"{_duration(evaluation.get('generation_seconds'))} on "
+               f"{evaluation.get('generation_device') or '?'} (greedy, the same prompts for both models).")
+    st.markdown("**Fine-tuned vs base model**" if base else "**Fine-tuned model** (no base comparison)")
+    st.dataframe(gen_results.scores_table(evaluation), hide_index=True, width="stretch", column_config={
+        "measure": st.column_config.TextColumn("measure", width="medium")})
+    best, worst = finetune_view.run_generations(str(runs_view.runs_dir() / run_id), run_id,
+                                                workspace.generation())
+    columns = {"request": st.column_config.TextColumn("request", width="medium"),
+               "reference": st.column_config.TextColumn("reference", width="large"),
+               "fine-tuned reply": st.column_config.TextColumn("fine-tuned reply", width="large"),
+               "base reply": st.column_config.TextColumn("base reply", width="large")}
+    for title, table in (("Best replies (highest ROUGE-L)", best), ("Worst replies (lowest ROUGE-L)", worst)):
+        if table.empty:
+            continue
+        st.markdown(f"**{title}**")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=columns)
+
+
+def _export(run_id: str) -> None:
+    folder = runs_view.runs_dir() / run_id / gen_results.MODEL_DIR
+    with st.expander("Export: the merged model folder", expanded=False):
+        if not folder.is_dir():
+            st.caption(f"No model folder at {folder} (the run did not export one).")
+            return
+        st.markdown(f"The merged model (safetensors, tokenizer with its chat template, generation config, "
+                    f"and the model card `README.md` with data, metrics, licence and hardware) is in  \n"
+                    f"`{folder}`  \nThese tools take the folder as it is:")
+        for tool, command in gen_results.export_commands(folder):
+            st.caption(tool)
+            st.code(command, language="bash")
 
 
 def _per_class(evaluation: dict) -> None:
@@ -529,9 +835,16 @@ for new_run in st.session_state.pop("ft_new_runs", []):
 prices = workspace.hardware_prices(workspace.generation(), "gpu" if jobs.cuda_device_count() else "cpu")
 setup, monitor = st.columns([3, 2], gap="large")
 with setup:
-    data = dataset_section()
-    method, spec = method_section()
-    values, price_label, estimate_pressed, launch_pressed = hyperparameters(method, prices)
+    task = task_choice()
+    if task == "draft":
+        data = draft_dataset_section()
+        method, spec = draft_method_section()
+        values, price_label, estimate_pressed, launch_pressed = draft_hyperparameters(
+            method, prices, blocked=bool(data and data["errors"]))
+    else:
+        data = dataset_section()
+        method, spec = method_section()
+        values, price_label, estimate_pressed, launch_pressed = hyperparameters(method, prices)
 
     if estimate_pressed or launch_pressed:
         try:
@@ -541,6 +854,8 @@ with setup:
         else:
             if launch_pressed:
                 launch(config)
+            elif task == "draft":
+                show_sft_estimate(config, data, prices, price_label)
             else:
                 show_estimate(config, data, spec, prices, price_label)
 with monitor:

@@ -49,6 +49,23 @@ def epoch_curves(epochs: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def validation_loss_curves(epochs: pd.DataFrame) -> go.Figure:
+    """Validation loss and perplexity (exp of the loss, right axis) per epoch, for runs that report no
+    accuracy (SFT); `epochs` has epoch, val_loss."""
+    points = epochs[epochs["val_loss"].notna()]
+    fig = _figure("Validation per epoch")
+    fig.add_scatter(x=points["epoch"], y=points["val_loss"], mode="lines+markers", name="val. loss",
+                    line={"color": SERIES["loss"]})
+    fig.add_scatter(x=points["epoch"], y=np.exp(points["val_loss"].astype(float).clip(upper=50)),
+                    mode="lines+markers", name="perplexity", yaxis="y2", line={"color": SERIES["accuracy"]},
+                    hovertemplate="epoch %{x}: perplexity %{y:.2f}<extra></extra>")
+    fig.update_xaxes(title="epoch", dtick=1)
+    fig.update_yaxes(title="cross-entropy", tickformat=".2f")
+    fig.update_layout(yaxis2={"title": "perplexity", "overlaying": "y", "side": "right", "showgrid": False,
+                              "tickformat": ".2f"})
+    return fig
+
+
 def per_class_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
     """eval.json's per_class list as a table (label, precision, recall, f1, support), lowest F1 first."""
     rows = evaluation.get("per_class") or []

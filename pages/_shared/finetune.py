@@ -67,3 +67,77 @@ def run_test_texts(config_json: str) -> dict[str, str]:
     except (StratLabModelError, OSError, KeyError) as e:
         _log.warning("test texts unavailable: %s", e)
         return {}
+
+
+# ---------------------------------------------------------------- draft replies (SFT)
+
+
+@st.cache_data(show_spinner=False)
+def generation_datasets() -> dict[str, tuple[str, str, str]]:
+    """Catalog datasets that serve reply drafting: name -> (title, description, licence with its note)."""
+    from models.data.catalog import list_datasets
+    from pages._shared.forms import serves_generation
+
+    return {e.name: (e.title, e.description, f"{e.licence}. {e.licence_note}")
+            for e in list_datasets() if serves_generation(e)}
+
+
+@st.cache_data(show_spinner=False)
+def generation_dataset_rows(name: str) -> tuple[int, int]:
+    """(training rows, intents) of a catalog generation dataset, from the catalog entry (no file read)."""
+    from models.data.catalog import get_entry
+
+    entry = get_entry(name)
+    rows = dict(getattr(entry, "generation_rows", None) or entry.rows)
+    return int(rows.get("train", sum(rows.values()))), int(entry.num_labels or 0)
+
+
+@st.cache_data(show_spinner="Reading the file...", max_entries=4)
+def chat_upload_guess(name: str, data: bytes):
+    """pages._shared.forms.sniff_chat_upload (cached per name and content)."""
+    from pages._shared.forms import sniff_chat_upload
+
+    return sniff_chat_upload(name, data)
+
+
+@st.cache_data(show_spinner="Checking the conversations...", max_entries=8)
+def chat_upload_check(name: str, data: bytes, mapping_json: str):
+    """pages._shared.forms.check_chat_upload with a mapping given as JSON (cached per file and mapping)."""
+    from pages._shared.forms import check_chat_upload
+
+    return check_chat_upload(name, data, **json.loads(mapping_json))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def run_generations(run_dir: str, run_id: str, gen: int, n: int = 5):
+    """(best, worst) replies of an SFT run, display-ready: analytics.compute.generation.reply_examples from
+    the workspace when that module is there, else the run folder's generations.parquet."""
+    from pages._shared import generation_results as results
+
+    try:
+        from analytics.compute.generation import reply_examples
+    except ImportError:
+        reply_examples = None
+    if reply_examples is not None:
+        from pages._shared.workspace import workspace
+
+        try:
+            picked = reply_examples(workspace(), run_id, n=n)
+        except Exception as e:  # noqa: BLE001 - a run ingested before generations were: read the folder
+            _log.warning("reply examples of %s from the workspace failed: %s", run_id, e)
+        else:
+            return results.split_examples(picked)
+    return results.best_and_worst(results.read_generations(run_dir), n)
+
+
+@st.cache_data(show_spinner="Estimating...", max_entries=16)
+def sft_estimate(config_json: str, stats_json: str, device: str):
+    """models.planning.estimate.sft_estimate for a TrainConfig given as JSON; None until that function
+    exists (then the page shows no estimate rather than a made-up one)."""
+    from models.core.config import TrainConfig
+
+    try:
+        from models.planning.estimate import sft_estimate as estimate
+    except ImportError:
+        return None
+    return estimate(TrainConfig.from_dict(json.loads(config_json)), json.loads(stats_json), device)
