@@ -234,7 +234,7 @@ def load_chat_data(config: Any) -> ChatSplits:
         examples, meta = _from_file(config)
     else:
         examples, meta = _from_catalog(config)
-    report = validate_chat(examples)
+    report = validate_chat(examples, min_examples=MIN_CHAT_EXAMPLES)
     report.raise_for_errors(str(meta.get("name", config.dataset)))
     for finding in report.warnings:
         log.warning("%s: %s", config.dataset, finding.message)
@@ -288,14 +288,20 @@ def _from_catalog(config: Any) -> tuple[list[ChatExample], dict[str, Any]]:
 
 def _from_file(config: Any) -> tuple[list[ChatExample], dict[str, Any]]:
     from models.data.catalog import file_sha256
-    from models.data.chat_files import read_chat_file, resolve_chat_path
+    from models.data.chat_files import read_chat_bytes, resolve_chat_path
 
     path = resolve_chat_path(config.dataset)
-    examples = read_chat_file(path, data_format=config.data_format, prompt_column=config.text_column,
-                              response_column=config.response_column, system_column=config.system_column,
-                              intent_column=config.label_column, system_prompt=config.system_prompt)
-    meta = {"name": path.name, "source": str(path), "sha256": file_sha256(path),
-            "format": examples.data_format if hasattr(examples, "data_format") else config.data_format,
-            "columns": {"prompt": config.text_column, "response": config.response_column,
-                        "system": config.system_column, "intent": config.label_column}}
-    return list(examples), meta
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DatasetError(f"cannot read {path}: {e.strerror}") from e
+    examples, used = read_chat_bytes(path.name, data, data_format=config.data_format,
+                                     prompt_column=config.text_column, response_column=config.response_column,
+                                     system_column=config.system_column, intent_column=config.label_column,
+                                     system_prompt=config.system_prompt)
+    meta = {"name": path.name, "source": str(path), "sha256": file_sha256(path), "format": used.data_format,
+            "columns": {"prompt": used.prompt_column, "response": used.response_column,
+                        "system": used.system_column, "intent": used.intent_column,
+                        "input": used.input_column},
+            "read_warnings": list(used.warnings)}
+    return examples, meta
