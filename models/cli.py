@@ -478,7 +478,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for entry in list_datasets():
         rows = ", ".join(f"{k} {v}" for k, v in entry.rows.items())
         labels = f"{entry.num_labels} labels" if entry.num_labels else "no labels"
-        print(f"{entry.name:30s} {entry.task:18s} {labels:10s} {rows:40s} {entry.licence}")
+        print(f"{entry.name:30s} {'+'.join(entry.tasks):25s} {labels:10s} {rows:40s} {entry.licence}")
     return 0
 
 
