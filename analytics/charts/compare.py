@@ -30,6 +30,8 @@ from analytics.charts.theme import (
 from analytics.compute.compare.cascade import Cascade, cascade_operating_points
 from analytics.compute.compare.leaderboard import Leaderboard, short_name
 from analytics.compute.compare.recommend import break_even_points, total_cost_curves
+from analytics.compute.compare.replies import ReplyLeaderboard, reply_break_even
+from analytics.compute.compare.replies import quality_text as reply_quality_text
 from analytics.money import format_count, format_ms, format_percent, format_usd, usd_per_requests_unit
 
 FLOOR_USD = 1e-4
@@ -358,4 +360,127 @@ def projection_chart(projection: pd.DataFrame) -> go.Figure:
         fig.update_xaxes(**usd_log_ticks(costs.min(), costs.max()))
     bars = projection["gpu"].nunique() * max(1, projection["candidate"].nunique())
     fig.update_layout(barmode="group", height=max(420, 28 * bars))
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ reply leaderboard
+
+
+def _reply_quality(board: ReplyLeaderboard, values: pd.Series | Sequence[float]) -> list[float]:
+    """Quality values as drawn: ROUGE-L in points (0-100), intent match as a share (percent ticks)."""
+    scale = 100.0 if board.settings.quality == "rouge_l" else 1.0
+    return [float(v) * scale for v in values]
+
+
+def _reply_hover(board: ReplyLeaderboard, frame: pd.DataFrame, requests: int, unit: str) -> list[str]:
+    return [f"<b>{r.candidate}</b><br>{board.quality_name} "
+            f"{reply_quality_text(r._asdict(), board.settings.quality)}<br>"
+            f"{format_usd(r.cost_per_1k_usd / 1000.0 * requests)} {unit}<br>{r.hardware}"
+            for r in frame.itertuples()]
+
+
+def reply_frontier_chart(board: ReplyLeaderboard) -> go.Figure:
+    """$ per reply (log, in the board's unit) against the chosen quality with 95% CI bars for the measured
+    candidates (frontier in colour, dominated in grey); hosted APIs, priced but not judged, as open markers
+    on the floor of the plot, each saying 'quality not measured'."""
+    measured = board.measured
+    apis = board.priced[board.priced["kind"] == "api"]
+    if measured.empty and apis.empty:
+        return empty_figure("No reply candidate has a cost yet: see the flags above the chart")
+    requests, unit = board.unit
+    rouge = board.settings.quality == "rouge_l"
+    fig = _figure(f"Cost per reply against {board.quality_name}", f"$ {unit} (log)",
+                  f"{board.quality_name} (points)" if rouge else board.quality_name, log_x=True)
+    scale = requests / 1000.0
+    all_x = [float(v) * scale for v in board.priced["cost_per_1k_usd"]]
+    x_range = _log_range(all_x)
+    lows = _reply_quality(board, measured["quality_ci_low"].fillna(measured["quality"]))
+    highs = _reply_quality(board, measured["quality_ci_high"].fillna(measured["quality"]))
+    if lows:
+        span = max(max(highs) - min(lows), 5.0 if rouge else 0.05)
+        floor, top = max(0.0, min(lows) - 0.12 * span), max(highs) + 0.15 * span
+    else:
+        floor, top = 0.0, (100.0 if rouge else 1.0)
+    frontier_rows = measured[measured["on_frontier"]].sort_values("cost_per_1k_usd")
+    parts = ((measured[~measured["on_frontier"]], "dominated", SERIES["dominated"], 12),
+             (frontier_rows, "frontier", SERIES["frontier"], 14))
+    for part, name, colour, size in parts:
+        if part.empty:
+            continue
+        y = _reply_quality(board, part["quality"])
+        high = _reply_quality(board, part["quality_ci_high"].fillna(part["quality"]))
+        low = _reply_quality(board, part["quality_ci_low"].fillna(part["quality"]))
+        err_hi = [h - v for h, v in zip(high, y, strict=True)]
+        err_lo = [v - lo for lo, v in zip(low, y, strict=True)]
+        frontier = name == "frontier"
+        fig.add_trace(go.Scatter(
+            x=[float(v) * scale for v in part["cost_per_1k_usd"]], y=y,
+            mode="lines+markers+text" if frontier else "markers+text", name=name,
+            line={"color": colour, "shape": "hv", "width": 2} if frontier else None,
+            marker={"color": colour, "size": size},
+            error_y={"type": "data", "symmetric": False, "array": err_hi, "arrayminus": err_lo,
+                     "thickness": 1.5, "width": 4, "color": colour},
+            text=[_label(c) for c in part["candidate"]],
+            textposition=_frontier_positions(len(part)) if frontier else ["bottom right"] * len(part),
+            textfont={"size": 14 if frontier else 13}, cliponaxis=False,
+            hovertext=_reply_hover(board, part, requests, unit), hoverinfo="text"))
+    if len(apis):
+        fig.add_trace(go.Scatter(
+            x=[float(v) * scale for v in apis["cost_per_1k_usd"]], y=[floor] * len(apis), mode="markers",
+            name="hosted API: priced, quality not measured",
+            marker={"symbol": "diamond-open", "size": 13, "color": SERIES["big_model"]},
+            hovertext=[f"<b>{r.candidate}</b><br>{board.quality_name} not measured<br>"
+                       f"{format_usd(r.cost_per_1k_usd / 1000.0 * requests)} {unit}"
+                       for r in apis.itertuples()], hoverinfo="text", cliponaxis=False))
+    if rouge:
+        fig.update_yaxes(range=[floor - 2, top])
+    else:
+        fig.update_yaxes(**percent_ticks(max(0.0, floor - 0.02), min(1.0, top)))
+    fig.update_xaxes(**usd_log_ticks(10 ** x_range[0], 10 ** x_range[1]), range=x_range)
+    return fig
+
+
+def reply_total_cost_chart(board: ReplyLeaderboard, apis_shown: int = 3) -> go.Figure:
+    """Total cost over the horizon against monthly reply volume (log-log) for the measured candidates and the
+    `apis_shown` cheapest APIs, break-even volumes of fine-tuned models against those APIs marked."""
+    volume = board.settings.replies_per_month
+    months = board.settings.months
+    grid = np.logspace(max(0.0, math.log10(volume) - VOLUME_DECADES), math.log10(volume) + VOLUME_DECADES, 61)
+    apis = board.priced[board.priced["kind"] == "api"].sort_values("cost_per_1k_usd").head(apis_shown)
+    shown = pd.concat([board.measured, apis])
+    if shown.empty:
+        return empty_figure("No reply candidate has a cost yet: see the flags above the chart")
+    fig = _figure(f"{months}-month total cost against reply volume", "replies per month (log)",
+                  f"{months}-month total with training (log)", log_x=True, log_y=True)
+    totals = []
+    for i, r in enumerate(shown.to_dict("records")):
+        training = r["training_usd"] if math.isfinite(r["training_usd"]) else 0.0
+        total = training + months * r["cost_per_1k_usd"] * grid / 1000.0
+        totals.append(total)
+        api = r["kind"] == "api"
+        fig.add_trace(go.Scatter(
+            x=grid, y=np.clip(total, FLOOR_USD, None), mode="lines", name=_label(r["candidate"], 40),
+            line={"color": GREY if api else PALETTE[i % len(PALETTE)], "width": 1.5 if api else 3,
+                  "dash": "dot" if api else "solid"},
+            customdata=list(zip([format_count(v) for v in grid], usd_hover(total), strict=True)),
+            hovertemplate=f"<b>{r['candidate']}</b><br>%{{customdata[0]}} replies/month<br>"
+                          f"%{{customdata[1]}}<extra></extra>"))
+    points = reply_break_even(board)
+    points = points[points["api"].isin(apis["candidate"]) & (points["replies_per_month"] >= grid[0])
+                    & (points["replies_per_month"] <= grid[-1])]
+    if len(points):
+        running = months * points["self_per_1k_usd"] * points["replies_per_month"] / 1000.0
+        at = points["training_usd"] + running
+        fig.add_trace(go.Scatter(
+            x=points["replies_per_month"], y=at.clip(lower=FLOOR_USD), mode="markers", name="break-even",
+            marker={"symbol": "x", "size": 14, "color": SERIES["break_even"]},
+            hovertext=list(points["sentence"]), hoverinfo="text"))
+    fig.add_vline(x=volume, line={"color": SERIES["your_volume"], "dash": "dash"})
+    fig.add_annotation(x=math.log10(volume), y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"your volume: {format_count(volume, compact=True)}",
+                       font={"size": 14, "color": SERIES["your_volume"]})
+    every = np.clip(np.concatenate(totals), FLOOR_USD, None)
+    fig.update_yaxes(**usd_log_ticks(float(every.min()), float(every.max()), fine_decades=2))
+    fig.update_xaxes(**count_log_ticks(float(grid[0]), float(grid[-1])))
+    fig.update_layout(height=560, legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
     return fig
