@@ -1,5 +1,6 @@
-"""Playground: trained classifiers side by side on one text or a CSV batch, with 'why this label', and a small
-local LLM for prompt prototyping with streamed output. Models load once per server
+"""Playground: trained classifiers side by side on one text or a CSV batch, with 'why this label'; a
+fine-tuned reply model next to its base model on one customer message, both streamed, with tokens/s and cost
+per reply; and a small local LLM for prompt prototyping. Models load once per server
 (pages/_shared/playground.py)."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from analytics.money import (
 )
 from analytics.report.csv_export import csv_bytes
 from models.core import memory
-from models.errors import StratLabModelError
+from models.errors import RunFolderError, StratLabModelError
 from models.serving import explain
 from pages._shared import forms, page, workspace
 from pages._shared import playground as playground_view
@@ -97,7 +98,7 @@ def _dataset_changed() -> None:
         st.session_state.pop(key, None)
 
 
-def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
+def _price_controls(rows: pd.DataFrame, key: str = "pg") -> tuple[dict | None, float]:
     gen = workspace.generation()
     catalog = pd.concat([workspace.hardware_prices(gen, "cpu"), workspace.hardware_prices(gen, "gpu")],
                         ignore_index=True)
@@ -106,12 +107,12 @@ def _price_controls(rows: pd.DataFrame) -> tuple[dict | None, float]:
     ids = catalog["price_id"].tolist()
     default = default_price_id(rows, catalog)
     left, right = st.columns([3, 1])
-    price_id = left.selectbox("Hardware price for the serving cost", ids, key="pg_price",
+    price_id = left.selectbox("Hardware price for the serving cost", ids, key=f"{key}_price",
                               index=ids.index(default) if default in ids else 0,
                               format_func=lambda i: _price_label(catalog, i),
                               help="Pre-selected from the hardware each run's speed was measured on.")
     utilisation = right.number_input("Utilisation", 0.05, 1.0, CompareSettings.utilisation, 0.05,
-                                     key="pg_util",
+                                     key=f"{key}_util",
                                      help="Share of paid machine time spent serving at the measured "
                                           "throughput.")
     return catalog[catalog["price_id"] == price_id].iloc[0].to_dict(), float(utilisation)
@@ -264,13 +265,13 @@ def _generate(name: str, prompt: str, temperature: float, max_new: int) -> None:
         _speed(stats)
 
 
-def _load_llm(name: str):
+def _load_llm(name: str, what: str = "language model"):
     """The LLM, with visible progress when it is not in memory yet (a one-time conversion takes ~30 s)."""
     if playground_view.llm_loaded(name):
         return playground_view.causal_lm(name)
     converting = not playground_view.llm_prepared(name)
-    title = ("Preparing the language model once (converting SmolLM2 to safetensors, about 30 s on 2 CPU "
-             "cores; `make install` does this ahead)..." if converting else "Loading the language model...")
+    title = (f"Preparing the {what} once (converting SmolLM2 to safetensors, about 30 s on 2 CPU "
+             "cores; `make install` does this ahead)..." if converting else f"Loading the {what}...")
     start = time.perf_counter()
     with st.status(title, expanded=converting) as status:
         if converting:
@@ -278,10 +279,11 @@ def _load_llm(name: str):
         try:
             loaded = playground_view.causal_lm(name)
         except StratLabModelError:
-            status.update(label="The language model could not be loaded", state="error")
+            status.update(label=f"The {what} could not be loaded", state="error")
             raise
         done = "prepared" if converting else "loaded"
-        status.update(label=f"Language model {done} in {format_duration(time.perf_counter() - start)}",
+        status.update(label=f"{what[:1].upper()}{what[1:]} {done} in "
+                            f"{format_duration(time.perf_counter() - start)}",
                       state="complete", expanded=False)
     return loaded
 
@@ -300,13 +302,146 @@ def _speed(stats: playground.GenerationStats) -> None:
                    f"click (includes {what} {format_duration(stats.preparation_s)}).")
 
 
+# ---------------------------------------------------------------- drafting replies (sft runs)
+
+
+def draft_tab(runs: pd.DataFrame) -> None:
+    if runs.empty:
+        st.info("No fine-tuned reply model yet. On the Fine-tune page choose the task 'Draft replies' "
+                "(LoRA SFT of SmolLM2-135M-Instruct on the Bitext customer-support set trains on this CPU); "
+                "when its job ends, its replies and the base model's appear here side by side, with tokens/s "
+                "and the cost per reply.", icon=":material/info:")
+        st.page_link("pages/finetune.py", label="Go to Fine-tune", icon=":material/model_training:")
+        return
+    rows = runs.to_dict("records")
+    infos = {r["run_id"]: playground_view.draft_run(r["run_id"], r.get("runs_dir")) for r in rows}
+    labels = {r["run_id"]: playground.draft_label(r, (infos[r["run_id"]] or {}).get("eval")) for r in rows}
+    left, right = st.columns([3, 2], gap="large")
+    run_id = left.selectbox("Fine-tuned model", list(labels), format_func=labels.get, key="pg_draft_run",
+                            help="Finished sft / sft_lora runs, newest first; its base model answers too.")
+    row, info = next(r for r in rows if r["run_id"] == run_id), infos[run_id]
+    if info is None:
+        page.show_error(RunFolderError(f"the folder of run {run_id} was moved or deleted; train it again on "
+                                       "the Fine-tune page"))
+        return
+    with right:
+        price, utilisation = _price_controls(pd.DataFrame([row]), key="pg_draft")
+        max_new = st.slider("Max new tokens", 16, 512, int(info["max_new_tokens"] or 256), 16,
+                            key="pg_draft_max_new", help="Reply length cap for both models (the run's "
+                            "evaluation used its config's max_new_tokens).")
+    with left:
+        request = st.text_area("Customer message", info["request"] or EXAMPLE_TEXT, height=90,
+                               key=f"pg_draft_text_{run_id}",
+                               help="Starts with the first test request the run was judged on; type your "
+                                    "own.")
+        system = info["system_prompt"]
+        st.caption("Both models read the same conversation in the fine-tuned run's chat template, "
+                   + (f"with the run's system prompt: *{system}*" if system else
+                      "with the template's default system prompt (the run set none)")
+                   + "; greedy decoding, one reply after the other so each is timed alone.")
+    clicked = right.button("Generate both replies", type="primary", icon=":material/auto_awesome:",
+                           key="pg_draft_go")
+    if clicked:
+        _draft(row, info, request, max_new)
+    last = st.session_state.get("pg_draft_last")
+    if last and last["run_id"] == run_id:
+        _draft_figures(last, row, info, price, utilisation)
+
+
+def _draft(row: dict, info: dict, request: str, max_new: int) -> None:
+    """Load both models, stream the base reply, then the fine-tuned one, into two columns; keep the texts and
+    timings in session state (costs are priced when shown: another price needs no new replies)."""
+    from models.modeling.chat_template import ensure_chat_template
+    from models.serving.generation import stream_reply
+
+    try:
+        messages = playground.draft_messages(request, info["system_prompt"])
+        base = _load_llm(info["base"], "base model")
+        tuned = _load_llm(info["model"], "fine-tuned model")
+    except StratLabModelError as e:
+        page.show_error(e)
+        return
+    st.session_state.pop("pg_draft_last", None)
+    sides = []
+    columns = st.columns(2, gap="medium")
+    for column, (side, (model, tokenizer)) in zip(columns, (("base", base), ("fine-tuned", tuned)),
+                                                   strict=True):
+        ensure_chat_template(tokenizer)  # as the run did: a tokenizer without one gets the ChatML fallback
+        with column, st.container(border=True):
+            st.markdown(f"**{_side_title(side, row, info)}**")
+            stream = playground.ReplyStream(stream_reply(model, tokenizer, messages, max_new_tokens=max_new),
+                                            playground_view.hardware_here(model))
+            try:
+                st.container(border=True).write_stream(stream)
+            except (RuntimeError, MemoryError) as e:
+                page.show_error(memory.explain(e, f"generating the {side} reply", "lower 'Max new tokens' or "
+                                               "shorten the message") if memory.is_out_of_memory(e) else e)
+                return
+            except StratLabModelError as e:
+                page.show_error(e)
+                return
+            sides.append({"side": side, "text": stream.text, "stats": stream.stats})
+    st.session_state["pg_draft_last"] = {"run_id": row["run_id"], "request": request, "sides": sides,
+                                         "at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")}
+    st.rerun()  # draw them again with their figures above each reply, as every later rerun shows them
+
+
+def _side_title(side: str, row: dict, info: dict) -> str:
+    if side == "base":
+        return f"Base model · {model_words('', info['base']).strip()}"
+    return f"Fine-tuned · {model_words(row['method'], row['model'])} · {row['run_id']}"
+
+
+def _draft_figures(last: dict, row: dict, info: dict, price: dict | None, utilisation: float) -> None:
+    """Both replies side by side, each under its tokens/s and its cost per reply, with their provenance."""
+    for column, side in zip(st.columns(2, gap="medium"), last["sides"], strict=True):
+        stats = side["stats"]
+        cost = playground.reply_cost(stats, price, utilisation)
+        with column, st.container(border=True):
+            st.markdown(f"**{_side_title(side['side'], row, info)}**")
+            prefill, decode, length = st.columns(3)
+            with prefill:
+                playground_view.headline("Prefill tokens/s", format_number(stats.prefill_tokens_per_s, 3),
+                                         note=f"{format_count(stats.prompt_tokens)} prompt tokens",
+                                         help="Prompt tokens / the time to the reply's first token.")
+            with decode:
+                playground_view.headline("Decode tokens/s", format_number(stats.decode_tokens_per_s, 3),
+                                         help="Reply tokens after the first / the time they took.")
+            with length:
+                playground_view.headline("Reply", f"{format_count(stats.reply_tokens)} tokens",
+                                         note=f"in {format_duration(stats.seconds)}")
+            value, note = playground.reply_cost_words(cost)
+            playground_view.headline("Cost per reply", value, note=note, help=cost.basis)
+            st.container(border=True).markdown(side["text"] or ":gray[(empty reply)]")
+    st.caption(_provenance(last, row, price, utilisation))
+
+
+def _provenance(last: dict, row: dict, price: dict | None, utilisation: float) -> str:
+    from analytics.compute.compare.pricing import price_basis
+
+    finished = pd.Timestamp(row["finished_at"]) if pd.notna(row.get("finished_at")) else None
+    priced = (f"price {price_basis(price)} at {format_percent(utilisation, 0)} utilisation" if price
+              else "no hardware price chosen")
+    return (f":material/info: Run **{row['run_id']}** ({model_words(row['method'], row['model'])} on "
+            f"{dataset_words(row['dataset'])}, trained on {row.get('hardware') or 'unknown hardware'}"
+            + (f", finished {finished:%Y-%m-%d}" if finished is not None else "")
+            + f") · replies generated {last['at']} on {last['sides'][0]['stats'].device} (this server), "
+            f"greedy, one request at a time · {priced}. Cost per reply = hourly price x the reply's "
+            "seconds / utilisation; batched serving costs less (Compare prices replies from the run's "
+            "batched evaluation).")
+
+
 # ---------------------------------------------------------------- page
 
 
 page.start_page("Playground", "Try trained classifiers side by side on your own text or a CSV, see why they "
-                                "chose a label, and prototype prompts with a small local LLM.")
-classifiers, small_llm = st.tabs(["Classifiers", "Small LLM"])
+                              "chose a label, draft a support reply with a fine-tuned model next to its base "
+                              "model, and prototype prompts with a small local LLM.")
+all_runs = playground_view.runs(workspace.generation())
+classifiers, drafts, small_llm = st.tabs(["Classifiers", "Draft a reply", "Small LLM"])
 with classifiers:
-    classifier_tab(playground_view.runs(workspace.generation()))
+    classifier_tab(playground.classifier_runs(all_runs))
+with drafts:
+    draft_tab(playground.generation_runs(all_runs))
 with small_llm:
     llm_tab()

@@ -32,10 +32,11 @@ def llm_name() -> str:
     return settings().playground_llm or SMOLLM2_NAME
 
 
-@st.cache_resource(max_entries=1, show_spinner=False)
+@st.cache_resource(max_entries=3, show_spinner=False)
 def causal_lm(name: str):
-    """(model, tokenizer) of a causal LM from the registry or an allowed folder, loaded once per server (the
-    Playground shows its own progress: `llm_loaded`, `llm_prepared`)."""
+    """(model, tokenizer) of a causal LM from the registry, an allowed folder or a run's model/ folder, loaded
+    once per server (the Playground shows its own progress: `llm_loaded`, `llm_prepared`). Three at most: the
+    Small LLM tab's, and a run's base and fine-tuned models side by side."""
     from models.modeling.causal_lm import load_causal_lm
     from models.modeling.registry import resolve_model
 
@@ -107,3 +108,42 @@ def uploaded_table(path: str):
     from models.data.user_files import read_table
 
     return read_table(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def draft_run(run_id: str, recorded_runs_dir: str | None = None) -> dict | None:
+    """What the side-by-side needs of a finished sft / sft_lora run, or None when its folder is gone:
+    `model` (the fine-tuned model/ folder), `base` (the model it started from), `system_prompt` (None: the
+    chat template's default), `max_new_tokens`, `request` (its first judged test request, or None) and `eval`
+    (its eval.json, {} when unreadable)."""
+    import json
+
+    import pandas as pd
+
+    from models.errors import StratLabModelError
+    from pages._shared.playground_calls import run_folder
+
+    try:
+        folder = run_folder(run_id, recorded_runs_dir if isinstance(recorded_runs_dir, str) else None)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (StratLabModelError, OSError, ValueError):
+        return None
+    try:
+        evaluation = json.loads((folder / "eval.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        evaluation = {}
+    try:
+        prompts = pd.read_parquet(folder / "generations.parquet", columns=["prompt"])["prompt"]
+        request = next((str(p) for p in prompts if isinstance(p, str) and p.strip()), None)
+    except Exception:  # noqa: BLE001 - a missing or torn file only loses the sample request
+        request = None
+    return {"model": str(folder / "model"), "base": str(config.get("model", "")),
+            "system_prompt": config.get("system_prompt"), "max_new_tokens": config.get("max_new_tokens"),
+            "request": request, "eval": evaluation if isinstance(evaluation, dict) else {}}
+
+
+def hardware_here(model) -> str:
+    """The machine `model` runs on, named as the cost model names hardware ('CPU x2', or the GPU's name)."""
+    from models.serving.benchmark_record import hardware_name
+
+    return hardware_name(model)

@@ -186,3 +186,157 @@ def fill_template(template: str, text: str, labels: Sequence[str] = ()) -> str:
     """A prompt template (models.modeling.causal_lm.PROMPT_TEMPLATES) filled with the text and
     comma-separated labels."""
     return template.replace("{labels}", ", ".join(labels) or "(no labels given)").replace("{text}", text)
+
+
+# ---------------------------------------------------------------- drafting replies (sft runs)
+
+
+def generation_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The playground_runs rows of finished reply-drafting runs (sft, sft_lora), newest first."""
+    from models.core.config import SFT_METHODS
+
+    return runs[runs["method"].isin(SFT_METHODS)].reset_index(drop=True)
+
+
+def classifier_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The playground_runs rows of classifiers: every run but the reply-drafting ones."""
+    from models.core.config import SFT_METHODS
+
+    return runs[~runs["method"].isin(SFT_METHODS)].reset_index(drop=True)
+
+
+def draft_messages(request: str, system_prompt: str | None) -> list[tuple[str, str]]:
+    """The conversation both models answer: the run's system prompt (when its config has one) and the request.
+
+    Raises ConfigError for an empty request.
+    """
+    if not request.strip():
+        raise ConfigError("type a customer message to answer; it is empty")
+    system = [("system", system_prompt)] if system_prompt and system_prompt.strip() else []
+    return [*system, ("user", request)]
+
+
+@dataclass(frozen=True)
+class ReplyStats:
+    """Speed of one streamed reply, measured here (model loading not counted)."""
+
+    prompt_tokens: int
+    """Tokens of the chat-templated prompt the model read."""
+    reply_tokens: int
+    """Tokens of the reply, end-of-sequence token excluded."""
+    prefill_tokens_per_s: float
+    """Prompt tokens over the time to the first reply token."""
+    decode_tokens_per_s: float
+    """Reply tokens after the first over the time they took (0 for a reply of at most one token)."""
+    seconds: float
+    """Wall seconds of the whole reply, prompt included."""
+    device: str
+    """Where it ran, as the cost model names hardware ('CPU x2', or the GPU's name)."""
+
+
+class ReplyStream:
+    """Pass the text pieces of models.serving.generation.stream_reply through (to st.write_stream) and keep
+    its final StreamStats record.
+
+        stream = ReplyStream(stream_reply(model, tokenizer, messages, max_new_tokens=256), "CPU x2")
+        st.write_stream(stream)
+        stream.text, stream.stats
+    """
+
+    def __init__(self, items: Iterator[Any], device: str) -> None:
+        self._items = items
+        self._device = device
+        self._text: list[str] = []
+        self._stats: ReplyStats | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self._items:
+            if isinstance(item, str):
+                self._text.append(item)
+                yield item
+            else:
+                self._stats = ReplyStats(
+                    prompt_tokens=int(item.prompt_tokens), reply_tokens=int(item.reply_tokens),
+                    prefill_tokens_per_s=float(item.prefill_tokens_per_s),
+                    decode_tokens_per_s=float(item.decode_tokens_per_s), seconds=float(item.seconds),
+                    device=self._device)
+
+    @property
+    def text(self) -> str:
+        """Everything streamed so far, surrounding whitespace removed."""
+        return "".join(self._text).strip()
+
+    @property
+    def stats(self) -> ReplyStats:
+        """The final record; ConfigError when the stream has not ended."""
+        if self._stats is None:
+            raise ConfigError("the reply stream has not finished; iterate over it to the end first")
+        return self._stats
+
+
+@dataclass(frozen=True)
+class ReplyCost:
+    """What one reply costs at an hourly hardware price, or why it is unknown."""
+
+    per_reply_usd: float | None
+    """Dollars for this one reply; None without a price."""
+    basis: str
+    """Formula and sources (price, date, measured seconds, utilisation), or why it is unknown."""
+
+    @property
+    def per_1k_usd(self) -> float | None:
+        """Dollars per 1,000 such replies."""
+        return None if self.per_reply_usd is None else self.per_reply_usd * 1000.0
+
+
+def reply_cost(stats: ReplyStats, price: Mapping[str, Any] | None, utilisation: float = 1.0) -> ReplyCost:
+    """Cost of one reply = hourly price / 3600 x its measured seconds / utilisation (the classifiers' serving
+    cost, analytics.compute.costs.cost_per_1k_requests_usd, at 1 / seconds replies per second).
+
+    Raises CostInputError for a bad utilisation or price.
+    """
+    from analytics.compute import costs
+    from analytics.compute.compare.pricing import price_basis
+    from analytics.money import format_duration, format_percent
+
+    if price is None:
+        return ReplyCost(None, "unknown: choose a hardware price")
+    hourly = price.get("hourly_usd")
+    if hourly is None or pd.isna(hourly):
+        return ReplyCost(None, f"unknown: {price.get('label', 'this price')} has no hourly price")
+    if not stats.seconds > 0:
+        return ReplyCost(None, "unknown: the reply took no measurable time")
+    per_1k = costs.cost_per_1k_requests_usd(1.0 / stats.seconds, float(hourly), utilisation)
+    return ReplyCost(per_1k / 1000.0,
+                     f"{price_basis(price)} x {format_duration(stats.seconds)} for this reply (one request "
+                     f"at a time, streamed on {stats.device}) / {format_percent(utilisation, 0)} utilisation")
+
+
+def draft_label(row: Mapping[str, Any], evaluation: Mapping[str, Any] | None = None) -> str:
+    """'bitext_customer_support · sft lora SmolLM2-135M-Instruct · ROUGE-L 0.41 · 12:41' for a picker."""
+    from analytics.compute.run_labels import dataset_words, finished_words, model_words
+    from analytics.money import format_number
+
+    rouge = (evaluation or {}).get("rouge_l")
+    score = f"ROUGE-L {format_number(float(rouge), 2)}" if isinstance(rouge, (int, float)) else ""
+    parts = [dataset_words(row.get("dataset")), model_words(str(row.get("method")), row.get("model")), score,
+             finished_words(row.get("finished_at"))]
+    return " · ".join(p for p in parts if p)
+
+
+REPLY_UNITS = {1_000: "per 1k replies", 1_000_000: "per 1M replies"}
+"""How a reply's cost is quoted, by the number of replies analytics.money.usd_per_requests_unit picks."""
+
+
+def reply_cost_words(cost: ReplyCost) -> tuple[str, str]:
+    """(headline, note) of a reply's cost: '$0.12 per 1k replies' (per 1M replies when 1k cost under a
+    cent), and '$0.00012 a reply' (or 'under $0.0001 a reply': never a string of zeros); 'unknown' and the
+    reason without a price."""
+    from analytics.money import format_usd, usd_per_requests_unit
+
+    if cost.per_reply_usd is None:
+        return "unknown", cost.basis
+    replies, _ = usd_per_requests_unit([cost.per_reply_usd])
+    one = (f"{format_usd(cost.per_reply_usd, digits=2)} a reply" if cost.per_reply_usd >= 1e-4
+           else "under $0.0001 a reply")
+    return f"{format_usd(cost.per_reply_usd * replies)} {REPLY_UNITS[replies]}", one

@@ -228,3 +228,112 @@ def test_a_model_to_convert_shows_its_one_time_preparation(app_env: Path, tiny_l
     _ok(at)
     assert not _status_labels(at)
     assert at.session_state["pg_llm_last"]["stats"].preparation_s < 0.5
+
+
+# ---------------------------------------------------------------- Draft a reply (sft runs)
+
+SYSTEM_PROMPT = "You are the support agent of Acme; answer in two sentences."
+
+
+@pytest.fixture(scope="module")
+def tiny_sft_parts(tmp_path_factory: pytest.TempPathFactory, tiny_lm: Path) -> tuple[Path, Path]:
+    """(base model folder, a fine-tuned model/ folder): two tiny random Llamas with SmolLM2's tokenizer
+    (different seeds, so the two replies differ)."""
+    from models.testing import tiny_causal_lm
+
+    tuned = tmp_path_factory.mktemp("tiny_sft") / "model"
+    tiny_causal_lm(tuned, seed=1)
+    return tiny_lm, tuned
+
+
+@pytest.fixture
+def sft_run(app_env: Path, tiny_sft_parts: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A finished sft_lora run folder (the contract's files, tests/analytics/generation_fixtures) whose base
+    is the tiny Llama and whose model/ folder is the other one."""
+    import json
+
+    from tests.analytics.generation_fixtures import make_sft_run
+
+    base, tuned = tiny_sft_parts
+    monkeypatch.setenv("STRATLAB_MODEL_DIRS", str(base.parent))
+    run_dir = make_sft_run(Path(os.environ["STRATLAB_RUNS_DIR"]), model=str(base))
+    config = json.loads((run_dir / "config.json").read_text())
+    config.update(system_prompt=SYSTEM_PROMPT, max_new_tokens=16)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    shutil.copytree(tuned, run_dir / "model")
+    return run_dir.name
+
+
+def _draft_tab(at):
+    return next(t for t in at.tabs if t.label == "Draft a reply")
+
+
+def test_draft_tab_without_a_reply_model_says_how_to_make_one(app_env: Path) -> None:
+    at = new_app(PAGE)
+    _ok(at)
+    tab = _draft_tab(at)
+    assert "No fine-tuned reply model yet" in " ".join(i.value for i in tab.info)
+    assert any("finetune" in link.proto.page for link in tab.get("page_link")), "no link to Fine-tune"
+    assert not tab.get("button"), "a Generate button with nothing to generate with"
+
+
+def test_draft_tab_streams_base_and_fine_tuned_side_by_side(sft_run: str) -> None:
+    """Both replies, each with prefill and decode tokens/s, its length and its cost (per 1k replies and one
+    reply, the basis in the help), under the run's provenance; a new price re-prices without generating."""
+    from tests.analytics.generation_fixtures import REQUESTS
+    from tests.readable import unreadable
+
+    at = new_app(PAGE)
+    _ok(at)
+    assert "No trained models yet" in " ".join(i.value for i in at.info)  # an sft run is no classifier
+    assert at.selectbox(key="pg_draft_run").value == sft_run
+    assert "ROUGE-L 0.72" in at.selectbox(key="pg_draft_run").format_func(sft_run)
+    assert at.text_area(key=f"pg_draft_text_{sft_run}").value == REQUESTS[0][2]  # its first judged request
+    assert at.slider(key="pg_draft_max_new").value == 16  # the run's max_new_tokens
+    assert SYSTEM_PROMPT in " ".join(c.value for c in at.caption)
+    assert at.selectbox(key="pg_draft_price").value is not None  # priced from the run's hardware (CPU x2)
+    at.button(key="pg_draft_go").click().run()
+    _ok(at)
+    sides = at.session_state["pg_draft_last"]["sides"]
+    assert [s["side"] for s in sides] == ["base", "fine-tuned"]
+    assert sides[0]["text"] != sides[1]["text"], "two different models gave the same reply"
+    for side in sides:
+        stats = side["stats"]
+        assert 1 <= stats.reply_tokens <= 16 and stats.prompt_tokens > 10
+        assert stats.prefill_tokens_per_s > 0 and stats.seconds > 0
+    assert [s["stats"].device for s in sides] == [f"CPU x{os.cpu_count()}"] * 2
+    prefill = [v for v, _ in _headlines(at, "Prefill tokens/s")]
+    decode = [v for v, _ in _headlines(at, "Decode tokens/s")]
+    costs = _headlines(at, "Cost per reply")
+    assert len(prefill) == len(decode) == len(costs) == 2, "not one set of figures per reply"
+    assert all(re.fullmatch(r"[\d,.]+", v) for v in prefill + decode), prefill + decode
+    for value, basis in costs:
+        assert re.fullmatch(r"\$[\d.,]+ per 1[kM] replies", value), value
+        assert "for this reply" in basis and "utilisation" in basis, basis
+    notes = " ".join(m.value for m in at.markdown)
+    assert re.search(r"(\$[\d.]+|under \$0\.0001) a reply<", notes), "no cost of one reply"
+    provenance = " ".join(c.value for c in at.caption)
+    assert f"Run **{sft_run}**" in provenance and "trained on CPU x2" in provenance
+    assert "finished 2026-12-01" in provenance and "replies generated " in provenance
+    shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not unreadable(shown), unreadable(shown)
+    for side in sides:  # both replies are on screen, each in its own column
+        assert any(side["text"][:20] in m.value for m in at.markdown), side["text"]
+
+    # Another price re-prices the same replies: no new generation.
+    before = [v for v, _ in costs]
+    price = at.selectbox(key="pg_draft_price")
+    price.select_index(len(price.options) - 1).run()  # the last catalog row: a GPU, dearer than 2 vCPUs
+    _ok(at)
+    assert at.session_state["pg_draft_last"]["sides"] is sides, "a new price generated the replies again"
+    assert [v for v, _ in _headlines(at, "Cost per reply")] != before
+
+
+def _headlines(at, label: str) -> list[tuple[str, str]]:
+    """Every (value, help) of the headline figures called `label`."""
+    found = []
+    for element in at.markdown:
+        match = re.search(rf">{re.escape(label)}</div><div [^>]*>([^<]*)</div>", element.value)
+        if match:
+            found.append((html.unescape(match.group(1)), element.proto.help))
+    return found
