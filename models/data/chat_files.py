@@ -152,9 +152,7 @@ def _load_table(name: str, data: bytes) -> _Table:
         fmt, warnings = sniff.detect_format(name, data)
         if fmt == "jsonl":
             table = readers.read_json_lines(name, data)
-            if table.problems:
-                raise DataValidationError(f"{name} cannot be used for training: {len(table.problems)} "
-                                          "problem(s) to fix first", problems=list(table.problems))
+            _refuse(name, list(table.problems))
             word = "item" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" else "line"
             columns = {key: list(col) for key, col in zip(table.header, table.columns, strict=True)}
             return _Table(name, columns, [int(n) for n in table.lines], word,
@@ -318,11 +316,15 @@ def _intent(value: Any) -> str | None:
     return None if _is_blank(value) else str(value).strip()
 
 
-def _raise_problems(table: _Table, problems: list[str]) -> None:
+def _refuse(name: str, problems: list[str]) -> None:
+    """DataValidationError listing `problems` (the first three in the message), when there are any."""
     if problems:
-        shown = sniff.capped(problems, f"{table.name}: more {table.word}s have problems")
-        raise DataValidationError(f"{table.name} cannot be used for training: {len(problems)} problem(s) to "
-                                  "fix first: " + " | ".join(shown[:3]), problems=shown)
+        raise DataValidationError(f"{name} cannot be used for training: {len(problems)} problem(s) to fix "
+                                  "first: " + " | ".join(problems[:3]), problems=problems)
+
+
+def _raise_problems(table: _Table, problems: list[str]) -> None:
+    _refuse(table.name, sniff.capped(problems, f"{table.name}: more {table.word}s have problems"))
 
 
 def _with_system(messages: list[tuple[str, str]], system_prompt: str | None) -> tuple[tuple[str, str], ...]:
