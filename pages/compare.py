@@ -15,6 +15,13 @@ from analytics.compute.compare.candidates import (
 from analytics.compute.compare.cascade import cascade_operating_points
 from analytics.compute.compare.leaderboard import DEFAULT_REQUESTS_PER_MONTH, CompareSettings, Leaderboard
 from analytics.compute.compare.recommend import break_even_points, recommend
+from analytics.compute.compare.replies import (
+    DEFAULT_REPLIES_PER_MONTH,
+    QUALITY_METRICS,
+    ReplyLeaderboard,
+    ReplySettings,
+    reply_recommendation,
+)
 from analytics.compute.compare.scaling import SCALING_FORMULAS, learning_curve
 from analytics.errors import AnalyticsError, CostInputError
 from analytics.ingest import prices
@@ -37,6 +44,9 @@ from pages._shared.tables import detail_frame, leaderboard_frame, money_table
 NO_TARGET = 0.0
 PRICE_ORDER = ("name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd", "as_of", "source",
                "kind", "peak_tflops", "memory_gb", "bandwidth_gbps")
+REPLY_SET = "replies:"
+"""Prefix of a generation set's value in the evaluation-set picker (a dataset can be both a classification
+and a generation set: Bitext's intents and its replies)."""
 PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd",
                  "peak_tflops", "memory_gb", "bandwidth_gbps", "as_of", "source")
 
@@ -119,9 +129,12 @@ def _settings(dataset: str) -> CompareSettings | None:
         return None
 
 
-def _hardware_pickers(dataset: str) -> tuple[tuple[str, int], ...]:
-    """One price picker per measured hardware name; a hardware without a match starts on '(no price)'."""
-    matched = compare_view.hardware(workspace.generation(), dataset)
+def _hardware_pickers(dataset: str,
+                      matched: dict[str, int | None] | None = None) -> tuple[tuple[str, int], ...]:
+    """One price picker per measured hardware name (those of `matched`, else of the dataset's classification
+    runs); a hardware without a match starts on '(no price)'."""
+    if matched is None:
+        matched = compare_view.hardware(workspace.generation(), dataset)
     if not matched:
         return ()
     catalog = pd.concat([workspace.hardware_prices(workspace.generation(), "cpu"),
@@ -477,14 +490,22 @@ def main() -> None:
     st.session_state["cmp_signature"] = signature
     _watch_jobs()
     sets = compare_view.evaluation_sets(workspace.generation())
-    board = None
-    if not sets.empty:
-        board = _board(sets)
+    reply_sets = compare_view.generation_sets(workspace.generation())
+    board = replies = None
+    if not sets.empty or not reply_sets.empty:
+        board, replies = _board(sets, reply_sets)
     tabs = st.tabs(TABS)  # the same tabs with or without candidates, so a landing demo keeps the user's tab
     with tabs[3]:
         _prices_tab(ws)
     with tabs[4]:
         _planner_tab()
+    if replies is not None:
+        with tabs[0]:
+            _reply_tab(replies)
+        for i in (1, 2, 5):
+            tabs[i].info("The cascade, learning curve and memo compare classifiers: pick a classification "
+                         "evaluation set above.", icon=":material/balance:")
+        return
     if board is None:
         with tabs[0]:
             _empty_state()
@@ -502,20 +523,91 @@ def main() -> None:
         _memo_tab(board)
 
 
-def _board(sets: pd.DataFrame) -> Leaderboard | None:
-    """Evaluation-set picker, settings and the leaderboard (None when the settings were refused)."""
-    counts = sets.set_index("dataset")
-    dataset = st.selectbox("Evaluation set", list(sets["dataset"]), key="cmp_dataset",
-                           format_func=lambda d: f"{d} ({int(counts.loc[d, 'runs'])} runs, "
-                           f"{int(counts.loc[d, 'api_candidates'])} API)")
+def _set_label(value: str, counts: pd.DataFrame, reply_counts: pd.DataFrame) -> str:
+    if value.startswith(REPLY_SET):
+        dataset = value.removeprefix(REPLY_SET)
+        runs = int(reply_counts.loc[dataset, "runs"])
+        return f"{dataset} · replies ({runs} generation run{'s' if runs != 1 else ''}, APIs priced)"
+    return f"{value} ({int(counts.loc[value, 'runs'])} runs, {int(counts.loc[value, 'api_candidates'])} API)"
+
+
+def _board(sets: pd.DataFrame,
+           reply_sets: pd.DataFrame) -> tuple[Leaderboard | None, ReplyLeaderboard | None]:
+    """Evaluation-set picker (classification sets, then generation sets), settings and the leaderboard
+    (both None when the settings were refused)."""
+    counts, reply_counts = sets.set_index("dataset"), reply_sets.set_index("dataset")
+    options = list(sets["dataset"]) + [f"{REPLY_SET}{d}" for d in reply_sets["dataset"]]
+    choice = st.selectbox("Evaluation set", options, key="cmp_dataset",
+                          format_func=lambda v: _set_label(v, counts, reply_counts))
+    if choice.startswith(REPLY_SET):
+        return None, _reply_board(choice.removeprefix(REPLY_SET))
+    dataset = choice
     settings = _settings(dataset)
     if settings is None:
-        return None
+        return None, None
     board = compare_view.board(workspace.generation(), settings)
     runs = int((board.table["kind"] == "self-hosted").sum())
     st.caption(f"{len(board.table)} candidates on {dataset}: {runs} runs, {len(board.table) - runs} API · "
                f"{int(board.table['on_frontier'].sum())} on the cost-accuracy frontier")
+    return board, None
+
+
+# ------------------------------------------------------------------------------------------ reply leaderboard
+
+
+def _reply_board(dataset: str) -> ReplyLeaderboard | None:
+    """Settings of a generation set (volume, utilisation, quality measure, hardware prices) and its reply
+    leaderboard (None with an error shown when the settings were refused)."""
+    cols = st.columns([1.3, 1, 1])
+    volume = cols[0].number_input("Replies per month", min_value=0, value=DEFAULT_REPLIES_PER_MONTH,
+                                  step=10_000, key="cmp_reply_volume",
+                                  help="Drafted replies a month in production (100,000 is about 3,300 a "
+                                       "day).")
+    utilisation = cols[1].slider("Utilisation of paid machine time", 5, 100, 50, step=5, format="%d%%",
+                                 key="cmp_reply_util", help="Share of the machine's paid time spent "
+                                 "generating at the measured tokens/s.")
+    quality = cols[2].radio("Quality measure", list(QUALITY_METRICS), format_func=QUALITY_METRICS.get,
+                            horizontal=True, key="cmp_reply_quality",
+                            help="ROUGE-L: overlap with the reference reply. Intent match: a classifier "
+                                 "trained on the reference replies labels each reply; the share matching "
+                                 "the request's intent.")
+    chosen = _hardware_pickers(dataset, compare_view.reply_hardware(workspace.generation(), dataset))
+    try:
+        settings = ReplySettings(dataset=dataset, replies_per_month=float(volume),
+                                 utilisation=utilisation / 100.0, quality=str(quality),
+                                 hardware_prices=chosen)
+    except CostInputError as e:
+        page.show_error(e)
+        return None
+    board = compare_view.reply_board(workspace.generation(), settings)
+    kinds = board.table["kind"].value_counts()
+    st.caption(f"{len(board.table)} candidates on {dataset} replies: {int(kinds.get('fine-tuned', 0))} "
+               f"fine-tuned, {int(kinds.get('base model', 0))} base, {int(kinds.get('api', 0))} API (priced, "
+               f"quality not measured) · {int(board.table['on_frontier'].sum())} on the cost-quality "
+               f"frontier")
     return board
+
+
+def _reply_tab(board: ReplyLeaderboard) -> None:
+    st.markdown(f"**Recommendation.** {reply_recommendation(board)}")
+    if board.flags:
+        st.warning("\n".join(f"- {flag}" for flag in board.flags), icon=":material/flag:")
+    st.dataframe(compare_view.reply_table(board), hide_index=True, width="stretch",
+                 column_config={"candidate": st.column_config.TextColumn(
+                     "candidate", pinned=True, help="★ on the cost-quality frontier")})
+    figures = compare_view.reply_figures(workspace.generation(), board.settings)
+    st.plotly_chart(figures["frontier"], width="stretch", key="cmp_reply_frontier")
+    st.plotly_chart(figures["total"], width="stretch", key="cmp_reply_total")
+    with st.expander("Break-even: from what volume fine-tuning and hosting cost less than each API"):
+        st.dataframe(compare_view.reply_break_even_table(board), hide_index=True, width="stretch")
+    with st.expander("Provenance of every number"):
+        st.dataframe(board.table[["candidate", "quality_basis", "cost_basis", "training_basis"]].rename(
+            columns={"quality_basis": "quality", "cost_basis": "cost", "training_basis": "training"}),
+            hide_index=True, width="stretch")
+    with st.expander("Assumptions and prices used"):
+        st.markdown("\n".join(f"- {a}" for a in board.assumptions))
+        st.dataframe(compare_view.prices_used(workspace.generation(), board.price_ids), hide_index=True,
+                     width="stretch")
 
 
 main()

@@ -146,3 +146,70 @@ def memo(board) -> str:
     from analytics.report.memo import build_memo_html
 
     return build_memo_html(board, price_table(workspace()).set_index("price_id", drop=False))
+
+
+# ------------------------------------------------------------------------------------------ reply leaderboard
+
+
+@st.cache_data(show_spinner=False)
+def generation_sets(gen: int):
+    """analytics.compute.compare.replies.generation_sets: datasets with succeeded generation runs."""
+    from analytics.compute.compare.replies import generation_sets as sets
+    return sets(workspace())
+
+
+@st.cache_data(show_spinner=False)
+def reply_hardware(gen: int, dataset: str):
+    """Hardware names the set's generation runs ran on and the price rows auto-matched to them."""
+    from analytics.compute.compare.replies import resolve_generation_hardware_prices
+    return resolve_generation_hardware_prices(workspace(), dataset)
+
+
+@st.cache_data(show_spinner="Computing the reply leaderboard...", max_entries=16)
+def reply_board(gen: int, settings):
+    """analytics.compute.compare.replies.reply_leaderboard for a ReplySettings."""
+    from analytics.compute.compare.replies import reply_leaderboard
+    return reply_leaderboard(workspace(), settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def reply_figures(gen: int, settings):
+    """The reply leaderboard's charts (frontier, total cost) as a name -> figure dict."""
+    from analytics.charts.compare import reply_frontier_chart, reply_total_cost_chart
+
+    board = reply_board(gen, settings)
+    return {"frontier": reply_frontier_chart(board), "total": reply_total_cost_chart(board)}
+
+
+def reply_table(board):
+    """The reply leaderboard for st.dataframe: candidate (★ on the frontier), quality with its 95% interval
+    as text ('not measured' for an API), $ in the board's unit, $ a month, the horizon's total; dollars by
+    analytics.money.format_usd (pages._shared.tables.money_table), so those columns still sort."""
+    import pandas as pd
+
+    from analytics.compute.compare.replies import quality_text
+    from pages._shared.tables import money_table
+
+    table = board.table
+    requests, unit = board.unit
+    per_unit = f"$ {unit.removeprefix('per ')}"
+    total = f"{board.settings.months} months"
+    frame = pd.DataFrame({
+        "candidate": [("★ " if f else "") + str(c) for c, f in zip(table["candidate"], table["on_frontier"],
+                                                                    strict=True)],
+        board.quality_name: [quality_text(r, board.settings.quality) for r in table.to_dict("records")],
+        "hardware": table["hardware"].fillna("").astype(str),
+        per_unit: table["cost_per_1k_usd"].astype(float) / 1000.0 * requests,
+        "$ a month": table["monthly_usd"].astype(float),
+        total: table["total_usd"].astype(float),
+    })
+    return money_table(frame, [per_unit, "$ a month", total])
+
+
+def reply_break_even_table(board):
+    """Break-even of each priced self-hosted candidate against each priced API, as sentences with the
+    volume (analytics.compute.compare.replies.reply_break_even)."""
+    from analytics.compute.compare.replies import reply_break_even
+
+    points = reply_break_even(board)
+    return points[["candidate", "api", "sentence"]].rename(columns={"sentence": "break-even"})
