@@ -87,7 +87,7 @@ def test_without_runs_says_so_and_the_llm_tab_is_there(app_env: Path) -> None:
     assert "No trained models yet" in " ".join(i.value for i in at.info)
     assert any(link.proto.page.endswith("finetune") or "finetune" in link.proto.page
                for link in at.get("page_link")), "no link to the Fine-tune page"
-    assert [t.label for t in at.tabs] == ["Classifiers", "Small LLM"]
+    assert [t.label for t in at.tabs] == ["Classifiers", "Draft a reply", "Small LLM"]
     assert at.button(key="pg_generate").label == "Generate"
     assert "Draft a support reply" in at.selectbox(key="pg_template").options
 
