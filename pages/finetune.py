@@ -244,6 +244,9 @@ def _advanced(values: dict, method: str, draft: bool = False) -> None:
 
 
 NO_COLUMN = "(none)"
+CHOOSE_COLUMN = "(choose a column)"
+FORMAT_WORDS = {"messages": "chat messages (system/user/assistant)", "alpaca": "Alpaca (instruction, input, "
+                "output)", "prompt_response": "a request column and a reply column"}
 GEN = forms.GENERATION_DEFAULTS
 
 
@@ -310,29 +313,25 @@ def draft_dataset_section() -> dict | None:
 
 
 def _chat_mapping(guess) -> dict:
-    """The detected format and, for a table, request/reply/system/intent selectboxes (suggestions
-    preselected); returns read_chat_file's keyword arguments."""
-    detected = str(getattr(guess, "format", None) or getattr(guess, "data_format", "auto"))
-    columns = [str(c) for c in getattr(guess, "columns", ()) or ()]
-    rows = getattr(guess, "rows", None)
-    st.caption(f"Detected format: **{detected.replace('_', '/')}**"
-               + (f" · {format_count(rows)} rows" if rows is not None else "")
-               + (f" · columns: {', '.join(columns)}" if columns else ""))
+    """The detected format and its column selectboxes (the reader's suggestions preselected; a required
+    column it could not find starts unchosen); returns check_chat_upload's keyword arguments."""
+    detected = str(guess.data_format)
+    columns = [str(c) for c in guess.columns]
+    st.caption(f"Detected format: **{FORMAT_WORDS.get(detected, detected)}** · {format_count(guess.rows)} "
+               f"rows · columns: {', '.join(columns)}")
     mapping = {"data_format": detected, "prompt_column": None, "response_column": None,
                "system_column": None, "intent_column": None}
-    roles = ("prompt", "response", "system", "intent") if detected == "prompt_response" else ("intent",)
-    if not columns:
-        return mapping
+    roles = {"prompt_response": ("prompt", "response", "system", "intent"),
+             "alpaca": ("intent",)}.get(detected, ("intent",))
     cells = st.columns(len(roles))
     for cell, role in zip(cells, roles, strict=True):
-        optional = role in ("system", "intent")
-        options = ([NO_COLUMN] if optional else []) + columns
         suggested = getattr(guess, f"{role}_column", None)
-        index = options.index(suggested) if suggested in options else (0 if optional else min(
-            ("prompt", "response").index(role), len(options) - 1))
-        picked = cell.selectbox(forms.MAPPING_ROLES[role], options, index=index, key=f"ft_gen_col_{role}",
+        first = NO_COLUMN if role in ("system", "intent") else (None if suggested else CHOOSE_COLUMN)
+        options = ([first] if first else []) + columns
+        picked = cell.selectbox(forms.MAPPING_ROLES[role], options, key=f"ft_gen_col_{role}",
+                                index=options.index(suggested) if suggested in options else 0,
                                 help=_mapping_help(role))
-        mapping[f"{role}_column"] = None if picked == NO_COLUMN else picked
+        mapping[f"{role}_column"] = None if picked in (NO_COLUMN, CHOOSE_COLUMN) else picked
     return mapping
 
 
@@ -828,8 +827,9 @@ def _provenance(detail) -> None:
 # ---------------------------------------------------------------- page
 
 
-ws = page.start_page("Fine-tune", "Train a classifier on your data; jobs run in the background and survive "
-                                    "closing the browser or restarting the app.")
+ws = page.start_page("Fine-tune", "Train a classifier on your data, or a small LLM that drafts the replies; "
+                                    "jobs run in the background and survive closing the browser or "
+                                    "restarting the app.")
 for new_run in st.session_state.pop("ft_new_runs", []):
     st.toast(f"Run {new_run} landed in the workspace.", icon=":material/check_circle:")
 prices = workspace.hardware_prices(workspace.generation(), "gpu" if jobs.cuda_device_count() else "cpu")

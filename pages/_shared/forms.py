@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -192,52 +190,40 @@ class ChatUploadCheck:
     """(request, reply) of the first few conversations, as the model will see them."""
 
 
-@contextmanager
-def _staged(name: str, data: bytes) -> Iterator[Path]:
-    """`data` as a file named `name` in a private folder under the uploads folder (the readers accept
-    files inside the allowed folders only), removed with its folder on exit: a refused file is not kept."""
-    with tempfile.TemporaryDirectory(prefix=".checking-", dir=uploads_dir()) as folder:
-        path = Path(folder) / (Path(name).name or "upload")
-        path.write_bytes(data)
-        yield path
-
-
 def sniff_chat_upload(name: str, data: bytes) -> Any:
-    """models.data.chat_files.sniff_chat_file of an upload not saved yet: the detected format, columns
+    """models.data.chat_files.sniff_chat_bytes of an upload not saved yet: the detected format, columns
     and suggested prompt/response/system/intent columns (a ChatFileGuess). Raises ConfigError (see
     `check_upload`), DatasetError or DataValidationError naming the file as uploaded."""
-    from models.data.chat_files import sniff_chat_file
+    from models.data.chat_files import sniff_chat_bytes
 
     check_chat_upload_file(name, data)
-    with _staged(name, data) as path:
-        return sniff_chat_file(path)
+    return sniff_chat_bytes(name, data)
 
 
 def check_chat_upload(name: str, data: bytes, *, data_format: str = "auto", prompt_column: str | None = None,
                       response_column: str | None = None, system_column: str | None = None,
                       intent_column: str | None = None, system_prompt: str | None = None,
                       max_length: int | None = None) -> ChatUploadCheck:
-    """Read an upload with this mapping (models.data.chat_files.read_chat_file) and run the validator
+    """Read an upload with this mapping (models.data.chat_files.read_chat_bytes) and run the validator
     (models.data.chat_validate.validate_chat) on it, before anything is saved or submitted.
 
     A file the reader refuses (a missing column, a broken line) comes back as errors, not raised, so that
     the page shows every message next to the mapping that caused it. Token lengths against the context are
     checked by the job itself with the model's tokenizer (no tokenizer is loaded here), before training.
     """
-    from models.data.chat_files import read_chat_file
+    from models.data.chat_files import read_chat_bytes
     from models.data.chat_validate import validate_chat
-
     from models.errors import StratLabModelError
 
     check_chat_upload_file(name, data)
     try:
-        with _staged(name, data) as path:
-            examples = read_chat_file(path, data_format=data_format, prompt_column=prompt_column,
+        examples, _ = read_chat_bytes(name, data, data_format=data_format, prompt_column=prompt_column,
                                       response_column=response_column, system_column=system_column,
                                       intent_column=intent_column, system_prompt=system_prompt)
     except StratLabModelError as e:
-        problems = [str(p) for p in getattr(e, "problems", []) or []]
-        return ChatUploadCheck(0, (), tuple([str(e)] + [p for p in problems if p not in str(e)]), ())
+        message, problems = str(e), [str(p) for p in getattr(e, "problems", []) or []]
+        extra = [p for p in problems if p not in message] if len(problems) > 1 else []  # beyond the 3 cited
+        return ChatUploadCheck(0, (), tuple([message] + extra), ())
     report = validate_chat(examples, max_length=max_length)
     intents = tuple(sorted({e.intent for e in examples if e.intent}))
     preview = tuple((e.request, e.reference) for e in examples[:3])
