@@ -186,3 +186,31 @@ def test_the_watcher_syncs_once_more_after_the_last_job_ended(app_env, monkeypat
     assert not at.exception
     assert len(calls) == 2  # the page's sync and the watcher's last pass
     assert at.session_state["cmp_watching"] is False
+
+
+def test_a_generation_run_makes_a_reply_leaderboard(app_env, tmp_path):
+    from analytics.ingest.runs import ingest_run
+    from tests.analytics.generation_fixtures import make_sft_run
+
+    ws = Workspace.open(app_env)
+    try:
+        ingest_run(ws, make_sft_run(tmp_path / "sft-runs"))
+    finally:
+        ws.close()
+    at = new_app("pages/compare.py")
+    assert not at.exception, at.exception
+    assert at.selectbox(key="cmp_dataset").value == "replies:bitext_customer_support"
+    assert any(m.value.startswith("**Recommendation.** At 100,000 replies a month, the best measured "
+                                  "candidate is LoRA SFT · SmolLM2-135M-Instruct: ROUGE-L 71.7")
+               for m in at.markdown)
+    board = at.dataframe[0].value.set_index("candidate")
+    assert board.loc["★ LoRA SFT · SmolLM2-135M-Instruct", "ROUGE-L"] == "71.7 (95% CI 45.0-90.0)"
+    assert board.loc["gpt-4o-mini (API)", "ROUGE-L"] == "not measured"
+    assert len(at.get("plotly_chart")) == 2
+    texts = shown_texts(at)
+    assert any("$0.169" in t for t in texts)  # the fine-tuned model's $ per 1k replies at 50% utilisation
+    assert not unreadable(texts), unreadable(texts)
+    at.radio(key="cmp_reply_quality").set_value("intent_match").run()
+    assert not at.exception
+    assert at.dataframe[0].value.set_index("candidate").loc["★ LoRA SFT · SmolLM2-135M-Instruct",
+                                                              "intent match"] == "83.3% (95% CI 50.0%-100.0%)"
