@@ -383,3 +383,62 @@ def test_a_measure_job_card_says_what_it_does_not_the_training_stage(
     assert any("waits until no other job runs" in c for c in captions), captions
     cards = [m.value for m in at.markdown if measure.run_id in m.value]
     assert cards and "· measure" in cards[0], cards
+
+
+# ---------------------------------------------------------------- draft replies (issue 12)
+
+
+def test_sft_job_cards_show_tokens_per_s_and_validation_loss_not_accuracy() -> None:
+    from pages._shared.forms import job_figures
+
+    assert job_figures("sft_lora", _progress()) == ["loss **–**", "**–** tokens/s", "memory **–**",
+                                                    "val. loss **–**", "perplexity **–**"]
+    epoch = jobs.EpochPoint(epoch=1, step=4, val_accuracy=None, val_loss=0.8, val_macro_f1=None)
+    assert job_figures("sft", _progress(loss=1.23456, tokens_per_s=181.4, samples_per_s=0.9,
+                                        epochs=(epoch,))) == [
+        "loss **1.23**", "**181** tokens/s", "memory **–**", "val. loss **0.8**", "perplexity **2.23**"]
+
+
+def test_sft_progress_reads_tokens_per_s_from_the_step_events(tmp_path: Path) -> None:
+    from models.core.config import TrainConfig
+
+    info = jobs.submit(TrainConfig(method="classic", dataset="toy", runs_dir=str(tmp_path / "runs")),
+                       jobs_dir=tmp_path / "jobs")
+    info.run_dir.mkdir(parents=True)
+    (info.run_dir / "events.jsonl").write_text(
+        json.dumps({"kind": "step", "step": 3, "loss": 1.5, "tokens_per_s": 150.0}) + "\n"
+        + json.dumps({"kind": "epoch", "epoch": 1, "step": 3, "val_loss": 0.9}) + "\n")
+    figures = jobs.progress(info.job_id, tmp_path / "jobs")
+    assert figures.tokens_per_s == 150.0 and figures.epochs[0].val_loss == 0.9
+
+
+def test_generation_chart_is_validation_loss_and_perplexity_when_no_accuracy() -> None:
+    import pandas as pd
+
+    from analytics.charts.runs import validation_loss_curves
+    from tests.readable import figure_texts, unreadable
+
+    epochs = pd.DataFrame({"epoch": [1, 2], "val_loss": [0.9, 0.7], "val_accuracy": [None, None]})
+    fig = validation_loss_curves(epochs)
+    assert [t.name for t in fig.data] == ["val. loss", "perplexity"]
+    assert list(fig.data[1].y) == pytest.approx([2.4596, 2.0138], abs=1e-3)
+    assert unreadable(list(figure_texts(fig))) == []
+
+
+def test_best_and_worst_replies_never_repeat_a_row_and_keep_the_base_side() -> None:
+    import pandas as pd
+
+    from pages._shared.generation_results import best_and_worst, rouge_change, scores_table
+
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "prompt": ["p1", "p2", "p3"], "reference": ["r"] * 3,
+                          "reply": ["x", "y", "z"], "rouge_l": [0.2, 0.9, 0.2], "base_reply": ["q"] * 3,
+                          "base_rouge_l": [0.1, 0.1, 0.1], "intent": ["i"] * 3,
+                          "intent_match": [True, None, False]})
+    best, worst = best_and_worst(frame, n=2)
+    assert best["request"].tolist() == ["p2", "p1"] and worst["request"].tolist() == ["p3"]
+    assert worst["intent match"].tolist() == ["no"] and "base reply" in best
+    assert best_and_worst(frame, n=5)[1].empty
+    assert rouge_change(0.30, 0.42) == "-12 points" and rouge_change(0.3, None) is None
+    no_base = scores_table({"rouge_l": 0.5, "rouge_l_ci_low": 0.4, "rouge_l_ci_high": 0.6})
+    assert no_base["base model"].tolist() == ["–"] * 5
+    assert no_base.loc[0, "fine-tuned"] == "50 (95% CI 40 – 60)"
