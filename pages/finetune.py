@@ -14,7 +14,7 @@ import streamlit as st
 
 from analytics.charts import runs as charts_runs
 from analytics.compute.run_labels import dataset_words, model_words, run_labels
-from analytics.money import MISSING, format_count, format_duration, format_percent, format_usd
+from analytics.money import MISSING, format_count, format_duration, format_number, format_percent, format_usd
 from analytics.settings import field_docs
 from models.core.config import TrainConfig
 from models.data.catalog import list_datasets
@@ -742,11 +742,20 @@ def _generation_results(run_id: str, summary: dict, evaluation: dict) -> None:
                f"{summary.get('device') or '?'} · replies generated in "
                f"{_duration(evaluation.get('generation_seconds'))} on "
                f"{evaluation.get('generation_device') or '?'} (greedy, the same prompts for both models).")
-    st.markdown("**Fine-tuned vs base model**" if base else "**Fine-tuned model** (no base comparison)")
-    st.dataframe(gen_results.scores_table(evaluation), hide_index=True, width="stretch", column_config={
-        "measure": st.column_config.TextColumn("measure", width="medium")})
-    best, worst = finetune_view.run_generations(str(runs_view.runs_dir() / run_id), run_id,
-                                                workspace.generation())
+    try:
+        scores = finetune_view.generation_summary(workspace.generation(), run_id)
+    except Exception as e:  # noqa: BLE001 - RunNotFoundError or a query error: say it, keep the page
+        page.show_error(e)
+        return
+    st.markdown("**Fine-tuned vs base model, same test prompts**" if base
+                else "**Fine-tuned model** (the base model was not asked: compare_base off)")
+    st.dataframe(scores.table, hide_index=True, width="stretch", column_config={
+        "metric": st.column_config.TextColumn("measure", width="medium")})
+    reference = evaluation.get("mean_reference_tokens")
+    st.caption(f"Scores {scores.basis}."
+               + (f" The reference replies average {format_number(reference, 3)} tokens."
+                  if reference else ""))
+    best, worst = finetune_view.reply_examples(workspace.generation(), run_id)
     columns = {"request": st.column_config.TextColumn("request", width="medium"),
                "reference": st.column_config.TextColumn("reference", width="large"),
                "fine-tuned reply": st.column_config.TextColumn("fine-tuned reply", width="large"),

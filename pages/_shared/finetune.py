@@ -109,25 +109,23 @@ def chat_upload_check(name: str, data: bytes, mapping_json: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def run_generations(run_dir: str, run_id: str, gen: int, n: int = 5):
-    """(best, worst) replies of an SFT run, display-ready: analytics.compute.generation.reply_examples from
-    the workspace when that module is there, else the run folder's generations.parquet."""
+def generation_summary(gen: int, run_id: str):
+    """analytics.compute.generation.generation_summary of an ingested SFT run (raises RunNotFoundError)."""
+    from analytics.compute.generation import generation_summary as summary
+    from pages._shared.workspace import workspace
+
+    return summary(workspace(), run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def reply_examples(gen: int, run_id: str, n: int = 5):
+    """(best, worst) replies of an SFT run by ROUGE-L, display-ready
+    (analytics.compute.generation.reply_examples through pages._shared.generation_results)."""
+    from analytics.compute.generation import reply_examples as examples
     from pages._shared import generation_results as results
+    from pages._shared.workspace import workspace
 
-    try:
-        from analytics.compute.generation import reply_examples
-    except ImportError:
-        reply_examples = None
-    if reply_examples is not None:
-        from pages._shared.workspace import workspace
-
-        try:
-            picked = reply_examples(workspace(), run_id, n=n)
-        except Exception as e:  # noqa: BLE001 - a run ingested before generations were: read the folder
-            _log.warning("reply examples of %s from the workspace failed: %s", run_id, e)
-        else:
-            return results.split_examples(picked)
-    return results.best_and_worst(results.read_generations(run_dir), n)
+    return results.split_examples(examples(workspace(), run_id, n=n))
 
 
 @st.cache_data(show_spinner="Estimating...", max_entries=16)

@@ -1,7 +1,7 @@
-"""Results of a finished SFT run for the Fine-tune page: scores with 95% CIs (fine-tuned next to the base
-model on the same test prompts), the best and worst replies next to their references, and where the
-exported model is. No Streamlit, no torch: eval.json's flat figures and generations.parquet's rows (the
-run-folder format of issue 12) go in, display-ready tables come out.
+"""Results of a finished SFT run for the Fine-tune page: the headline scores with 95% CIs, the best and worst
+replies next to their references as display tables, and the commands that take the exported model. No
+Streamlit, no torch: eval.json's flat figures and analytics.compute.generation.reply_examples' rows go in
+(the fine-tuned-vs-base table itself is analytics.compute.generation.generation_summary's).
 
 Every figure is written by analytics.money. ROUGE-L is shown in points (F-measure x 100), as papers and
 leaderboards write it; intent match and placeholder use as percentages.
@@ -18,8 +18,6 @@ import pandas as pd
 
 from analytics.money import MISSING, format_count, format_number, format_percent
 
-GENERATIONS_FILE = "generations.parquet"
-"""One row per judged test request in an SFT run folder."""
 MODEL_DIR = "model"
 """The merged model folder inside a run folder (safetensors, tokenizer, chat template, README.md)."""
 REPLY_COLUMNS = ("id", "intent", "prompt", "reference", "reply", "base_reply", "rouge_l", "base_rouge_l",
@@ -74,35 +72,6 @@ def has_base(evaluation: Mapping[str, Any]) -> bool:
                for k in ("base_rouge_l", "base_intent_match", "base_mean_reply_tokens"))
 
 
-def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
-    """Fine-tuned next to base, one row per measure (all text): measure, fine-tuned, base model, reference.
-
-    ROUGE-L and intent match with their 95% bootstrap CIs; reply length in tokens (the reference replies'
-    mean beside them); placeholder use (share of replies with a {{slot}}); decode speed.
-    """
-    def tokens(key: str) -> str:
-        return format_number(evaluation.get(key), 3) if _finite(evaluation.get(key)) else MISSING
-
-    def speed(key: str) -> str:
-        value = evaluation.get(key)
-        return f"{format_number(value, 3)} tokens/s" if _finite(value) else MISSING
-
-    base = has_base(evaluation)
-    rows = [
-        ("ROUGE-L (points, vs the reference)", rouge_with_ci(evaluation),
-         rouge_with_ci(evaluation, "base_") if base else MISSING, "100"),
-        ("Intent match (reply's intent = request's)", intent_with_ci(evaluation),
-         intent_with_ci(evaluation, "base_") if base else MISSING, MISSING),
-        ("Reply length (mean tokens)", tokens("mean_reply_tokens"),
-         tokens("base_mean_reply_tokens") if base else MISSING, tokens("mean_reference_tokens")),
-        ("Replies with a {{placeholder}}", share(evaluation.get("placeholder_rate")),
-         share(evaluation.get("base_placeholder_rate")) if base else MISSING, MISSING),
-        ("Decode speed", speed("decode_tokens_per_s"),
-         speed("base_decode_tokens_per_s") if base else MISSING, MISSING),
-    ]
-    return pd.DataFrame(rows, columns=["measure", "fine-tuned", "base model", "reference"])
-
-
 def judged_words(evaluation: Mapping[str, Any]) -> str:
     """'200 of 451 test requests' (eval_limit caps the judged ones), or the count alone."""
     scored, total = evaluation.get("n_test_scored"), evaluation.get("n_test_total")
@@ -117,31 +86,6 @@ def perplexity(evaluation: Mapping[str, Any]) -> str:
     if not _finite(value) and _finite(evaluation.get("val_loss")) and float(evaluation["val_loss"]) < 50:
         value = math.exp(float(evaluation["val_loss"]))
     return format_number(value, 3) if _finite(value) else MISSING
-
-
-def read_generations(run_dir: Path | str) -> pd.DataFrame:
-    """generations.parquet of a run folder; an empty frame when it is missing or unreadable."""
-    path = Path(run_dir) / GENERATIONS_FILE
-    if not path.is_file():
-        return pd.DataFrame(columns=list(REPLY_COLUMNS))
-    try:
-        return pd.read_parquet(path)
-    except Exception:  # noqa: BLE001 - pyarrow raises several types for a torn file: show no table
-        return pd.DataFrame(columns=list(REPLY_COLUMNS))
-
-
-def best_and_worst(generations: pd.DataFrame, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The `n` replies with the highest and the lowest ROUGE-L (ties by id), display-ready:
-    request, reference, fine-tuned reply, base reply (when compared), ROUGE-L points, intent match."""
-    if generations.empty or "rouge_l" not in generations:
-        empty = _display(generations.head(0))
-        return empty, empty
-    ordered = generations.sort_values(["rouge_l", "id"] if "id" in generations else ["rouge_l"],
-                                      ascending=[False, True] if "id" in generations else [False],
-                                      kind="stable")
-    best = ordered.head(n)
-    worst = ordered.iloc[len(best):].iloc[::-1].head(n)  # never a row of `best` again
-    return _display(best), _display(worst)
 
 
 def split_examples(picked: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -425,20 +425,22 @@ def test_generation_chart_is_validation_loss_and_perplexity_when_no_accuracy() -
     assert unreadable(list(figure_texts(fig))) == []
 
 
-def test_best_and_worst_replies_never_repeat_a_row_and_keep_the_base_side() -> None:
+def test_reply_tables_show_points_the_base_side_and_intent_match_in_words() -> None:
     import pandas as pd
 
-    from pages._shared.generation_results import best_and_worst, rouge_change, scores_table
+    from pages._shared.generation_results import rouge_change, rouge_points, split_examples
 
-    frame = pd.DataFrame({"id": ["a", "b", "c"], "prompt": ["p1", "p2", "p3"], "reference": ["r"] * 3,
-                          "reply": ["x", "y", "z"], "rouge_l": [0.2, 0.9, 0.2], "base_reply": ["q"] * 3,
-                          "base_rouge_l": [0.1, 0.1, 0.1], "intent": ["i"] * 3,
-                          "intent_match": [True, None, False]})
-    best, worst = best_and_worst(frame, n=2)
+    picked = pd.DataFrame({"side": ["worst", "best", "best"], "rank": [1, 2, 1], "id": ["c", "a", "b"],
+                           "prompt": ["p3", "p1", "p2"], "reference": ["r"] * 3, "reply": ["x", "y", "z"],
+                           "rouge_l": [0.05, 0.2, 0.9], "base_reply": ["q"] * 3,
+                           "base_rouge_l": [0.1, 0.1, 0.1], "intent": ["i"] * 3,
+                           "intent_match": [False, None, True]})
+    best, worst = split_examples(picked)
     assert best["request"].tolist() == ["p2", "p1"] and worst["request"].tolist() == ["p3"]
+    assert best["ROUGE-L"].tolist() == ["90", "20"] and best["intent match"].tolist() == ["yes", "–"]
     assert worst["intent match"].tolist() == ["no"] and "base reply" in best
-    assert best_and_worst(frame, n=5)[1].empty
+    no_base = split_examples(picked.assign(base_reply=None, base_rouge_l=None))[0]
+    assert "base reply" not in no_base and "base ROUGE-L" not in no_base
+    assert all(t.empty for t in split_examples(picked.iloc[0:0]))
     assert rouge_change(0.30, 0.42) == "-12 points" and rouge_change(0.3, None) is None
-    no_base = scores_table({"rouge_l": 0.5, "rouge_l_ci_low": 0.4, "rouge_l_ci_high": 0.6})
-    assert no_base["base model"].tolist() == ["–"] * 5
-    assert no_base.loc[0, "fine-tuned"] == "50 (95% CI 40 – 60)"
+    assert rouge_points(0.00001) == "0.001" and rouge_points(None) == "–"
