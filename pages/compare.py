@@ -44,9 +44,9 @@ from pages._shared.tables import detail_frame, leaderboard_frame, money_table
 NO_TARGET = 0.0
 PRICE_ORDER = ("name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd", "as_of", "source",
                "kind", "peak_tflops", "memory_gb", "bandwidth_gbps")
+# Prefix of a generation set's value in the evaluation-set picker (a dataset can be both a classification and
+# a generation set: Bitext's intents and its replies).
 REPLY_SET = "replies:"
-"""Prefix of a generation set's value in the evaluation-set picker (a dataset can be both a classification
-and a generation set: Bitext's intents and its replies)."""
 PRICE_COLUMNS = ("price_id", "kind", "name", "provider", "hourly_usd", "input_per_m_usd", "output_per_m_usd",
                  "peak_tflops", "memory_gb", "bandwidth_gbps", "as_of", "source")
 

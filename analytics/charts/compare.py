@@ -440,13 +440,29 @@ def reply_frontier_chart(board: ReplyLeaderboard) -> go.Figure:
     return fig
 
 
-def reply_total_cost_chart(board: ReplyLeaderboard, apis_shown: int = 3) -> go.Figure:
-    """Total cost over the horizon against monthly reply volume (log-log) for the measured candidates and the
-    `apis_shown` cheapest APIs, break-even volumes of fine-tuned models against those APIs marked."""
+def _apis_to_draw(board: ReplyLeaderboard) -> pd.DataFrame:
+    """The APIs a total-cost chart draws: the cheapest, the cheapest one the best measured candidate costs
+    less than (its break-even is the one to read), and the dearest; the rest are in the table."""
+    apis = board.priced[board.priced["kind"] == "api"].sort_values("cost_per_1k_usd")
+    if apis.empty:
+        return apis
+    keys = [apis.iloc[0]["key"], apis.iloc[-1]["key"]]
+    measured = board.measured
+    if len(measured):
+        best = measured.sort_values(["quality", "cost_per_1k_usd"], ascending=[False, True]).iloc[0]
+        cheaper = apis[apis["cost_per_1k_usd"] > best["cost_per_1k_usd"]]
+        if len(cheaper):
+            keys.insert(1, cheaper.iloc[0]["key"])
+    return apis[apis["key"].isin(keys)]
+
+
+def reply_total_cost_chart(board: ReplyLeaderboard) -> go.Figure:
+    """Total cost over the horizon against monthly reply volume (log-log) for the measured candidates and
+    three APIs (`_apis_to_draw`), break-even volumes against those APIs marked."""
     volume = board.settings.replies_per_month
     months = board.settings.months
     grid = np.logspace(max(0.0, math.log10(volume) - VOLUME_DECADES), math.log10(volume) + VOLUME_DECADES, 61)
-    apis = board.priced[board.priced["kind"] == "api"].sort_values("cost_per_1k_usd").head(apis_shown)
+    apis = _apis_to_draw(board)
     shown = pd.concat([board.measured, apis])
     if shown.empty:
         return empty_figure("No reply candidate has a cost yet: see the flags above the chart")

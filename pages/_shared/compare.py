@@ -207,9 +207,14 @@ def reply_table(board):
 
 
 def reply_break_even_table(board):
-    """Break-even of each priced self-hosted candidate against each priced API, as sentences with the
-    volume (analytics.compute.compare.replies.reply_break_even)."""
+    """Break-even of each priced self-hosted candidate against each priced API: both $ per 1k replies and
+    the monthly volume above which the candidate costs less, in words
+    (analytics.compute.compare.replies.reply_break_even)."""
     from analytics.compute.compare.replies import reply_break_even
+    from pages._shared.tables import money_table
 
     points = reply_break_even(board)
-    return points[["candidate", "api", "sentence"]].rename(columns={"sentence": "break-even"})
+    frame = points[["candidate", "api", "self_per_1k_usd", "api_per_1k_usd", "verdict"]].rename(columns={
+        "self_per_1k_usd": "its $ 1k replies", "api_per_1k_usd": "API $ 1k replies",
+        "verdict": "costs less than the API"})
+    return money_table(frame, ["its $ 1k replies", "API $ 1k replies"])

@@ -439,7 +439,8 @@ def reply_break_even(board: ReplyLeaderboard) -> pd.DataFrame:
     training + hosting costs less than the API over the horizon.
 
     Columns: candidate, api, replies_per_month (0 when cheaper from the first reply, NaN when it never is:
-    it costs more per reply), self_per_1k_usd, api_per_1k_usd, training_usd, sentence.
+    it costs more per reply), self_per_1k_usd, api_per_1k_usd, training_usd, verdict (the volume in words:
+    'above 173 replies a month', 'from the first reply', 'never: costs more per reply'), sentence.
     """
     priced = board.priced
     own = priced[priced["kind"] != "api"]
@@ -464,12 +465,13 @@ def reply_break_even(board: ReplyLeaderboard) -> pd.DataFrame:
                 sentence = (f"{a['candidate']} costs less than {b['candidate']} above "
                             f"{format_count(volume)} replies a month (training "
                             f"{format_usd(training)} paid back over {months} months)")
+            verdict = ("never: costs more per reply" if math.isnan(volume) else _volume_phrase(volume))
             rows.append({"candidate": a["candidate"], "api": b["candidate"], "replies_per_month": volume,
                          "self_per_1k_usd": float(a["cost_per_1k_usd"]),
                          "api_per_1k_usd": float(b["cost_per_1k_usd"]), "training_usd": training,
-                         "sentence": sentence})
+                         "verdict": verdict, "sentence": sentence})
     return pd.DataFrame(rows, columns=["candidate", "api", "replies_per_month", "self_per_1k_usd",
-                                       "api_per_1k_usd", "training_usd", "sentence"])
+                                       "api_per_1k_usd", "training_usd", "verdict", "sentence"])
 
 
 def reply_recommendation(board: ReplyLeaderboard) -> str:
@@ -495,7 +497,17 @@ def reply_recommendation(board: ReplyLeaderboard) -> str:
                      f"{format_usd(cheapest['cost_per_1k_usd'])} per 1k replies (quality not measured)")
         if not match.empty:
             sentence += f"; {match.iloc[0]['sentence']}"
+        beaten = points[(points["candidate"] == best["candidate"]) & points["replies_per_month"].notna()]
+        if not beaten.empty and (match.empty or math.isnan(float(match.iloc[0]["replies_per_month"]))):
+            hardest = beaten.sort_values("api_per_1k_usd").iloc[0]
+            sentence += (f"; it costs less than {len(beaten)} of the {len(apis)} priced APIs, e.g. "
+                         f"{hardest['api']} at {format_usd(hardest['api_per_1k_usd'])} per 1k replies, "
+                         f"{_volume_phrase(hardest['replies_per_month'])}")
     return sentence + "."
+
+
+def _volume_phrase(volume: float) -> str:
+    return "from the first reply" if volume == 0 else f"above {format_count(volume)} replies a month"
 
 
 def quality_text(row: Mapping[str, object], quality: str) -> str:
