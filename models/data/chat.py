@@ -283,7 +283,7 @@ def _from_catalog(config: Any) -> tuple[list[ChatExample], dict[str, Any]]:
         examples += [ChatExample(row_id, _with_system((("user", request), ("assistant", reply)),
                                                       config.system_prompt), intent)
                      for row_id, request, reply, intent in rows[part]]
-    return examples, {**meta, "name": entry.name, "split": split_ids}
+    return examples, {**meta, "name": entry.name, "source": entry.files["train.csv"][0], "split": split_ids}
 
 
 def _from_file(config: Any) -> tuple[list[ChatExample], dict[str, Any]]:
@@ -299,7 +299,8 @@ def _from_file(config: Any) -> tuple[list[ChatExample], dict[str, Any]]:
                                      prompt_column=config.text_column, response_column=config.response_column,
                                      system_column=config.system_column, intent_column=config.label_column,
                                      system_prompt=config.system_prompt)
-    meta = {"name": path.name, "source": str(path), "sha256": file_sha256(path), "format": used.data_format,
+    meta = {"name": path.name, "source": str(path), "sha256": file_sha256(path), "licence": None,
+            "format": used.data_format,
             "columns": {"prompt": used.prompt_column, "response": used.response_column,
                         "system": used.system_column, "intent": used.intent_column,
                         "input": used.input_column},

@@ -235,11 +235,12 @@ def _check_lengths(examples: Sequence[ChatExample], report: ChatReport,
     long = [e for e, n in zip(examples, lengths, strict=True) if n > max_length]
     if not long:
         return
+    fit = (f"{stats['p95']:,} (95% fit)" if stats["p95"] > max_length else f"{stats['max']:,} (all fit)")
     report.warnings.append(_finding(
         "reply_truncated", f"{_of(len(long), len(examples))} examples are longer than max_length "
         f"{max_length:,} tokens (longest {stats['max']:,}; ids {_shown(long)}): truncation cuts the end of "
         f"the reply, so the model learns replies that stop mid-sentence; raise max_length to "
-        f"{stats['p95']:,} (95% fit), or shorten or drop those replies", long))
+        f"{fit}, or shorten or drop those replies", long))
     full = [e for e in long if int(count_tokens(e.prompt_messages)) >= max_length]
     if full:
         report.warnings.append(_finding(

@@ -129,6 +129,19 @@ def test_prompt_response_tables(uploads: Path) -> None:
     assert explicit[1].reference == "Cancel order 42"
 
 
+def test_encodings_are_detected_by_the_shared_sniffer(uploads: Path) -> None:
+    latin = uploads / "latin.csv"
+    latin.write_bytes("prompt;response\nMon caf\u00e9 est froid;D\u00e9sol\u00e9 !\n".encode("cp1252"))
+    guess = sniff_chat_file(latin)
+    assert (guess.prompt_column, guess.response_column) == ("prompt", "response")
+    assert any("not UTF-8" in w for w in guess.warnings)
+    assert read_chat_file(latin)[0].messages == (("user", "Mon caf\u00e9 est froid"),
+                                                 ("assistant", "D\u00e9sol\u00e9 !"))
+    bom = _jsonl(uploads / "bom.jsonl", [{"instruction": "Hi", "output": "Hello"}])
+    bom.write_bytes(b"\xef\xbb\xbf" + bom.read_bytes())
+    assert read_chat_file(bom)[0].reference == "Hello"
+
+
 def test_structural_problems_name_the_line_or_column(uploads: Path) -> None:
     broken = uploads / "broken.jsonl"
     broken.write_text('{"messages": []}\n{"messages": [{"content": "no role"}]}\nnot json\n',
@@ -257,6 +270,10 @@ def test_context_length_findings() -> None:
     assert cut.count == 2 and cut.example_ids == ("long", "huge")
     assert "2 of 3 (67%)" in cut.message and "stop mid-sentence" in cut.message
     assert report.finding("prompt_fills_context").example_ids == ("huge",)
+    assert "raise max_length to 44 (95% fit)" in cut.message
+    one_long = [_pair(f"s{i}", "hi", "ok") for i in range(30)] + [long]
+    assert "raise max_length to 35 (all fit)" in validate_chat(
+        one_long, count_tokens=_words, max_length=20).finding("reply_truncated").message
     too_short = validate_chat([short, long], count_tokens=_words, max_length=5)
     error = too_short.finding("context_too_short")
     assert error in too_short.errors and "shortest example (6 tokens, short)" in error.message
