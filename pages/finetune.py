@@ -7,6 +7,7 @@ here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pandas as pd
@@ -294,6 +295,7 @@ def draft_dataset_section() -> dict | None:
         for problem in getattr(e, "problems", []):
             st.error(problem, icon=":material/block:")
         return None
+    _forget_mapping_of_another_file(upload.name, data)
     mapping = _chat_mapping(guess)
     check = finetune_view.chat_upload_check(upload.name, data, json.dumps(mapping, sort_keys=True))
     _show_chat_check(check)
@@ -310,6 +312,15 @@ def draft_dataset_section() -> dict | None:
         page.show_error(e)
         return None
     return {**chosen, "dataset": str(saved)}
+
+
+def _forget_mapping_of_another_file(name: str, data: bytes) -> None:
+    """A new file starts from its own suggested columns, not the choices made for the previous one."""
+    digest = f"{name}:{hashlib.sha256(data).hexdigest()}"
+    if st.session_state.get("ft_gen_mapped_file") != digest:
+        for role in forms.MAPPING_ROLES:
+            st.session_state.pop(f"ft_gen_col_{role}", None)
+        st.session_state["ft_gen_mapped_file"] = digest
 
 
 def _chat_mapping(guess) -> dict:
@@ -736,7 +747,10 @@ def _generation_results(run_id: str, summary: dict, evaluation: dict) -> None:
         cols[1].caption(f"95% CI {gen_results.share(evaluation.get('intent_match_ci_low'))} – "
                         f"{gen_results.share(evaluation.get('intent_match_ci_high'))} (bootstrap)")
     cols[2].metric("Val. perplexity", gen_results.perplexity(evaluation))
-    cols[3].metric("Judged", gen_results.judged_words(evaluation))
+    cols[3].metric("Requests judged", format_count(evaluation.get("n_test_scored")),
+                   help="Held-out test requests both models answered (eval_limit caps them; seeded and "
+                        "stratified by intent).")
+    cols[3].caption(gen_results.judged_words(evaluation))
     train_seconds = summary.get("train_seconds")
     st.caption(f"Training time {_duration(train_seconds if pd.notna(train_seconds) else None)} on "
                f"{summary.get('device') or '?'} · replies generated in "
@@ -756,10 +770,10 @@ def _generation_results(run_id: str, summary: dict, evaluation: dict) -> None:
                + (f" The reference replies average {format_number(reference, 3)} tokens."
                   if reference else ""))
     best, worst = finetune_view.reply_examples(workspace.generation(), run_id)
-    columns = {"request": st.column_config.TextColumn("request", width="medium"),
-               "reference": st.column_config.TextColumn("reference", width="large"),
-               "fine-tuned reply": st.column_config.TextColumn("fine-tuned reply", width="large"),
-               "base reply": st.column_config.TextColumn("base reply", width="large")}
+    columns = {name: st.column_config.TextColumn(name, width="medium")
+               for name in ("request", "reference", "fine-tuned reply", "base reply")}
+    columns.update({name: st.column_config.TextColumn(name, width="small")
+                    for name in ("ROUGE-L", "base ROUGE-L", "intent", "intent match")})
     for title, table in (("Best replies (highest ROUGE-L)", best), ("Worst replies (lowest ROUGE-L)", worst)):
         if table.empty:
             continue

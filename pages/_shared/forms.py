@@ -155,9 +155,9 @@ CHAT_UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json")
 or a table with a prompt and a response column (CSV, TSV, Parquet, JSONL)."""
 
 MAPPING_ROLES: dict[str, str] = {
-    "prompt": "Request (prompt) column",
-    "response": "Reply (response) column",
-    "system": "System message column",
+    "prompt": "Request column",
+    "response": "Reply column",
+    "system": "System column",
     "intent": "Intent column",
 }
 """The columns a prompt/response table maps, as the page names them (system and intent are optional)."""

@@ -99,20 +99,19 @@ def split_examples(picked: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _display(rows: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({
-        "request": rows.get("prompt", pd.Series(dtype=str)).astype(str),
-        "reference": rows.get("reference", pd.Series(dtype=str)).astype(str),
-        "fine-tuned reply": rows.get("reply", pd.Series(dtype=str)).astype(str),
-    })
-    if "base_reply" in rows and rows["base_reply"].notna().any():
-        out["base reply"] = rows["base_reply"].fillna("").astype(str)
-    out["ROUGE-L"] = [rouge_points(v) for v in rows.get("rouge_l", [])]
-    if "base_rouge_l" in rows and rows["base_rouge_l"].notna().any():
+    """Scores first (they fit at any width), then the texts: request, reference, the two replies."""
+    out = pd.DataFrame({"ROUGE-L": [rouge_points(v) for v in rows.get("rouge_l", [])]})
+    based = "base_reply" in rows and rows["base_reply"].notna().any()
+    if based and "base_rouge_l" in rows:
         out["base ROUGE-L"] = [rouge_points(v) for v in rows["base_rouge_l"]]
     if "intent_match" in rows and rows["intent_match"].notna().any():
-        out["intent"] = rows.get("intent", pd.Series(dtype=str)).fillna("").astype(str).tolist()
         out["intent match"] = ["yes" if v is True or v == 1 else ("no" if v is False or v == 0 else MISSING)
                                for v in rows["intent_match"]]
+        out["intent"] = rows.get("intent", pd.Series([""] * len(rows))).fillna("").astype(str).tolist()
+    for name, column in (("request", "prompt"), ("reference", "reference"), ("fine-tuned reply", "reply")):
+        out[name] = rows[column].fillna("").astype(str).tolist() if column in rows else [""] * len(rows)
+    if based:
+        out["base reply"] = rows["base_reply"].fillna("").astype(str).tolist()
     return out.reset_index(drop=True)
 
 

@@ -177,11 +177,12 @@ def test_a_finished_sft_run_shows_scores_with_cis_and_best_and_worst_replies(pag
     assert at.selectbox(key="ft_result_run").value == run.name
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["ROUGE-L"] == "42.1" and metrics["Intent match"] == "90.0%", metrics
-    assert metrics["Val. perplexity"] == "2.23" and metrics["Judged"] == "6 of 451 test requests", metrics
+    assert metrics["Val. perplexity"] == "2.23" and metrics["Requests judged"] == "6", metrics
     (delta,) = [m.proto.delta for m in at.metric if m.label == "ROUGE-L"]
     assert delta == "+21.1 points"
     captions = " ".join(c.value for c in at.caption)
     assert "95% CI 39.8 – 44.5" in captions and "95% CI 85.0% – 95.0%" in captions, captions
+    assert "6 of 451 test requests" in captions
     tables = [d.value for d in at.dataframe]
     (scores,) = [t for t in tables if "base model" in t.columns]
     by_measure = scores.set_index("metric")
@@ -201,3 +202,11 @@ def test_a_finished_sft_run_shows_scores_with_cis_and_best_and_worst_replies(pag
     codes = " ".join(c.value for c in at.code)
     assert f"vllm serve {run / 'model'}" in codes and f"transformers serve {run / 'model'}" in codes
     assert len(at.get("plotly_chart")) == 1  # validation loss and perplexity per epoch
+
+
+def test_a_new_file_starts_from_its_own_suggested_columns(page_env: Path) -> None:
+    at = _upload("support.csv", b"prompt,response\n" + b"".join(b"order %d,\n" % i for i in range(30)))
+    assert at.selectbox(key="ft_gen_col_intent").value == "(none)"
+    at.file_uploader(key="ft_gen_upload").set_value(("support.csv", GOOD, "text/csv")).run()
+    assert at.selectbox(key="ft_gen_col_intent").value == "intent"  # not the previous file's '(none)'
+    assert not at.error, [e.value for e in at.error]
