@@ -237,3 +237,24 @@ def test_reply_charts_say_apis_are_not_measured_and_read_cleanly(gen_ws):
     total = reply_total_cost_chart(board)
     texts = list(figure_texts(frontier)) + list(figure_texts(total))
     assert not unreadable(texts), unreadable(texts)
+
+
+def test_a_resumed_run_replaces_its_replies_and_one_base_row_per_base_model(empty_ws, tmp_path):
+    import json
+
+    seed_prices(empty_ws)
+    run_dir = make_sft_run(tmp_path / "runs", state="failed", finished_at="2026-12-01T10:30:00+00:00")
+    assert ingest_run(empty_ws, run_dir) is True
+    (run_dir / "status.json").write_text(json.dumps({"state": "succeeded", "finished_at":
+                                                     "2026-12-01T11:30:00+00:00", "train_seconds": 1800.0}))
+    assert ingest_run(empty_ws, run_dir) is True  # resumed and finished: its rows are replaced, not doubled
+    assert empty_ws.scalar("select count(*) from run_generations") == 6
+    assert empty_ws.scalar("select count(*) from run_generation_eval") == 1
+    ingest_run(empty_ws, make_sft_run(tmp_path / "runs", "20261202-090000-sft-smollm2", method="sft",
+                                      finished_at="2026-12-02T10:00:00+00:00"))
+    board = reply_leaderboard(empty_ws, settings())
+    kinds = list(board.table["kind"])
+    assert kinds.count("fine-tuned") == 2 and kinds.count("base model") == 1
+    assert set(board.table.loc[board.table["kind"] == "fine-tuned", "candidate"]) == {
+        "SFT · SmolLM2-135M-Instruct", "LoRA SFT · SmolLM2-135M-Instruct"}
+    assert row(board, "base:20261202-090000-sft-smollm2")["kind"] == "base model"  # the newest run's
