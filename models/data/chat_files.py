@@ -108,7 +108,10 @@ def resolve_chat_path(path: str | Path, allowed_dirs: Sequence[Path | str] | Non
 
     Raises DatasetError (outside the folders, wrong type, too large) or DatasetNotFoundError (missing).
     """
-    real = Path(os.path.realpath(Path(path).expanduser()))
+    try:
+        real = Path(os.path.realpath(Path(path).expanduser()))
+    except (ValueError, OSError) as e:  # a NUL byte in the name, a loop of links
+        raise DatasetError(f"{path!r} is not a usable file path ({e})") from e
     allowed = chat_file_dirs(allowed_dirs)
     if not any(real == d or real.is_relative_to(d) for d in allowed):
         raise DatasetError(f"{path} (resolved to {real}) is outside the allowed data folders: "
@@ -254,10 +257,13 @@ def read_chat_bytes(name: str, data: bytes, *, data_format: str = "auto", prompt
                                   "can be used: keep a sample", problems=[f"{guess.rows:,} conversations"])
     if fmt == "messages":
         used = _replace_guess(guess, intent_column=intent_column or guess.intent_column)
-        _require(table, {"messages": _find(table.columns, ("messages",)), "intent": intent_column})
-        examples = _read_messages(table, _find(table.columns, ("messages",)) or "messages",
-                                  used.intent_column, system_prompt)
-        return examples, used
+        column = _find(table.columns, ("messages",))
+        if column is None:
+            raise DataValidationError(f"{name} has no \"messages\" key; keys are: "
+                                      f"{', '.join(table.columns) or '(none)'}; use data_format "
+                                      "'prompt_response' or 'alpaca' for this file", problems=["no messages"])
+        _require(table, {"intent": intent_column})
+        return _read_messages(table, column, used.intent_column, system_prompt), used
     used = _replace_guess(guess, prompt_column=prompt_column or guess.prompt_column,
                           response_column=response_column or guess.response_column,
                           system_column=system_column or guess.system_column,

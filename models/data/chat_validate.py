@@ -7,8 +7,8 @@ Errors block training (nothing useful can be learned as the data stands): no exa
 assistant turn, a conversation that does not end with the assistant, empty replies (or a reply column that
 is all empty), no request, a context shorter than the shortest example. Warnings do not: replies cut by
 the context, prompts that fill the context, duplicates, {{placeholder}} slots, a system message that is
-not first. Readers (`models.data.chat_files`) have already refused structural problems (bad JSON, missing
-columns); this module looks at the content.
+not first, conversations missing the intent the others have. Readers (`models.data.chat_files`) have
+already refused structural problems (bad JSON, missing columns); this module looks at the content.
 """
 
 from __future__ import annotations
@@ -202,6 +202,15 @@ def _check_duplicates(examples: Sequence[ChatExample], report: ChatReport) -> No
             "answers, but check they do not contradict each other", conflicting))
 
 
+def _check_intents(examples: Sequence[ChatExample], report: ChatReport) -> None:
+    missing = [e for e in examples if e.intent is None]
+    if missing and len(missing) < len(examples):
+        report.warnings.append(_finding(
+            "missing_intent", f"{_of(len(missing), report.examples)} conversations have no intent although "
+            f"the others have one (ids {_shown(missing)}): they are split as one extra group and left out of "
+            "intent match; label them or delete them", missing))
+
+
 def _check_placeholders(examples: Sequence[ChatExample], report: ChatReport) -> None:
     with_slots = [e for e in examples if PLACEHOLDER.search(e.reference)]
     if not with_slots:
@@ -268,6 +277,7 @@ def validate_chat(examples: Sequence[ChatExample], *, count_tokens: Callable[[Me
     _check_roles(examples, report)
     usable = _check_turns(examples, report)
     _check_duplicates(examples, report)
+    _check_intents(examples, report)
     _check_placeholders(usable, report)
     if count_tokens is not None:
         _check_lengths(usable, report, count_tokens, max_length)

@@ -161,6 +161,8 @@ def test_structural_problems_name_the_line_or_column(uploads: Path) -> None:
         read_chat_file(csv, response_column="answer")
     with pytest.raises(ConfigError, match="data_format must be one of"):
         read_chat_file(csv, data_format="sharegpt")
+    with pytest.raises(DataValidationError, match='no "messages" key; keys are: prompt, reply'):
+        read_chat_file(csv, data_format="messages")
 
 
 def test_hostile_paths_and_sizes_are_refused(uploads: Path, tmp_path: Path,
@@ -171,8 +173,8 @@ def test_hostile_paths_and_sizes_are_refused(uploads: Path, tmp_path: Path,
     secret.write_text('{"prompt": "a", "response": "b"}\n', encoding="utf-8")
     (uploads / "link.jsonl").symlink_to(secret)
     for path in (secret, uploads / "link.jsonl", uploads / ".." / "elsewhere" / "secret.jsonl",
-                 Path("/etc/passwd")):
-        with pytest.raises(DatasetError, match="outside the allowed data folders"):
+                 Path("/etc/passwd"), "data/uploads/\x00.jsonl"):
+        with pytest.raises(DatasetError, match="outside the allowed data folders|not a usable file path"):
             read_chat_file(path)
     (uploads / "notes.txt").write_text("prompt,response\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="unsupported file type .txt"):
@@ -254,6 +256,9 @@ def test_duplicates_and_placeholders_are_counted() -> None:
     dup = report.finding("duplicates")
     assert dup.count == 2 and dup.example_ids == ("b", "c") and "1 distinct conversations" in dup.message
     assert report.finding("conflicting_replies").count == 1
+    assert report.finding("missing_intent") is None
+    mixed = validate_chat([_pair("x", intent="refund"), _pair("y", "other question")])
+    assert mixed.finding("missing_intent").example_ids == ("y",)
     slots = report.finding("placeholders")
     assert slots.count == 2 and slots.example_ids == ("e", "f")
     assert "2 of 7 (29%) replies" in slots.message and "3 distinct" in slots.message
