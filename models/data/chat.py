@@ -34,6 +34,9 @@ VALIDATION_FRACTION = 0.05
 MIN_CHAT_EXAMPLES = 20
 """Fewest examples a dataset may have: fewer cannot be split into train, validation and test."""
 
+Messages = tuple[tuple[str, str], ...]
+"""(role, content) pairs of one conversation."""
+
 
 @dataclass(frozen=True)
 class ChatExample:
@@ -250,15 +253,12 @@ def load_chat_data(config: Any) -> ChatSplits:
     if per_intent is not None:
         train = limit_per_intent(train, per_intent, config.seed)
     intents = tuple(sorted({e.intent for e in examples if e.intent is not None}))
-    meta = {**meta, "seed": config.seed, "test_fraction": TEST_FRACTION,
-            "validation_fraction": VALIDATION_FRACTION, "train_examples_per_class": per_intent,
+    meta = {"test_fraction": TEST_FRACTION, "validation_fraction": VALIDATION_FRACTION, **meta,
+            "seed": config.seed, "train_examples_per_class": per_intent,
             "system_prompt": config.system_prompt, "pii_report": pii_report,
             "warnings": [f.message for f in report.warnings]}
     name = str(meta.pop("name"))
     return ChatSplits(name, train, validation, test, intents, meta)
-
-
-Messages = tuple[tuple[str, str], ...]
 
 
 def _with_system(messages: Messages, system_prompt: str | None) -> Messages:

@@ -20,7 +20,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +256,7 @@ def read_chat_bytes(name: str, data: bytes, *, data_format: str = "auto", prompt
         raise DataValidationError(f"{name} holds {guess.rows:,} conversations; at most {MAX_CHAT_EXAMPLES:,} "
                                   "can be used: keep a sample", problems=[f"{guess.rows:,} conversations"])
     if fmt == "messages":
-        used = _replace_guess(guess, intent_column=intent_column or guess.intent_column)
+        used = replace(guess, intent_column=intent_column or guess.intent_column)
         column = _find(table.columns, ("messages",))
         if column is None:
             raise DataValidationError(f"{name} has no \"messages\" key; keys are: "
@@ -264,7 +264,7 @@ def read_chat_bytes(name: str, data: bytes, *, data_format: str = "auto", prompt
                                       "'prompt_response' or 'alpaca' for this file", problems=["no messages"])
         _require(table, {"intent": intent_column})
         return _read_messages(table, column, used.intent_column, system_prompt), used
-    used = _replace_guess(guess, prompt_column=prompt_column or guess.prompt_column,
+    used = replace(guess, prompt_column=prompt_column or guess.prompt_column,
                           response_column=response_column or guess.response_column,
                           system_column=system_column or guess.system_column,
                           intent_column=intent_column or guess.intent_column)
@@ -277,12 +277,6 @@ def read_chat_bytes(name: str, data: bytes, *, data_format: str = "auto", prompt
     _require(table, {what: used.prompt_column, "response": used.response_column,
                      "system": system_column, "intent": intent_column})
     return _read_columns(table, used, system_prompt), used
-
-
-def _replace_guess(guess: ChatFileGuess, **changes: Any) -> ChatFileGuess:
-    from dataclasses import replace
-
-    return replace(guess, **changes)
 
 
 def _require(table: _Table, roles: dict[str, str | None]) -> None:
