@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from analytics.money import format_percent
+from analytics.money import format_number, format_percent
 
 METHOD_WORDS: dict[str, str] = {
     "classic": "classic",
@@ -20,6 +20,8 @@ METHOD_WORDS: dict[str, str] = {
     "full": "full",
     "lora": "LoRA",
     "zero_shot": "zero-shot",
+    "sft": "SFT",
+    "sft_lora": "SFT-LoRA",
 }
 """How each training method is written in a label."""
 
@@ -62,13 +64,18 @@ def dataset_words(dataset: object) -> str:
 
 
 def run_label(row: Mapping[str, object], with_dataset: bool = True, now: datetime | None = None) -> str:
-    """'banking77 · full MiniLM-L6-v2 · 85.2% · 12:41' (test accuracy; the state instead when the run did not
-    succeed, e.g. 'failed'); without the dataset when a picker is already for one dataset."""
+    """'banking77 · full MiniLM-L6-v2 · 85.2% · 12:41' (test accuracy; a reply-drafting run's ROUGE-L
+    instead, 'ROUGE-L 42.1', when the row has `rouge_l`; the state when the run did not succeed, e.g.
+    'failed'); without the dataset when a picker is already for one dataset."""
     accuracy = row.get("accuracy")
+    rouge_l = row.get("rouge_l")
     state = row.get("state", "succeeded")
     measured = isinstance(accuracy, (int, float)) and math.isfinite(float(accuracy))
-    if state not in (None, "succeeded") and not measured:
+    replies = isinstance(rouge_l, (int, float)) and math.isfinite(float(rouge_l))  # a generation run
+    if state not in (None, "succeeded") and not (measured or replies):
         score = str(state)
+    elif replies and not measured:
+        score = f"ROUGE-L {format_number(100.0 * float(rouge_l), 3)}"  # type: ignore[arg-type]
     else:
         score = format_percent(float(accuracy), 1, fixed=True) if measured else "no accuracy"  # type: ignore
     parts = ([dataset_words(row.get("dataset"))] if with_dataset else []) + [

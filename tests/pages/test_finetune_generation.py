@@ -174,7 +174,10 @@ def test_a_finished_sft_run_shows_scores_with_cis_and_best_and_worst_replies(pag
     run = make_sft_run(Path(os.environ["STRATLAB_RUNS_DIR"]))
     at = new_app(PAGE)
     assert not at.exception, [e.value for e in at.exception]
-    assert at.selectbox(key="ft_result_run").value == run.name
+    picker = at.selectbox(key="ft_result_run")
+    assert picker.value == run.name
+    assert picker.format_func(run.name) == ("bitext_customer_support · SFT-LoRA SmolLM2-135M-Instruct · "
+                                            "ROUGE-L 42.1 · Mar 01 10:05")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["ROUGE-L"] == "42.1" and metrics["Intent match"] == "90.0%", metrics
     assert metrics["Val. perplexity"] == "2.23" and metrics["Requests judged"] == "6", metrics
