@@ -364,6 +364,8 @@ def _show_chat_check(check) -> None:
     if check.preview and not check.errors:
         st.dataframe(pd.DataFrame(check.preview, columns=["request", "reply"]), hide_index=True,
                      width="stretch")
+        st.caption("Reply lengths against Max tokens are checked with the model's own tokenizer when the "
+                   "job starts, before any training.")
 
 
 def draft_method_section() -> tuple[str, object | None]:

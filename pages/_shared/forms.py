@@ -202,15 +202,17 @@ def sniff_chat_upload(name: str, data: bytes) -> Any:
 
 def check_chat_upload(name: str, data: bytes, *, data_format: str = "auto", prompt_column: str | None = None,
                       response_column: str | None = None, system_column: str | None = None,
-                      intent_column: str | None = None, system_prompt: str | None = None,
-                      max_length: int | None = None) -> ChatUploadCheck:
+                      intent_column: str | None = None,
+                      system_prompt: str | None = None) -> ChatUploadCheck:
     """Read an upload with this mapping (models.data.chat_files.read_chat_bytes) and run the validator
     (models.data.chat_validate.validate_chat) on it, before anything is saved or submitted.
 
     A file the reader refuses (a missing column, a broken line) comes back as errors, not raised, so that
-    the page shows every message next to the mapping that caused it. Token lengths against the context are
-    checked by the job itself with the model's tokenizer (no tokenizer is loaded here), before training.
+    the page shows every message next to the mapping that caused it. Too few conversations to split are an
+    error here as in the job. Token lengths against the context are checked by the job itself with the
+    model's tokenizer (no tokenizer is loaded here), before training.
     """
+    from models.data.chat import MIN_CHAT_EXAMPLES
     from models.data.chat_files import read_chat_bytes
     from models.data.chat_validate import validate_chat
     from models.errors import StratLabModelError
@@ -224,7 +226,7 @@ def check_chat_upload(name: str, data: bytes, *, data_format: str = "auto", prom
         message, problems = str(e), [str(p) for p in getattr(e, "problems", []) or []]
         extra = [p for p in problems if p not in message] if len(problems) > 1 else []  # beyond the 3 cited
         return ChatUploadCheck(0, (), tuple([message] + extra), ())
-    report = validate_chat(examples, max_length=max_length)
+    report = validate_chat(examples, min_examples=MIN_CHAT_EXAMPLES)  # as the job's load_chat_data asks
     intents = tuple(sorted({e.intent for e in examples if e.intent}))
     preview = tuple((e.request, e.reference) for e in examples[:3])
     return ChatUploadCheck(len(examples), intents, tuple(_finding_text(f) for f in report.errors),

@@ -444,3 +444,17 @@ def test_reply_tables_show_points_the_base_side_and_intent_match_in_words() -> N
     assert all(t.empty for t in split_examples(picked.iloc[0:0]))
     assert rouge_change(0.30, 0.42) == "-12 points" and rouge_change(0.3, None) is None
     assert rouge_points(0.00001) == "0.001" and rouge_points(None) == "–"
+
+
+def test_chat_upload_check_reports_what_the_job_would_refuse() -> None:
+    from pages._shared.forms import check_chat_upload, sniff_chat_upload
+
+    few = b"prompt,response\n" + b"".join(b"hi %d,hello %d\n" % (i, i) for i in range(5))
+    check = check_chat_upload("few.csv", few, data_format="prompt_response")
+    assert check.examples == 5 and any("need at least 20" in e for e in check.errors), check.errors
+    lines = [json.dumps({"messages": [{"role": "user", "content": f"where is order {i}?"}]})
+             for i in range(25)]  # no assistant turn at all
+    data = "\n".join(lines).encode()
+    assert sniff_chat_upload("chats.jsonl", data).data_format == "messages"
+    check = check_chat_upload("chats.jsonl", data, data_format="messages")
+    assert check.errors and any("assistant" in e for e in check.errors), check.errors
