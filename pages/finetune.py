@@ -774,7 +774,7 @@ def _generation_results(run_id: str, summary: dict, evaluation: dict) -> None:
     best, worst = finetune_view.reply_examples(workspace.generation(), run_id)
     columns = {name: st.column_config.TextColumn(name, width="medium")
                for name in ("request", "reference", "fine-tuned reply", "base reply")}
-    columns.update({name: st.column_config.TextColumn(name, width="small")
+    columns.update({name: st.column_config.TextColumn(name)  # sized to their headers
                     for name in ("ROUGE-L", "base ROUGE-L", "intent", "intent match")})
     for title, table in (("Best replies (highest ROUGE-L)", best), ("Worst replies (lowest ROUGE-L)", worst)):
         if table.empty:
@@ -784,7 +784,8 @@ def _generation_results(run_id: str, summary: dict, evaluation: dict) -> None:
 
 
 def _export(run_id: str) -> None:
-    folder = runs_view.runs_dir() / run_id / gen_results.MODEL_DIR
+    run_dir = runs_view.runs_dir() / run_id
+    folder = run_dir / gen_results.MODEL_DIR
     with st.expander("Export: the merged model folder", expanded=False):
         if not folder.is_dir():
             st.caption(f"No model folder at {folder} (the run did not export one).")
@@ -794,7 +795,11 @@ def _export(run_id: str) -> None:
                     f"`{folder}`  \nThese tools take the folder as it is:")
         for tool, command in gen_results.export_commands(folder):
             st.caption(tool)
-            st.code(command, language="bash")
+            st.code(command, language="bash", wrap_lines=True)
+        adapter = run_dir / "adapter"
+        st.caption((f"The LoRA adapter alone (PEFT format) is in {adapter}. " if adapter.is_dir() else "")
+                   + f"How the model was made is in {run_dir}: config.json, data.json, events.jsonl, "
+                     "eval.json and every judged reply in generations.parquet.")
 
 
 def _per_class(evaluation: dict) -> None:
