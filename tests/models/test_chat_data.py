@@ -321,6 +321,14 @@ def test_user_file_is_validated_and_split(uploads: Path) -> None:
         load_chat_data(_config(str(bad)))
     with pytest.raises(DatasetError, match="outside the allowed data folders"):
         load_chat_data(_config(str(uploads.parent / "nowhere.jsonl")))
+    plain = _jsonl(uploads / "plain.jsonl", [{"messages": [{"role": "user", "content": f"q{i}"},
+                                                           {"role": "assistant", "content": f"a{i}"}]}
+                                             for i in range(25)])
+    no_intents = load_chat_data(_config(str(plain), train_examples_per_class=5))
+    assert no_intents.intents == () and no_intents.meta["format"] == "messages"
+    assert no_intents.rows() == {"train": 5, "validation": 1, "test": 2}  # the cap is a total without intents
+    with pytest.raises(DataValidationError, match="only 3 conversations; need at least 20"):
+        load_chat_data(_config(str(_jsonl(uploads / "tiny.jsonl", rows[:3]))))
 
 
 def test_catalog_entry_serves_both_tasks() -> None:
