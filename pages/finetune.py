@@ -754,8 +754,16 @@ def _generation_results(run_id: str, summary: dict, evaluation: dict) -> None:
                         "stratified by intent).")
     cols[3].caption(gen_results.judged_words(evaluation))
     train_seconds = summary.get("train_seconds")
+    status = finetune_view.run_status(str(runs_view.runs_dir() / run_id), str(summary.get("finished_at")))
+    if status.get("fallback_chat_template"):
+        st.info("This model has no chat template of its own: the run used the documented fallback (ChatML, "
+                "models.modeling.chat_template.FALLBACK_TEMPLATE), saved with the model, so serving uses "
+                "the same one.", icon=":material/info:")
+    speed = status.get("train_tokens_per_s")
     st.caption(f"Training time {_duration(train_seconds if pd.notna(train_seconds) else None)} on "
-               f"{summary.get('device') or '?'} · replies generated in "
+               f"{summary.get('device') or '?'}"
+               + (f" ({format_number(speed, 3)} training tokens/s)" if speed else "")
+               + " · replies generated in "
                f"{_duration(evaluation.get('generation_seconds'))} on "
                f"{evaluation.get('generation_device') or '?'} (greedy, the same prompts for both models).")
     try:

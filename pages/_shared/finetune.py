@@ -139,3 +139,18 @@ def sft_estimate(config_json: str, stats_json: str, device: str):
     except ImportError:
         return None
     return estimate(TrainConfig.from_dict(json.loads(config_json)), json.loads(stats_json), device)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def run_status(run_dir: str, finished_at: str) -> dict:
+    """status.json of a finished run folder (models.core.runs.run_status), {} when it is gone; cached per
+    run and finish time (a resumed run finishes again)."""
+    from pathlib import Path
+
+    from models.core.runs import run_status as read_status
+
+    try:
+        return read_status(Path(run_dir)) or {}
+    except (OSError, ValueError) as e:
+        _log.warning("status of %s unavailable: %s", run_dir, e)
+        return {}

@@ -166,7 +166,8 @@ def make_sft_run(root: Path, name: str = "20260301-100000-sft_lora-a") -> Path:
             for i, score in enumerate(scores)]
     pd.DataFrame(rows).to_parquet(run / "generations.parquet")
     (run / "status.json").write_text(json.dumps({"state": "succeeded", "finished_at": "2026-03-01T10:05:00Z",
-                                                 "train_seconds": 250.0}))
+                                                 "train_seconds": 250.0, "train_tokens_per_s": 155.5,
+                                                 "fallback_chat_template": True}))
     return run
 
 
@@ -185,7 +186,8 @@ def test_a_finished_sft_run_shows_scores_with_cis_and_best_and_worst_replies(pag
     assert delta == "+21.1 points"
     captions = " ".join(c.value for c in at.caption)
     assert "95% CI 39.8 – 44.5" in captions and "95% CI 85.0% – 95.0%" in captions, captions
-    assert "6 of 451 test requests" in captions
+    assert "6 of 451 test requests" in captions and "(156 training tokens/s)" in captions, captions
+    assert any("no chat template of its own" in i.value for i in at.info)
     tables = [d.value for d in at.dataframe]
     (scores,) = [t for t in tables if "base model" in t.columns]
     by_measure = scores.set_index("metric")
