@@ -114,7 +114,8 @@ def generation_rows(run_dir: Path, *, required: bool) -> pd.DataFrame:
 
 
 def _texts(values: pd.Series) -> list[str | None]:
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in values]
 
 
 def _flag(value: Any) -> bool | None:

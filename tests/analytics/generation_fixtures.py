@@ -115,12 +115,16 @@ def generations_frame(*, base: bool = True) -> pd.DataFrame:
         frame["base_intent_pred"] = [r[1] if ok else "refund" for r, ok in zip(REQUESTS, BASE_MATCH,
                                                                                  strict=True)]
         frame["base_intent_match"] = list(BASE_MATCH)
-    else:
+    else:  # the dtypes models.core.judge writes for a run without base replies
         for column in ("base_reply", "base_intent_pred"):
-            frame[column] = pd.Series([None] * 6, dtype="object")
-        for column in ("base_reply_tokens", "base_latency_s", "base_rouge_l"):
+            frame[column] = pd.array([None] * 6, dtype="string")
+        frame["base_reply_tokens"] = pd.array([None] * 6, dtype="Int64")
+        for column in ("base_latency_s", "base_rouge_l"):
             frame[column] = pd.Series([None] * 6, dtype="float64")
-        frame["base_intent_match"] = pd.Series([None] * 6, dtype="object")
+        frame["base_intent_match"] = pd.array([None] * 6, dtype="boolean")
+    frame["intent"] = frame["intent"].astype("string")
+    frame["intent_pred"] = frame["intent_pred"].astype("string")
+    frame["intent_match"] = frame["intent_match"].astype("boolean")
     return frame
 
 
