@@ -38,7 +38,7 @@ EVENTS_FILE = "events.jsonl"
 EVENT_KINDS = ("start", "step", "epoch", "checkpoint", "oom_retry", "resume")
 """`Event.kind` values: events of the fine-tune loop (full, lora) and of training as a whole."""
 EVENT_STAGES = ("train_start", "trained", "encoder_loaded", "embedded", "prompt_ready", "scoring",
-                "evaluated")
+                "generating", "evaluated")
 """`Event.stage` values: milestones of methods without a step loop (classic, linear_probe, zero_shot) and
 of the final evaluation."""
 
@@ -137,7 +137,7 @@ class RunResult:
     run_dir: Path
     """The run's folder (config.json, eval.json, predictions.parquet, model/, status.json)."""
     method: str
-    """classic, linear_probe, full, lora or zero_shot."""
+    """classic, linear_probe, full, lora, zero_shot, sft or sft_lora."""
     model: str
     """Registry name or path of the base model ('tfidf' for classic)."""
     metrics: dict[str, Any]

@@ -32,6 +32,8 @@ class Progress:
     """Best validation accuracy of an epoch so far (None before the first validation)."""
     best_epoch: int | None = None
     """1-based epoch of best_val_accuracy; its weights are checkpoints/best-model.safetensors."""
+    best_val_loss: float | None = None
+    """sft methods: lowest validation loss per reply token of an epoch so far (its epoch is best_epoch)."""
     epochs_without_improvement: int = 0
     """Validations in a row that did not beat best_val_accuracy (early stopping counts these)."""
     stopped_early: bool = False

@@ -1,6 +1,6 @@
 """The one public entry point for training: `train(config)` runs any method and fills a run folder.
 
-    from models.core.config import TrainConfig
+    from models.core.config import SFT_METHODS, TrainConfig
     from models.training.train import train
     result = train(TrainConfig(method="full", dataset="banking77"))
     print(result.metrics["accuracy"], result.run_dir)
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from models.core.config import TrainConfig
+from models.core.config import SFT_METHODS, TrainConfig
 from models.core.runs import STATUS_FILE, RunResult, RunWriter, make_run_id, read_json, run_status
 from models.data.loading import load_training_data
 from models.data.types import DataSplits
@@ -42,14 +42,15 @@ class _SilentWriter(RunWriter):
         return None
 
 
-def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool = False,
+def train(config: TrainConfig, data: Any = None, *, resume: bool = False,
           run_id: str | None = None) -> RunResult:
     """Train `config.method` on `data` (or on `config.dataset`, loaded here) and write a run folder.
 
     Arguments:
         config: the whole run's settings; saved as config.json in the run folder.
-        data: splits to train on; None loads `config.dataset` (catalog name, or a user file with
-            text_column/label_column), applying train_examples_per_class and pii_scrub.
+        data: splits to train on (DataSplits; a ChatSplits for sft methods); None loads `config.dataset`
+            (catalog name, or a user file with text_column/label_column, or a conversation file for sft),
+            applying train_examples_per_class and pii_scrub.
         resume: continue the run folder `run_id` (full/lora continue from their newest checkpoint;
             the other methods, which take seconds to minutes, start again).
         run_id: the run folder's name under config.runs_dir; None makes one from method, model and time.
@@ -60,9 +61,15 @@ def train(config: TrainConfig, data: DataSplits | None = None, *, resume: bool =
         _set_threads(config.num_threads)
     writer = _create_writer(config, run_id, resume)
     try:
-        if data is None:
-            data = load_training_data(config)
-        writer.write_json("data.json", describe_data(data))
+        if config.method in SFT_METHODS:
+            from models.data.chat import load_chat_data
+            from models.training.sft import describe_chat_data
+
+            data = load_chat_data(config) if data is None else data
+            writer.write_json("data.json", describe_chat_data(data))
+        else:
+            data = load_training_data(config) if data is None else data
+            writer.write_json("data.json", describe_data(data))
         result = run_method(config, data, writer, resume)
     except KeyboardInterrupt:
         writer.finish("cancelled", error="interrupted")
@@ -100,6 +107,10 @@ def describe_data(data: DataSplits) -> dict[str, Any]:
 
 def run_method(config: TrainConfig, data: DataSplits, writer: RunWriter, resume: bool) -> RunResult:
     """Run `config.method` on `data` into `writer`'s folder (each method's module imported only here)."""
+    if config.method in SFT_METHODS:
+        from models.training.sft import train_sft
+
+        return train_sft(config, data, writer, resume=resume)
     if config.method in ("full", "lora"):
         from models.training.finetune import train_finetune
 
