@@ -108,6 +108,10 @@ HUB_MODELS: tuple[_HubEntry, ...] = (
     _HubEntry("bert-base-uncased", "encoder", "apache-2.0", 109_482_240, "BERT base, the classic baseline."),
     _HubEntry("HuggingFaceTB/SmolLM2-135M-Instruct", "causal_lm", "apache-2.0", SMOLLM2_PARAMS,
               "Full-precision SmolLM2; the packaged GGUF is the offline copy."),
+    _HubEntry("HuggingFaceTB/SmolLM2-360M-Instruct", "causal_lm", "apache-2.0", 361_821_120,
+              "SmolLM2 360M: about 2.7x the 135M's compute per token, better replies; a GPU makes it quick."),
+    _HubEntry("Qwen/Qwen2.5-0.5B-Instruct", "causal_lm", "apache-2.0", 494_032_768,
+              "Qwen2.5 0.5B (ChatML template, 32k context, multilingual); the largest small model listed."),
 )
 
 
