@@ -458,3 +458,33 @@ def test_chat_upload_check_reports_what_the_job_would_refuse() -> None:
     assert sniff_chat_upload("chats.jsonl", data).data_format == "messages"
     check = check_chat_upload("chats.jsonl", data, data_format="messages")
     assert check.errors and any("assistant" in e for e in check.errors), check.errors
+
+
+def test_draft_task_methods_models_and_defaults_make_a_valid_sft_config() -> None:
+    from types import SimpleNamespace
+
+    from models.core.config import METHODS
+    from models.errors import ConfigError
+    from pages._shared import forms
+
+    assert forms.task_methods("draft") == ("sft", "sft_lora")
+    assert set(forms.task_methods("classify")) | {"sft", "sft_lora"} == set(METHODS)
+    specs = [SimpleNamespace(name="enc", family="encoder", tasks=("classification",), available=True,
+                             note=""),
+             SimpleNamespace(name="lm", family="causal_lm", tasks=("classification", "generation"),
+                             available=True, note=""),
+             SimpleNamespace(name="head-only", family="causal_lm", tasks=("classification",), available=True,
+                             note=""),
+             SimpleNamespace(name="hub", family="causal_lm", tasks=("generation",), available=False,
+                             note="offline")]
+    assert forms.model_choices("sft_lora", specs) == [("lm", True, ""), ("hub", False, "offline")]
+    config = forms.build_config({**forms.GENERATION_DEFAULTS, "dataset": "bitext_customer_support",
+                                 "model": "SmolLM2-135M-Instruct",
+                                 "learning_rate": forms.SFT_LORA_LEARNING_RATE}, model_family="causal_lm")
+    assert (config.method, config.epochs, config.train_examples_per_class, config.eval_limit,
+            config.max_length) == ("sft_lora", 1, 38, 200, 320)
+    with pytest.raises(ConfigError, match="sft needs a causal_lm model"):
+        forms.build_config({"method": "sft", "dataset": "bitext_customer_support",
+                            "model": "all-MiniLM-L6-v2"}, model_family="encoder")
+    with pytest.raises(ConfigError, match="task must be one of classify, draft"):
+        forms.task_methods("summarise")
