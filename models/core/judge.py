@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # torch loads only when evaluate_generations runs
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER = re.compile(r"\{\{\s*[^{}\n]+?\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*[^{}\s][^{}\n]*?\s*\}\}")
 """A template slot such as `{{Order Number}}` (double braces, one line, no nested braces)."""
 
 FRAME_COLUMNS = (
@@ -178,15 +178,16 @@ BASE_METRIC_KEYS = ("rouge_l", "rouge_l_ci_low", "rouge_l_ci_high", "intent_matc
 """Metrics copied with a base_ prefix when the base model is compared."""
 
 
-def _empty_base_columns(n: int) -> dict[str, Any]:
-    return {
-        "base_reply": pd.array([None] * n, dtype="string"),
-        "base_reply_tokens": pd.array([None] * n, dtype="Int64"),
-        "base_latency_s": np.full(n, np.nan),
-        "base_rouge_l": np.full(n, np.nan),
-        "base_intent_pred": pd.array([None] * n, dtype="string"),
-        "base_intent_match": pd.array([None] * n, dtype="boolean"),
-    }
+BASE_DTYPES = {"base_reply": "string", "base_reply_tokens": "Int64", "base_latency_s": "float64",
+               "base_rouge_l": "float64", "base_intent_pred": "string", "base_intent_match": "boolean"}
+"""The base_ columns' types: nullable, so a run without base model writes the same parquet schema."""
+
+
+def _base_columns(scored: pd.DataFrame | None, n: int) -> dict[str, Any]:
+    """The base_ columns from the base model's scores, or all null (n rows) without a base model."""
+    columns = {name: (scored[name[len("base_"):]] if scored is not None else [None] * n)
+               for name in BASE_DTYPES}
+    return {name: pd.array(list(values), dtype=BASE_DTYPES[name]) for name, values in columns.items()}
 
 
 def _reference_tokens(tokenizer: Any, test: Sequence[Any]) -> float:
@@ -243,17 +244,15 @@ def evaluate_generations(model: Any, tokenizer: Any, train: Sequence[Any], test:
         "generation_seconds": result.seconds, "generation_device": result.device,
         "intent_judge_accuracy": _judge_accuracy(judge, scored_examples),
     })
-    base_columns = _empty_base_columns(len(frame))
+    base_scored = None
     if base is not None:
         base_model, base_tokenizer = base
         base_result = generate_replies(base_model, base_tokenizer, prompts, max_new_tokens=max_new_tokens,
                                        batch_size=batch_size)
         base_scored = _judge_replies(base_result, scored_examples, judge)
-        base_columns = {f"base_{c}": base_scored[c] for c in ("reply", "reply_tokens", "latency_s", "rouge_l",
-                                                              "intent_pred", "intent_match")}
         base_metrics = _model_metrics(base_scored, base_result, seed)
         metrics.update({f"base_{key}": base_metrics[key] for key in BASE_METRIC_KEYS})
-    for column, values in base_columns.items():
+    for column, values in _base_columns(base_scored, len(frame)).items():
         frame[column] = values
     return frame[list(FRAME_COLUMNS)], metrics
 
