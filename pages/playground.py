@@ -98,7 +98,8 @@ def _dataset_changed() -> None:
         st.session_state.pop(key, None)
 
 
-def _price_controls(rows: pd.DataFrame, key: str = "pg") -> tuple[dict | None, float]:
+def _price_controls(rows: pd.DataFrame, key: str = "pg", widths: tuple[int, int] = (3, 1)
+                    ) -> tuple[dict | None, float]:
     gen = workspace.generation()
     catalog = pd.concat([workspace.hardware_prices(gen, "cpu"), workspace.hardware_prices(gen, "gpu")],
                         ignore_index=True)
@@ -106,7 +107,7 @@ def _price_controls(rows: pd.DataFrame, key: str = "pg") -> tuple[dict | None, f
         return None, CompareSettings.utilisation
     ids = catalog["price_id"].tolist()
     default = default_price_id(rows, catalog)
-    left, right = st.columns([3, 1])
+    left, right = st.columns(list(widths))
     price_id = left.selectbox("Hardware price for the serving cost", ids, key=f"{key}_price",
                               index=ids.index(default) if default in ids else 0,
                               format_func=lambda i: _price_label(catalog, i),
@@ -315,7 +316,8 @@ def draft_tab(runs: pd.DataFrame) -> None:
         return
     rows = runs.to_dict("records")
     infos = {r["run_id"]: playground_view.draft_run(r["run_id"], r.get("runs_dir")) for r in rows}
-    labels = {r["run_id"]: playground.draft_label(r, (infos[r["run_id"]] or {}).get("eval")) for r in rows}
+    labels = dict(zip(infos, playground.draft_labels(rows, [(i or {}).get("eval") for i in infos.values()]),
+                      strict=True))
     left, right = st.columns([3, 2], gap="large")
     run_id = left.selectbox("Fine-tuned model", list(labels), format_func=labels.get, key="pg_draft_run",
                             help="Finished sft / sft_lora runs, newest first; its base model answers too.")
@@ -325,7 +327,7 @@ def draft_tab(runs: pd.DataFrame) -> None:
                                        "the Fine-tune page"))
         return
     with right:
-        price, utilisation = _price_controls(pd.DataFrame([row]), key="pg_draft")
+        price, utilisation = _price_controls(pd.DataFrame([row]), key="pg_draft", widths=(3, 2))
         max_new = st.slider("Max new tokens", 16, 512, int(info["max_new_tokens"] or 256), 16,
                             key="pg_draft_max_new", help="Reply length cap for both models (the run's "
                             "evaluation used its config's max_new_tokens).")
@@ -389,7 +391,7 @@ def _draft(row: dict, info: dict, request: str, max_new: int) -> None:
 def _side_title(side: str, row: dict, info: dict) -> str:
     if side == "base":
         return f"Base model · {model_words('', info['base']).strip()}"
-    return f"Fine-tuned · {model_words(row['method'], row['model'])} · {row['run_id']}"
+    return f"Fine-tuned · {model_words(row['method'], row['model'])}"
 
 
 def _draft_figures(last: dict, row: dict, info: dict, price: dict | None, utilisation: float) -> None:
@@ -402,11 +404,9 @@ def _draft_figures(last: dict, row: dict, info: dict, price: dict | None, utilis
             prefill, decode, length = st.columns(3)
             with prefill:
                 playground_view.headline("Prefill tokens/s", format_number(stats.prefill_tokens_per_s, 3),
-                                         note=f"{format_count(stats.prompt_tokens)} prompt tokens",
-                                         help="Prompt tokens / the time to the reply's first token.")
+                                         note=f"{format_count(stats.prompt_tokens)} prompt tokens")
             with decode:
-                playground_view.headline("Decode tokens/s", format_number(stats.decode_tokens_per_s, 3),
-                                         help="Reply tokens after the first / the time they took.")
+                playground_view.headline("Decode tokens/s", format_number(stats.decode_tokens_per_s, 3))
             with length:
                 playground_view.headline("Reply", f"{format_count(stats.reply_tokens)} tokens",
                                          note=f"in {format_duration(stats.seconds)}")
@@ -426,9 +426,10 @@ def _provenance(last: dict, row: dict, price: dict | None, utilisation: float) -
             f"{dataset_words(row['dataset'])}, trained on {row.get('hardware') or 'unknown hardware'}"
             + (f", finished {finished:%Y-%m-%d}" if finished is not None else "")
             + f") · replies generated {last['at']} on {last['sides'][0]['stats'].device} (this server), "
-            f"greedy, one request at a time · {priced}. Cost per reply = hourly price x the reply's "
-            "seconds / utilisation; batched serving costs less (Compare prices replies from the run's "
-            "batched evaluation).")
+            f"greedy, one request at a time · {priced}. Prefill tokens/s = prompt tokens / time to the first "
+            "reply token; decode tokens/s = the other reply tokens / the time they took. Cost per reply = "
+            "hourly price x the reply's seconds / utilisation; batched serving costs less (Compare prices "
+            "replies from the run's batched evaluation).")
 
 
 # ---------------------------------------------------------------- page

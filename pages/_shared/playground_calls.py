@@ -312,16 +312,15 @@ def reply_cost(stats: ReplyStats, price: Mapping[str, Any] | None, utilisation: 
                      f"at a time, streamed on {stats.device}) / {format_percent(utilisation, 0)} utilisation")
 
 
-def draft_label(row: Mapping[str, Any], evaluation: Mapping[str, Any] | None = None) -> str:
-    """'bitext_customer_support · sft lora SmolLM2-135M-Instruct · ROUGE-L 0.41 · 12:41' for a picker."""
-    from analytics.compute.run_labels import dataset_words, finished_words, model_words
-    from analytics.money import format_number
+def draft_labels(rows: Sequence[Mapping[str, Any]], evaluations: Sequence[Mapping[str, Any] | None]
+                 ) -> list[str]:
+    """Picker labels of reply-drafting runs, as every run picker words them (analytics.compute.run_labels:
+    'bitext_customer_support · SFT-LoRA SmolLM2-135M-Instruct · ROUGE-L 42.1 · 12:41'), the ROUGE-L read
+    from each run's eval.json."""
+    from analytics.compute.run_labels import run_labels
 
-    rouge = (evaluation or {}).get("rouge_l")
-    score = f"ROUGE-L {format_number(float(rouge), 2)}" if isinstance(rouge, (int, float)) else ""
-    parts = [dataset_words(row.get("dataset")), model_words(str(row.get("method")), row.get("model")), score,
-             finished_words(row.get("finished_at"))]
-    return " · ".join(p for p in parts if p)
+    return run_labels([dict(row, rouge_l=(evaluation or {}).get("rouge_l"))
+                       for row, evaluation in zip(rows, evaluations, strict=True)])
 
 
 REPLY_UNITS = {1_000: "per 1k replies", 1_000_000: "per 1M replies"}
@@ -337,6 +336,6 @@ def reply_cost_words(cost: ReplyCost) -> tuple[str, str]:
     if cost.per_reply_usd is None:
         return "unknown", cost.basis
     replies, _ = usd_per_requests_unit([cost.per_reply_usd])
-    one = (f"{format_usd(cost.per_reply_usd, digits=2)} a reply" if cost.per_reply_usd >= 1e-4
+    one = (f"{format_usd(cost.per_reply_usd)} a reply" if cost.per_reply_usd >= 1e-4
            else "under $0.0001 a reply")
     return f"{format_usd(cost.per_reply_usd * replies)} {REPLY_UNITS[replies]}", one

@@ -287,7 +287,7 @@ def test_draft_tab_streams_base_and_fine_tuned_side_by_side(sft_run: str) -> Non
     _ok(at)
     assert "No trained models yet" in " ".join(i.value for i in at.info)  # an sft run is no classifier
     assert at.selectbox(key="pg_draft_run").value == sft_run
-    assert "ROUGE-L 0.72" in at.selectbox(key="pg_draft_run").format_func(sft_run)
+    assert "ROUGE-L 71.7" in at.selectbox(key="pg_draft_run").format_func(sft_run)
     assert at.text_area(key=f"pg_draft_text_{sft_run}").value == REQUESTS[0][2]  # its first judged request
     assert at.slider(key="pg_draft_max_new").value == 16  # the run's max_new_tokens
     assert SYSTEM_PROMPT in " ".join(c.value for c in at.caption)
