@@ -12,6 +12,7 @@ from analytics.charts.compare import reply_frontier_chart, reply_total_cost_char
 from analytics.compute.compare.candidates import evaluation_sets
 from analytics.compute.compare.replies import (
     ReplySettings,
+    format_usd_per_replies,
     reply_break_even,
     reply_leaderboard,
     reply_recommendation,
@@ -166,6 +167,8 @@ def test_dollars_per_1k_replies_match_hand_computation(gen_ws):
     half = row(reply_leaderboard(gen_ws, settings(utilisation=0.5)), f"run:{RUN_ID}")
     assert half["cost_per_1k_usd"] == pytest.approx(2 * fine["cost_per_1k_usd"], rel=1e-12)
     assert self_hosted_cost_per_1k_replies(3.6, 100, 100, 10, 10) == pytest.approx(2.0)  # 2 s at $1/1000 s
+    assert format_usd_per_replies(fine["cost_per_1k_usd"]) == "$0.0846 per 1k replies"
+    assert format_usd_per_replies(0.00963) == "$9.63 per 1M replies"  # per 1k would read below a cent
     assert "4.2 s a reply" in fine["cost_basis"] and "CPU x2" in fine["cost_basis"]
     assert RUN_ID in fine["cost_basis"] and "2026-12-01" in fine["cost_basis"]
 

@@ -322,7 +322,7 @@ def _fill_hosting(row: dict[str, object], run: Mapping[str, object], catalog: pd
         f"{format_number(row['reply_tokens'])} reply tokens / "
         f"{format_number(row['decode_tokens_per_s'])} decode tokens/s = "
         f"{format_duration(row['seconds_per_reply'])} a reply) / {format_percent(settings.utilisation)} "
-        f"utilisation = {format_usd(per_1k)} per 1k replies; tokens/s measured on {hardware} "
+        f"utilisation = {format_usd_per_replies(per_1k)}; tokens/s measured on {hardware} "
         f"({run.get('generation_device') or 'device unrecorded'}), run {run['run_id']}, "
         f"{as_of_day(run['finished_at'])}, real reply lengths of its test replies{extra}")
     return price
@@ -348,7 +348,7 @@ def _api_row(api: dict[str, object], tokens: ReplyTokens, settings: ReplySetting
         f"({format_number(tokens.prompt_tokens)} prompt tokens x "
         f"{format_usd(float(api['input_per_m_usd']), digits=4)} + {format_number(tokens.reference_tokens)} "
         f"reply tokens x {format_usd(float(api['output_per_m_usd']), digits=4)}) per 1M tokens = "
-        f"{format_usd(per_1k)} per 1k replies; prompt = the test requests with the chat template, reply = "
+        f"{format_usd_per_replies(per_1k)}; prompt = the test requests with the chat template, reply = "
         f"the reference replies' length, counted with the {tokens.tokenizer} (run {tokens.run_id}; an API's "
         f"own tokenizer differs by about 10-20%, an estimate); list price {api['source']}"
         + (f", as of {dated}" if dated != "undated" else ""))
@@ -454,8 +454,8 @@ def reply_break_even(board: ReplyLeaderboard) -> pd.DataFrame:
             if not cheaper:
                 volume = math.nan
                 sentence = (f"{a['candidate']} never costs less than {b['candidate']}: "
-                            f"{format_usd(a['cost_per_1k_usd'])} against {format_usd(b['cost_per_1k_usd'])} "
-                            f"per 1k replies")
+                            f"{format_usd_per_replies(a['cost_per_1k_usd'])} against "
+                            f"{format_usd_per_replies(b['cost_per_1k_usd'])}")
             elif training == 0:
                 volume = 0.0
                 sentence = f"{a['candidate']} costs less than {b['candidate']} from the first reply"
@@ -485,29 +485,36 @@ def reply_recommendation(board: ReplyLeaderboard) -> str:
                 f"(a hardware price, or a generation run on this set).")
     best = measured.sort_values(["quality", "cost_per_1k_usd"], ascending=[False, True]).iloc[0]
     sentence = (f"At {volume}, the best measured candidate is {best['candidate']}: {name} "
-                f"{quality_text(best, board.settings.quality)}, {format_usd(best['cost_per_1k_usd'])} per 1k "
-                f"replies ({format_usd(best['monthly_usd'])} a month, {format_usd(best['total_usd'])} over "
-                f"{board.settings.months} months with training)")
+                f"{quality_text(best, board.settings.quality)}, "
+                f"{format_usd_per_replies(best['cost_per_1k_usd'])} ({format_usd(best['monthly_usd'])} a "
+                f"month, {format_usd(best['total_usd'])} over {board.settings.months} months with training)")
     apis = board.priced[board.priced["kind"] == "api"]
     if not apis.empty:
         cheapest = apis.sort_values("cost_per_1k_usd").iloc[0]
         points = reply_break_even(board)
         match = points[(points["candidate"] == best["candidate"]) & (points["api"] == cheapest["candidate"])]
         sentence += (f". The cheapest API, {cheapest['candidate']}, costs "
-                     f"{format_usd(cheapest['cost_per_1k_usd'])} per 1k replies (quality not measured)")
+                     f"{format_usd_per_replies(cheapest['cost_per_1k_usd'])} (quality not measured)")
         if not match.empty:
             sentence += f"; {match.iloc[0]['sentence']}"
         beaten = points[(points["candidate"] == best["candidate"]) & points["replies_per_month"].notna()]
         if not beaten.empty and (match.empty or math.isnan(float(match.iloc[0]["replies_per_month"]))):
             hardest = beaten.sort_values("api_per_1k_usd").iloc[0]
             sentence += (f"; it costs less than {len(beaten)} of the {len(apis)} priced APIs, e.g. "
-                         f"{hardest['api']} at {format_usd(hardest['api_per_1k_usd'])} per 1k replies, "
+                         f"{hardest['api']} at {format_usd_per_replies(hardest['api_per_1k_usd'])}, "
                          f"{_volume_phrase(hardest['replies_per_month'])}")
     return sentence + "."
 
 
 def _volume_phrase(volume: float) -> str:
     return "from the first reply" if volume == 0 else f"above {format_count(volume)} replies a month"
+
+
+def format_usd_per_replies(cost_per_1k_usd: float) -> str:
+    """'$0.0846 per 1k replies', or '$9.63 per 1M replies' when per 1k would read below a cent
+    (analytics.money.usd_per_requests_unit picks the unit, format_usd writes the amount)."""
+    requests, label = usd_per_requests_unit([float(cost_per_1k_usd) / 1000.0])
+    return f"{format_usd(float(cost_per_1k_usd) / 1000.0 * requests)} {label.replace('requests', 'replies')}"
 
 
 def quality_text(row: Mapping[str, object], quality: str) -> str:
