@@ -261,3 +261,17 @@ def test_a_resumed_run_replaces_its_replies_and_one_base_row_per_base_model(empt
     assert set(board.table.loc[board.table["kind"] == "fine-tuned", "candidate"]) == {
         "SFT · SmolLM2-135M-Instruct", "LoRA SFT · SmolLM2-135M-Instruct"}
     assert row(board, "base:20261202-090000-sft-smollm2")["kind"] == "base model"  # the newest run's
+
+
+def test_a_set_without_intents_says_to_rank_by_rouge(empty_ws, tmp_path):
+    seed_prices(empty_ws)
+    no_intents = {k: v for k, v in EVAL.items() if "intent_match" not in k}
+    ingest_run(empty_ws, make_sft_run(tmp_path / "runs", evaluation=no_intents))
+    board = reply_leaderboard(empty_ws, settings(quality="intent_match"))
+    fine = row(board, f"run:{RUN_ID}")
+    assert math.isnan(fine["quality"]) and not fine["on_frontier"]
+    assert math.isfinite(fine["cost_per_1k_usd"])
+    assert fine["quality_basis"] == ("not measured: the data has no intent column, so replies were not "
+                                     "labelled")
+    assert reply_recommendation(board).startswith("This set has no intent column")
+    assert generation_summary(empty_ws, RUN_ID).has_intents is False

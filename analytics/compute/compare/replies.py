@@ -481,6 +481,11 @@ def reply_recommendation(board: ReplyLeaderboard) -> str:
     measured = board.measured
     name = board.quality_name
     if measured.empty:
+        own = board.table[board.table["kind"] != "api"]
+        no_intents = own["quality_basis"].astype(str).str.contains("no intent column")
+        if board.settings.quality == "intent_match" and len(own) and no_intents.all():
+            return ("This set has no intent column, so replies were not labelled with an intent: rank by "
+                    "ROUGE-L instead.")
         return (f"No reply candidate has both a measured {name} and a cost yet: resolve the flags below "
                 f"(a hardware price, or a generation run on this set).")
     best = measured.sort_values(["quality", "cost_per_1k_usd"], ascending=[False, True]).iloc[0]
