@@ -366,9 +366,11 @@ def _draft(row: dict, info: dict, request: str, max_new: int) -> None:
     st.session_state.pop("pg_draft_last", None)
     sides = []
     columns = st.columns(2, gap="medium")
+    ensure_chat_template(tuned[1])  # as the run did: a tokenizer without one gets the ChatML fallback
+    base = (base[0], playground.prompt_tokenizer(base[1], tuned[1]))
+    ensure_chat_template(base[1])
     for column, (side, (model, tokenizer)) in zip(columns, (("base", base), ("fine-tuned", tuned)),
                                                    strict=True):
-        ensure_chat_template(tokenizer)  # as the run did: a tokenizer without one gets the ChatML fallback
         with column, st.container(border=True):
             st.markdown(f"**{_side_title(side, row, info)}**")
             stream = playground.ReplyStream(stream_reply(model, tokenizer, messages, max_new_tokens=max_new),

@@ -216,6 +216,16 @@ def draft_messages(request: str, system_prompt: str | None) -> list[tuple[str, s
     return [*system, ("user", request)]
 
 
+def prompt_tokenizer(base_tokenizer: Any, tuned_tokenizer: Any) -> Any:
+    """The tokenizer the base model answers with: the fine-tuned run's (its chat template, the one the run
+    trained with) when both have the same vocabulary and end token, as a fine-tune of that base does, so both
+    models read the very same prompt ids; the base model's own otherwise."""
+    same = (len(base_tokenizer) == len(tuned_tokenizer)
+            and base_tokenizer.eos_token == tuned_tokenizer.eos_token
+            and base_tokenizer.get_vocab() == tuned_tokenizer.get_vocab())
+    return tuned_tokenizer if same else base_tokenizer
+
+
 @dataclass(frozen=True)
 class ReplyStats:
     """Speed of one streamed reply, measured here (model loading not counted)."""

@@ -297,6 +297,7 @@ def test_draft_tab_streams_base_and_fine_tuned_side_by_side(sft_run: str) -> Non
     sides = at.session_state["pg_draft_last"]["sides"]
     assert [s["side"] for s in sides] == ["base", "fine-tuned"]
     assert sides[0]["text"] != sides[1]["text"], "two different models gave the same reply"
+    assert sides[0]["stats"].prompt_tokens == sides[1]["stats"].prompt_tokens, "not the same prompt"
     for side in sides:
         stats = side["stats"]
         assert 1 <= stats.reply_tokens <= 16 and stats.prompt_tokens > 10
@@ -337,3 +338,41 @@ def _headlines(at, label: str) -> list[tuple[str, str]]:
         if match:
             found.append((html.unescape(match.group(1)), element.proto.help))
     return found
+
+
+def test_reply_cost_by_hand_and_in_words() -> None:
+    from pages._shared.playground_calls import ReplyStats, reply_cost, reply_cost_words
+
+    price = {"name": "CPU 2 vCPU", "provider": "AWS", "kind": "cpu", "hourly_usd": 0.072,
+             "source": "test catalog", "as_of": "2026-11-01", "label": "CPU 2 vCPU · AWS"}
+    stats = ReplyStats(prompt_tokens=40, reply_tokens=60, prefill_tokens_per_s=400.0,
+                       decode_tokens_per_s=25.0, seconds=3.0, device="CPU x2")
+    cost = reply_cost(stats, price, utilisation=0.5)
+    assert cost.per_reply_usd == pytest.approx(0.072 / 3600 * 3.0 / 0.5)  # $0.00012 a reply
+    assert cost.per_1k_usd == pytest.approx(0.12)
+    assert "3 s for this reply" in cost.basis and "50% utilisation" in cost.basis
+    assert "test catalog, as of 2026-11-01" in cost.basis
+    assert reply_cost_words(cost) == ("$0.12 per 1k replies", "$0.00012 a reply")
+    fast = reply_cost(ReplyStats(40, 2, 400.0, 25.0, 0.05, "CPU x2"), price, utilisation=1.0)
+    assert reply_cost_words(fast) == ("$1 per 1M replies", "under $0.0001 a reply")  # never $0.00000
+    assert reply_cost(stats, None).per_reply_usd is None
+    assert reply_cost_words(reply_cost(stats, None)) == ("unknown", "unknown: choose a hardware price")
+
+
+def test_the_base_model_reads_the_fine_tuned_runs_prompt_when_the_vocabulary_is_the_same() -> None:
+    from pages._shared.playground_calls import prompt_tokenizer
+
+    class Tok:
+        def __init__(self, vocab: dict[str, int], eos: str = "<|im_end|>") -> None:
+            self.vocab, self.eos_token = vocab, eos
+
+        def __len__(self) -> int:
+            return len(self.vocab)
+
+        def get_vocab(self) -> dict[str, int]:
+            return self.vocab
+
+    base, tuned = Tok({"a": 0, "b": 1}), Tok({"a": 0, "b": 1})
+    assert prompt_tokenizer(base, tuned) is tuned
+    assert prompt_tokenizer(Tok({"a": 0, "c": 1}), tuned) is not tuned  # another vocabulary: its own
+    assert prompt_tokenizer(Tok({"a": 0, "b": 1}, eos="</s>"), tuned) is not tuned
