@@ -410,7 +410,7 @@ def _draft_figures(last: dict, row: dict, info: dict, price: dict | None, utilis
             with decode:
                 playground_view.headline("Decode tokens/s", format_number(stats.decode_tokens_per_s, 3))
             with length:
-                playground_view.headline("Reply", f"{format_count(stats.reply_tokens)} tokens",
+                playground_view.headline("Reply tokens", format_count(stats.reply_tokens),
                                          note=f"in {format_duration(stats.seconds)}")
             value, note = playground.reply_cost_words(cost)
             playground_view.headline("Cost per reply", value, note=note, help=cost.basis)

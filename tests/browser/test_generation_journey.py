@@ -38,7 +38,7 @@ from tests.browser.visual import inspect
 REPLY_MS = 180_000
 """Loading two tiny models and streaming two 32-token replies on a busy 2-core machine."""
 MESSAGE = "My order 4411 arrived broken, can I get a replacement?"
-FIGURES = ("Prefill tokens/s", "Decode tokens/s", "Reply", "Cost per reply")
+FIGURES = ("Prefill tokens/s", "Decode tokens/s", "Reply tokens", "Cost per reply")
 """Labels of the headline figures above each reply (pages/_shared/playground.headline)."""
 
 FIGURES_JS = r"""

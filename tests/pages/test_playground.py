@@ -308,6 +308,7 @@ def test_draft_tab_streams_base_and_fine_tuned_side_by_side(sft_run: str) -> Non
     costs = _headlines(at, "Cost per reply")
     assert len(prefill) == len(decode) == len(costs) == 2, "not one set of figures per reply"
     assert all(re.fullmatch(r"[\d,.]+", v) for v in prefill + decode), prefill + decode
+    assert [v for v, _ in _headlines(at, "Reply tokens")] == [str(s["stats"].reply_tokens) for s in sides]
     for value, basis in costs:
         assert re.fullmatch(r"\$[\d.,]+ per 1[kM] replies", value), value
         assert "for this reply" in basis and "utilisation" in basis, basis
