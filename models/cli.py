@@ -20,7 +20,7 @@ from typing import Any
 
 from analytics.errors import SettingsError
 from analytics.settings import field_docs
-from models.core.config import DEVICES, HEAD_INITS, METHODS, PRECISIONS, TrainConfig, field_types
+from models.core.config import DEVICES, HEAD_INITS, METHODS, PRECISIONS, SFT_METHODS, TrainConfig, field_types
 from models.errors import DataValidationError, StratLabModelError
 
 log = logging.getLogger(__name__)
@@ -293,13 +293,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         config = config_from_args(args)
         _check_model_exists(config)
-        data = load_training_data(config)  # read and validated before a run folder exists
+        if config.method in SFT_METHODS:
+            from models.data.chat import load_chat_data
+
+            data = load_chat_data(config)  # read and validated before a run folder exists
+        else:
+            data = load_training_data(config)
         result = train(config, data)
-    if result.state == "succeeded":
+    if result.state == "succeeded" and result.method not in SFT_METHODS:
         record_after_training(result.run_dir, data)  # inference.json; never fails the run
     summary = {"run_dir": str(result.run_dir), "method": result.method, "model": result.model,
-               "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
-               "n_test": result.metrics.get("n"), "train_seconds": round(result.train_seconds, 2)}
+               "train_seconds": round(result.train_seconds, 2)}
+    if result.method in SFT_METHODS:
+        keys = ("rouge_l", "rouge_l_ci_low", "rouge_l_ci_high", "intent_match", "base_rouge_l",
+                "base_intent_match", "perplexity", "decode_tokens_per_s", "n_test_scored")
+        summary.update({k: result.metrics.get(k) for k in keys})
+    else:
+        summary.update(accuracy=result.metrics.get("accuracy"), macro_f1=result.metrics.get("macro_f1"),
+                       n_test=result.metrics.get("n"))
     print(json.dumps(summary))
     return 0
 

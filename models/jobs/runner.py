@@ -37,7 +37,7 @@ from types import FrameType
 from typing import Any
 
 from analytics.settings import settings
-from models.core.config import TrainConfig
+from models.core.config import SFT_METHODS, TrainConfig
 from models.core.runs import STATUS_FILE, read_json, write_json_atomic
 
 log = logging.getLogger("models.jobs.runner")
@@ -147,7 +147,9 @@ def run_train_job(job: dict[str, Any], jobs_dir: Path | None = None) -> str:
     config = TrainConfig.from_dict(job["config"])
     result = train_function()(config, resume=bool(job.get("resume")), run_id=job["run_id"])
     state = str(getattr(result, "state", "succeeded"))
-    if state == "succeeded" and jobs_dir is not None and _is_main_rank():
+    # reply writers time their own prefill and decode while judging (eval.json); measure jobs time classifiers
+    if (state == "succeeded" and jobs_dir is not None and _is_main_rank()
+            and config.method not in SFT_METHODS):
         queue_measurement(Path(result.run_dir), jobs_dir)
     return state
 

@@ -56,6 +56,8 @@ from models.training.sft_model import ReplyLoss, describe, plain_lm, trainable_p
 
 log = logging.getLogger(__name__)
 
+VALIDATION_BATCH = 16
+"""Most conversations per validation forward pass (memory of the vocabulary-wide logits)."""
 GENERATIONS_FILE = "generations.parquet"
 """Every judged reply of the run (models.core.judge's frame)."""
 
@@ -210,8 +212,9 @@ def _log_start(session: Session, progress: Progress, checkpoint: Path | None, st
              stats["train_tokens"], stats["train_label_tokens"])
     if a.is_main_process:
         session.writer.event(
-            kind="start", method=session.config.method, device=str(a.device), num_processes=a.num_processes,
-            mixed_precision=a.mixed_precision, batch_size=progress.batch_size, total_steps=session.total_steps,
+            kind="start", method=session.config.method, device=str(a.device),
+            num_processes=a.num_processes, mixed_precision=a.mixed_precision, batch_size=progress.batch_size,
+            total_steps=session.total_steps,
             steps_per_epoch=session.steps_per_epoch,
             resumed_from_step=progress.global_step if checkpoint else None,
             trainable_parameters=trainable_parameters(lm), fallback_chat_template=fallback, **stats)
@@ -237,7 +240,8 @@ def _run_epochs(session: Session, progress: Progress) -> None:
             loss = train_step(session, batch)
             progress.global_step, progress.batch_index = progress.global_step + 1, index + 1
             meter.add(loss, len(batches[index]), int(batch["tokens"]))
-            if progress.global_step % config.log_every_steps == 0 or progress.global_step == session.total_steps:
+            step = progress.global_step
+            if step % config.log_every_steps == 0 or step == session.total_steps:
                 log_step(session, progress, meter, len(batches),
                          clock.eta_s(progress.global_step, session.total_steps))
             if progress.global_step >= session.total_steps:
@@ -276,7 +280,10 @@ def validation_loss(session: Session, encoded: EncodedChats) -> float | None:
     module = a.unwrap_model(session.model)
     module.eval()
     totals = torch.zeros(2, dtype=torch.float64, device=a.device)
-    batches = sorted_batches(encoded.lengths, session.config.eval_batch_size)[a.process_index::a.num_processes]
+    # at most 16 conversations a pass: the logits over the vocabulary of every reply token of the batch are
+    # held at once (128 conversations x 150 reply tokens x 49k vocabulary would be 3.8 GB in float32)
+    batches = sorted_batches(encoded.lengths, min(session.config.eval_batch_size, VALIDATION_BATCH))
+    batches = batches[a.process_index::a.num_processes]  # this process's share
     with torch.inference_mode(), a.autocast():
         for rows in batches:
             batch = pad_chat_batch(encoded, rows, session.pad_id)
@@ -356,7 +363,8 @@ def _finish(session: Session, progress: Progress, data: Any, spec: Any, stats: d
     log.info("%s run %s: ROUGE-L %s, intent match %s", config.method, writer.run_dir.name,
              metrics.get("rouge_l"), metrics.get("intent_match"))
     a.wait_for_everyone()
-    return RunResult(writer.run_dir, config.method, config.model, metrics, progress.train_seconds, extra=extra)
+    return RunResult(writer.run_dir, config.method, config.model, metrics, progress.train_seconds,
+                     extra=extra)
 
 
 def _perplexity(loss: float | None) -> float | None:
@@ -432,7 +440,7 @@ def _judge(lm: torch.nn.Module, tokenizer: Any, data: Any, spec: Any, config: Tr
                                           max_new_tokens=config.max_new_tokens,
                                           batch_size=min(config.eval_batch_size, 16), seed=config.seed)
     metrics.setdefault("n_test_scored", len(test))
-    metrics.setdefault("n_test_total", len(data.test))
+    metrics["n_test_total"] = len(data.test)  # evaluate_generations saw only the judged subset
     return frame, metrics
 
 

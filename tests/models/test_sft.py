@@ -54,7 +54,8 @@ CONVERSATIONS = {
                              ("assistant", "By post, separately.")),
     "alpaca": (("user", "Summarise the refund policy.\n\nRefunds within 30 days."),
                ("assistant", "Refunds are possible for 30 days.")),
-    "prompt/response": (("user", "cancel order 123"), ("assistant", "I have cancelled order {{Order Number}}.")),
+    "prompt/response": (("user", "cancel order 123"),
+                        ("assistant", "I have cancelled order {{Order Number}}.")),
 }
 
 
@@ -97,7 +98,8 @@ def test_reply_loss_equals_the_full_vocabulary_loss(tiny_lm_folder: Path, tokeni
     encoded = encode_examples(tokenizer, list(CONVERSATIONS.values()), 128)
     batch = pad_chat_batch(encoded, torch.arange(len(encoded)).numpy(), tokenizer.pad_token_id)
     ours = ReplyLoss(lm)(batch["input_ids"], batch["labels"], batch["attention_mask"])
-    theirs = lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    theirs = lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                labels=batch["labels"]).loss
     assert torch.allclose(ours, theirs, atol=1e-5)
 
 
@@ -217,7 +219,8 @@ def test_resume_after_a_crash_gives_identical_weights(tmp_path: Path, lm_dir: st
     monkeypatch.setattr(sft, "train_step", real_step)
     resumed = resume_run(crashed, chats)
     assert resumed.extra["resumed_from"] == "step-4" and resumed.extra["steps"] == 8
-    a, b = load_file(straight.run_dir / "model/model.safetensors"), load_file(crashed / "model/model.safetensors")
+    a = load_file(straight.run_dir / "model/model.safetensors")
+    b = load_file(crashed / "model/model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.extra["final_loss"] == straight.extra["final_loss"]
 
@@ -253,3 +256,24 @@ def test_sft_refuses_an_encoder_and_mismatched_columns(tmp_path: Path, tiny_enco
         TrainConfig(method="sft", text_column="question")
     with pytest.raises(ConfigError, match="reply-writing"):
         TrainConfig(method="full", text_column="a", label_column="b", response_column="c")
+
+
+def test_the_estimate_is_tokens_over_measured_rates(chats: ChatSplits, tokenizer) -> None:
+    from models.modeling.chat_template import count_tokens
+    from models.planning.sft_estimate import SftDataStats, SftRates, data_stats, sft_estimate
+
+    rates = SftRates(train_tokens_per_s_full=100.0, train_tokens_per_s_lora=200.0, forward_tokens_per_s=1000.0,
+                     decode_tokens_per_s=50.0, prefill_tokens_per_s=500.0, fixed_s=10.0)
+    stats = SftDataStats(n_train=40, n_validation=10, n_judged=8, mean_tokens=100.0, mean_prompt_tokens=50.0,
+                         mean_reply_tokens=50.0)
+    config = TrainConfig(method="sft_lora", batch_size=4, epochs=1)
+    estimate = sft_estimate(config, stats, rates=rates)
+    assert estimate.steps == 10 and estimate.train_s == pytest.approx(10 * 4 * 100 / 200)
+    assert estimate.validate_s == pytest.approx(10 * 100 / 1000)
+    assert estimate.judge_s == pytest.approx(16 * (50 / 50 + 50 / 500))  # base and fine-tuned answer
+    assert estimate.total_s == pytest.approx(20 + 1 + 17.6 + 10) and "subset" in estimate.note
+    assert "no GPU rate" in sft_estimate(config, stats, device="cuda", rates=rates).note
+    measured = data_stats(chats, TrainConfig(method="sft", max_length=64), lambda m: count_tokens(tokenizer, m))
+    assert measured.n_train == 16 and measured.n_judged == 4 and 0 < measured.mean_prompt_tokens < 64
+    with pytest.raises(ConfigError, match="sft_estimate covers"):
+        sft_estimate(TrainConfig(method="full"), stats)
