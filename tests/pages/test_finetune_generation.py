@@ -63,7 +63,8 @@ GOOD = b"question,answer,intent\n" + b"".join(
     for kind in (b"order", b"refund") for i in range(15))
 
 
-def test_draft_replies_task_renders_with_cpu_defaults_and_causal_lms(page_env: Path) -> None:
+def test_draft_replies_renders_with_cpu_defaults_then_a_good_file_is_mapped_saved_and_launched(
+        page_env: Path) -> None:
     at = _draft()
     assert at.radio(key="ft_gen_method").value == "sft_lora"
     assert at.radio(key="ft_gen_method").options == ["SFT (all weights)", "SFT with LoRA"]
@@ -75,29 +76,11 @@ def test_draft_replies_task_renders_with_cpu_defaults_and_causal_lms(page_env: P
     assert values == {"ft_gen_epochs": 1, "ft_gen_per_intent": 38, "ft_gen_eval_limit": 200,
                       "ft_gen_max_length": 320}
     assert at.selectbox(key="ft_gen_dataset").value == "bitext_customer_support"
-    assert not _launch(at).disabled
-    assert not at.error, [e.value for e in at.error]
+    assert not _launch(at).disabled and not at.error, [e.value for e in at.error]
 
-
-@pytest.mark.parametrize(("data", "shown"), [
-    (b"question,intent\n" + b"".join(b"where is my order %d,order\n" % i for i in range(30)),
-     "reply"),  # no reply column: the mapping has nothing to choose, the reader says to pick one
-    (b"prompt,response\n" + b"".join(b"where is my order %d,\n" % i for i in range(30)),
-     "empty"),  # a reply column that is all empty
-])
-def test_bad_conversation_file_shows_the_validator_and_disables_launch(page_env: Path, data: bytes,
-                                                                       shown: str) -> None:
-    at = _upload("support.csv", data)
-    errors = [e.value for e in at.error]
-    assert errors and any(shown in e.lower() for e in errors), errors
-    assert _launch(at).disabled
-    assert _saved_uploads() == [], "a refused file must not be kept"
-    assert jobs.list_jobs() == []
-
-
-def test_good_conversation_file_shows_the_mapping_is_saved_and_launches_sft_lora(page_env: Path) -> None:
-    at = _upload("support.csv", GOOD)
-    assert not at.error, [e.value for e in at.error]
+    at.radio(key="ft_gen_source").set_value("Upload a file").run()
+    at.file_uploader(key="ft_gen_upload").set_value(("support.csv", GOOD, "text/csv")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="ft_gen_col_prompt").value == "question"
     assert at.selectbox(key="ft_gen_col_response").value == "answer"
     assert at.selectbox(key="ft_gen_col_intent").value == "intent"
@@ -117,6 +100,30 @@ def test_good_conversation_file_shows_the_mapping_is_saved_and_launches_sft_lora
             config["max_length"]) == (1, 38, 200, 320)
     assert config["dataset"] == str(saved)
     assert "Queued job" in " ".join(s.value for s in at.success)
+
+
+NO_REPLY_COLUMN = b"question,intent\n" + b"".join(b"where is my order %d,order\n" % i for i in range(30))
+EMPTY_REPLIES = b"prompt,response\n" + b"".join(b"where is my order %d,\n" % i for i in range(30))
+
+
+def test_bad_conversation_files_show_the_validator_and_disable_launch_until_a_good_one(
+        page_env: Path) -> None:
+    at = _upload("support.csv", NO_REPLY_COLUMN)
+    errors = [e.value for e in at.error]
+    assert any("choose two different columns for the prompt and the reply" in e for e in errors), errors
+    assert at.selectbox(key="ft_gen_col_response").value == "(choose a column)"
+    assert _launch(at).disabled
+    at.file_uploader(key="ft_gen_upload").set_value(("support.csv", EMPTY_REPLIES, "text/csv")).run()
+    errors = [e.value for e in at.error]
+    assert any("every reply is empty" in e and "choose the column that holds the replies" in e
+               for e in errors), errors
+    assert _launch(at).disabled
+    assert at.selectbox(key="ft_gen_col_intent").value == "(none)"
+    assert _saved_uploads() == [], "a refused file must not be kept"
+    at.file_uploader(key="ft_gen_upload").set_value(("support.csv", GOOD, "text/csv")).run()
+    assert at.selectbox(key="ft_gen_col_intent").value == "intent"  # its own suggestion, not '(none)'
+    assert not at.error and not _launch(at).disabled, [e.value for e in at.error]
+    assert jobs.list_jobs() == []
 
 
 # ---------------------------------------------------------------- a finished SFT run
@@ -207,11 +214,3 @@ def test_a_finished_sft_run_shows_scores_with_cis_and_best_and_worst_replies(pag
     codes = " ".join(c.value for c in at.code)
     assert f"vllm serve {run / 'model'}" in codes and f"transformers serve {run / 'model'}" in codes
     assert len(at.get("plotly_chart")) == 1  # validation loss and perplexity per epoch
-
-
-def test_a_new_file_starts_from_its_own_suggested_columns(page_env: Path) -> None:
-    at = _upload("support.csv", b"prompt,response\n" + b"".join(b"order %d,\n" % i for i in range(30)))
-    assert at.selectbox(key="ft_gen_col_intent").value == "(none)"
-    at.file_uploader(key="ft_gen_upload").set_value(("support.csv", GOOD, "text/csv")).run()
-    assert at.selectbox(key="ft_gen_col_intent").value == "intent"  # not the previous file's '(none)'
-    assert not at.error, [e.value for e in at.error]
