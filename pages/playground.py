@@ -328,7 +328,8 @@ def draft_tab(runs: pd.DataFrame) -> None:
         return
     with right:
         price, utilisation = _price_controls(pd.DataFrame([row]), key="pg_draft", widths=(3, 2))
-        max_new = st.slider("Max new tokens", 16, 512, int(info["max_new_tokens"] or 256), 16,
+        cap = min(max(int(info["max_new_tokens"] or 256), 16), 512)
+        max_new = st.slider("Max new tokens", 16, 512, cap, 16,
                             key="pg_draft_max_new", help="Reply length cap for both models (the run's "
                             "evaluation used its config's max_new_tokens).")
     with left:

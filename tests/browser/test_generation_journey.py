@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from tests.browser.driver import (
+    ARTIFACTS,
     CHROMIUM_ARGS,
+    SETTLED_JS,
     STEP_MS,
     VIEWPORT,
     Console,
@@ -108,7 +110,8 @@ def test_draft_a_reply_base_and_fine_tuned_side_by_side(chromium: str, sft_works
             try:
                 _draft_a_reply(page, server.url)
             except Exception:
-                screenshot(page, "13-playground-draft-FAILED.png")
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)  # as it stands: no waiting for a busy app
+                page.screenshot(path=str(ARTIFACTS / "13-playground-draft-FAILED.png"), full_page=True)
                 raise
         finally:
             browser.close()
@@ -132,6 +135,8 @@ def _draft_a_reply(page, url: str) -> None:
     box.press("Control+Enter")
     settle(page)
     panel.get_by_role("button", name="Generate both replies").click()
+    page.wait_for_timeout(300)
+    page.wait_for_function(SETTLED_JS, timeout=REPLY_MS)  # loading both models and both replies: one run
     costs = panel.get_by_test_id("stMarkdownContainer").filter(has_text="Cost per reply")
     costs.nth(1).wait_for(state="visible", timeout=REPLY_MS)
     settle(page)
