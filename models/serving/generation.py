@@ -194,7 +194,7 @@ def sampler(temperature: float, top_p: float = 0.95, seed: int = 0) -> Picker:
 def _decode_steps(model: Any, rows: Sequence[Sequence[int]], pad_id: int, max_new_tokens: int,
                   pick: Picker) -> Iterator[list[int]]:
     """Yield each step's next token per row (first yield: after the prefill). The caller stops early by
-    closing the generator; finished rows keep being fed padding (their tokens are ignored)."""
+    closing the generator; finished rows keep being computed (their tokens are ignored)."""
     input_ids, mask, positions = _left_padded(rows, pad_id, model.device)
     with torch.inference_mode():
         out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
