@@ -23,6 +23,7 @@ from models.data.user_files import validate_labelled_frame
 from models.errors import ConfigError, EstimateError, StratLabModelError
 from models.jobs import queue as jobs
 from models.planning.estimate import cost_usd, memory_estimate, model_shape, time_estimate
+from models.planning.sft_estimate import sft_estimate
 from pages._shared import finetune as finetune_view
 from pages._shared import forms, page, workspace
 from pages._shared import generation_results as gen_results
@@ -448,36 +449,49 @@ def draft_hyperparameters(method: str, prices: pd.DataFrame,
     return values, price, estimate, launch
 
 
-def show_sft_estimate(config, data: dict, prices: pd.DataFrame, price_label: str | None) -> None:
-    """The coordinator's sft_estimate (time on this machine, the subset a CPU trains on, cost); nothing
-    made up while it is not there."""
-    n_train = forms.training_rows(data["n_train"], data["num_labels"] or 1, config.train_examples_per_class
-                                  if data["num_labels"] else None)
-    stats = {"n_train": n_train, "num_intents": data["num_labels"], "eval_limit": config.eval_limit}
-    device = "cuda" if jobs.cuda_device_count() else "cpu"
+def show_sft_estimate(config, prices: pd.DataFrame, price_label: str | None) -> None:
+    """Check the conversations with the model's own tokenizer (a separate process: real token lengths
+    against Max tokens) and estimate the run's time and cost from the measured rates
+    (models.planning.sft_estimate); nothing is submitted."""
     try:
-        estimate = finetune_view.sft_estimate(json.dumps(config.to_dict(), sort_keys=True),
-                                              json.dumps(stats, sort_keys=True), device)
+        check = finetune_view.sft_check(json.dumps(config.to_dict(), sort_keys=True))
     except StratLabModelError as e:
         page.show_error(e)
         return
-    st.success(f"Checked: {format_count(n_train)} training conversations, "
-               f"{format_count(config.eval_limit) if config.eval_limit else 'all'} test requests judged.",
-               icon=":material/check:")
-    if estimate is None:
-        st.caption("No time estimate for SFT runs on this version yet.")
+    for error in check.errors:
+        st.error(f"Fix before launching: {error}", icon=":material/block:")
+    for warning in check.warnings:
+        st.warning(warning, icon=":material/warning:")
+    if check.fallback_template:
+        st.info("This model's tokenizer has no chat template: the run will use the documented ChatML "
+                "fallback (models.modeling.chat_template.FALLBACK_TEMPLATE) and save it with the model.",
+                icon=":material/info:")
+    if check.stats is None:
         return
-    seconds = getattr(estimate, "total_s", None)
+    device = config.device if config.device != "auto" else ("cuda" if jobs.cuda_device_count() else "cpu")
+    estimate = sft_estimate(config, check.stats, device=device, params=check.params)
     row = prices[prices["label"] == price_label].iloc[0] if price_label in set(prices["label"]) else None
     hourly = float(row["hourly_usd"]) if row is not None else None
     cols = st.columns(3)
-    cols[0].metric("Time (estimate)", _duration(seconds))
-    cols[1].metric("Training tokens", format_count(getattr(estimate, "tokens", None), compact=True))
-    cols[2].metric("Cost (estimate)",
-                   format_usd(cost_usd(seconds, hourly)) if seconds and hourly else MISSING)
-    for line in (getattr(estimate, "note", None), getattr(estimate, "formula", None)):
-        if line:
-            st.caption(str(line))
+    cols[0].metric("Time (estimate)", _duration(estimate.total_s),
+                   help="An upper bound: early stopping can end sooner; other jobs on this machine make it "
+                        "slower.")
+    cols[1].metric("Training conversations", format_count(check.stats.n_train),
+                   help=f"{format_count(check.stats.n_judged)} test requests judged afterwards "
+                        f"({'both models' if config.compare_base else 'the fine-tuned model only'}).")
+    cols[2].metric("Cost (estimate)", format_usd(cost_usd(estimate.total_s, hourly)) if hourly else MISSING)
+    st.caption(f"On {device}: {estimate.note}. Training {_duration(estimate.train_s)}, validation "
+               f"{_duration(estimate.validate_s)}, judging {_duration(estimate.judge_s)}, start and export "
+               f"{_duration(estimate.fixed_s)}.")
+    st.caption(f"Time = {estimate.formula}.")
+    if check.token_stats:
+        t = check.token_stats
+        st.caption(f"Tokens per conversation (chat template): median {format_count(t['median'])}, 95% under "
+                   f"{format_count(t['p95'])}, longest {format_count(t['max'])}; Max tokens is "
+                   f"{format_count(config.max_length)}.")
+    if hourly:
+        st.caption(f"Cost = {_duration(estimate.total_s)} / 3600 x {format_usd(hourly, digits=4)}/hour "
+                   f"({price_label}).")
 
 
 # ---------------------------------------------------------------- check, estimate, launch
@@ -893,7 +907,7 @@ with setup:
             if launch_pressed:
                 launch(config)
             elif task == "draft":
-                show_sft_estimate(config, data, prices, price_label)
+                show_sft_estimate(config, prices, price_label)
             else:
                 show_estimate(config, data, spec, prices, price_label)
 with monitor:

@@ -128,17 +128,15 @@ def reply_examples(gen: int, run_id: str, n: int = 5):
     return results.split_examples(examples(workspace(), run_id, n=n))
 
 
-@st.cache_data(show_spinner="Estimating...", max_entries=16)
-def sft_estimate(config_json: str, stats_json: str, device: str):
-    """models.planning.estimate.sft_estimate for a TrainConfig given as JSON; None until that function
-    exists (then the page shows no estimate rather than a made-up one)."""
+@st.cache_data(show_spinner="Checking the conversations with the model's tokenizer in a separate process...",
+               max_entries=16)
+def sft_check(config_json: str):
+    """models.planning.sft_check.check_sft for a TrainConfig given as JSON (cached per config): the
+    validator with real token lengths, and the token statistics of the time estimate."""
     from models.core.config import TrainConfig
+    from models.planning.sft_check import check_sft
 
-    try:
-        from models.planning.estimate import sft_estimate as estimate
-    except ImportError:
-        return None
-    return estimate(TrainConfig.from_dict(json.loads(config_json)), json.loads(stats_json), device)
+    return check_sft(TrainConfig.from_dict(json.loads(config_json)))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

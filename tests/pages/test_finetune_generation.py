@@ -20,12 +20,27 @@ from tests.readable import unreadable
 PAGE = "pages/finetune.py"
 
 
+CHECKED = {"stats": {"n_train": 1026, "n_validation": 226, "n_judged": 200, "mean_tokens": 193.7,
+                     "mean_prompt_tokens": 36.4, "mean_reply_tokens": 156.9},
+           "params": 134_515_008, "fallback_template": False, "errors": [],
+           "warnings": ["7 of 1,703 examples are longer than max_length 320 tokens"],
+           "token_stats": {"min": 60, "median": 190, "p95": 300, "max": 359}}
+"""What models.planning.sft_check reports for the page's default Bitext config (measured: 1,026
+conversations, 193.7 tokens each on average)."""
+
+
 @pytest.fixture
 def page_env(app_env: Path, monkeypatch: pytest.MonkeyPatch):
     """app_env plus one job at a time, a queue that never starts a job process (tests here only check
-    what is submitted), and no job process left behind."""
+    what is submitted), a canned tokenizer check (its real process is tested in tests/models), and no job
+    process left behind."""
+    from models.planning import sft_check
+
     monkeypatch.setenv("STRATLAB_MAX_JOBS", "1")
     monkeypatch.setattr(jobs, "tick", lambda *a, **k: None)
+    monkeypatch.setattr(sft_check, "check_sft", lambda config: sft_check.SftCheck(
+        sft_check.SftDataStats(**CHECKED["stats"]), CHECKED["params"], False, (), tuple(CHECKED["warnings"]),
+        CHECKED["token_stats"]))
     yield app_env
     for info in jobs.list_jobs():
         if info.state == "running" and info.pid:
@@ -77,6 +92,19 @@ def test_draft_replies_renders_with_cpu_defaults_then_a_good_file_is_mapped_save
                       "ft_gen_max_length": 320}
     assert at.selectbox(key="ft_gen_dataset").value == "bitext_customer_support"
     assert not _launch(at).disabled and not at.error, [e.value for e in at.error]
+
+    [b for b in at.button if b.label == "Check and estimate"][0].click().run()  # canned check: no process
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Training conversations"] == "1,026", metrics
+    # by hand, SftRates on CHECKED: 257 steps x 4 x 193.7 tokens / 260 tokens/s = 766 s; 226 x 193.7 / 900 =
+    # 49 s; 400 replies x (156.9 / 60 + 36.4 / 900) = 1,062 s; 40 s fixed: 1,917 s
+    assert metrics["Time (estimate)"] == "31 min 57 s", metrics
+    captions = " ".join(c.value for c in at.caption)
+    assert "a CPU run trains on a subset: 1,026 conversations, 200 requests judged" in captions, captions
+    assert "median 190, 95% under 300, longest 359; Max tokens is 320" in captions, captions
+    assert [w.value for w in at.warning] == ["7 of 1,703 examples are longer than max_length 320 tokens"]
+    assert unreadable(captions.split(" · ")) == [] and jobs.list_jobs() == []
 
     at.radio(key="ft_gen_source").set_value("Upload a file").run()
     at.file_uploader(key="ft_gen_upload").set_value(("support.csv", GOOD, "text/csv")).run()
