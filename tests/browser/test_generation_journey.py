@@ -27,7 +27,6 @@ from tests.browser.driver import (
     STEP_MS,
     VIEWPORT,
     Console,
-    go,
     no_exceptions,
     running_server,
     screenshot,
@@ -121,9 +120,9 @@ def test_draft_a_reply_base_and_fine_tuned_side_by_side(chromium: str, sft_works
 def _draft_a_reply(page, url: str) -> None:
     from tests.analytics.generation_fixtures import RUN_ID
 
-    page.goto(url, wait_until="domcontentloaded")
-    page.get_by_role("heading", name="Strategy Lab").first.wait_for(state="visible", timeout=STEP_MS)
-    go(page, "Playground")
+    page.goto(f"{url}/playground", wait_until="domcontentloaded")  # as a shared link opens it
+    page.get_by_role("heading", name="Playground").first.wait_for(state="visible", timeout=REPLY_MS)
+    settle(page)
     page.get_by_role("tab", name="Draft a reply").click()
     panel = page.get_by_role("tabpanel", name="Draft a reply")
     picked = panel.get_by_label("Fine-tuned model", exact=True)
