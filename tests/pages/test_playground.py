@@ -292,7 +292,7 @@ def test_draft_tab_streams_base_and_fine_tuned_side_by_side(sft_run: str) -> Non
     assert at.slider(key="pg_draft_max_new").value == 16  # the run's max_new_tokens
     assert SYSTEM_PROMPT in " ".join(c.value for c in at.caption)
     assert at.selectbox(key="pg_draft_price").value is not None  # priced from the run's hardware (CPU x2)
-    at.button(key="pg_draft_go").click().run()
+    at.button(key="pg_draft_go").click().run(timeout=120)  # two models loaded and two replies: one run
     _ok(at)
     sides = at.session_state["pg_draft_last"]["sides"]
     assert [s["side"] for s in sides] == ["base", "fine-tuned"]
