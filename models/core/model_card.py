@@ -34,9 +34,8 @@ def card_text(config: TrainConfig, data: Any, metrics: dict[str, Any], extra: di
     meta = getattr(data, "meta", {}) or {}
     licence = meta.get("licence") or "unknown"
     base_licence = getattr(spec, "licence", "unknown")
-    how = ("LoRA adapters (rank {r}, alpha {a}) on the attention projections, merged into the weights"
-           .format(r=config.lora_r, a=config.lora_alpha) if config.method == "sft_lora"
-           else "every weight trained")
+    how = (f"LoRA adapters (rank {config.lora_r}, alpha {config.lora_alpha}) on the attention projections, "
+           "merged into the weights" if config.method == "sft_lora" else "every weight trained")
     front = {"license": base_licence, "base_model": getattr(spec, "name", config.model),
              "tags": ["strategy-lab", "sft", "customer-support"], "datasets": [data.name]}
     lines = ["---", *(f"{k}: {json.dumps(v)}" for k, v in front.items()), "---", "",
@@ -54,13 +53,16 @@ def card_text(config: TrainConfig, data: Any, metrics: dict[str, Any], extra: di
              f"(of {metrics.get('n_test_total', '?')}), judged against the reference replies.", "",
              "| score | fine-tuned | base model, same prompt |", "|---|---|---|",
              f"| ROUGE-L F1 | {_interval(metrics, 'rouge_l')} | {_interval(metrics, 'base_rouge_l')} |",
-             f"| intent match | {_interval(metrics, 'intent_match')} | {_interval(metrics, 'base_intent_match')} |",
+             f"| intent match | {_interval(metrics, 'intent_match')} | "
+             f"{_interval(metrics, 'base_intent_match')} |",
              f"| validation perplexity (reply tokens) | {_number(metrics.get('perplexity'))} | |", "",
-             "Intent match: a TF-IDF + logistic-regression classifier trained on the training split's reference "
-             "replies labels each generated reply; the score is the share labelled with the request's intent.",
+             "Intent match: a TF-IDF + logistic-regression classifier trained on the training split's "
+             "reference replies labels each generated reply; the score is the share labelled with the "
+             "request's intent.",
              "", "## How it was made", "",
-             f"- {extra.get('steps', '?')} optimizer steps, batch {extra.get('batch_size', '?')}, learning rate "
-             f"{config.learning_rate}, max length {config.max_length} tokens, {config.epochs} epoch(s), "
+             f"- {extra.get('steps', '?')} optimizer steps, batch {extra.get('batch_size', '?')}, "
+             f"learning rate {config.learning_rate}, max length {config.max_length} tokens, "
+             f"{config.epochs} epoch(s), "
              f"packing {'on' if config.packing else 'off'}.",
              f"- Hardware: {_hardware(extra)}; training time {_number(extra.get('train_seconds'))} s.",
              f"- Run folder `{run_id}`: config.json holds every setting, events.jsonl the curves, "

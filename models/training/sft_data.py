@@ -47,7 +47,7 @@ class EncodedChats:
 
     @property
     def label_tokens(self) -> int:
-        """Tokens the loss is computed on (assistant tokens, minus each row's first, which nothing predicts)."""
+        """Tokens the loss is computed on (assistant tokens; a row's first token is never predicted)."""
         return int(sum(int((labels[1:] != IGNORE_INDEX).sum()) for labels in self.label_ids))
 
 

@@ -29,13 +29,15 @@ class ReplyLoss(torch.nn.Module):
         super().__init__()
         self.lm = lm
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor | None = None,
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor,
+                attention_mask: torch.Tensor | None = None,
                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Mean next-token cross-entropy over the label positions (the training loss)."""
         total, count = self.loss_sum(input_ids, labels, attention_mask, position_ids)
         return total / count.clamp(min=1)
 
-    def loss_sum(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor | None = None,
+    def loss_sum(self, input_ids: torch.Tensor, labels: torch.Tensor,
+                 attention_mask: torch.Tensor | None = None,
                  position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed cross-entropy, number of label tokens) of the batch (validation averages over batches)."""
         body = self.lm.get_decoder()
