@@ -78,7 +78,8 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict:
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     config = SFTConfig(output_dir=str(out / "trl"), per_device_train_batch_size=args.batch_size,
                        learning_rate=args.lr, num_train_epochs=1, max_length=args.max_length,
-                       lr_scheduler_type="linear", warmup_ratio=0.06, weight_decay=0.01, max_grad_norm=1.0,
+                       lr_scheduler_type="linear", weight_decay=0.01, max_grad_norm=1.0,
+                       warmup_steps=round(0.06 * -(-len(rows) // args.batch_size)),  # ours: warmup_ratio 0.06
                        optim="adamw_torch_fused", completion_only_loss=True, packing=False,
                        train_sampling_strategy="group_by_length", use_cpu=True, save_strategy="no",
                        report_to=[], logging_steps=5, seed=args.seed, dataloader_num_workers=0,
