@@ -262,8 +262,9 @@ def test_the_estimate_is_tokens_over_measured_rates(chats: ChatSplits, tokenizer
     from models.modeling.chat_template import count_tokens
     from models.planning.sft_estimate import SftDataStats, SftRates, data_stats, sft_estimate
 
-    rates = SftRates(train_tokens_per_s_full=100.0, train_tokens_per_s_lora=200.0, forward_tokens_per_s=1000.0,
-                     decode_tokens_per_s=50.0, prefill_tokens_per_s=500.0, fixed_s=10.0)
+    rates = SftRates(train_tokens_per_s_full=100.0, train_tokens_per_s_lora=200.0,
+                     forward_tokens_per_s=1000.0, decode_tokens_per_s=50.0, prefill_tokens_per_s=500.0,
+                     fixed_s=10.0)
     stats = SftDataStats(n_train=40, n_validation=10, n_judged=8, mean_tokens=100.0, mean_prompt_tokens=50.0,
                          mean_reply_tokens=50.0)
     config = TrainConfig(method="sft_lora", batch_size=4, epochs=1)
@@ -273,7 +274,8 @@ def test_the_estimate_is_tokens_over_measured_rates(chats: ChatSplits, tokenizer
     assert estimate.judge_s == pytest.approx(16 * (50 / 50 + 50 / 500))  # base and fine-tuned answer
     assert estimate.total_s == pytest.approx(20 + 1 + 17.6 + 10) and "subset" in estimate.note
     assert "no GPU rate" in sft_estimate(config, stats, device="cuda", rates=rates).note
-    measured = data_stats(chats, TrainConfig(method="sft", max_length=64), lambda m: count_tokens(tokenizer, m))
+    measured = data_stats(chats, TrainConfig(method="sft", max_length=64),
+                          lambda m: count_tokens(tokenizer, m))
     assert measured.n_train == 16 and measured.n_judged == 4 and 0 < measured.mean_prompt_tokens < 64
     with pytest.raises(ConfigError, match="sft_estimate covers"):
         sft_estimate(TrainConfig(method="full"), stats)
