@@ -3,7 +3,8 @@
     python bench/sft.py            # 160 Bitext conversations, 1 epoch (40 steps of 4), 48 held out (~10 min)
     python bench/sft.py --quick    # 24 conversations, 6 steps, 16 held out (under 3 minutes on 2 cores)
 
-Each side trains SmolLM2-135M-Instruct (all weights, fp32, fused AdamW, linear schedule, warm-up 6%, clipping
+Each side trains SmolLM2-135M-Instruct (all weights, fp32 without gradient checkpointing: TRL's own defaults
+of bf16 and checkpointing are switched off for parity; fused AdamW, linear schedule, warm-up 6%, clipping
 at 1.0) in its own process, with the loss on the assistant's tokens only: ours is `python -m models train
 --method sft`; TRL gets the same conversations as prompt/completion pairs (its completion-only loss is the
 same masking; SmolLM2's template has no {% generation %} markers for assistant_only_loss) and length-grouped
@@ -81,6 +82,9 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict:
                        lr_scheduler_type="linear", weight_decay=0.01, max_grad_norm=1.0,
                        warmup_steps=round(0.06 * -(-len(rows) // args.batch_size)),  # ours: warmup_ratio 0.06
                        optim="adamw_torch_fused", completion_only_loss=True, packing=False,
+                       # TRL defaults to bf16 and gradient checkpointing; ours trains in fp32 without
+                       # checkpointing, so the same here (bf16 autocast on a CPU without AMX is far slower)
+                       bf16=False, fp16=False, gradient_checkpointing=False,
                        train_sampling_strategy="group_by_length", use_cpu=True, save_strategy="no",
                        report_to=[], logging_steps=5, seed=args.seed, dataloader_num_workers=0,
                        disable_tqdm=True)
