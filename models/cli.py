@@ -22,6 +22,8 @@ from analytics.errors import SettingsError
 from analytics.settings import field_docs
 from models.core.config import DEVICES, HEAD_INITS, METHODS, PRECISIONS, SFT_METHODS, TrainConfig, field_types
 from models.errors import DataValidationError, StratLabModelError
+from models.serving.endpoint import cli as endpoint_cli
+from models.serving.server import cli as server_cli
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_bench(sub)
     _add_jobs(sub)
+    endpoint_cli.add_parsers(sub)  # evaluate-endpoint
+    server_cli.add_parsers(sub)  # serve, loadtest
     sub.add_parser("models", help="list the model catalog (what is available offline)",
                    description="List every model: name, family, parameters, size, licence, availability.")
     sub.add_parser("datasets", help="list the built-in datasets",
@@ -502,7 +506,7 @@ def cmd_prepare_llm(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench,
             "jobs": cmd_jobs, "models": cmd_models, "datasets": cmd_datasets,
-            "prepare-llm": cmd_prepare_llm}
+            "prepare-llm": cmd_prepare_llm, **endpoint_cli.COMMANDS, **server_cli.COMMANDS}
 
 
 def _setup_logging(verbose: bool) -> None:

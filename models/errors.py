@@ -70,3 +70,11 @@ class JobNotFoundError(JobError):
 
 class InvalidTransitionError(JobError):
     """A state change that the transition table does not allow."""
+
+
+class EndpointError(StratLabModelError):
+    """An OpenAI-compatible endpoint could not be evaluated (unreachable, refused, over budget, failing)."""
+
+
+class ServingError(StratLabModelError):
+    """A run could not be served or load-tested (bad run folder, port taken, server failed to start)."""
