@@ -14,6 +14,12 @@ generations.parquet go to run_generation_eval and run_generations (analytics.ing
 inference.json (the measure job's latency/throughput record) is written after status.json and may be
 replaced later by a re-measure: its columns are filled, and refilled, by `attach_pending_inference` whenever
 the file's measured_at differs from the one in the workspace.
+
+An endpoint run (method "endpoint": a hosted or served OpenAI-compatible model evaluated by `python -m models
+evaluate-endpoint`) is ingested like any run: its eval.json accuracy with CI, its predictions.parquet into
+run_predictions (so cascades and paired comparisons work), and its client-measured p50/p95 latency into the
+latency columns (inference_measured_by 'client: evaluate-endpoint'); Compare prices it as an API from its
+measured tokens per request. serving.json (load tests, analytics.ingest.serving) is attached by `ingest_all`.
 """
 
 from __future__ import annotations
@@ -30,13 +36,17 @@ import pandas as pd
 
 from analytics.db import Workspace, register_app_tables
 from analytics.errors import RunIngestError, RunNotFoundError
-from analytics.ingest import generation_runs
+from analytics.ingest import generation_runs, serving
 
 log = logging.getLogger(__name__)
 
 RUN_TABLES = ("runs", "run_epochs", "run_predictions", "run_generation_eval", "run_generations")
 register_app_tables(*RUN_TABLES)
 FINAL_STATES = ("succeeded", "failed", "cancelled")
+ENDPOINT_METHOD = "endpoint"
+"""config.json method of a run that evaluated an OpenAI-compatible endpoint (models.serving.endpoint)."""
+ENDPOINT_MEASURED_BY = "client: evaluate-endpoint"
+"""inference_measured_by of an endpoint run: its latency was timed by the client, per request, over HTTP."""
 RUN_COLUMNS = (
     "run_id", "job_id", "method", "model", "dataset", "state", "started_at", "finished_at", "train_seconds",
     "hardware", "device", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "macro_f1_ci_low",
@@ -165,6 +175,7 @@ def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
              ws.rows("select run_id, state, finished_at from runs")}
     ingested = []
     attach_pending_inference(ws, root)
+    serving.attach_pending_serving(ws, root)
     for run_dir in sorted(p for p in root.iterdir() if (p / "status.json").is_file()):
         if run_dir.name in known and known[run_dir.name][0] == "succeeded":
             continue  # the common case, decided without reading the folder
@@ -250,6 +261,8 @@ def read_run_folder(run_dir: Path | str) -> RunRecord | None:
     except RunIngestError as e:  # the benchmark is an add-on: a bad file must not keep the run out
         log.warning("ignoring %s: %s", run_dir / INFERENCE_FILE, e)
         inference = dict.fromkeys(INFERENCE_COLUMNS)
+    if str(config.get("method")) == ENDPOINT_METHOD:
+        inference.update(_endpoint_latency(evaluation))
     run_row = run_row.assign(**{k: [v] for k, v in inference.items()})
     epochs = _epoch_rows(run_dir.name, events)
     if generation_runs.is_generation(config, evaluation):
@@ -301,6 +314,15 @@ def _inference_values(run_dir: Path) -> dict[str, Any]:
         "inference_load_average_start": _number(bench.get("load_average_1m_start")),
         "inference_others_cpu_share": _number(bench.get("others_cpu_share")),
     }
+
+
+def _endpoint_latency(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint run's latency columns from its eval.json: p50/p95 measured by the client (cache hits
+    excluded), when they were measured and by whom."""
+    p50 = _number(evaluation.get("latency_p50_ms"))
+    return {"p50_ms": p50, "p95_ms": _number(evaluation.get("latency_p95_ms")),
+            "inference_measured_at": _timestamp(evaluation.get("measured_at")) if p50 is not None else None,
+            "inference_measured_by": ENDPOINT_MEASURED_BY if p50 is not None else None}
 
 
 def _whole(value: Any) -> int | None:
@@ -440,7 +462,8 @@ def _prediction_rows(run_dir: Path, *, required: bool) -> pd.DataFrame:
         "confidence": frame["confidence"].astype(float) if "confidence" in frame else None,
         "correct": frame["correct"].astype(bool) if "correct" in frame
         else frame["true_label"].astype(str) == frame["pred_label"].astype(str),
-        "probs": [list(map(float, p)) for p in frame["probs"]] if "probs" in frame else None,
+        "probs": [None if p is None else list(map(float, p)) for p in frame["probs"]] if "probs" in frame
+        else None,
     })
     return out[list(PREDICTION_COLUMNS)]
 

@@ -282,7 +282,7 @@ def test_data_signature_moves_with_every_writer(filled) -> None:
     add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
                               accuracy=0.7, n_eval=10, accuracy_source="s")
     update_price(filled, price_id(filled, "gpt-4o-mini"), "input_per_m_usd", 0.2, "new price page")
-    assert data_signature(filled) == (2, 2, 1, 1)
+    assert data_signature(filled) == (2, 2, 1, 1, 0, 0)
 
 
 def test_migration_005_keeps_candidates_and_lets_prices_change(tmp_path, monkeypatch) -> None:

@@ -19,12 +19,14 @@ PREDICTION_FILE_COLUMNS = ("text_id", "pred_label")
 
 
 def data_signature(ws: Workspace) -> tuple[int, ...]:
-    """(runs, runs with an inference record, API candidates, price edits): changes whenever anything the
-    Compare page shows could have changed, whoever wrote it (another session, a job sync)."""
+    """(runs, runs with an inference record, API candidates, price edits, serving levels and the newest
+    serving file's mtime in ms): changes whenever anything the Compare page shows could have changed, whoever
+    wrote it (another session, a job sync)."""
     runs, measured = ws.rows("select count(*), count(inference_measured_at) from runs")[0]
     apis = ws.scalar("select count(*) from api_candidates")
     edits = ws.scalar("select count(*) from price_edits")
-    return (int(runs), int(measured), int(apis), int(edits))
+    levels, newest = ws.rows("select count(*), coalesce(max(file_mtime), 0) from serving_levels")[0]
+    return (int(runs), int(measured), int(apis), int(edits), int(levels), int(float(newest) * 1000))
 
 
 def evaluation_sets(ws: Workspace) -> pd.DataFrame:

@@ -1,5 +1,12 @@
 """The leaderboard: every candidate's accuracy (95% CI), latency and dollars at the user's volume, each number
-with its provenance."""
+with its provenance.
+
+Candidates: trained runs (self-hosted, priced from the in-process benchmark's throughput x the machine's
+hourly price); the same runs served by a real server under load (kind 'served': the throughput a load test
+measured at the chosen concurrency, analytics.ingest.serving), next to the in-process row; endpoint runs
+(method 'endpoint', kind 'api', measured: accuracy on the evaluation set, client latency, tokens per request
+from the responses, priced as an API); and hosted APIs entered by hand or from an imported predictions
+file."""
 
 from __future__ import annotations
 
@@ -16,7 +23,15 @@ from analytics.compute.compare.pricing import as_of_day, price_basis, resolve_ha
 from analytics.compute.stats import wilson_interval
 from analytics.db import Workspace
 from analytics.errors import CostInputError
-from analytics.ingest.prices import price_table
+from analytics.ingest import serving
+from analytics.ingest.prices import (
+    GENAI_PRICES,
+    OVERRIDE,
+    ApiPrice,
+    api_price,
+    catalog_api_price,
+    price_table,
+)
 from analytics.money import (
     format_count,
     format_duration,
@@ -79,9 +94,16 @@ class CompareSettings:
     """Horizon for the total cost (training once + months x monthly running cost)."""
     accuracy_target: float | None = None
     """Minimum accuracy (0-1) the recommendation must meet; None recommends the best value on the frontier."""
+    served_concurrency: int | None = None
+    """Concurrency level of the load tests (serving.json) to price served candidates at; None: no served
+    rows (only the in-process figures)."""
 
     def __post_init__(self) -> None:
         costs.check_positive("requests per month", self.requests_per_month, upper=1e12)
+        level = self.served_concurrency
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int) or level < 1):
+            raise CostInputError(f"the served concurrency must be a whole number of at least 1 (a level the "
+                                 f"load test measured, e.g. 16), got {self.served_concurrency!r}")
         costs.check_positive("utilisation", self.utilisation, upper=1.0)
         if self.months < 1:
             raise CostInputError(f"months must be at least 1, got {self.months}")
@@ -128,8 +150,13 @@ LEADERBOARD_COLUMNS = (
     "cost_per_1k_usd", "training_usd", "monthly_usd", "total_usd", "on_frontier",
     "train_examples_per_class", "n_classes", "model_params", "tokens_per_request", "accuracy_basis",
     "latency_basis", "cost_basis", "training_basis", "flag", "run_id", "p50_spread", "throughput_spread",
-    "measure_note",
+    "measure_note", "price_source",
 )
+"""price_source: which kept source priced the row ('catalog: <source>, as of <date>', 'genai-prices: ...',
+'override: ...'; '' when unpriced)."""
+ENDPOINT_METHOD = "endpoint"
+"""The method of an endpoint run (models.serving.endpoint: an OpenAI-compatible endpoint evaluated on the
+set)."""
 
 
 def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
@@ -143,9 +170,21 @@ def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
     catalog = price_table(ws).set_index("price_id", drop=False)
     hw_prices = resolve_hardware_prices(ws, settings.dataset, settings.hardware_prices)
     runs = ws.query("compare_runs", dataset=settings.dataset)
-    rows = [_run_row(r, catalog, hw_prices, settings) for r in runs.to_dict("records")]
+    levels = (serving.serving_levels(ws, list(runs["run_id"])) if settings.served_concurrency is not None
+              else pd.DataFrame(columns=list(serving.LEVEL_COLUMNS)))
+    rows: list[dict[str, object]] = []
+    api_prices: list[tuple[str, ApiPrice]] = []
+    for r in runs.to_dict("records"):
+        if r["method"] == ENDPOINT_METHOD:
+            rows.append(_endpoint_row(r, catalog, settings, api_prices))
+            continue
+        rows.append(_run_row(r, catalog, hw_prices, settings))
+        level = levels[(levels["run_id"] == r["run_id"])
+                       & (levels["concurrency"] == settings.served_concurrency)]
+        if len(level):
+            rows.append(_served_row(rows[-1], r, level.iloc[0].to_dict(), catalog, hw_prices, settings))
     _unique_names(rows)
-    tokens = _measured_api_tokens(runs)
+    tokens = _measured_api_tokens(runs[runs["method"] != ENDPOINT_METHOD])
     apis = api_candidates(ws, settings.dataset)
     rows += [_api_row(a, tokens, settings) for a in apis.to_dict("records")]
     table = pd.DataFrame(rows, columns=list(LEADERBOARD_COLUMNS))
@@ -154,8 +193,13 @@ def leaderboard(ws: Workspace, settings: CompareSettings) -> Leaderboard:
     flags += _eval_set_flags(runs)
     remeasure = tuple(Remeasure(r.key, str(r.run_id), r.candidate, r.measure_note)
                       for r in table.itertuples() if r.measure_note)
-    used = sorted({int(p) for p in hw_prices.values() if p is not None} | set(apis["price_id"].astype(int)))
-    return Leaderboard(table=table, flags=flags, assumptions=_assumptions(settings, catalog, used, tokens),
+    used = sorted({int(p) for p in hw_prices.values() if p is not None} | set(apis["price_id"].astype(int))
+                  | {int(p.price_id) for _, p in api_prices if p.price_id is not None})
+    assumptions = _assumptions(settings, catalog, used, tokens) + tuple(
+        f"Price of {name}: {format_usd(p.input_per_m_usd, digits=4)} in / "
+        f"{format_usd(p.output_per_m_usd, digits=4)} out per 1M tokens ({p.label})"
+        for name, p in api_prices if p.price_id is None)
+    return Leaderboard(table=table, flags=flags, assumptions=assumptions,
                        settings=settings, hardware_prices=hw_prices, remeasure=remeasure,
                        price_ids=tuple(used))
 
@@ -240,7 +284,7 @@ def _empty_row(key: str, name: str, kind: str, run: Mapping[str, object] | None)
                    "cost_per_1k_usd", "training_usd", "monthly_usd", "total_usd", "p50_spread",
                    "throughput_spread")
     row.update(dict.fromkeys(nan_columns, math.nan), key=key, candidate=name, kind=kind, on_frontier=False,
-               flag="", measure_note="")
+               flag="", measure_note="", price_source="")
     if run is not None:
         row.update(method=run["method"], model=run["model"], train_examples_per_class=_per_class(run),
                    n_classes=_float(run.get("num_labels")), model_params=_float(run.get("model_params")),
@@ -330,6 +374,7 @@ def _fill_self_hosted_cost(row: dict[str, object], run: Mapping[str, object], ca
     else:
         price = catalog.loc[price_id]
         row["price_label"] = str(price["label"])
+        row["price_source"] = _catalog_price_source(price)
         if not math.isnan(row["throughput_per_s"]):
             per_1k = costs.cost_per_1k_requests_usd(row["throughput_per_s"], float(price["hourly_usd"]),
                                                     settings.utilisation)
@@ -347,6 +392,164 @@ def _fill_self_hosted_cost(row: dict[str, object], run: Mapping[str, object], ca
     elif pd.isna(run["train_seconds"]):
         row["training_basis"] = "training time not recorded"
     _fill_totals(row, settings)
+
+
+def _host(base_url: object) -> str:
+    """'api.openai.com' or '127.0.0.1:8000' from an endpoint's base URL ('endpoint' when unreadable)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(base_url or ""))
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "endpoint"
+    if not host:
+        return "endpoint"
+    return f"{host}:{port}" if port and host in ("127.0.0.1", "localhost", "::1") else host
+
+
+def run_api_price(run: Mapping[str, object], catalog: pd.DataFrame) -> ApiPrice | None:
+    """The price an endpoint run is priced at: a price given with the run that is not genai-prices' list
+    price (the user's override) first; else the catalog's row for the model (the user-edited catalog); else
+    the list price the run was estimated with (genai-prices); else genai-prices looked up here; else None."""
+    model, base_url = str(run["model"]), run.get("endpoint_base_url")
+    base_url = str(base_url) if isinstance(base_url, str) else None
+    given = None
+    tin, tout = _float(run.get("run_price_input_per_m_usd")), _float(run.get("run_price_output_per_m_usd"))
+    if math.isfinite(tin) and tin >= 0:
+        source = str(run.get("run_price_source") or "given with the run")
+        as_of = run.get("run_price_as_of")
+        day = None
+        if isinstance(as_of, str) and as_of.strip():
+            try:
+                day = pd.Timestamp(as_of).date()
+            except (ValueError, TypeError):
+                day = None
+        listed = "genai-prices" in source.lower()
+        given = ApiPrice(tin, tout if math.isfinite(tout) else 0.0, source, day,
+                         GENAI_PRICES if listed else OVERRIDE, None, model)
+        if not listed:
+            return given
+    return (catalog_api_price(catalog, model, base_url) or given
+            or api_price(catalog.iloc[:0], model, base_url))
+
+
+def _endpoint_row(run: dict[str, object], catalog: pd.DataFrame, settings: CompareSettings,
+                  api_prices: list[tuple[str, ApiPrice]]) -> dict[str, object]:
+    """A leaderboard row for an endpoint run: measured accuracy (CI from eval.json), client latency, tokens
+    per request from the responses' usage, priced as an API (`run_api_price`)."""
+    host = _host(run.get("endpoint_base_url"))
+    shots = run.get("endpoint_shots")
+    shot_text = f", {shots}-shot" if isinstance(shots, str) and shots.isdigit() and int(shots) > 0 else ""
+    name = f"{run['model']} @ {host}{shot_text}"
+    row = _empty_row(f"run:{run['run_id']}", name, "api", run)
+    n = int(run["n_test"]) if not pd.isna(run["n_test"]) else 0
+    row.update(method=ENDPOINT_METHOD, accuracy=float(run["accuracy"]), n_eval=n,
+               macro_f1=_float(run["macro_f1"]), accuracy_ci_low=_float(run["accuracy_ci_low"]),
+               accuracy_ci_high=_float(run["accuracy_ci_high"]),
+               training_usd=0.0, hardware=f"endpoint {host}", run_id=str(run["run_id"]),
+               training_basis="none: a hosted endpoint needs no training")
+    if math.isnan(row["accuracy_ci_low"]):
+        row["accuracy_ci_low"], row["accuracy_ci_high"] = wilson_interval(row["accuracy"] * n, n)
+    measured = as_of_day(run.get("endpoint_measured_at") or run["finished_at"])
+    sent = run.get("endpoint_requests_sent")
+    requests = f"{format_count(sent)} requests" if sent is not None and not pd.isna(sent) else "requests"
+    unparseable = run.get("endpoint_unparseable")
+    bad = (f"; {format_count(unparseable)} unparseable answers counted wrong"
+           if unparseable is not None and not pd.isna(unparseable) and int(unparseable) > 0 else "")
+    total = run.get("n_test_total")
+    subset = (f" (a {format_count(n)}-text subset of {format_count(total)})"
+              if total is not None and not pd.isna(total) and int(total) > n else "")
+    flags: list[str] = []
+    price = run_api_price(run, catalog)
+    price_text = f"price: {price.label}" if price is not None else "price: none"
+    row["accuracy_basis"] = (f"measured: endpoint {host}, {measured}, {requests}; {format_count(n)} test "
+                             f"texts{subset} of {run['dataset']}{bad}; run {run['run_id']}; {price_text}")
+    p50 = _float(run.get("p50_ms"))
+    if math.isfinite(p50):
+        row.update(p50_ms=p50, p95_ms=_float(run.get("p95_ms")))
+        row["latency_basis"] = (f"measured by the client over HTTP at endpoint {host}, {measured}: p50 "
+                                f"{format_ms(p50)} / p95 {format_ms(row['p95_ms'])} per request (cache hits "
+                                f"excluded; includes the network)")
+    else:
+        row["latency_basis"] = "not measured (every answer came from the cache)"
+    tin, tout = _float(run.get("endpoint_prompt_tokens")), _float(run.get("endpoint_completion_tokens"))
+    if price is None:
+        flags.append(f"no price for model '{run['model']}': add an API row named '{run['model']}' to the "
+                     f"price catalog (Prices tab), or give a price override when adding the endpoint")
+    elif not math.isfinite(tin):
+        flags.append("no token usage in the endpoint's responses, so no cost per request; evaluate it again "
+                     "with an endpoint that reports usage")
+    else:
+        tout = tout if math.isfinite(tout) else 0.0
+        per_1k = costs.api_cost_per_1k_requests_usd(tin, tout, price.input_per_m_usd, price.output_per_m_usd)
+        row["cost_per_1k_usd"] = per_1k
+        row["price_label"] = f"{price.model or run['model']} · {price.provider or host}"
+        row["price_source"] = price.label
+        row["cost_basis"] = (f"({format_number(tin)} prompt x {format_usd(price.input_per_m_usd, digits=4)} "
+                             f"+ {format_number(tout)} completion x "
+                             f"{format_usd(price.output_per_m_usd, digits=4)}) per 1M tokens = "
+                             f"{format_usd_per_requests(per_1k / 1000.0)}; tokens measured "
+                             f"from the responses' usage; {price_text}")
+        api_prices.append((str(run["model"]), price))
+    row["flag"] = "; ".join(flags)
+    _fill_totals(row, settings)
+    return row
+
+
+def _served_row(run_row: Mapping[str, object], run: Mapping[str, object], level: Mapping[str, object],
+                catalog: pd.DataFrame, hw_prices: dict[str, int | None],
+                settings: CompareSettings) -> dict[str, object]:
+    """The run served by a real server under load: the load test's requests/s at the chosen concurrency x
+    the hourly price of the machine it was measured on (its own price pick, else the run's)."""
+    concurrency = int(level["concurrency"])
+    server = str(level.get("server") or "server")
+    measured = as_of_day(level["measured_at"])
+    label = f"served, concurrency {concurrency}, {server}, {measured}"
+    row = dict(run_row)
+    row.update(key=f"served:{run['run_id']}:{concurrency}", kind="served",
+               candidate=f"{run_row['candidate']} [served c={concurrency}]", on_frontier=False, flag="",
+               measure_note="", p50_spread=math.nan, throughput_spread=math.nan, cost_per_1k_usd=math.nan,
+               monthly_usd=math.nan, total_usd=math.nan, cost_basis=None, price_label=None, price_source="")
+    hardware = str(level.get("hardware") or run_row["hardware"])
+    row["hardware"] = hardware
+    rps = _float(level.get("requests_per_s"))
+    errors = level.get("errors")
+    error_text = (f", {format_count(errors)} errors of {format_count(level.get('requests'))} requests"
+                  if errors is not None and not pd.isna(errors) else "")
+    row.update(p50_ms=_float(level.get("p50_ms")), p95_ms=_float(level.get("p95_ms")), throughput_per_s=rps)
+    row["latency_basis"] = (f"{label} on {hardware}: p50 {format_ms(row['p50_ms'])} / p95 "
+                            f"{format_ms(row['p95_ms'])} per request under load, "
+                            f"{format_number(rps) if math.isfinite(rps) else 'no'} requests/s{error_text} "
+                            f"(in-process figure: the row without [served])")
+    flags = []
+    price_id = hw_prices.get(hardware)
+    if price_id is None:
+        from analytics.compute.compare.pricing import match_price
+
+        price_id = match_price(hardware, catalog) or hw_prices.get(str(run_row["hardware"]))
+    if price_id is None or price_id not in catalog.index:
+        flags.append(f"no price for hardware '{hardware}': pick a price row for it under 'Hardware prices'")
+    elif not math.isfinite(rps) or rps <= 0:
+        flags.append(f"the load test at concurrency {concurrency} served no request; see its error rate")
+    else:
+        price = catalog.loc[price_id]
+        per_1k = costs.cost_per_1k_requests_usd(rps, float(price["hourly_usd"]), settings.utilisation)
+        row.update(cost_per_1k_usd=per_1k, price_label=str(price["label"]),
+                   price_source=_catalog_price_source(price))
+        row["cost_basis"] = (f"{price_basis(price)} / ({format_number(rps)} requests/s measured {label} x "
+                             f"{format_percent(settings.utilisation)} utilisation) = "
+                             f"{format_usd_per_requests(per_1k / 1000.0)}")
+    row["flag"] = "; ".join(flags)
+    _fill_totals(row, settings)
+    return row
+
+
+def _catalog_price_source(price: Mapping[str, object]) -> str:
+    """'catalog: <source>, as of <date>' for a catalog row (an undated one cites its source only)."""
+    day = as_of_day(price.get("as_of"))
+    return f"catalog: {price['source']}" + (f", as of {day}" if day != "undated" else "")
 
 
 def _fill_totals(row: dict[str, object], settings: CompareSettings) -> None:
@@ -401,6 +604,7 @@ def _api_row(api: dict[str, object], tokens: ApiTokens, settings: CompareSetting
         per_1k = costs.api_cost_per_1k_requests_usd(tin, tout, float(api["input_per_m_usd"]),
                                                      float(api["output_per_m_usd"]))
         row["cost_per_1k_usd"] = per_1k
+        row["price_source"] = _catalog_price_source({"source": api["price_source"], "as_of": api["as_of"]})
         price_in = format_usd(float(api["input_per_m_usd"]), digits=4)
         price_out = format_usd(float(api["output_per_m_usd"]), digits=4)
         dated = as_of_day(api["as_of"])

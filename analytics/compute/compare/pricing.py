@@ -54,9 +54,15 @@ def prices_used(catalog: pd.DataFrame, price_ids: Sequence[int]) -> pd.DataFrame
 
 
 def hardware_names(ws: Workspace, dataset: str) -> list[str]:
-    """Hardware the dataset's runs trained or were measured on, sorted."""
+    """Hardware the dataset's runs trained or were measured on, or were served on in a load test
+    (serving.json), sorted. Endpoint runs are left out: their machine is the client's, and an endpoint is
+    priced per token."""
+    from analytics.ingest.serving import serving_levels
+
     runs = ws.query("compare_runs", dataset=dataset)
+    runs = runs[runs["method"] != "endpoint"]
     names = set(runs["hardware"].dropna()) | set(runs["inference_hardware"].dropna())
+    names |= set(serving_levels(ws, list(runs["run_id"]))["hardware"].dropna())
     return sorted(str(n) for n in names)
 
 
