@@ -91,7 +91,13 @@ def placeholder_count(text: str) -> int:
 
 
 class IntentJudge:
-    """TF-IDF (word 1-2 grams + char 2-5 grams) + logistic regression from reply text to intent."""
+    """TF-IDF word 1-2 grams + logistic regression from reply text to intent.
+
+    Word n-grams only, unlike the classic classifier's word + character pipeline: replies are long (about
+    140 tokens), so character 2-5 grams multiply the features and the fit time (Bitext's 3,837 training
+    replies: 138 s against 7.4 s on one core) for no accuracy (98.4% against 98.2% on the 451 test
+    references).
+    """
 
     def __init__(self, c: float = 10.0, seed: int = 42) -> None:
         self.c = c
@@ -101,14 +107,19 @@ class IntentJudge:
     def fit(self, texts: Sequence[str], intents: Sequence[str]) -> IntentJudge:
         """Train on reference replies and their intents. Raises EvaluationError for mismatched lengths
         or fewer than two distinct intents."""
-        from models.modeling.tfidf import build_pipeline
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
 
         if len(texts) != len(intents):
             raise EvaluationError(f"{len(texts)} texts but {len(intents)} intents; give one intent per text")
         if len(set(intents)) < 2:
             raise EvaluationError(f"the intent judge needs at least two distinct intents, got "
                                   f"{sorted(set(intents))}; give the training split an intent column")
-        self._pipeline = build_pipeline(self.c, self.seed).fit(list(texts), list(intents))
+        self._pipeline = Pipeline([
+            ("tfidf", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)),
+            ("logreg", LogisticRegression(C=self.c, max_iter=2000, random_state=self.seed)),
+        ]).fit(list(texts), list(intents))
         return self
 
     @property

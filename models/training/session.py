@@ -40,6 +40,9 @@ class Progress:
     """True once early stopping ended the run."""
     train_seconds: float = 0.0
     """Training wall time summed over sessions (resumes)."""
+    step_seconds: float = 0.0
+    """sft methods: the part of train_seconds spent in training steps (batching, forward, backward, update),
+    validation and checkpoints left out: what a trainer's own "train runtime" compares with."""
     last_loss: float | None = None
     """Mean loss of the newest logging window."""
     data_fingerprint: str = ""

@@ -20,6 +20,7 @@ import logging
 import math
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -236,8 +237,10 @@ def _run_epochs(session: Session, progress: Progress) -> None:
                                 a.process_index, a.num_processes)
         session.model.train()
         for index in range(progress.batch_index, len(batches)):
+            began = time.monotonic()
             batch = pad_chat_batch(session.train, batches[index], session.pad_id)
             loss = train_step(session, batch)
+            progress.step_seconds += time.monotonic() - began
             progress.global_step, progress.batch_index = progress.global_step + 1, index + 1
             meter.add(loss, len(batches[index]), int(batch["tokens"]))
             step = progress.global_step
@@ -383,6 +386,7 @@ def _extra_figures(session: Session, progress: Progress, stats: dict[str, Any], 
         "effective_batch_size": progress.batch_size * a.num_processes, "num_processes": a.num_processes,
         "device": str(a.device), "mixed_precision": a.mixed_precision, "oom_retries": list(oom_retries),
         "train_tokens_per_s": tokens_trained / progress.train_seconds if progress.train_seconds > 0 else None,
+        "step_seconds": round(progress.step_seconds, 3),
         "resumed_from": resumed_from.name if resumed_from else None, "history": progress.history,
         "fallback_chat_template": fallback, "packing": session.config.packing,
         "trainable_parameters": trainable_parameters(inner_lm(session)), **stats, **memory_usage(a.device),
