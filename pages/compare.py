@@ -89,6 +89,7 @@ def _watch_jobs() -> None:
     st.session_state["cmp_watching"] = bool(active)
     runs_view.sync_jobs()
     runs_view.sync_inference()
+    compare_view.sync_serving()
     if compare_view.signature() != st.session_state.get("cmp_signature"):
         workspace.changed()  # whoever ingested or attached it, this session's cached views are stale now
         st.rerun(scope="app")
@@ -102,6 +103,7 @@ def _empty_state() -> None:
         "up. Train models on the Fine-tune page, or measure three real candidates now with the quick demo "
         "(a few minutes on a laptop CPU).", icon=":material/balance:")
     _demo_button(primary=True)
+    _endpoint_form(None)
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -120,13 +122,32 @@ def _settings(dataset: str) -> CompareSettings | None:
     target = cols[2].number_input("Accuracy target (%) · 0 = none", min_value=0.0, max_value=100.0,
                                   value=NO_TARGET, step=1.0, key="cmp_target")
     chosen = _hardware_pickers(dataset)
+    served = _served_picker(dataset)
     try:
         return CompareSettings(dataset=dataset, requests_per_month=float(volume),
                                        utilisation=utilisation / 100.0, hardware_prices=chosen,
-                                       accuracy_target=target / 100.0 if target > 0 else None)
+                                       accuracy_target=target / 100.0 if target > 0 else None,
+                                       served_concurrency=served)
     except CostInputError as e:
         page.show_error(e)
         return None
+
+
+def _served_picker(dataset: str) -> int | None:
+    """The load-test concurrency to price served candidates at (None: in-process figures only); shown only
+    when the dataset's runs have serving records (`python -m models loadtest`)."""
+    levels = compare_view.served_levels(workspace.generation(), dataset)
+    if not levels:
+        return None
+    options: list[int | None] = [None, *levels]
+    default = 16 if 16 in levels else levels[-1]
+    return st.selectbox("Served throughput (load tests of the runs behind a real server)", options,
+                        index=options.index(default), key="cmp_served",
+                        format_func=lambda c: ("in-process benchmark only" if c is None
+                                               else f"also priced as served at concurrency {c}"),
+                        help="A served row prices the run from the requests/s its server reached under load "
+                             "at this many concurrent requests (serving.json), next to the in-process "
+                             "figure.")
 
 
 def _hardware_pickers(dataset: str,
@@ -218,15 +239,17 @@ def _leaderboard_tab(board: Leaderboard) -> None:
         st.dataframe(detail_frame(board), hide_index=True, width="stretch")
     with st.expander("Provenance of every number"):
         st.dataframe(board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis",
-                                  "training_basis"]].rename(columns={
+                                  "price_source", "training_basis"]].rename(columns={
                                       "accuracy_basis": "accuracy", "latency_basis": "latency",
-                                      "cost_basis": "cost", "training_basis": "training"}),
+                                      "cost_basis": "cost", "price_source": "priced by",
+                                      "training_basis": "training"}),
                      hide_index=True, width="stretch")
     with st.expander("Assumptions and prices used"):
         st.markdown("\n".join(f"- {a}" for a in board.assumptions))
         st.dataframe(compare_view.prices_used(workspace.generation(), board.price_ids), hide_index=True,
                      width="stretch")
     _projection(board)
+    _endpoint_form(board.settings.dataset)
     _api_forms(board)
 
 
@@ -238,6 +261,100 @@ def _projection(board: Leaderboard) -> None:
         st.caption("Not measured: throughput = peak FLOP/s x MFU / (2 x parameters x tokens per request), "
                    "or the memory-bandwidth bound when lower. Use it to decide what to measure next.")
         st.plotly_chart(charts.projection_chart(projection), width="stretch", key="cmp_projection")
+
+
+KEY_FROM = {"env": "environment variable", "secret": "Streamlit secret", "none": "no key (a local server)"}
+"""Where the endpoint job reads the API key from (only the name is typed; the key never enters the page)."""
+
+
+def _endpoint_form(dataset: str | None) -> None:
+    """'Add an endpoint': evaluate an OpenAI-compatible endpoint on a catalog dataset as a background job
+    (models.jobs.endpoint); its run lands on this leaderboard as a measured candidate."""
+    datasets = compare_view.endpoint_datasets()
+    with st.expander("Add an endpoint (measure a hosted or served model on your evaluation set)",
+                     icon=":material/cloud:"):
+        st.caption("Sends the test texts of the dataset to an OpenAI-compatible endpoint (OpenAI, Groq, "
+                   "Together, vLLM, our own `python -m models serve`...), with a budget it never exceeds and "
+                   "a cache so nothing is paid twice. Type only the NAME of the variable or secret holding "
+                   "the key: the key itself never enters this page, the workspace or the run folder.")
+        with st.form("cmp_endpoint_form", clear_on_submit=False):
+            cols = st.columns(2)
+            base_url = cols[0].text_input("Base URL", placeholder="https://api.openai.com/v1",
+                                          key="cmp_ep_url")
+            model = cols[1].text_input("Model name", placeholder="gpt-4o-mini", key="cmp_ep_model")
+            cols = st.columns(2)
+            key_from = cols[0].radio("API key from", list(KEY_FROM), format_func=KEY_FROM.get,
+                                     horizontal=True, key="cmp_ep_key_from")
+            key_name = cols[1].text_input("Name of the variable or secret", placeholder="OPENAI_API_KEY",
+                                          key="cmp_ep_key_name")
+            cols = st.columns(4)
+            chosen = cols[0].selectbox("Dataset", datasets, key="cmp_ep_dataset",
+                                       index=datasets.index(dataset) if dataset in datasets else 0)
+            limit = cols[1].number_input("Test texts (limit)", min_value=1, value=200, step=50,
+                                         key="cmp_ep_limit")
+            shots = cols[2].number_input("Examples per label (shots)", min_value=0, max_value=32, value=0,
+                                         key="cmp_ep_shots")
+            budget = cols[3].number_input("Budget (USD)", min_value=0.0, value=0.50, step=0.10,
+                                          key="cmp_ep_budget")
+            cols = st.columns([1, 1, 2])
+            price_in = cols[0].number_input("Price override: $ per 1M input tokens", min_value=0.0,
+                                            value=None, key="cmp_ep_price_in")
+            price_out = cols[1].number_input("$ per 1M output tokens", min_value=0.0, value=None,
+                                             key="cmp_ep_price_out")
+            price_source = cols[2].text_input("Source of the override (required with one)",
+                                              placeholder="pricing page URL, date", key="cmp_ep_price_source")
+            if st.form_submit_button("Measure this endpoint"):
+                _submit_endpoint(base_url, model, key_from, key_name, chosen, limit, shots, budget, price_in,
+                                 price_out, price_source)
+        _endpoint_jobs()
+
+
+def _submit_endpoint(base_url: str, model: str, key_from: str, key_name: str, dataset: str, limit: int,
+                     shots: int, budget: float, price_in: float | None, price_out: float | None,
+                     price_source: str) -> None:
+    name = (key_name or "").strip()
+    if key_from != "none" and not name:
+        st.error(f"Name the {KEY_FROM[key_from]} that holds the key (e.g. OPENAI_API_KEY), or choose "
+                 f"'{KEY_FROM['none']}'.", icon=":material/key:")
+        return
+    if budget <= 0:
+        st.error("A budget of $0 cannot pay for a single request: give the most you will spend on this "
+                 "evaluation, e.g. $0.50.", icon=":material/block:")
+        return
+    fields = {"base_url": base_url, "model": model, "dataset": dataset, "limit": int(limit),
+              "shots": int(shots), "budget_usd": float(budget),
+              "api_key_env": name if key_from == "env" else None}
+    if price_in is not None or price_out is not None or (price_source or "").strip():
+        fields.update(input_price_per_m=price_in, output_price_per_m=price_out,
+                      price_source=(price_source or "").strip() or None)
+    try:
+        job = compare_view.submit_endpoint(fields, name if key_from == "secret" else None)
+    except StratLabModelError as e:
+        page.show_error(e)
+        return
+    st.success(f"Queued (job {job.job_id}): it runs in the background, and its run joins this leaderboard "
+               f"when it finishes. Refused before any request if the estimate is above "
+               f"{format_usd(budget)}.", icon=":material/check:")
+
+
+ERROR_PREFIXES = ("EndpointError: ", "EndpointRunFailed: ", "ConfigError: ")
+
+
+def _endpoint_jobs() -> None:
+    """The newest endpoint jobs: state, and a failed one's message as the job wrote it."""
+    for job in compare_view.endpoint_jobs():
+        config = job.config
+        where = f"**{config.get('model')}** at {config.get('base_url')} on {config.get('dataset')}"
+        if job.state == "failed":
+            message = str(job.error or "failed")
+            for prefix in ERROR_PREFIXES:
+                message = message.removeprefix(prefix)
+            kept = " What it measured is kept in its run folder." if job.run_dir.is_dir() else ""
+            st.error(f"{where}: {message}{kept}", icon=":material/error:")
+        elif job.state == "succeeded":
+            st.caption(f"{where}: measured (run {job.run_id}).")
+        else:
+            st.caption(f"{where}: {job.state} (job {job.job_id}).")
 
 
 def _api_forms(board: Leaderboard) -> None:
@@ -387,6 +504,24 @@ def _prices_tab(ws) -> None:
     if len(edits):
         st.markdown("**Edit history**")
         st.dataframe(edits, hide_index=True, width="stretch")
+    _list_prices()
+
+
+def _list_prices() -> None:
+    """Hosted-API list prices from genai-prices, with the catalog's figure where the catalog has the model."""
+    with st.expander(f"Hosted list prices (genai-prices {prices.genai_prices_version()})"):
+        listed = compare_view.list_prices(workspace.generation())
+        snapshot = prices.genai_snapshot_date()
+        dated = f"; its newest dated price is of {snapshot:%Y-%m-%d}" if snapshot else ""
+        st.caption("List prices from the genai-prices package's bundled data" + dated + ". An endpoint run "
+                   "is priced by the catalog row of its model when there is one (the catalog above is the "
+                   "override you edit), else by this list price, unless you gave a price when adding it. "
+                   "Every priced row on the leaderboard says which one priced it ('priced by').")
+        st.dataframe(listed, hide_index=True, width="stretch", column_config={
+            "input_per_m_usd": st.column_config.NumberColumn("$ per 1M input tokens"),
+            "output_per_m_usd": st.column_config.NumberColumn("$ per 1M output tokens"),
+            "as_of": st.column_config.DateColumn("as of"),
+            "catalog": st.column_config.TextColumn("catalog override")})
 
 
 def _changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> list[tuple[int, str, object]]:
@@ -484,6 +619,7 @@ def main() -> None:
                          "evaluation set, priced from measured throughput and dated prices.")
     runs_view.sync_jobs()
     runs_view.sync_inference()
+    compare_view.sync_serving()
     signature = compare_view.signature()
     if st.session_state.get("cmp_signature", signature) != signature:
         workspace.changed()  # written elsewhere (another session, a job sync): cached views are stale
@@ -546,8 +682,11 @@ def _board(sets: pd.DataFrame,
     if settings is None:
         return None, None
     board = compare_view.board(workspace.generation(), settings)
-    runs = int((board.table["kind"] == "self-hosted").sum())
-    st.caption(f"{len(board.table)} candidates on {dataset}: {runs} runs, {len(board.table) - runs} API · "
+    kinds = board.table["kind"].value_counts()
+    runs, served = int(kinds.get("self-hosted", 0)), int(kinds.get("served", 0))
+    served_text = f", {served} served" if served else ""
+    st.caption(f"{len(board.table)} candidates on {dataset}: {runs} runs{served_text}, "
+               f"{int(kinds.get('api', 0))} API · "
                f"{int(board.table['on_frontier'].sum())} on the cost-accuracy frontier")
     return board, None
 

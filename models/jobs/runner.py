@@ -131,6 +131,10 @@ def _run(job: dict[str, Any], jobs_dir: Path) -> str:
         from models.jobs.measure import run_measure_job
 
         return run_measure_job(job)
+    if job["kind"] == "endpoint":
+        from models.jobs.endpoint import run_endpoint_job
+
+        return run_endpoint_job(job)
     from models import cli
     code = cli.main([job["kind"], *job.get("cli_args", [])])
     return "succeeded" if not code else "failed"

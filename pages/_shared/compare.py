@@ -218,3 +218,102 @@ def reply_break_even_table(board):
         "self_per_1k_usd": "its $ 1k replies", "api_per_1k_usd": "API $ 1k replies",
         "verdict": "costs less than the API"})
     return money_table(frame, ["its $ 1k replies", "API $ 1k replies"])
+
+
+# ------------------------------------------------------------------------------------- endpoints, serving
+
+
+@st.cache_data(show_spinner=False)
+def endpoint_datasets() -> list[str]:
+    """Catalog datasets an endpoint can be evaluated on (classification; models.data.catalog, no file
+    read)."""
+    from models.data.catalog import list_datasets
+
+    return [d.name for d in list_datasets() if d.task == "classification"]
+
+
+def secret_names() -> list[str]:
+    """Top-level names in the app's Streamlit secrets (never their values); [] without a secrets file."""
+    try:
+        return sorted(str(k) for k in st.secrets.keys() if k != "password")
+    except Exception:  # noqa: BLE001 - no secrets file, or an unreadable one: no names to offer
+        return []
+
+
+def key_available(api_key_env: str | None, api_key_secret: str | None) -> bool:
+    """models.jobs.endpoint.key_available: the named variable is set (or the secret exists) for the job."""
+    from models.jobs.endpoint import key_available as available
+
+    return available(api_key_env, api_key_secret)
+
+
+def submit_endpoint(fields: dict, api_key_secret: str | None):
+    """Queue an endpoint evaluation (models.jobs.endpoint.submit_endpoint) into this app's runs folder and
+    start it when the queue is free; returns the job. Raises StratLabModelError (ConfigError, JobError) with
+    the message to show."""
+    from models.jobs import queue as jobs
+    from models.jobs.endpoint import submit_endpoint as submit
+
+    job = submit({**fields, "runs_dir": runs_dir()}, api_key_secret=api_key_secret)
+    jobs.tick()
+    st.cache_data.clear()
+    return job
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def endpoint_jobs(limit: int = 5):
+    """The newest endpoint jobs of the queue (models.jobs.queue), newest first."""
+    from models.jobs import queue as jobs
+    from models.jobs.endpoint import ENDPOINT_KIND
+
+    return [j for j in jobs.list_jobs() if j.kind == ENDPOINT_KIND][:limit]
+
+
+@st.cache_data(show_spinner=False)
+def served_levels(gen: int, dataset: str) -> list[int]:
+    """Concurrency levels the dataset's runs were load-tested at (serving.json, analytics.ingest.serving)."""
+    from analytics.ingest.serving import serving_levels
+
+    runs = workspace().rows("select run_id from runs where dataset = ? and state = 'succeeded'", [dataset])
+    levels = serving_levels(workspace(), [r[0] for r in runs])
+    return sorted({int(c) for c in levels["concurrency"]})
+
+
+def sync_serving() -> list[str]:
+    """Ingest serving.json files written or rewritten since
+    (analytics.ingest.serving.attach_pending_serving); calls workspace.changed() when any was. Never
+    raises."""
+    import logging
+
+    from analytics.ingest.serving import attach_pending_serving
+    from pages._shared.workspace import changed
+
+    try:
+        updated = attach_pending_serving(workspace(), runs_dir())
+    except Exception:  # noqa: BLE001 - a broken file must not break the page
+        logging.getLogger(__name__).exception("attaching serving records failed")
+        return []
+    if updated:
+        changed()
+    return updated
+
+
+@st.cache_data(show_spinner=False)
+def list_prices(gen: int):
+    """Hosted list prices from genai-prices (analytics.ingest.prices.genai_price_table) for the catalog's API
+    models and a few providers' current models, with what the catalog says for the same model (the
+    catalog's figure is the one used)."""
+    import pandas as pd
+
+    from analytics.ingest.prices import catalog_api_price, genai_price_table, price_table
+    from analytics.money import format_usd
+
+    catalog = price_table(workspace())
+    listed = genai_price_table(list(catalog.loc[catalog["kind"] == "api", "name"]))
+    overrides = []
+    for r in listed.itertuples():
+        own = catalog_api_price(catalog, str(r.model))
+        overrides.append("" if own is None else
+                         f"catalog: {format_usd(own.input_per_m_usd, digits=4)} / "
+                         f"{format_usd(own.output_per_m_usd, digits=4)} (used)")
+    return listed.assign(catalog=pd.Series(overrides, index=listed.index, dtype="string"))

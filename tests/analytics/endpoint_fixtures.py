@@ -66,7 +66,8 @@ def make_endpoint_run(runs_dir: Path, run_id: str = RUN_ID, *, model: str = "gpt
 def level(concurrency: int, requests_per_s: float, p50_ms: float, *, errors: int = 0,
           requests: int = 200) -> dict:
     """One concurrency level of a serving record."""
-    return {"concurrency": concurrency, "requests": requests, "errors": errors, "error_rate": errors / requests,
+    return {"concurrency": concurrency, "requests": requests, "errors": errors,
+            "error_rate": errors / requests,
             "p50_ms": p50_ms, "p95_ms": p50_ms * 1.5, "p99_ms": p50_ms * 2, "requests_per_s": requests_per_s,
             "tokens_per_s": requests_per_s * 3, "prompt_tokens_mean": 12.0, "completion_tokens_mean": 3.0}
 

@@ -68,7 +68,8 @@ def test_endpoint_run_is_a_measured_api_candidate_priced_from_its_tokens(seeded,
     assert endpoint["accuracy"] == pytest.approx(6 / 8)
     assert (endpoint["accuracy_ci_low"], endpoint["accuracy_ci_high"]) == (0.4, 0.93)  # eval.json's own
     assert endpoint["p50_ms"] == 310.0 and endpoint["training_usd"] == 0.0
-    assert endpoint["accuracy_basis"].startswith("measured: endpoint api.openai.com, 2026-12-01, 8 requests; ")
+    basis = endpoint["accuracy_basis"]
+    assert basis.startswith("measured: endpoint api.openai.com, 2026-12-01, 8 requests; ")
     assert "1 unparseable answers counted wrong" in endpoint["accuracy_basis"]
     assert endpoint["price_source"] == ("catalog: pydantic/genai-prices prices/providers/openai.yml, "
                                         "as of 2025-07-04")
@@ -150,7 +151,7 @@ def test_served_throughput_is_priced_next_to_the_in_process_figure(seeded, runs_
     board = leaderboard(seeded, settings(served_concurrency=16))
     assert list(board.table.sort_values("key")["key"]) == ["run:r-full", "served:r-full:16"]
     served, in_process = row(board, "served:r-full:16"), row(board, "run:r-full")
-    assert served["kind"] == "served" and served["candidate"].endswith("[served c=16]")
+    assert served["kind"] == "served" and served["candidate"] == "served c16 · fine-tune · all-MiniLM-L6-v2"
     assert served["cost_per_1k_usd"] == pytest.approx(CPU_2 / 3600 / (64.0 * 0.5) * 1000)
     assert in_process["cost_per_1k_usd"] == pytest.approx(CPU_2 / 3600 / (100 * 0.5) * 1000)
     assert served["p50_ms"] == 200.0 and served["training_usd"] == in_process["training_usd"]

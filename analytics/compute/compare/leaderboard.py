@@ -154,6 +154,9 @@ LEADERBOARD_COLUMNS = (
 )
 """price_source: which kept source priced the row ('catalog: <source>, as of <date>', 'genai-prices: ...',
 'override: ...'; '' when unpriced)."""
+LOCAL_PRICE_SOURCE = "local endpoint"
+"""How the price source of an endpoint on the evaluating machine starts (models.planning.api_prices: no
+per-token price): such a run stays unpriced here, its machine is priced by its served rows."""
 ENDPOINT_METHOD = "endpoint"
 """The method of an endpoint run (models.serving.endpoint: an OpenAI-compatible endpoint evaluated on the
 set)."""
@@ -426,6 +429,8 @@ def run_api_price(run: Mapping[str, object], catalog: pd.DataFrame) -> ApiPrice 
                 day = pd.Timestamp(as_of).date()
             except (ValueError, TypeError):
                 day = None
+        if source.lower().startswith(LOCAL_PRICE_SOURCE):
+            return None  # an endpoint on the client's machine: its cost is the machine's, not per token
         listed = "genai-prices" in source.lower()
         given = ApiPrice(tin, tout if math.isfinite(tout) else 0.0, source, day,
                          GENAI_PRICES if listed else OVERRIDE, None, model)
@@ -475,7 +480,12 @@ def _endpoint_row(run: dict[str, object], catalog: pd.DataFrame, settings: Compa
     else:
         row["latency_basis"] = "not measured (every answer came from the cache)"
     tin, tout = _float(run.get("endpoint_prompt_tokens")), _float(run.get("endpoint_completion_tokens"))
-    if price is None:
+    local = str(run.get("run_price_source") or "").lower().startswith(LOCAL_PRICE_SOURCE)
+    if price is None and local:
+        flags.append("an endpoint on this machine has no per-token price: its cost is the machine's "
+                     "(load-test the served run and pick a served concurrency), or give a price override "
+                     "when adding it")
+    elif price is None:
         flags.append(f"no price for model '{run['model']}': add an API row named '{run['model']}' to the "
                      f"price catalog (Prices tab), or give a price override when adding the endpoint")
     elif not math.isfinite(tin):
@@ -509,7 +519,7 @@ def _served_row(run_row: Mapping[str, object], run: Mapping[str, object], level:
     label = f"served, concurrency {concurrency}, {server}, {measured}"
     row = dict(run_row)
     row.update(key=f"served:{run['run_id']}:{concurrency}", kind="served",
-               candidate=f"{run_row['candidate']} [served c={concurrency}]", on_frontier=False, flag="",
+               candidate=f"served c{concurrency} · {run_row['candidate']}", on_frontier=False, flag="",
                measure_note="", p50_spread=math.nan, throughput_spread=math.nan, cost_per_1k_usd=math.nan,
                monthly_usd=math.nan, total_usd=math.nan, cost_basis=None, price_label=None, price_source="")
     hardware = str(level.get("hardware") or run_row["hardware"])
@@ -522,7 +532,7 @@ def _served_row(run_row: Mapping[str, object], run: Mapping[str, object], level:
     row["latency_basis"] = (f"{label} on {hardware}: p50 {format_ms(row['p50_ms'])} / p95 "
                             f"{format_ms(row['p95_ms'])} per request under load, "
                             f"{format_number(rps) if math.isfinite(rps) else 'no'} requests/s{error_text} "
-                            f"(in-process figure: the row without [served])")
+                            f"(the in-process figure: the same run's row without 'served')")
     flags = []
     price_id = hw_prices.get(hardware)
     if price_id is None:
