@@ -34,15 +34,27 @@ def estimate_prompt_tokens(messages: Sequence[dict[str, str]]) -> int:
 
 
 def usd(value: float) -> str:
-    """Dollars for a message: cents below $1,000, small amounts to 3 significant digits, never e-notation.
-
-    (analytics.money is the screen's formatter; models may not import it.)"""
+    """Dollars for a message by the rules of analytics.money.format_usd (which models may not import; a test
+    keeps the two equal): 3 significant digits, cents written out, k/M suffixes, never e-notation."""
+    if not math.isfinite(value):
+        return "-"
     if value == 0:
         return "$0"
-    if abs(value) >= 0.995:
-        return f"${value:,.2f}"
-    digits = max(2, 2 - math.floor(math.log10(abs(value))))
-    return f"${value:.{digits}f}".rstrip("0").rstrip(".") if digits > 2 else f"${value:.2f}"
+    sign = "-" if value < 0 else ""
+    rounded = float(f"{abs(value):.2e}")
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if rounded >= scale:
+            return f"{sign}${_significant(rounded / scale)}{suffix}"
+    text = _significant(rounded)
+    if "." in text and len(text.split(".")[1]) < 2:
+        text += "0"
+    return f"{sign}${text}"
+
+
+def _significant(value: float, digits: int = 3) -> str:
+    decimals = max(0, digits - 1 - math.floor(math.log10(value)))
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @dataclass(frozen=True)

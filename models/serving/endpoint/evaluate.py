@@ -179,13 +179,18 @@ class _Runner:
         self.successes = 0
         self.consecutive_failures = 0
         self.stop_reason: str | None = None
+        self.token_ratio = 1.0
+        """Highest reported / counted prompt tokens so far (reservations grow with it)."""
         self._lock = threading.Lock()
 
     def key(self, item: _Item, params: dict[str, Any] | None = None) -> str:
         return request_key(self.config.base_url, self.config.model, params or self.params, item.messages)
 
     def worst_case(self, item: _Item) -> float:
-        return self.spend.price.cost_usd(item.prompt_estimate, self.config.resolved_max_tokens)
+        """The most `item` can cost: its counted prompt tokens, scaled up when the endpoint has reported
+        more tokens than we counted, and max_tokens of completion."""
+        prompt = item.prompt_estimate * max(1.0, self.token_ratio)
+        return self.spend.price.cost_usd(prompt, self.config.resolved_max_tokens)
 
     def stop(self, reason: str) -> None:
         with self._lock:
@@ -230,6 +235,7 @@ class _Runner:
         self.cache.put(self.key(item), response)
         item.response = response
         with self._lock:
+            self.token_ratio = max(self.token_ratio, prompt / max(item.prompt_estimate, 1))
             self.successes += 1
             self.consecutive_failures = 0
 
