@@ -38,7 +38,10 @@ from typing import Any
 
 import litserve as ls
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -304,9 +307,35 @@ def build_server(run_dir: Path, model_name: str, *, max_batch_size: int = 16, ba
         return {"requests": int(stats[0]), "batches": int(stats[1]), "max_batch_seen": int(stats[2]),
                 "max_batch_size": max_batch_size, "batch_timeout_ms": batch_timeout_ms}
 
+    server.app.add_exception_handler(StarletteHTTPException, _openai_http_error)
+    server.app.add_exception_handler(RequestValidationError, _openai_validation_error)
     server.app.add_api_route("/v1/models", models, methods=["GET"], dependencies=guard)
     server.app.add_api_route("/v1/stats", stats_route, methods=["GET"], dependencies=guard)
     return server
+
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+                422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def openai_error(status: int, message: str, code: str | None = None) -> JSONResponse:
+    """An error in OpenAI's shape ({"error": {"message", "type", "code"}}), which its client shows."""
+    kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}},
+                        status_code=status)
+
+
+async def _openai_http_error(_request: Request, error: Exception) -> JSONResponse:
+    status = int(getattr(error, "status_code", 500))
+    detail = getattr(error, "detail", None)
+    return openai_error(status, detail if isinstance(detail, str) else json.dumps(detail, default=str))
+
+
+async def _openai_validation_error(_request: Request, error: Exception) -> JSONResponse:
+    problems = getattr(error, "errors", lambda: [])()
+    message = "; ".join(f"{'.'.join(str(p) for p in item.get('loc', ())[1:]) or 'body'}: {item.get('msg')}"
+                        for item in problems[:5]) or "malformed request"
+    return openai_error(422, message)
 
 
 def _cpu_only() -> bool:
