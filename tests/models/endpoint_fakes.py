@@ -9,7 +9,8 @@ Modes (`mode`, changeable between runs): ok (answers the label `answers` maps th
 else `default_answer`; JSON {"label": ...} when response_format asked for it and `structured` is True; 400
 when it asked and `structured` is False), html (200 text/html), 401, 404 (unknown model), 429 (Retry-After
 0), 500, truncated (200 with JSON cut off), cut (Content-Length promises more than is sent, then the
-connection closes), foreign (an answer in French naming no label), no_usage (ok without `usage`).
+connection closes), foreign (an answer in French naming no label), no_usage (ok without `usage`), echo
+(500 quoting the Authorization header back).
 `fail_first` makes the first N chat requests answer 500 then behave as `mode`.
 """
 
@@ -118,6 +119,8 @@ class FakeEndpoint:
                     mode = fake.mode
                 if number <= fake.fail_first or mode == "500":
                     return self._error(500, "internal error")
+                if mode == "echo":  # a careless server that quotes the key back in its error
+                    return self._error(500, f"bad request from {self.headers.get('Authorization')}")
                 if mode == "401":
                     return self._error(401, "Incorrect API key provided")
                 if mode == "404":

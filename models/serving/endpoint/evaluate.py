@@ -154,6 +154,23 @@ def _run_id(config: EndpointConfig) -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-endpoint-{model}"
 
 
+def _new_run_dir(config: EndpointConfig) -> Path:
+    """Create the run folder: run_name's (which must be new), or a timestamped one (-2, -3... on a clash)."""
+    root = config.resolved_runs_dir
+    base = _run_id(config)
+    for n in range(1, 100):
+        run_dir = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:
+            if config.run_name:
+                break
+        except OSError as e:
+            raise EndpointError(f"cannot create run folder {run_dir}: {e.strerror}") from e
+    raise EndpointError(f"run folder {root / base} already exists; choose another run name")
+
+
 def _config_json(config: EndpointConfig, price: ApiPrice, structured: bool) -> dict[str, Any]:
     return {"method": "endpoint", "model": config.model, "dataset": config.dataset, "task": config.task,
             "seed": config.seed,
@@ -275,12 +292,9 @@ def evaluate_endpoint(config: EndpointConfig, *, api_key: str | None = None,
                              config.resolved_max_tokens, price)
     check_budget(estimate, config.budget_usd, price, len(data.test))
 
-    run_dir = config.resolved_runs_dir / _run_id(config)
     from models.core.runs import RunWriter, cpu_environment_info, write_json_atomic
 
-    if run_dir.exists():
-        raise EndpointError(f"run folder {run_dir} already exists; choose another run name")
-    run_dir.mkdir(parents=True)
+    run_dir = _new_run_dir(config)
     writer = RunWriter(run_dir)
     write_json_atomic(run_dir / "config.json", _config_json(config, price, structured))
     write_json_atomic(run_dir / "environment.json", {**cpu_environment_info(), "role": "endpoint client"})
