@@ -263,8 +263,8 @@ def _projection(board: Leaderboard) -> None:
         st.plotly_chart(charts.projection_chart(projection), width="stretch", key="cmp_projection")
 
 
+# Where the endpoint job reads the API key from (only the name is typed; the key never enters the page).
 KEY_FROM = {"env": "environment variable", "secret": "Streamlit secret", "none": "no key (a local server)"}
-"""Where the endpoint job reads the API key from (only the name is typed; the key never enters the page)."""
 
 
 def _endpoint_form(dataset: str | None) -> None:
@@ -301,7 +301,7 @@ def _endpoint_form(dataset: str | None) -> None:
                                             value=None, key="cmp_ep_price_in")
             price_out = cols[1].number_input("$ per 1M output tokens", min_value=0.0, value=None,
                                              key="cmp_ep_price_out")
-            price_source = cols[2].text_input("Source of the override (required with one)",
+            price_source = cols[2].text_input("Where the override price comes from (required with one)",
                                               placeholder="pricing page URL, date", key="cmp_ep_price_source")
             if st.form_submit_button("Measure this endpoint"):
                 _submit_endpoint(base_url, model, key_from, key_name, chosen, limit, shots, budget, price_in,

@@ -278,7 +278,7 @@ def test_data_signature_moves_with_every_writer(filled) -> None:
     from analytics.ingest.prices import update_price
 
     before = data_signature(filled)
-    assert before == (2, 2, 0, 0)
+    assert before == (2, 2, 0, 0, 0, 0)
     add_api_candidate(filled, name="x", dataset="banking77", price_id=price_id(filled, "gpt-4o-mini"),
                               accuracy=0.7, n_eval=10, accuracy_source="s")
     update_price(filled, price_id(filled, "gpt-4o-mini"), "input_per_m_usd", 0.2, "new price page")

@@ -1,6 +1,6 @@
 """Endpoint jobs (models.jobs.endpoint): what is refused before anything is queued, a queued job that holds
-only the key's NAME, the job's process reading the key from the environment or Streamlit secrets and handing it
-to evaluate_endpoint (a fake here, writing a contract-shaped run folder), and that run on the Compare
+only the key's NAME, the job's process reading the key from the environment or Streamlit secrets and handing
+it to evaluate_endpoint (a fake here, writing a contract-shaped run folder), and that run on the Compare
 leaderboard."""
 
 from __future__ import annotations
