@@ -93,6 +93,8 @@ def test_run_folder_then_rerun_sends_nothing(fake: Any, make_config: Any, bankin
     again = evaluate_endpoint(make_config(limit=20, concurrency=4), api_key=SECRET)
     assert fake.count == 20  # nothing new was sent
     assert again.metrics["cache_hits"] == 20 and again.metrics["requests_sent"] == 0
+    assert again.metrics["latency_p50_ms"] is None  # cache hits are no latency measurement
+    assert again.metrics["cached_latency_p50_ms"] == pytest.approx(eval_json["latency_p50_ms"])
     rerun = pd.read_parquet(again.run_dir / "predictions.parquet")
     assert list(rerun["text_id"]) == scored_ids and rerun["cached"].all()
     assert list(rerun["pred_label"]) == list(frame["pred_label"])
