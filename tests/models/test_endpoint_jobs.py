@@ -83,3 +83,50 @@ def test_the_key_can_come_from_streamlit_secrets(tmp_path, monkeypatch) -> None:
     job = json.loads((info.job_dir / "job.json").read_text())
     assert job["api_key_secret"] == "OPENAI" and KEY_VALUE not in json.dumps(job)
     assert endpoint_jobs.resolve_key(None, None) is None  # a local server without a key
+
+
+def test_a_real_endpoint_job_against_a_local_server_lands_priced_on_compare(tmp_path, monkeypatch,
+                                                                            empty_ws) -> None:
+    """The whole path with the real evaluate_endpoint: a local OpenAI-compatible server, the job's process
+    function, the run folder it writes, ingest, the leaderboard row and its price source; then a run over
+    budget refused with the endpoint's message and no request sent."""
+    from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
+    from analytics.ingest.prices import seed_prices
+    from analytics.ingest.runs import ingest_all
+    from models.data.user_files import load_for_config
+    from models.errors import EndpointError
+    from tests.models.endpoint_fakes import FakeEndpoint
+
+    banking = load_for_config("banking77", seed=42)
+    answers = {t: banking.label_names[y]
+               for t, y in zip(banking.test.texts, banking.test.labels, strict=True)}
+    monkeypatch.setenv(KEY_NAME, KEY_VALUE)
+    runs_dir = tmp_path / "runs"
+    quick = {"timeout_s": 5.0, "max_retries": 1, "backoff_base_s": 0.001, "backoff_max_s": 0.01,
+             "cache_dir": tmp_path / "cache", "concurrency": 2, "runs_dir": runs_dir}
+    with FakeEndpoint(answers=answers) as server:
+        fields = {**FIELDS, **quick, "base_url": server.base_url, "model": "our-served-minilm",
+                  "input_price_per_m": 0.5, "output_price_per_m": 1.5, "price_source": "test price"}
+        info = endpoint_jobs.submit_endpoint(fields, tmp_path / "jobs")
+        job = json.loads((info.job_dir / "job.json").read_text())
+        assert endpoint_jobs.run_endpoint_job(job) == "succeeded"
+        assert server.count == 8 and set(server.auth_headers) == {f"Bearer {KEY_VALUE}"}
+        over = endpoint_jobs.submit_endpoint({**fields, "limit": 200, "budget_usd": 1e-6,
+                                              "cache_dir": tmp_path / "cache-2"}, tmp_path / "jobs")
+        with pytest.raises(EndpointError) as refused:
+            endpoint_jobs.run_endpoint_job(json.loads((over.job_dir / "job.json").read_text()))
+        assert server.count == 8  # refused before sending anything
+    assert "budget" in str(refused.value)
+    seed_prices(empty_ws)
+    assert info.run_id in ingest_all(empty_ws, runs_dir)
+    board = leaderboard(empty_ws, CompareSettings(dataset="banking77", requests_per_month=1_000_000))
+    row = board.table.set_index("key").loc[f"run:{info.run_id}"]
+    evaluation = json.loads((info.run_dir / "eval.json").read_text())
+    tokens_in, tokens_out = evaluation["prompt_tokens_mean"], evaluation["completion_tokens_mean"]
+    assert row["cost_per_1k_usd"] == pytest.approx((tokens_in * 0.5 + tokens_out * 1.5) / 1000)
+    assert row["price_source"].startswith("override: test price")
+    assert row["accuracy"] == 1.0 and row["n_eval"] == 8 and row["p50_ms"] > 0
+    assert row["candidate"].startswith("our-served-minilm @ 127.0.0.1:")
+    for path in list(runs_dir.rglob("*")) + list((tmp_path / "jobs").rglob("*")):
+        if path.is_file():
+            assert KEY_VALUE.encode() not in path.read_bytes(), path
