@@ -168,6 +168,8 @@ def serve_foreground(target: ServeTarget, host: str = "127.0.0.1", port: int = 8
     """Run the server in this process until SIGTERM/SIGINT (then exit 0 after in-flight requests)."""
     password = app_password()
     check_exposure(target, host, password)
+    if not 1024 <= port <= 65535:
+        raise ServingError(f"--port must be 1024-65535 (LitServe's range; lower ports need root), got {port}")
     check_port_free(host, port)
     if max_batch_size < 1:
         raise ServingError(f"--max-batch-size must be at least 1, got {max_batch_size}")
