@@ -283,3 +283,48 @@ def test_cli_prints_figures_and_one_line_errors(fake: Any, make_config: Any, tmp
     monkeypatch.delenv("FAKE_KEY")
     assert main(args) == 2
     assert "FAKE_KEY is not set" in capsys.readouterr().err
+
+
+def _tiny_chat() -> Any:
+    """Two intents, 12 train and 4 test conversations: the judge fits in milliseconds."""
+    from models.data.chat import ChatExample, ChatSplits
+
+    replies = {"cancel_order": "I have cancelled order {{Order Number}}; the refund follows in 3 days.",
+               "track_refund": "Your refund is on its way; track it under {{Account Section}}."}
+
+    def example(i: int, intent: str, split: str) -> ChatExample:
+        request = f"{intent.replace('_', ' ')} please, case {split} {i}"
+        return ChatExample(f"{split}-{i:03d}", (("user", request), ("assistant", replies[intent])), intent)
+
+    intents = sorted(replies)
+    train = tuple(example(i, intents[i % 2], "train") for i in range(12))
+    test = tuple(example(i, intents[i % 2], "test") for i in range(4))
+    return ChatSplits("bitext_customer_support", train, (), test, tuple(intents))
+
+
+def test_generation_replies_judged_like_an_sft_run(fake: Any, make_config: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.serving.endpoint import replies
+
+    data = _tiny_chat()
+    monkeypatch.setattr(replies, "load_chat", lambda config: data)
+    fake.answers.update({ex.request: ex.reference for ex in data.test[:3]})  # the 4th gets a wrong reply
+    try:
+        result = evaluate_endpoint(make_config(dataset="bitext_customer_support", task="generation",
+                                               limit=None), api_key=SECRET)
+    finally:
+        for ex in data.test:
+            fake.answers.pop(ex.request, None)
+    assert fake.count == 4 and [m["role"] for m in fake.bodies[0]["messages"]] == ["user"]
+    frame = pd.read_parquet(result.run_dir / "generations.parquet")
+    from models.core.judge import FRAME_COLUMNS
+
+    assert list(frame.columns) == list(FRAME_COLUMNS) and len(frame) == 4
+    assert list(frame["rouge_l"].round(6)) == [1.0, 1.0, 1.0, frame["rouge_l"].iloc[3].round(6)]
+    assert frame["rouge_l"].iloc[3] < 0.2 and frame["intent_match"].iloc[:3].all()
+    metrics = json.loads((result.run_dir / "eval.json").read_text())
+    assert metrics["task"] == "generation" and metrics["method"] == "endpoint"
+    assert metrics["rouge_l_ci_low"] <= metrics["rouge_l"] <= metrics["rouge_l_ci_high"]
+    assert metrics["intent_match"] == 0.75 and metrics["completion_tokens_mean"] == 5.0
+    assert metrics["requests_sent"] == 4 and metrics["latency_p50_ms"] > 0
+    assert json.loads((result.run_dir / "config.json").read_text())["task"] == "generation"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -135,9 +134,6 @@ def _load(config: EndpointConfig) -> Any:
     from models.data.user_files import load_for_config
 
     entry = get_entry(config.dataset)
-    if config.task == "generation":
-        raise ConfigError("evaluate-endpoint scores classification for now (task='classification'); reply "
-                          "generation through an endpoint is not built yet")
     if entry.task != "classification":
         raise ConfigError(f"{entry.name} is a {entry.task} corpus without labels; choose a classification "
                           "dataset (python -m models datasets)")
@@ -268,18 +264,28 @@ def evaluate_endpoint(config: EndpointConfig, *, api_key: str | None = None,
     """
     scrub = Scrubber(api_key)
     price = resolve_price(config)
-    data = _load(config)
-    label_texts = _label_texts(data.label_names)
-    examples = few_shot_examples(data.train, data.label_names, config.shots, config.seed)
-    rows = _test_subset(data.test.labels, config.limit, config.seed)
-    items = [_Item(i, data.test.ids[r], data.test.labels[r],
-                   classification_messages(data.test.texts[r], label_texts, examples))
-             for i, r in enumerate(rows)]
     base_params: dict[str, Any] = {"temperature": 0, "max_tokens": config.resolved_max_tokens}
-    structured_params = {**base_params, "response_format": response_format(label_texts)}
+    structured_params = base_params
+    if config.task == "generation":
+        from models.serving.endpoint import replies
+
+        data = replies.load_chat(config)
+        examples_judged = replies.test_requests(data, config.limit, config.seed)
+        items = [_Item(i, ex.id, -1, replies.request_messages(ex)) for i, ex in enumerate(examples_judged)]
+        label_texts: list[str] = []
+    else:
+        data = _load(config)
+        label_texts = _label_texts(data.label_names)
+        examples = few_shot_examples(data.train, data.label_names, config.shots, config.seed)
+        rows = _test_subset(data.test.labels, config.limit, config.seed)
+        items = [_Item(i, data.test.ids[r], data.test.labels[r],
+                       classification_messages(data.test.texts[r], label_texts, examples))
+                 for i, r in enumerate(rows)]
+        structured_params = {**base_params, "response_format": response_format(label_texts)}
     cache = ResponseCache(config.resolved_cache_dir)
 
-    structured = _choose_structured(config, items, cache, base_params, structured_params)
+    structured = config.task == "classification" and _choose_structured(config, items, cache, base_params,
+                                                                         structured_params)
     params = structured_params if structured else base_params
     schema_tokens = estimate_prompt_tokens([{"content": json.dumps(params.get("response_format", ""))}])
     for item in items:
@@ -324,10 +330,17 @@ def evaluate_endpoint(config: EndpointConfig, *, api_key: str | None = None,
         client.close()
     elapsed = time.monotonic() - started
 
-    frame, y_true, y_pred = _predictions(items, LabelParser(tuple(data.label_names)), data.label_names)
-    writer.write_predictions(frame)
-    metrics = _metrics(y_true, y_pred, items, data, config, price, runner, estimate.cost_usd, structured,
-                       elapsed)
+    if config.task == "generation":
+        frame, metrics = _generation_outputs(items, data, examples_judged, config)
+        from models.core.runs import atomic_path
+
+        with atomic_path(run_dir / "generations.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+    else:
+        frame, y_true, y_pred = _predictions(items, LabelParser(tuple(data.label_names)), data.label_names)
+        writer.write_predictions(frame)
+        metrics = _metrics(y_true, y_pred, items, data, config, structured)
+    metrics.update(_usage_metrics(items, config, price, runner, estimate.cost_usd, elapsed))
     extra = {"requests_sent": runner.sent, "cache_hits": sum(i.cached for i in items),
              "spent_usd": spend.spent_usd, "estimate_usd": estimate.cost_usd}
     reason = runner.stop_reason
@@ -344,10 +357,12 @@ def evaluate_endpoint(config: EndpointConfig, *, api_key: str | None = None,
             f"{reason}; kept the {answered} answer(s) of {len(items)} in {run_dir} (status failed); rerun "
             "the same command to send only the missing requests", result)
     writer.write_json("eval.json", metrics)
-    writer.finish("succeeded", accuracy=metrics["accuracy"], requests_sent=runner.sent,
-                  cache_hits=extra["cache_hits"], spent_usd=spend.spent_usd)
-    log.info("endpoint run %s: accuracy %.4f, %d requests sent, %d cached, %s spent", run_dir.name,
-             metrics["accuracy"], runner.sent, extra["cache_hits"], usd(spend.spent_usd))
+    headline = ({"rouge_l": metrics.get("rouge_l"), "intent_match": metrics.get("intent_match")}
+                if config.task == "generation" else {"accuracy": metrics["accuracy"]})
+    writer.finish("succeeded", requests_sent=runner.sent, cache_hits=extra["cache_hits"],
+                  spent_usd=spend.spent_usd, **headline)
+    log.info("endpoint run %s: %s, %d requests sent, %d cached, %s spent", run_dir.name, headline,
+             runner.sent, extra["cache_hits"], usd(spend.spent_usd))
     return EndpointResult(run_dir, metrics, "succeeded", None, price, extra)
 
 
@@ -421,7 +436,7 @@ def _send_all(runner: _Runner, todo: list[_Item], items: list[_Item], progress: 
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 done += _collect(finished, progress, done, total)
         except BaseException:
-            runner.stop("interrupted")
+            runner.waits.stop.set()  # the workers still queued return at once; the caller names the reason
             for future in pending:
                 future.cancel()
             raise
@@ -487,8 +502,8 @@ def macro_f1_with_misses(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.n
 
 
 def _metrics(y_true: np.ndarray, y_pred: np.ndarray, items: list[_Item], data: Any, config: EndpointConfig,
-             price: ApiPrice, runner: _Runner, estimate_usd: float, structured: bool,
-             elapsed_s: float) -> dict[str, Any]:
+             structured: bool) -> dict[str, Any]:
+    """Classification figures: accuracy (Wilson CI), macro F1 (bootstrap CI), unparseable answers."""
     from analytics.compute.stats import wilson_interval
 
     n = len(y_true)
@@ -516,6 +531,15 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray, items: list[_Item], data: A
     metrics["unparseable"] = len(unparsed)
     metrics["unparseable_examples"] = [{"text_id": i.text_id, "answer": i.response.answer[:200]}
                                        for i in unparsed[:UNPARSEABLE_EXAMPLES] if i.response is not None]
+    return metrics
+
+
+def _usage_metrics(items: list[_Item], config: EndpointConfig, price: ApiPrice, runner: _Runner,
+                   estimate_usd: float, elapsed_s: float) -> dict[str, Any]:
+    """Latency, tokens, cost and request counts, for both tasks."""
+    answered = [i for i in items if i.response is not None]
+    n = len(answered)
+    metrics: dict[str, Any] = {}
     fresh = [i.response.latency_ms for i in answered if not i.cached and i.response is not None]
     cached = [i.response.latency_ms for i in answered if i.cached and i.response is not None]
     metrics["latency_n"] = len(fresh)
@@ -540,6 +564,24 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray, items: list[_Item], data: A
                    output_per_m_usd=price.output_per_m_usd, wall_s=round(elapsed_s, 3),
                    retry_wait_s=round(runner.waits.waited_s, 3),
                    measured_at=datetime.now(timezone.utc).isoformat())
-    if any(math.isnan(v) for v in metrics.get("accuracy_ci95", []) if isinstance(v, float)):
-        metrics["accuracy_ci95"] = [None, None]
     return metrics
+
+
+def _generation_outputs(items: list[_Item], data: Any, examples: Any,
+                        config: EndpointConfig) -> tuple[Any, dict[str, Any]]:
+    """generations.parquet's frame and the reply metrics (models.core.judge, as for an sft run)."""
+    import pandas as pd
+
+    from models.serving.endpoint import replies
+
+    answered = [(ex, item.response) for ex, item in zip(examples, items, strict=True) if item.response]
+    metrics: dict[str, Any] = {"method": "endpoint", "task": "generation", "model": config.model,
+                               "base_url": config.base_url, "n_test_scored": len(answered),
+                               "n_test_total": len(data.test), "n_requested": len(items)}
+    if not answered:
+        return pd.DataFrame(columns=["id", "intent", "prompt", "reference", "reply"]), metrics
+    frame, judged = replies.judge_replies(data, [ex for ex, _ in answered], [r for _, r in answered],
+                                          config.seed)
+    metrics.update(judged)
+    metrics["method"] = "endpoint"
+    return frame, metrics
