@@ -26,13 +26,16 @@ examples:
   python -m models evaluate-endpoint --base-url https://api.openai.com/v1 --model gpt-4o-mini \\
       --api-key-env OPENAI_API_KEY --dataset banking77 --limit 200 --budget-usd 0.50
   python -m models evaluate-endpoint --base-url http://127.0.0.1:8000/v1 --model my-run --dataset banking77
+  python -m models evaluate-endpoint --base-url http://127.0.0.1:8000/v1 --model smollm2-sft \
+      --dataset bitext_customer_support --task generation --limit 50
   python -m models evaluate-endpoint ... --input-price-per-m 0.20 --output-price-per-m 0.80 \\
       --price-source "provider pricing page, 2026-12-01"
 
 A rerun of the same command sends only the requests the cache lacks (nothing is paid twice).
 """
 
-SUMMARY_KEYS = ("accuracy", "accuracy_ci95", "macro_f1", "n_test_scored", "unparseable", "latency_p50_ms",
+SUMMARY_KEYS = ("accuracy", "accuracy_ci95", "macro_f1", "rouge_l", "intent_match", "n_test_scored",
+                "unparseable", "latency_p50_ms",
                 "latency_p95_ms", "prompt_tokens_mean", "completion_tokens_mean", "cost_usd", "spent_usd",
                 "requests_sent", "cache_hits", "structured", "price_source")
 """eval.json keys printed by the command."""
@@ -65,6 +68,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--api-key-env", metavar="VAR",
                    help="NAME of the environment variable holding the key (omit for local servers)")
     p.add_argument("--dataset", default="banking77", help="catalog dataset (default: banking77)")
+    p.add_argument("--task", default="classification", choices=("classification", "generation"),
+                   help="pick a label, or write the reply (bitext_customer_support; default classification)")
     p.add_argument("--limit", type=_whole, help="score this many test examples (seeded, stratified)")
     p.add_argument("--shots", type=_whole, default=0,
                    help="few-shot examples per label, from the train split (default 0)")
@@ -109,7 +114,8 @@ def cmd_evaluate_endpoint(args: argparse.Namespace) -> int:
     from models.serving.endpoint.evaluate import evaluate_endpoint
 
     config = EndpointConfig(
-        base_url=args.base_url, model=args.model, dataset=args.dataset, api_key_env=args.api_key_env,
+        base_url=args.base_url, model=args.model, dataset=args.dataset, task=args.task,
+        api_key_env=args.api_key_env,
         limit=args.limit, shots=args.shots, budget_usd=args.budget_usd, concurrency=args.concurrency,
         max_tokens=args.max_tokens, structured=args.structured, input_price_per_m=args.input_price_per_m,
         output_price_per_m=args.output_price_per_m, price_source=args.price_source,
