@@ -313,15 +313,14 @@ def evaluate_endpoint(config: EndpointConfig, *, api_key: str | None = None,
     runner = _Runner(config, client, cache, spend, waits, params, label_texts)
     started = time.monotonic()
     interrupted: BaseException | None = None
-    fatal: str | None = None
     try:
+        asked_structured = structured
         structured = _probe(runner, misses, config, base_params, structured)
-        if structured != (params is structured_params):
+        if structured != asked_structured:
             write_json_atomic(run_dir / "config.json", _config_json(config, price, structured))
         _send_all(runner, [m for m in misses if m.response is None and m.error is None], items, progress)
     except FatalEndpointError as e:
-        fatal = scrub(e)
-        runner.stop(fatal)
+        runner.stop(scrub(e))
     except (KeyboardInterrupt, SystemExit) as e:
         interrupted = e
         runner.stop("interrupted")
