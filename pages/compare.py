@@ -264,7 +264,7 @@ def _projection(board: Leaderboard) -> None:
 
 
 # Where the endpoint job reads the API key from (only the name is typed; the key never enters the page).
-KEY_FROM = {"env": "environment variable", "secret": "Streamlit secret", "none": "no key (a local server)"}
+KEY_FROM = {"env": "environment variable", "secret": "Streamlit secret", "none": "no key"}
 
 
 def _endpoint_form(dataset: str | None) -> None:
@@ -284,7 +284,8 @@ def _endpoint_form(dataset: str | None) -> None:
             model = cols[1].text_input("Model name", placeholder="gpt-4o-mini", key="cmp_ep_model")
             cols = st.columns(2)
             key_from = cols[0].radio("API key from", list(KEY_FROM), format_func=KEY_FROM.get,
-                                     horizontal=True, key="cmp_ep_key_from")
+                                     horizontal=True, key="cmp_ep_key_from",
+                                     help="No key: a local server such as `python -m models serve`.")
             key_name = cols[1].text_input("Name of the variable or secret", placeholder="OPENAI_API_KEY",
                                           key="cmp_ep_key_name")
             cols = st.columns(4)
@@ -297,12 +298,15 @@ def _endpoint_form(dataset: str | None) -> None:
             budget = cols[3].number_input("Budget (USD)", min_value=0.0, value=0.50, step=0.10,
                                           key="cmp_ep_budget")
             cols = st.columns([1, 1, 2])
-            price_in = cols[0].number_input("Price override: $ per 1M input tokens", min_value=0.0,
-                                            value=None, key="cmp_ep_price_in")
-            price_out = cols[1].number_input("$ per 1M output tokens", min_value=0.0, value=None,
+            price_in = cols[0].number_input("Override: $ per 1M in", min_value=0.0, value=None,
+                                            key="cmp_ep_price_in",
+                                            help="Optional: your price per million prompt tokens; without "
+                                                 "it the catalog's or genai-prices' list price is used.")
+            price_out = cols[1].number_input("$ per 1M out", min_value=0.0, value=None,
                                              key="cmp_ep_price_out")
-            price_source = cols[2].text_input("Where the override price comes from (required with one)",
-                                              placeholder="pricing page URL, date", key="cmp_ep_price_source")
+            price_source = cols[2].text_input("Where the override price comes from",
+                                              key="cmp_ep_price_source",
+                                              placeholder="pricing page URL, date (required with a price)")
             if st.form_submit_button("Measure this endpoint"):
                 _submit_endpoint(base_url, model, key_from, key_name, chosen, limit, shots, budget, price_in,
                                  price_out, price_source)
@@ -517,11 +521,14 @@ def _list_prices() -> None:
                    "is priced by the catalog row of its model when there is one (the catalog above is the "
                    "override you edit), else by this list price, unless you gave a price when adding it. "
                    "Every priced row on the leaderboard says which one priced it ('priced by').")
-        st.dataframe(listed, hide_index=True, width="stretch", column_config={
-            "input_per_m_usd": st.column_config.NumberColumn("$ per 1M input tokens"),
-            "output_per_m_usd": st.column_config.NumberColumn("$ per 1M output tokens"),
-            "as_of": st.column_config.DateColumn("as of"),
-            "catalog": st.column_config.TextColumn("catalog override")})
+        shown = listed[["model", "provider", "input_per_m_usd", "output_per_m_usd", "catalog", "as_of",
+                        "source"]]
+        st.dataframe(money_table(shown, ["input_per_m_usd", "output_per_m_usd"]), hide_index=True,
+                     width="stretch", column_config={
+                         "input_per_m_usd": st.column_config.TextColumn("$ per 1M input"),
+                         "output_per_m_usd": st.column_config.TextColumn("$ per 1M output"),
+                         "as_of": st.column_config.DateColumn("as of"),
+                         "catalog": st.column_config.TextColumn("catalog override")})
 
 
 def _changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> list[tuple[int, str, object]]:
