@@ -274,10 +274,22 @@ def run_forever(run_dir: Path, model_name: str, *, host: str, port: int, max_bat
     try:
         server.run(host=host, port=port, log_level="warning", generate_client_file=False,
                    num_api_servers=1)
+    except KeyboardInterrupt:  # stopped while the model was loading: LitServe's clean-up had not begun
+        _stop_workers(server)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
     return 0
+
+
+def _stop_workers(server: GracefulServer) -> None:
+    """Terminate the model workers LitServe started (a stop that came before it was serving)."""
+    for worker in getattr(server, "inference_workers", []):
+        if worker.is_alive():
+            worker.terminate()
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.kill()
 
 
 def new_stats() -> Any:

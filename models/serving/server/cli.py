@@ -22,9 +22,11 @@ from models.errors import ServingError
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """`serve`: run the server in the foreground until SIGTERM / Ctrl+C."""
-    from models.serving.server.launch import resolve_target, serve_foreground
+    from models.serving.server.launch import resolve_target, serve_foreground, stop_with_parent
 
     target = resolve_target(args.run, args.model, args.model_name)
+    if args.stop_with_parent:
+        stop_with_parent(args.stop_with_parent)
     return serve_foreground(target, args.host, args.port, max_batch_size=args.max_batch_size,
                             batch_timeout_ms=args.batch_timeout_ms, threads=args.threads,
                             continuous_batching=args.continuous_batching)
@@ -119,6 +121,7 @@ def add_parsers(sub: Any) -> None:
                        help="causal LMs: transformers serve's continuous batching (paged attention)")
     serve.add_argument("--threads", type=int, default=None,
                        help="CPU threads of the model (default: torch's)")
+    serve.add_argument("--stop-with-parent", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--model-name", default=None,
                        help="classifiers: the model name clients send (default: the run id)")
 

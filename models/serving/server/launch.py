@@ -248,6 +248,28 @@ class ServerHandle:
         self.stop()
 
 
+def stop_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In the server: a daemon thread that sends this process SIGTERM (a graceful stop) once `parent_pid`
+    is gone, so a killed test or bench never leaves a server behind."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                continue
+            if os.getppid() != parent_pid:
+                break
+        log.warning("the process that started this server (%d) is gone; stopping", parent_pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -270,7 +292,8 @@ def serve_run(run_dir: Path | str | None = None, host: str = "127.0.0.1", port: 
     check_exposure(target, host, password)
     port = port or free_port(host)
     check_port_free(host, port)
-    command = [sys.executable, "-m", "models", "serve", "--host", host, "--port", str(port),
+    command = [sys.executable, "-m", "models", "serve", "--stop-with-parent", str(os.getpid()),
+               "--host", host, "--port", str(port),
                "--max-batch-size", str(max_batch_size), "--batch-timeout-ms", str(batch_timeout_ms)]
     command += ["--run", str(run_dir)] if run_dir is not None else ["--model", str(model)]
     if model_name:
