@@ -513,7 +513,10 @@ def _prices_tab(ws) -> None:
 
 def _list_prices() -> None:
     """Hosted-API list prices from genai-prices, with the catalog's figure where the catalog has the model."""
-    with st.expander(f"Hosted list prices (genai-prices {prices.genai_prices_version()})"):
+    if not st.toggle(f"Show hosted list prices (genai-prices {prices.genai_prices_version()})",
+                     key="cmp_list_prices"):
+        return  # read only when asked for: a few hundred list prices are not needed on every page run
+    with st.container(border=True):
         listed = compare_view.list_prices(workspace.generation())
         snapshot = prices.genai_snapshot_date()
         dated = f"; its newest dated price is of {snapshot:%Y-%m-%d}" if snapshot else ""

@@ -57,6 +57,8 @@ def test_endpoint_and_served_rows_and_the_add_endpoint_form(compare_env, monkeyp
     provenance = next(d.value for d in at.dataframe if "priced by" in d.value.columns)
     priced = dict(zip(provenance["candidate"], provenance["priced by"], strict=True))
     assert priced["gpt-4o-mini @ api.openai.com"].startswith("catalog: pydantic/genai-prices")
+    assert not [d for d in at.dataframe if "catalog" in d.value.columns]  # list prices only on request
+    at.toggle(key="cmp_list_prices").set_value(True).run()
     listed = next(d.value for d in at.dataframe if {"catalog", "model"} <= set(d.value.columns))
     assert "gpt-4o-mini" in set(listed["model"])
 
