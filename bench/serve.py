@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - began:.0f} s")
     texts = request_texts(max(args.requests, 64))
     with serve_run(run_dir, port=0, threads=threads, max_batch_size=args.max_batch_size,
-                   batch_timeout_ms=args.batch_timeout_ms, log_dir=Path(tmp.name)) as server:
+                   batch_timeout_ms=args.batch_timeout_ms, log_dir=Path(tmp.name),
+                   startup_timeout_s=900) as server:
         client = make_client(server.base_url, server.api_key, 60.0)
         client.chat.completions.create(model=server.model, messages=[{"role": "user", "content": texts[0]}])
         before = server_stats(server.url, server.api_key)

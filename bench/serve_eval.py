@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         run_dir = _train_small_run(tmp / "runs", args.train_examples)
     dataset = read_json(run_dir / "config.json").get("dataset", "banking77")
-    with serve_run(run_dir, port=0, threads=args.threads, log_dir=tmp) as server:
+    with serve_run(run_dir, port=0, threads=args.threads, log_dir=tmp, startup_timeout_s=900) as server:
         config = EndpointConfig(base_url=server.base_url, model=server.model, dataset=dataset,
                                 limit=args.limit, concurrency=1, runs_dir=tmp / "endpoint-runs",
                                 cache_dir=tmp / "cache", seed=args.seed, budget_usd=0.01)
