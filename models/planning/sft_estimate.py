@@ -25,20 +25,23 @@ from models.planning.estimate import planned_steps
 
 @dataclass(frozen=True)
 class SftRates:
-    """Measured rates of SmolLM2-135M on 2 CPU cores (the reference machine); see the docs of each field."""
+    """Measured rates of SmolLM2-135M on 2 shared CPU cores (the reference machine, 2026-12-01); see the docs
+    of each field."""
 
-    train_tokens_per_s_full: float = 170.0
-    """sft, all weights: training tokens per second (bench/sft_step.py 'allocator' variant, 4 x 192)."""
-    train_tokens_per_s_lora: float = 260.0
-    """sft_lora, LoRA r=8 on q/k/v/o (bench/sft_step.py 'lora' variant)."""
-    forward_tokens_per_s: float = 900.0
-    """Validation: forward-only tokens per second (no gradients)."""
-    decode_tokens_per_s: float = 60.0
-    """Judging: generated tokens per second over a batch of 16 with the KV cache (bench/generate.py)."""
-    prefill_tokens_per_s: float = 900.0
-    """Judging: prompt tokens per second of the first forward pass of each batch."""
-    fixed_s: float = 40.0
-    """Job start, model load (twice with the base model), tokenizing, merge, export and checkpoints."""
+    train_tokens_per_s_full: float = 100.0
+    """sft, all weights: training tokens per second (bench/sft.py: 98 tokens/s of training steps, 160 Bitext
+    conversations, load 5; bench/sft_step.py 'allocator' variant 113 at 4 x 192)."""
+    train_tokens_per_s_lora: float = 115.0
+    """sft_lora, LoRA r=8 on q/k/v/o: two 1,026-conversation Bitext runs, 116 and 114 tokens/s (load 6-17)."""
+    forward_tokens_per_s: float = 280.0
+    """Validation: forward-only tokens per second (226 Bitext conversations in 154 s, batches of 16)."""
+    decode_tokens_per_s: float = 33.5
+    """Judging: generated tokens per second over a batch of 16 with the KV cache (two runs: 33.7 and 33.5)."""
+    prefill_tokens_per_s: float = 350.0
+    """Judging: prompt tokens per second of the first forward pass of each batch (367 and 331)."""
+    fixed_s: float = 180.0
+    """Job start, model loads (twice with the base model), tokenizing, the intent judge's fit (about 140 s on
+    Bitext's 3,837 training replies), merge, export and checkpoints."""
     reference_params: int = 134_515_008
     """Parameters of the model the rates were measured on; other sizes scale the rates by the ratio."""
 

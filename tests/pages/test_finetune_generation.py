@@ -97,9 +97,9 @@ def test_draft_replies_renders_with_cpu_defaults_then_a_good_file_is_mapped_save
     assert not at.exception and not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training conversations"] == "1,026", metrics
-    # by hand, SftRates on CHECKED: 257 steps x 4 x 193.7 tokens / 260 tokens/s = 766 s; 226 x 193.7 / 900 =
-    # 49 s; 400 replies x (156.9 / 60 + 36.4 / 900) = 1,062 s; 40 s fixed: 1,917 s
-    assert metrics["Time (estimate)"] == "31 min 57 s", metrics
+    # by hand, SftRates on CHECKED: 257 steps x 4 x 193.7 tokens / 115 tokens/s = 1,731 s; 226 x 193.7 / 280 =
+    # 156 s; 400 replies x (156.9 / 33.5 + 36.4 / 350) = 1,915 s; 180 s fixed: 3,983 s
+    assert metrics["Time (estimate)"] == "1.1 h", metrics
     captions = " ".join(c.value for c in at.caption)
     assert "a CPU run trains on a subset: 1,026 conversations, 200 requests judged" in captions, captions
     assert "median 190, 95% under 300, longest 359; Max tokens is 320" in captions, captions
