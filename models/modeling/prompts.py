@@ -6,7 +6,12 @@ and the post-run record (models.serving.benchmark_record) counts the tokens a ho
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.data.types import LabelledTexts
 
 TEXT_SLOT = "\u0000TEXT\u0000"
 """Where the message goes in `prompt_body`'s text."""
@@ -33,3 +38,18 @@ def prompt_body(label_texts: Sequence[str], examples: Sequence[tuple[str, str]] 
             lines.append(f"Message: {text[:MAX_EXAMPLE_CHARS]}\nCategory: {label}")
     lines.append(f"\n{ANSWER_RULE}\n\nMessage:" + TEXT_SLOT)
     return "\n".join(lines)
+
+
+def few_shot_examples(train: LabelledTexts, label_names: Sequence[str], k: int,
+                      seed: int) -> list[tuple[str, str]]:
+    """k random train examples per class (seeded), shuffled, as (text, readable label): the one draw of the
+    zero_shot method and of evaluate-endpoint's few-shot prompts."""
+    if k == 0:
+        return []
+    rng = random.Random(seed)
+    by_label: dict[int, list[int]] = {}
+    for i, y in enumerate(train.labels):
+        by_label.setdefault(y, []).append(i)
+    chosen = [i for y in sorted(by_label) for i in rng.sample(by_label[y], min(k, len(by_label[y])))]
+    rng.shuffle(chosen)
+    return [(train.texts[i], readable_label(label_names[train.labels[i]])) for i in chosen]

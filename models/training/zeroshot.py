@@ -8,9 +8,7 @@ eval_limit of it, models.data.loading.scored_subset) with progress events and wr
 from __future__ import annotations
 
 import logging
-import random
 import time
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -21,23 +19,10 @@ from models.core.runs import RunResult, RunWriter, write_json_atomic
 from models.data.loading import scored_subset
 from models.data.types import DataSplits, LabelledTexts
 from models.modeling.label_scorer import LabelScorer
-from models.modeling.prompts import readable_label
+from models.modeling.prompts import few_shot_examples
 
 log = logging.getLogger(__name__)
 
-
-def few_shot_examples(train: LabelledTexts, label_names: Sequence[str], k: int,
-                      seed: int) -> list[tuple[str, str]]:
-    """k random train examples per class (seeded), shuffled, as (text, readable label)."""
-    if k == 0:
-        return []
-    rng = random.Random(seed)
-    by_label: dict[int, list[int]] = {}
-    for i, y in enumerate(train.labels):
-        by_label.setdefault(y, []).append(i)
-    chosen = [i for y in sorted(by_label) for i in rng.sample(by_label[y], min(k, len(by_label[y])))]
-    rng.shuffle(chosen)
-    return [(train.texts[i], readable_label(label_names[train.labels[i]])) for i in chosen]
 
 
 def train_zero_shot(config: TrainConfig, data: DataSplits, writer: RunWriter) -> RunResult:

@@ -14,7 +14,6 @@ the answer is a prefix of (3 characters or more), then the label named inside th
 from __future__ import annotations
 
 import json
-import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 from models.data.types import LabelledTexts
 from models.modeling.prompts import ANSWER_RULE, INSTRUCTIONS, MAX_EXAMPLE_CHARS, readable_label
+from models.modeling.prompts import few_shot_examples as shared_few_shot
 
 SCHEMA_NAME = "classification"
 """`json_schema.name` of the structured-output request."""
@@ -29,20 +29,9 @@ SCHEMA_NAME = "classification"
 
 def few_shot_examples(train: LabelledTexts, label_names: Sequence[str], k: int,
                       seed: int) -> list[tuple[str, str]]:
-    """k seeded random TRAIN examples per class, shuffled, as (text cut to MAX_EXAMPLE_CHARS, readable label).
-
-    The same draw as the zero_shot method's (models.training.zeroshot, which models.serving may not import).
-    """
-    if k == 0:
-        return []
-    rng = random.Random(seed)
-    by_label: dict[int, list[int]] = {}
-    for i, y in enumerate(train.labels):
-        by_label.setdefault(y, []).append(i)
-    chosen = [i for y in sorted(by_label) for i in rng.sample(by_label[y], min(k, len(by_label[y])))]
-    rng.shuffle(chosen)
-    return [(train.texts[i][:MAX_EXAMPLE_CHARS], readable_label(label_names[train.labels[i]]))
-            for i in chosen]
+    """k seeded random TRAIN examples per class, shuffled, as (text cut to MAX_EXAMPLE_CHARS, readable label):
+    the zero_shot method's draw (models.modeling.prompts.few_shot_examples)."""
+    return [(text[:MAX_EXAMPLE_CHARS], label) for text, label in shared_few_shot(train, label_names, k, seed)]
 
 
 def system_prompt(label_texts: Sequence[str]) -> str:
