@@ -384,7 +384,8 @@ def reply_frontier_chart(board: ReplyLeaderboard) -> go.Figure:
     candidates (frontier in colour, dominated in grey); hosted APIs, priced but not judged, as open markers
     on the floor of the plot, each saying 'quality not measured'."""
     measured = board.measured
-    apis = board.priced[board.priced["kind"] == "api"]
+    priced = board.priced
+    apis = priced[(priced["kind"] == "api") & ~np.isfinite(priced["quality"].astype(float))]
     if measured.empty and apis.empty:
         return empty_figure("No reply candidate has a cost yet: see the flags above the chart")
     requests, unit = board.unit

@@ -35,8 +35,15 @@ def embed_token_ids(encoder: Any, token_ids: list[list[int]], *, batch_size: int
 
     Batches are sorted by length and padded per batch (models.modeling.tokenize); `progress`, if given,
     is called with the number of texts finished after each batch. No texts: an empty [0, 0] array.
+    A few texts (one batch, as a server's dynamic batch is) go through one packed forward pass instead
+    when the encoder allows it (`can_pack`): same embeddings, no compute spent on padding.
     """
     device = next(encoder.parameters()).device
+    if can_pack(encoder, token_ids, batch_size):
+        packed = _packed_embeddings(encoder, token_ids, device)
+        if progress is not None:
+            progress(len(token_ids))
+        return packed
     out: np.ndarray | None = None
     for idx, batch in iter_padded_batches(token_ids, batch_size, pad_id, device):
         hidden = encoder(**batch).last_hidden_state  # [B, T, H]
@@ -49,6 +56,52 @@ def embed_token_ids(encoder: Any, token_ids: list[list[int]], *, batch_size: int
     if out is None:
         return np.zeros((0, 0), dtype=np.float32)
     return out
+
+
+PACKABLE_MODEL_TYPES = frozenset({"bert"})
+"""Encoders whose forward takes per-token position_ids and a prepared 4D additive attention mask, with
+absolute positions counted from 0 (BERT and its descendants: MiniLM, BGE, E5, GTE-base...). RoBERTa-style
+models offset positions by the padding index and are left on the padded path."""
+PACK_MAX_TOKENS = 1024
+"""Longest packed sequence: attention over a packed sequence grows with its length squared."""
+
+
+def can_pack(encoder: Any, token_ids: Sequence[Sequence[int]], batch_size: int) -> bool:
+    """Whether these texts go through one packed forward pass (several texts of one batch, a BERT-type
+    encoder with sdpa or eager attention, at most PACK_MAX_TOKENS tokens in all)."""
+    config = getattr(encoder, "config", None)
+    if config is None or not 1 < len(token_ids) <= batch_size:
+        return False
+    if getattr(config, "model_type", None) not in PACKABLE_MODEL_TYPES:
+        return False
+    if getattr(config, "_attn_implementation", "eager") not in ("sdpa", "eager"):
+        return False
+    total = sum(len(ids) for ids in token_ids)
+    longest = max(len(ids) for ids in token_ids)
+    return total <= PACK_MAX_TOKENS and longest <= int(getattr(config, "max_position_embeddings", 512))
+
+
+def _packed_embeddings(encoder: Any, token_ids: Sequence[Sequence[int]], device: torch.device) -> np.ndarray:
+    """Every text as one segment of a single sequence: positions restart at 0 in each segment and a
+    block-diagonal mask keeps each token's attention inside its own text, so each text's hidden states
+    are those of a forward pass on it alone (to float rounding), without a padded token computed.
+
+    Padding a dynamic batch of short requests to its longest text wastes most of the work (BANKING77:
+    44% of a 16-text batch's tokens are real); measured on 2 CPU cores, MiniLM embeds 16-text batches
+    about 1.9x faster packed (210 vs 110 texts/s), embeddings equal to 1e-7."""
+    lengths = torch.tensor([len(ids) for ids in token_ids], device=device)
+    flat = torch.tensor([t for ids in token_ids for t in ids], dtype=torch.long, device=device).unsqueeze(0)
+    positions = torch.cat([torch.arange(n, device=device) for n in lengths.tolist()]).unsqueeze(0)
+    segment = torch.repeat_interleave(torch.arange(len(token_ids), device=device), lengths)
+    dtype = next(encoder.parameters()).dtype
+    mask = torch.zeros((len(segment), len(segment)), dtype=dtype, device=device)
+    mask.masked_fill_(segment[:, None] != segment[None, :], torch.finfo(dtype).min)
+    hidden = encoder(input_ids=flat, position_ids=positions, token_type_ids=torch.zeros_like(flat),
+                     attention_mask=mask[None, None]).last_hidden_state[0].float()  # [T, H]
+    sums = torch.zeros((len(token_ids), hidden.shape[-1]), dtype=torch.float32, device=device)
+    sums.index_add_(0, segment, hidden)
+    pooled = torch.nn.functional.normalize(sums / lengths[:, None].float(), dim=-1)
+    return pooled.cpu().numpy().astype(np.float32, copy=False)
 
 
 def embed_texts(

@@ -13,6 +13,7 @@ from analytics.compute.compare.candidates import evaluation_sets
 from analytics.compute.compare.replies import (
     ReplySettings,
     format_usd_per_replies,
+    generation_hardware_names,
     reply_break_even,
     reply_leaderboard,
     reply_recommendation,
@@ -275,3 +276,41 @@ def test_a_set_without_intents_says_to_rank_by_rouge(empty_ws, tmp_path):
                                      "labelled")
     assert reply_recommendation(board).startswith("This set has no intent column")
     assert generation_summary(empty_ws, RUN_ID).has_intents is False
+
+
+def test_an_endpoint_judged_on_replies_is_a_measured_api_row_priced_from_its_usage(empty_ws, tmp_path):
+    """evaluate-endpoint on a generation set: the reply board shows it measured (quality, CI), priced per
+    token from its responses' usage at its override price, never by the client's hardware."""
+    import json
+
+    seed_prices(empty_ws)
+    ingest_run(empty_ws, make_sft_run(tmp_path / "runs"))
+    run_id = "20261201-130000-endpoint-gpt-4o-mini"
+    evaluation = dict(EVAL, method="endpoint", rouge_l=0.31, rouge_l_ci_low=0.25, rouge_l_ci_high=0.37,
+                      mean_reference_tokens=None, prefill_tokens_per_s=None, prompt_tokens_mean=150.0,
+                      completion_tokens_mean=90.0, latency_p50_ms=800.0, requests_sent=6,
+                      measured_at="2026-12-01T13:05:00+00:00")
+    run_dir = make_sft_run(tmp_path / "runs", run_id, method="endpoint", model="gpt-4o-mini", base=False,
+                           hardware="Client Laptop", evaluation=evaluation)
+    config = json.loads((run_dir / "config.json").read_text())
+    config.update(task="generation", endpoint={"base_url": "https://api.example.com/v1", "shots": 0},
+                  price={"input_per_m_usd": 1.0, "output_per_m_usd": 4.0, "source": "your override",
+                         "as_of": "2026-12-01"})
+    (run_dir / "config.json").write_text(json.dumps(config))
+    assert ingest_run(empty_ws, run_dir) is True
+    board = reply_leaderboard(empty_ws, settings())
+    endpoint = row(board, f"run:{run_id}")
+    assert endpoint["kind"] == "api" and endpoint["method"] == "endpoint"
+    assert endpoint["candidate"] == "gpt-4o-mini @ api.example.com"
+    assert endpoint["quality"] == pytest.approx(0.31) and endpoint["quality_ci_low"] == pytest.approx(0.25)
+    assert endpoint["cost_per_1k_usd"] == pytest.approx((150 * 1.0 + 90 * 4.0) / 1e6 * 1000)  # $0.51
+    assert endpoint["monthly_usd"] == pytest.approx(0.51 * 100)
+    assert "your override" in endpoint["cost_basis"] and "api.example.com" in endpoint["quality_basis"]
+    assert not endpoint["flag"]
+    assert "Client Laptop" not in generation_hardware_names(empty_ws, "bitext_customer_support")
+    assert not any("Client Laptop" in f for f in board.flags)
+    assert len(board.measured) == 3  # fine-tuned, base and the endpoint: all on the quality axis
+    floor = [t for t in reply_frontier_chart(board).data if "not measured" in str(t.name)]
+    assert floor and not any("gpt-4o-mini @" in str(text) for t in floor for text in (t.hovertext or ()))
+    measured = [t for t in reply_frontier_chart(board).data if t.name in ("frontier", "dominated")]
+    assert any("gpt-4o-mini @" in str(text) for t in measured for text in (t.hovertext or ()))

@@ -31,6 +31,28 @@ def test_embeddings_keep_input_order_and_unit_norm(tiny_encoder_dir: Path) -> No
     assert not np.allclose(batched[0], batched[1])
 
 
+def test_packed_batch_equals_one_text_at_a_time(tiny_encoder_dir: Path) -> None:
+    """A server-sized batch goes through one packed forward pass; each text's embedding is the one it
+    gets alone (positions restart per text, attention stays inside it)."""
+    from models.modeling.embeddings import can_pack, embed_texts, load_frozen_encoder
+    from models.modeling.tokenize import tokenize_all
+
+    encoder, tokenizer = load_frozen_encoder(str(tiny_encoder_dir), "cpu")
+    token_ids = tokenize_all(tokenizer, TEXTS, 32)
+    assert can_pack(encoder, token_ids, batch_size=8)
+    assert not can_pack(encoder, token_ids, batch_size=2)  # more texts than one batch: sorted, padded
+    assert not can_pack(encoder, token_ids[:1], batch_size=8)
+    packed = embed_texts(encoder, tokenizer, TEXTS, batch_size=8, max_length=32)
+    alone = np.concatenate([embed_texts(encoder, tokenizer, [t], batch_size=1, max_length=32) for t in TEXTS])
+    assert np.allclose(packed, alone, atol=1e-5)
+    assert not np.allclose(packed[0], packed[3])
+    encoder.config.model_type = "roberta"  # positions offset by the padding index: stays on the padded path
+    try:
+        assert not can_pack(encoder, token_ids, batch_size=8)
+    finally:
+        encoder.config.model_type = "bert"
+
+
 def test_linear_probe_run_on_tiny_encoder(tiny_encoder_dir: Path, tmp_path: Path,
                                           small_sentiment: Callable[..., DataSplits]) -> None:
     from models.training.probe import train_linear_probe

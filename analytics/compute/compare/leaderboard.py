@@ -397,7 +397,7 @@ def _fill_self_hosted_cost(row: dict[str, object], run: Mapping[str, object], ca
     _fill_totals(row, settings)
 
 
-def _host(base_url: object) -> str:
+def endpoint_host(base_url: object) -> str:
     """'api.openai.com' or '127.0.0.1:8000' from an endpoint's base URL ('endpoint' when unreadable)."""
     from urllib.parse import urlsplit
 
@@ -444,7 +444,7 @@ def _endpoint_row(run: dict[str, object], catalog: pd.DataFrame, settings: Compa
                   api_prices: list[tuple[str, ApiPrice]]) -> dict[str, object]:
     """A leaderboard row for an endpoint run: measured accuracy (CI from eval.json), client latency, tokens
     per request from the responses' usage, priced as an API (`run_api_price`)."""
-    host = _host(run.get("endpoint_base_url"))
+    host = endpoint_host(run.get("endpoint_base_url"))
     shots = run.get("endpoint_shots")
     shot_text = f", {shots}-shot" if isinstance(shots, str) and shots.isdigit() and int(shots) > 0 else ""
     name = f"{run['model']} @ {host}{shot_text}"

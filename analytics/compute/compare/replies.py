@@ -5,6 +5,9 @@ Candidates:
 - every succeeded generation run on the set (the fine-tuned model), and the untrained base model it was
   compared with on the same prompts (when the run generated base replies; one row per base model, from the
   newest run that measured it);
+- every endpoint run on the set (`python -m models evaluate-endpoint`, or "Add an endpoint"): a hosted or
+  served model whose replies to the set's test requests were judged like a fine-tuned model's, priced per
+  token from the usage its responses reported (kind "api", measured: it can be on the frontier);
 - every hosted API row of the price catalog, priced from the set's real token counts. An API's quality is
   unknown until its replies are judged on the set, so it is shown priced with quality "not measured", never
   with an invented score, and it is not on the frontier.
@@ -26,7 +29,13 @@ import numpy as np
 import pandas as pd
 
 from analytics.compute import costs
-from analytics.compute.compare.leaderboard import model_name
+from analytics.compute.compare.leaderboard import (
+    ENDPOINT_METHOD,
+    LOCAL_PRICE_SOURCE,
+    endpoint_host,
+    model_name,
+    run_api_price,
+)
 from analytics.compute.compare.pricing import as_of_day, match_price, price_basis
 from analytics.db import Workspace
 from analytics.errors import CostInputError
@@ -151,6 +160,7 @@ def generation_sets(ws: Workspace) -> pd.DataFrame:
 def generation_hardware_names(ws: Workspace, dataset: str) -> list[str]:
     """Hardware the set's generation runs trained and generated on, sorted."""
     runs = ws.query("compare_generation_runs", dataset=dataset)
+    runs = runs[runs["method"] != ENDPOINT_METHOD]  # priced per token, not by the client's machine
     return sorted(str(h) for h in set(runs["hardware"].dropna()))
 
 
@@ -184,9 +194,12 @@ def reply_leaderboard(ws: Workspace, settings: ReplySettings) -> ReplyLeaderboar
     catalog = price_table(ws).set_index("price_id", drop=False)
     hw_prices = resolve_generation_hardware_prices(ws, settings.dataset, settings.hardware_prices)
     runs = ws.query("compare_generation_runs", dataset=settings.dataset)
-    records = runs.to_dict("records")
+    endpoints = [r for r in runs.to_dict("records") if r["method"] == ENDPOINT_METHOD]
+    records = [r for r in runs.to_dict("records") if r["method"] != ENDPOINT_METHOD]
     rows = [_fine_tuned_row(r, catalog, hw_prices, settings) for r in records]
     rows += [_base_row(r, catalog, hw_prices, settings) for r in _newest_base_runs(records)]
+    endpoint_rows = [_endpoint_row(r, catalog, settings) for r in endpoints]
+    rows += [row for row, _ in endpoint_rows]
     _unique_names(rows)
     tokens = _reply_tokens(records)
     apis = catalog[catalog["kind"] == "api"]
@@ -198,8 +211,10 @@ def reply_leaderboard(ws: Workspace, settings: ReplySettings) -> ReplyLeaderboar
     if not records:
         flags += (f"no succeeded generation run on {settings.dataset}: fine-tune with sft or sft_lora first",)
     used = sorted({int(p) for p in hw_prices.values() if p is not None} | set(apis["price_id"].astype(int)))
+    endpoint_prices = tuple(dict.fromkeys(label for _, label in endpoint_rows if label))
     return ReplyLeaderboard(table=table, flags=flags,
-                            assumptions=_assumptions(settings, catalog, used, tokens), settings=settings,
+                            assumptions=_assumptions(settings, catalog, used, tokens) + endpoint_prices,
+                            settings=settings,
                             tokens=tokens, hardware_prices=hw_prices, price_ids=tuple(used))
 
 
@@ -256,8 +271,54 @@ def _base_row(run: dict[str, object], catalog: pd.DataFrame, hw_prices: dict[str
     return row
 
 
+def _endpoint_row(run: dict[str, object], catalog: pd.DataFrame,
+                  settings: ReplySettings) -> tuple[dict[str, object], str | None]:
+    """(row, the price's assumption line) for an endpoint run judged on replies: quality as measured on the
+    set, $ per 1k replies from the mean prompt and completion tokens its responses reported, priced like a
+    classification endpoint run (leaderboard.run_api_price: the user's override, the catalog, the list
+    price)."""
+    host = endpoint_host(run.get("endpoint_base_url"))
+    row = _empty_row(f"run:{run['run_id']}", f"{run['model']} @ {host}", "api")
+    row.update(run_id=str(run["run_id"]), method=ENDPOINT_METHOD, model=run["model"],
+               hardware=f"endpoint {host}", training_usd=0.0,
+               training_basis="none: a hosted endpoint needs no training")
+    _fill_quality(row, run, settings, prefix="", who=f"the replies of endpoint {host}")
+    measured = as_of_day(run.get("endpoint_measured_at") or run["finished_at"])
+    sent = run.get("endpoint_requests_sent")
+    if _known(sent):
+        row["quality_basis"] = f"{row['quality_basis']}; {format_count(sent)} requests sent on {measured}"
+    tin, tout = _float(run.get("endpoint_prompt_tokens")), _float(run.get("endpoint_completion_tokens"))
+    price = run_api_price(run, catalog)
+    local = str(run.get("run_price_source") or "").lower().startswith(LOCAL_PRICE_SOURCE)
+    if price is None:
+        row["flag"] = ("an endpoint on this machine has no per-token price: give a price override when "
+                       "adding it" if local else
+                       f"no price for model '{run['model']}': add an API row named '{run['model']}' to the "
+                       f"price catalog (Prices tab), or give a price override when adding the endpoint")
+        return row, None
+    if not math.isfinite(tin):
+        row["flag"] = ("no token usage in the endpoint's responses, so no cost per reply; evaluate it again "
+                       "with an endpoint that reports usage")
+        return row, None
+    tout = tout if math.isfinite(tout) else 0.0
+    per_1k = costs.api_cost_per_1k_requests_usd(tin, tout, price.input_per_m_usd, price.output_per_m_usd)
+    row.update(prompt_tokens=tin, reply_tokens=tout, cost_per_1k_usd=per_1k,
+               price_label=f"{price.model or run['model']} · {price.provider or host}")
+    latency = _float(run.get("endpoint_p50_ms"))
+    if math.isfinite(latency):
+        row["seconds_per_reply"] = latency / 1000.0
+    unit_in = format_usd(price.input_per_m_usd, digits=4)
+    unit_out = format_usd(price.output_per_m_usd, digits=4)
+    row["cost_basis"] = (f"({format_number(tin)} prompt tokens x {unit_in} + {format_number(tout)} reply "
+                         f"tokens x {unit_out}) per 1M tokens = {format_usd_per_replies(per_1k)}; tokens as "
+                         f"the endpoint's responses reported them (run {run['run_id']}, {measured}); "
+                         f"price: {price.label}")
+    _fill_totals(row, settings)
+    return row, f"Endpoint {run['model']} @ {host} priced at {price.label}."
+
+
 def _fill_quality(row: dict[str, object], run: Mapping[str, object], settings: ReplySettings,
-                  prefix: str) -> None:
+                  prefix: str, who: str | None = None) -> None:
     key = f"{prefix}{settings.quality}"
     n = run.get("n_test_scored")
     row["n_eval"] = int(n) if _known(n) else None
@@ -273,7 +334,8 @@ def _fill_quality(row: dict[str, object], run: Mapping[str, object], settings: R
     total = run.get("n_test_total")
     subset = (f" (a seeded, intent-stratified subset of {format_count(total)})"
               if _known(total) and _known(n) and int(total) > int(n) else "")
-    who = "the untrained base model's replies to the same prompts" if prefix else "fine-tuned replies"
+    if who is None:
+        who = "the untrained base model's replies to the same prompts" if prefix else "fine-tuned replies"
     row["quality_basis"] = (f"{name} of {who}, measured on {format_count(row['n_eval'])} held-out test "
                             f"requests{subset} of {run['dataset']}, run {run['run_id']}, "
                             f"{as_of_day(run['finished_at'])}; 95% CI by bootstrap")
@@ -498,8 +560,10 @@ def reply_recommendation(board: ReplyLeaderboard) -> str:
         cheapest = apis.sort_values("cost_per_1k_usd").iloc[0]
         points = reply_break_even(board)
         match = points[(points["candidate"] == best["candidate"]) & (points["api"] == cheapest["candidate"])]
+        judged = (f"{name} {quality_text(cheapest, board.settings.quality)}"
+                  if math.isfinite(float(cheapest["quality"])) else "quality not measured")
         sentence += (f". The cheapest API, {cheapest['candidate']}, costs "
-                     f"{format_usd_per_replies(cheapest['cost_per_1k_usd'])} (quality not measured)")
+                     f"{format_usd_per_replies(cheapest['cost_per_1k_usd'])} ({judged})")
         if not match.empty:
             sentence += f"; {match.iloc[0]['sentence']}"
         beaten = points[(points["candidate"] == best["candidate"]) & points["replies_per_month"].notna()]
