@@ -238,8 +238,10 @@ def _leaderboard_tab(board: Leaderboard) -> None:
     with st.expander("Every figure (macro-F1, p95, throughput, training, hardware)"):
         st.dataframe(detail_frame(board), hide_index=True, width="stretch")
     with st.expander("Provenance of every number"):
-        st.dataframe(board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis",
-                                  "price_source", "training_basis"]].rename(columns={
+        provenance = board.table[["candidate", "accuracy_basis", "latency_basis", "cost_basis",
+                                  "price_source", "training_basis"]]
+        provenance = provenance.fillna({"price_source": "not priced (see its flag)"})
+        st.dataframe(provenance.fillna("–").rename(columns={
                                       "accuracy_basis": "accuracy", "latency_basis": "latency",
                                       "cost_basis": "cost", "price_source": "priced by",
                                       "training_basis": "training"}),

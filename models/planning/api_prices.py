@@ -1,13 +1,15 @@
 """Hosted-API list prices from a kept source (the `genai-prices` package), and the user's override.
 
     list_price("gpt-4o-mini", "https://api.openai.com/v1")
-    -> ApiPrice(input_per_m_usd=0.15, output_per_m_usd=0.6, source='genai-prices 0.2.3', as_of='2026-12-01',
-                provider='openai')
+    -> ApiPrice(input_per_m_usd=0.15, output_per_m_usd=0.6, source='genai-prices 0.2.3 (looked up
+                2026-12-01)', as_of='2026-10-14', provider='openai')
 
 genai-prices ships its price data inside the package (no network here); the bundled data carries no
-snapshot date of its own, so `as_of` is the day the price was looked up in that data (prices with start
-dates are resolved for that day) and `source` names the package version, which pins the data. A price the
-user gives (`override_price`) wins and is recorded with the source they name.
+snapshot date of its own. `as_of` is therefore the date the data gives for the price in force (its start
+date, for a model whose price changed), else the newest price change anywhere in the data (the data is at
+least that recent; analytics.ingest.prices dates the Prices tab the same way); `source` names the package
+version, which pins the data, and the day it was looked up. A price the user gives (`override_price`) wins
+and is recorded with the source they name.
 """
 
 from __future__ import annotations
@@ -69,6 +71,24 @@ def genai_prices_version() -> str:
         return "unknown"
 
 
+def _price_date(model_info: Any) -> str:
+    """The start date of the price in force for this genai-prices model, else the data's newest price
+    change that is not in the future (ISO dates)."""
+    from genai_prices import data_snapshot, types
+
+    today = datetime.now(timezone.utc).date()
+
+    def started(prices: Any) -> list[Any]:
+        return [c.constraint.start_date for c in prices if isinstance(c.constraint, types.StartDateConstraint)
+                and c.constraint.start_date <= today] if isinstance(prices, list) else []
+
+    own = started(getattr(model_info, "prices", None))
+    if own:
+        return max(own).isoformat()
+    every = [d for p in data_snapshot.get_snapshot().providers for m in p.models for d in started(m.prices)]
+    return max(every).isoformat() if every else _today()
+
+
 def _today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
@@ -94,7 +114,8 @@ def list_price(model: str, base_url: str | None = None) -> ApiPrice | None:
             log.debug("genai-prices has no price for %r (%s): %s", model, where or "any provider", e)
             continue
         return ApiPrice(input_per_m_usd=float(price.input_price), output_per_m_usd=float(price.output_price),
-                        source=f"{SOURCE_PREFIX} {genai_prices_version()}", as_of=_today(),
+                        source=f"{SOURCE_PREFIX} {genai_prices_version()} (looked up {_today()})",
+                        as_of=_price_date(getattr(price, "model", None)),
                         provider=getattr(price.provider, "id", None))
     return None
 

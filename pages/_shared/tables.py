@@ -153,6 +153,6 @@ def detail_frame(board: Any) -> pd.DataFrame:
         "throughput": [MISSING if not math.isfinite(v) else f"{format_number(v)}/s"
                        for v in table["throughput_per_s"].astype(float)],
         "training $": [format_usd(v) for v in table["training_usd"].astype(float)],
-        "hardware / price": table["price_label"].fillna(table["hardware"]),
+        "hardware / price": table["price_label"].fillna(table["hardware"]).fillna(MISSING),
         "test texts": [format_count(v) for v in table["n_eval"]],
     })

@@ -89,8 +89,20 @@ def _tabs(page) -> list[str]:
     return [t.strip() for t in groups.first.get_by_role("tab").all_inner_texts()]
 
 
-def _interact(page, title: str) -> None:
-    """What a presenter does on the page before looking: the Playground classifies one text."""
+def _interact(page, title: str, first_visit: bool) -> None:
+    """What a presenter does on the page before looking: the Playground classifies one text; on its first
+    visit, Compare's "Add an endpoint" form is opened and sent with a URL that is not one, which must be
+    refused in place (the message names the fix) with nothing queued."""
+    if title == "Compare" and first_visit:
+        page.get_by_text("Add an endpoint", exact=False).first.click()
+        page.get_by_label("Base URL", exact=True).fill("ftp://example.com/v1")
+        page.get_by_label("Model name", exact=True).fill("gpt-4o-mini")
+        page.get_by_text("no key", exact=True).first.click()
+        page.get_by_role("button", name="Measure this endpoint").click()
+        settle(page)
+        alert = page.get_by_test_id("stAlert").filter(has_text="must start with http:// or https://")
+        alert.first.wait_for(state="visible", timeout=STEP_MS)
+        assert not page.get_by_text("Queued (job").count(), "a refused endpoint was queued"
     if title == "Playground":
         box = page.get_by_label("Text to classify", exact=True)
         if box.count() and box.first.is_visible():
@@ -119,7 +131,7 @@ def _visit(page, server: Server, title: str, path: str, by_url: bool, size: dict
     label = f"{size['width']}x{size['height']}"
     started = time.monotonic()
     _open(page, server, title, path, by_url)
-    _interact(page, title)
+    _interact(page, title, first_visit=not by_url and size == SIZES[0])
     for i, tab in enumerate(_tabs(page) or [None]):
         where["now"] = f"{title} / {tab or 'main'} at {label}"
         if tab is not None and i > 0:

@@ -78,7 +78,11 @@ def test_list_price_from_genai_prices_and_override() -> None:
     price = list_price("gpt-4o-mini", "https://api.openai.com/v1")
     assert price is not None and price.source.startswith("genai-prices ") and price.provider == "openai"
     assert 0 < price.input_per_m_usd < price.output_per_m_usd
-    assert price.as_of == datetime.now(timezone.utc).date().isoformat()
+    from analytics.ingest.prices import genai_snapshot_date
+
+    # no start date of its own: dated by the data's newest price change (as the Prices tab dates it)
+    assert price.as_of == genai_snapshot_date().isoformat()
+    assert f"looked up {datetime.now(timezone.utc).date().isoformat()}" in price.source
     assert list_price("my-own-finetune-xyz", "http://10.0.0.5:8000/v1") is None
     mine = override_price(1.0, 2.0, "contract")
     assert mine.source == "contract" and mine.cost_usd(1_000_000, 500_000) == 2.0

@@ -244,3 +244,35 @@ def test_graceful_stop_finishes_requests_in_flight(run_dir: Path, server: object
     assert failures == [] and len(results) == 16
     assert code == 0 and server.process.poll() == 0
     assert server.stop() == 0  # stopping twice is harmless
+
+
+def test_evaluate_endpoint_on_our_own_server_gives_the_in_process_predictions(
+        server: object, run_dir: Path, tmp_path: Path) -> None:
+    """End to end on 127.0.0.1: `serve` (LitServe, the app's password) scored by `evaluate-endpoint` through
+    the openai client; every served answer parses to the label the run predicts in-process, a rerun is
+    answered from the cache, and the password never reaches the run folder."""
+    import pandas as pd
+
+    from models.data.catalog import load_dataset
+    from models.serving.endpoint.config import EndpointConfig
+    from models.serving.endpoint.evaluate import evaluate_endpoint
+    from models.serving.predictors import load_predictor
+
+    config = EndpointConfig(base_url=server.base_url, model=server.model,
+                            dataset="sentiment_labelled_sentences", api_key_env="SERVE_TEST_KEY",
+                            limit=12, concurrency=4, runs_dir=tmp_path / "runs",
+                            cache_dir=tmp_path / "cache", max_retries=1, backoff_base_s=0.01)
+    result = evaluate_endpoint(config, api_key=PASSWORD)  # the CLI reads it from $SERVE_TEST_KEY
+    assert result.state == "succeeded" and result.metrics["unparseable"] == 0
+    assert result.metrics["requests_sent"] == 12 and result.metrics["latency_p50_ms"] > 0
+    served = pd.read_parquet(result.run_dir / "predictions.parquet")
+    data = load_dataset("sentiment_labelled_sentences", seed=42)
+    texts = dict(zip(data.test.ids, data.test.texts, strict=True))
+    probs = load_predictor(run_dir, device="cpu").predict_proba([texts[i] for i in served["text_id"]])
+    in_process = [("negative", "positive")[int(p.argmax())] for p in probs]  # the run's neg / pos
+    assert list(served["pred_label"]) == in_process
+    again = evaluate_endpoint(config, api_key=PASSWORD)
+    assert again.metrics["requests_sent"] == 0 and again.metrics["cache_hits"] == 12
+    for path in (tmp_path / "runs").rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
