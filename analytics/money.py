@@ -248,3 +248,26 @@ def _finite(value: object) -> bool:
         return math.isfinite(float(value))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return False
+
+
+def format_points(fraction: float | None, digits: int = 2, signed: bool = True) -> str:
+    """A difference of two shares in percentage points: 0.052 -> '+5.2 points', -0.0031 -> '-0.31 points'
+    (`digits` significant digits, never e-notation; `signed` adds '+' to positive values)."""
+    if not _finite(fraction):
+        return MISSING
+    points = float(fraction) * 100.0  # type: ignore[arg-type]
+    text = format_number(points, digits)
+    if signed and points > 0:
+        text = "+" + text
+    return f"{text} points"
+
+
+def format_p_value(p: float | None) -> str:
+    """A p-value as people quote it: '0.042', '0.31', '0.0004', and '< 0.0001' below 0.0001 (never 0 or
+    e-notation)."""
+    if not _finite(p):
+        return MISSING
+    value = float(p)  # type: ignore[arg-type]
+    if value < 0.0001:
+        return "< 0.0001"
+    return format_number(min(value, 1.0), 2)
