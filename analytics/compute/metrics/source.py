@@ -16,7 +16,8 @@ from analytics.errors import MetricsError, MetricsInputError
 MAX_USER_ID_SPAN = 100_000_000
 """Largest user-id range the bitstring user sets accept (12.5 MB per set)."""
 
-_TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITH TIME ZONE")
+TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITH TIME ZONE")
+"""DuckDB types a mapped time column may have (Metrics event_time, Experiments assigned_at / converted_at)."""
 _NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                      "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 
@@ -27,20 +28,7 @@ def validate_mapping(ws: Workspace, mapping: EventMapping) -> None:
     Raises:
         MetricsInputError: listing every problem and how to fix it.
     """
-    if mapping.table in APP_TABLES:
-        raise MetricsInputError(
-            f"{mapping.table!r} belongs to Strategy Lab; choose 'Sample events' or one of your imported "
-            f"tables"
-        )
-    if not ws.has_table(mapping.table):
-        tables = [t for t in ws.table_names() if t not in APP_TABLES]
-        raise MetricsInputError(
-            f"no table {mapping.table!r} in the workspace; your tables are: "
-            f"{', '.join(tables) or 'none yet'} "
-            f"(import one on the Data page)"
-        )
-    cols = ws.columns(mapping.table)
-    types = dict(zip(cols["column_name"], cols["data_type"], strict=True))
+    types = user_table_types(ws, mapping.table)
     problems = [_column_problem(mapping.table, field_name, column, types)
                 for field_name, column in mapping.columns().items()]
     problems = [p for p in problems if p]
@@ -49,11 +37,32 @@ def validate_mapping(ws: Workspace, mapping: EventMapping) -> None:
     _check_values_occur(ws, mapping)
 
 
+def user_table_types(ws: Workspace, table: str, sample_choice: str = "Sample events") -> dict[str, str]:
+    """Column name -> DuckDB type of a user's own table (imported on the Data page), for a mapping.
+
+    Raises:
+        MetricsInputError: the table belongs to Strategy Lab (`sample_choice` names what to pick instead), or
+            there is no such table (the message lists the user's tables).
+    """
+    if table in APP_TABLES:
+        raise MetricsInputError(
+            f"{table!r} belongs to Strategy Lab; choose {sample_choice!r} or one of your imported tables"
+        )
+    if not ws.has_table(table):
+        tables = [t for t in ws.table_names() if t not in APP_TABLES]
+        raise MetricsInputError(
+            f"no table {table!r} in the workspace; your tables are: {', '.join(tables) or 'none yet'} "
+            f"(import one on the Data page)"
+        )
+    cols = ws.columns(table)
+    return dict(zip(cols["column_name"], cols["data_type"], strict=True))
+
+
 def _column_problem(table: str, field_name: str, column: str, types: dict[str, str]) -> str | None:
     if column not in types:
         return f"{field_name}: table {table!r} has no column {column!r}; its columns are: {', '.join(types)}"
     kind = types[column].upper()
-    if field_name == "event_time" and kind not in _TIME_TYPES:
+    if field_name == "event_time" and kind not in TIME_TYPES:
         return (f"event_time: column {column!r} is {kind}, not a timestamp or date; pick another column or "
                 f"re-import the file so the column is read as a date")
     if field_name == "amount_usd" and not kind.startswith(_NUMERIC_PREFIXES):
