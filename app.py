@@ -19,5 +19,8 @@ st.navigation(
             st.Page("pages/playground.py", title="Playground", icon=":material/chat:"),
             st.Page("pages/compare.py", title="Compare", icon=":material/balance:"),
         ],
+        "Strategy": [
+            st.Page("pages/business_case.py", title="Business case", icon=":material/request_quote:"),
+        ],
     }
 ).run()

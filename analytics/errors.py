@@ -90,3 +90,8 @@ class MemoError(AnalyticsError):
 
 class SettingsError(AnalyticsError, ValueError):
     """A `STRATLAB_*` environment variable has a value that cannot be used (analytics.settings)."""
+
+
+class BusinessCaseError(AnalyticsError, ValueError):
+    """A business-case input that makes no sense (negative price, churn above 100%...), or a figure the
+    workspace cannot supply; the message says what to change."""
