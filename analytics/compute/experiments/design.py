@@ -13,6 +13,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 from analytics.compute.experiments.errors import ExperimentInputError
 from analytics.db import Workspace
+from analytics.money import format_percent, format_points
 
 MDE_KINDS = ("absolute", "relative")
 """How a minimum detectable effect is given: 'absolute' in share points (0.04 = +4 percentage points),
@@ -24,8 +25,8 @@ MAX_UNITS_PER_VARIANT = 1_000_000_000
 def _open_unit(name: str, value: float, example: str) -> None:
     """Refuse `value` unless 0 < value < 1."""
     if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value < 1:
-        raise ExperimentInputError(f"{name} must be between 0 and 1 (exclusive), got {value!r}; "
-                                   f"e.g. {example}")
+        shown = format_percent(value) if isinstance(value, (int, float)) else repr(value)
+        raise ExperimentInputError(f"{name} must be above 0% and below 100%, got {shown}; e.g. {example}")
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,23 @@ class DesignInput:
     """Planned share of the experiment's units that get the treatment, in (0, 1)."""
 
     def __post_init__(self) -> None:
-        _open_unit("baseline rate", self.baseline_rate, "0.62 for 62% converting today")
-        _open_unit("power", self.power, "0.8")
-        _open_unit("significance level (alpha)", self.alpha, "0.05")
-        _open_unit("treatment share", self.treatment_share, "0.5 for an even split")
+        _open_unit("baseline rate", self.baseline_rate, "62% converting today (0.62)")
+        _open_unit("power", self.power, "80% (0.8)")
+        _open_unit("significance level (alpha)", self.alpha, "5% (0.05)")
+        _open_unit("treatment share", self.treatment_share, "50% (0.5) for an even split")
         if self.mde_kind not in MDE_KINDS:
             raise ExperimentInputError(f"mde_kind must be one of {', '.join(MDE_KINDS)}, "
                                        f"got {self.mde_kind!r}")
         if not isinstance(self.mde, (int, float)) or not math.isfinite(self.mde) or self.mde == 0:
             raise ExperimentInputError(f"the minimum detectable effect must be a non-zero number, got "
-                                       f"{self.mde!r}; e.g. 0.03 for +3 points")
+                                       f"{self.mde!r}; e.g. 3 points (0.03) for 62% -> 65%")
         target = self.target_rate
         if not 0 < target < 1:
             raise ExperimentInputError(
-                f"a baseline of {self.baseline_rate:.4g} with a {self.mde_kind} effect of {self.mde:.4g} "
-                f"gives a target rate of {target:.4g}, outside 0..1; choose a smaller effect (at most "
-                f"{self._largest_mde():.4g} {self.mde_kind} upwards)")
+                f"a {format_percent(self.baseline_rate)} baseline with a minimum effect of "
+                f"{self._mde_text()} gives a target rate of {format_percent(target)}, outside 0%..100%; "
+                f"choose a smaller effect "
+                f"(between {self._mde_text(self._mde_limit(-1))} and {self._mde_text(self._mde_limit(1))})")
 
     @property
     def mde_absolute(self) -> float:
@@ -74,9 +76,16 @@ class DesignInput:
         """The treatment's rate if the effect is exactly the MDE."""
         return self.baseline_rate + self.mde_absolute
 
-    def _largest_mde(self) -> float:
-        room = 1 - self.baseline_rate
+    def _mde_limit(self, direction: int) -> float:
+        """The largest effect upwards (direction 1) or downwards (-1) that keeps the target inside 0..1."""
+        room = 1 - self.baseline_rate if direction > 0 else -self.baseline_rate
         return room if self.mde_kind == "absolute" else room / self.baseline_rate
+
+    def _mde_text(self, mde: float | None = None) -> str:
+        value = self.mde if mde is None else mde
+        if self.mde_kind == "absolute":
+            return format_points(value)
+        return f"{format_percent(value, signed=True)} of the baseline"
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ def sample_size(design: DesignInput) -> SampleSize:
                                                power=design.power, ratio=ratio, alternative="two-sided"))
     if not math.isfinite(exact) or exact * (1 + ratio) > MAX_UNITS_PER_VARIANT:
         raise ExperimentInputError(
-            f"detecting {design.mde:.4g} ({design.mde_kind}) from a {design.baseline_rate:.4g} "
+            f"detecting {design._mde_text()} from a {format_percent(design.baseline_rate)} "
             f"baseline needs more than {MAX_UNITS_PER_VARIANT:,} units; choose a larger minimum "
             f"detectable effect")
     control = math.ceil(exact - 1e-9)

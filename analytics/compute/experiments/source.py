@@ -179,3 +179,21 @@ def check_raw(found: dict[str, Any], where: str, start: date | None, end: date |
 def daily_units(ws: Workspace) -> pd.DataFrame:
     """Units assigned per day of experiment_units (day, units; days in between without any count 0)."""
     return ws.query("experiment_daily_units")
+
+
+def assignment_span(ws: Workspace, source: Source) -> tuple[date, date] | None:
+    """First and last assignment day of `source`, or None when it has no assignments.
+
+    Raises:
+        ExperimentInputError: a bad mapping.
+    """
+    if isinstance(source, ExperimentMapping):
+        validate_mapping(ws, source)
+        col, table = quote_ident(source.assigned_at), quote_ident(source.table)
+        first, last = ws.rows(f"select min({col}), max({col}) from main.{table}")[0]
+    else:
+        first, last = ws.rows("select min(assigned_at), max(assigned_at) from main.experiment_assignments "
+                              "where experiment = $experiment", {"experiment": source})[0]
+    if first is None or last is None:
+        return None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
