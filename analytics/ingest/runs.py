@@ -36,7 +36,7 @@ import pandas as pd
 
 from analytics.db import Workspace, register_app_tables
 from analytics.errors import RunIngestError, RunNotFoundError
-from analytics.ingest import generation_runs, serving
+from analytics.ingest import churn_runs, generation_runs, serving
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ def ingest_all(ws: Workspace, runs_dir: Path | str) -> list[str]:
                 ingested.append(run_dir.name)
         except RunIngestError as e:
             log.warning("skipping run folder %s: %s", run_dir, e)
+    churn_runs.attach_pending_scores(ws, root)
     return ingested
 
 
@@ -394,9 +395,17 @@ def _run_row(run_id: str, config: dict[str, Any], environment: dict[str, Any], e
         "error": status.get("error"), "config_json": json.dumps(config, sort_keys=True),
         "environment_json": json.dumps(environment, sort_keys=True),
         "eval_json": json.dumps(evaluation, sort_keys=True) if evaluation else None,
-        "task": "generation" if generation_runs.is_generation(config, evaluation) else "classification",
+        "task": _task(config, evaluation),
     }
     return pd.DataFrame([row], columns=[c for c in RUN_COLUMNS if c != "ingested_at"])
+
+
+def _task(config: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    """What the run was judged on: 'generation' (replies), 'tabular' (a churn model's accounts, config.json
+    task) or 'classification' (texts)."""
+    if generation_runs.is_generation(config, evaluation):
+        return "generation"
+    return "tabular" if config.get("task") == "tabular" else "classification"
 
 
 def _started_at(events: list[dict[str, Any]], environment: dict[str, Any]) -> pd.Timestamp | None:
