@@ -17,8 +17,12 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from analytics.charts import business as business_charts
 from analytics.charts import compare as charts
 from analytics.charts.theme import BLUE, FONT_FAMILY, GRID, ORANGE, TEXT
+from analytics.compute.business.facts import default_case
+from analytics.compute.business.model import BusinessCase
+from analytics.compute.business.model import label as input_label
 from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard, plus_minus
 from analytics.compute.compare.pricing import prices_used
 from analytics.compute.compare.recommend import recommend
@@ -132,8 +136,37 @@ def provenance_html(board: Leaderboard) -> str:
     return f"<table><tr><th>candidate</th><th>figure</th><th>source</th></tr>{''.join(rows)}</table>"
 
 
+def business_html(case: BusinessCase) -> str:
+    """The business-case section: unit economics with the recommended model, break-even, the P&L and
+    tornado charts, and where every input came from."""
+    unit = case.unit
+    payback = ("never" if unit.cac_payback_months is None
+               else f"{format_number(unit.cac_payback_months)} months")
+    even = (f"not within {case.inputs.months} months" if case.break_even_month is None
+            else f"month {case.break_even_month}")
+    cells = (("Revenue per customer a month", format_usd(unit.revenue_usd)),
+             ("Serving per customer a month", format_usd(unit.serving_usd)),
+             ("Gross margin", f"{format_usd(unit.gross_margin_usd)} ({_percent(unit.gross_margin_share)})"),
+             ("Contribution margin", format_usd(unit.contribution_margin_usd)), ("CAC payback", payback),
+             ("LTV / CAC", "–" if unit.ltv_to_cac is None else f"{format_number(unit.ltv_to_cac)}x"),
+             ("Break-even (cumulative)", even))
+    table = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in cells)
+    sources = "".join(f"<tr><td>{_e(input_label(name))}</td><td>{_e(source)}</td></tr>"
+                      for name, source in case.sources.items())
+    flags = "".join(f"<li>{_e(f)}</li>" for f in case.flags)
+    figures = (business_charts.pnl_chart(case), business_charts.tornado_chart(case))
+    charts_html = "".join(
+        f"<div class='chart'>{fig.to_html(full_html=False, include_plotlyjs=False, div_id=f'business-{i}')}"
+        "</div>" for i, fig in enumerate(figures))
+    return (f"<h2>Business case</h2><table>{table}</table>"
+            + (f'<div class="flags"><ul>{flags}</ul></div>' if flags else "") + charts_html
+            + "<h3>Where every input comes from</h3><table><tr><th>input</th><th>source</th></tr>"
+            + f"{sources}</table>")
+
+
 def memo_html(board: Leaderboard, figures: Mapping[str, go.Figure], *, recommendation: str | None = None,
-              generated_at: datetime | None = None, catalog=None) -> str:
+              generated_at: datetime | None = None, catalog=None,
+              business: BusinessCase | None = None) -> str:
     """One self-contained HTML document: plotly.js inlined once, every figure interactive, nothing fetched.
 
     `catalog` is the price table (analytics.ingest.prices.price_table indexed by price_id) for the
@@ -160,6 +193,7 @@ horizon {settings.months} months</p>
 {f'<div class="flags"><strong>Open issues</strong><ul>{flags}</ul></div>' if flags else ''}
 <h2>Leaderboard</h2>{leaderboard_html(board)}{remeasure_html(board)}
 <h2>Charts</h2>{charts_html}
+{'' if business is None else business_html(business)}
 <h2>Assumptions</h2><ul>{''.join(f'<li>{_e(a)}</li>' for a in board.assumptions)}</ul>
 {'' if catalog is None else '<h2>Prices used</h2>' + prices_html(board, catalog)}
 <h2>Provenance of every figure</h2>{provenance_html(board)}
@@ -180,13 +214,14 @@ def build_memo(ws: Workspace, settings: CompareSettings,
     """Leaderboard + standard charts (+ any extra, e.g. the cascade the user looked at) as memo HTML."""
     board = leaderboard(ws, settings)
     return memo_html(board, {**standard_figures(board), **(extra_figures or {})},
-                     catalog=price_table(ws).set_index("price_id", drop=False))
+                     catalog=price_table(ws).set_index("price_id", drop=False),
+                     business=default_case(ws, board))
 
 
-def build_memo_html(board: Leaderboard, catalog=None) -> str:
+def build_memo_html(board: Leaderboard, catalog=None, business: BusinessCase | None = None) -> str:
     """memo_html with the standard figures for an already computed leaderboard (and the price table for
-    its 'Prices used' section)."""
-    return memo_html(board, standard_figures(board), catalog=catalog)
+    its 'Prices used' section, and the business case served by its recommended candidate)."""
+    return memo_html(board, standard_figures(board), catalog=catalog, business=business)
 
 
 def save_memo(text: str, path: Path | str) -> Path:

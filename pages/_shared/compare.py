@@ -142,10 +142,12 @@ def prices_used(gen: int, price_ids: tuple[int, ...]):
 
 def memo(board) -> str:
     """analytics.report.memo.build_memo_html with the workspace's price table (for 'Prices used')."""
+    from analytics.compute.business.facts import default_case
     from analytics.ingest.prices import price_table
     from analytics.report.memo import build_memo_html
 
-    return build_memo_html(board, price_table(workspace()).set_index("price_id", drop=False))
+    ws = workspace()
+    return build_memo_html(board, price_table(ws).set_index("price_id", drop=False), default_case(ws, board))
 
 
 # ------------------------------------------------------------------------------------------ reply leaderboard

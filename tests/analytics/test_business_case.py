@@ -94,3 +94,36 @@ def test_the_pnl_chart_puts_zero_at_the_same_height_on_both_axes_and_reads_clean
     texts = [t for f in figures for t in figure_texts(f)]
     assert not unreadable(texts), unreadable(texts)
     assert any("break-even: month 4" in str(a.text) for a in figures[0].layout.annotations)
+
+
+def test_the_memo_gains_the_business_case_served_by_the_recommended_model(ws, empty_ws) -> None:
+    """default_case joins the sample workspace's facts to Compare's recommended candidate; the memo shows
+    it with its sources; a workspace that cannot supply the facts gets no section (None), not made-up
+    numbers."""
+    import re
+
+    from analytics.compute.business.facts import default_case, workspace_facts
+    from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
+    from analytics.compute.compare.recommend import recommended
+    from analytics.ingest.prices import seed_prices
+    from analytics.report import memo
+    from tests.analytics.compare_fixtures import insert_run
+
+    for workspace in (ws, empty_ws):
+        seed_prices(workspace)
+        insert_run(workspace, "r-classic", method="classic", model="tfidf", accuracy=0.8, n_test=100,
+                   train_seconds=36, throughput_per_s=1000, per_class=10)
+    board = leaderboard(ws, CompareSettings(dataset="banking77", requests_per_month=250_000))
+    case = default_case(ws, board)
+    facts = workspace_facts(ws)
+    best = recommended(board)
+    assert case is not None and best is not None
+    assert case.inputs.serving_usd_per_request == pytest.approx(float(best["cost_per_1k_usd"]) / 1000)
+    assert case.inputs.price_per_seat_usd == pytest.approx(facts.price_per_seat_usd.value)
+    assert case.sources["serving_usd_per_request"].startswith(f"Compare, banking77: {best['candidate']}")
+    assert case.sources["cac_usd"].startswith("example value")
+    text = memo.memo_html(board, memo.standard_figures(board), business=case)
+    assert "<h2>Business case</h2>" in text and facts.monthly_churn.source in text
+    assert len(re.findall(r"<script[^>]*>", text)) == 1 + 3 + 2  # plus the P&L and the tornado
+    empty_board = leaderboard(empty_ws, CompareSettings(dataset="banking77", requests_per_month=250_000))
+    assert default_case(empty_ws, empty_board) is None

@@ -18,7 +18,8 @@ from datetime import date
 
 import pandas as pd
 
-from analytics.compute.compare.leaderboard import CompareSettings, leaderboard
+from analytics.compute.business.model import EXAMPLE_COSTS, BusinessCase, BusinessInputs, business_case
+from analytics.compute.compare.leaderboard import CompareSettings, Leaderboard, leaderboard
 from analytics.compute.compare.recommend import recommended
 from analytics.compute.market.sizing import MarketAssumptions, bottom_up
 from analytics.compute.metrics.report import revenue
@@ -188,3 +189,33 @@ def _finite(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def default_case(ws: Workspace, board: Leaderboard) -> BusinessCase | None:
+    """The business case the Business case page starts with, served by the recommended candidate of `board`
+    (Compare's leaderboard): customers = the Market SOM, price, seats, requests and churn from the
+    workspace, the costs it cannot know at EXAMPLE_COSTS (labelled as examples). None when the workspace
+    cannot supply the price, seats, requests or churn, or the board has nothing priced."""
+    facts = workspace_facts(ws)
+    best = recommended(board)
+    needed = (facts.som_customers, facts.price_per_seat_usd, facts.seats_per_account,
+              facts.requests_per_customer, facts.monthly_churn)
+    if best is None or any(f.value is None for f in needed):
+        return None
+    if not math.isfinite(float(best["cost_per_1k_usd"])):
+        return None
+    example = "example value (change it on the Business case page)"
+    basis = f"Compare, {board.settings.dataset}: {best['candidate']} ({best.get('cost_basis') or ''})"
+    inputs = BusinessInputs(customers=float(facts.som_customers.value),
+                            price_per_seat_usd=float(facts.price_per_seat_usd.value),
+                            seats_per_account=float(facts.seats_per_account.value),
+                            requests_per_customer=float(facts.requests_per_customer.value),
+                            serving_usd_per_request=float(best["cost_per_1k_usd"]) / 1000.0,
+                            monthly_churn=float(facts.monthly_churn.value), **EXAMPLE_COSTS)
+    sources = {"customers": facts.som_customers.source, "price_per_seat_usd": facts.price_per_seat_usd.source,
+               "seats_per_account": facts.seats_per_account.source,
+               "requests_per_customer": facts.requests_per_customer.source,
+               "serving_usd_per_request": basis, "monthly_churn": facts.monthly_churn.source,
+               "starting_customers": "a new product: 0 customers at month 0",
+               **dict.fromkeys(EXAMPLE_COSTS, example)}
+    return business_case(inputs, sources)

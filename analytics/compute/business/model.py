@@ -29,6 +29,9 @@ from analytics.errors import BusinessCaseError
 SWING = 0.2
 """The tornado's move of each input: 20% down and up."""
 YOUR_INPUT = "your input"
+EXAMPLE_COSTS = {"support_usd_per_customer": 40.0, "other_usd_per_customer": 15.0, "cac_usd": 6000.0,
+                 "fixed_usd_per_month": 250_000.0, "ramp_months": 12}
+"""Costs the workspace cannot know, as the page starts them (and the memo uses them, labelled as examples)."""
 
 
 @dataclass(frozen=True)
