@@ -1,4 +1,5 @@
-"""Command line of the model engine: python -m models train|evaluate|predict|bench|jobs|models|datasets.
+"""Command line of the model engine: python -m models train|evaluate|predict|bench|jobs|models|datasets|
+train-churn.
 
 Every TrainConfig field is a `train` flag, generated from the dataclass (names, types, defaults) and its
 field docstrings (read with `ast` from models/config.py), so the CLI, config files and the Python API
@@ -24,6 +25,7 @@ from models.core.config import DEVICES, HEAD_INITS, METHODS, PRECISIONS, SFT_MET
 from models.errors import DataValidationError, StratLabModelError
 from models.serving.endpoint import cli as endpoint_cli
 from models.serving.server import cli as server_cli
+from models.training.churn import cli as churn_cli
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs(sub)
     endpoint_cli.add_parsers(sub)  # evaluate-endpoint
     server_cli.add_parsers(sub)  # serve, loadtest
+    churn_cli.add_parsers(sub)  # train-churn
     sub.add_parser("models", help="list the model catalog (what is available offline)",
                    description="List every model: name, family, parameters, size, licence, availability.")
     sub.add_parser("datasets", help="list the built-in datasets",
@@ -506,7 +509,8 @@ def cmd_prepare_llm(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench,
             "jobs": cmd_jobs, "models": cmd_models, "datasets": cmd_datasets,
-            "prepare-llm": cmd_prepare_llm, **endpoint_cli.COMMANDS, **server_cli.COMMANDS}
+            "prepare-llm": cmd_prepare_llm, **endpoint_cli.COMMANDS, **server_cli.COMMANDS,
+            **churn_cli.COMMANDS}
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -14,7 +14,8 @@ Also writes <run_dir>/job.json ({"job_id", "kind", "attempt"}) so the workspace 
 kind train: `models.training.train.train(config, resume=..., run_id=...)`; a succeeded run (with a model/
 to serve, and the benchmark switched on) then gets a measure job, queued before exit.json so it is first in
 line (models.jobs.measure); measure: models.jobs.measure.run_measure_job (inference.json);
-evaluate / bench: `models.cli.main([kind, *cli_args])`.
+endpoint: models.jobs.endpoint.run_endpoint_job; churn: models.jobs.churn.run_churn_job (one run folder per
+churn model); evaluate / bench: `models.cli.main([kind, *cli_args])`.
 Test seam: $STRATLAB_TRAIN_FUNCTION='module:function' (`settings().train_function`) replaces
 models.training.train.train (same signature); tests use it to run a fast fake trainer in a real subprocess.
 The log says so whenever it is used.
@@ -135,6 +136,10 @@ def _run(job: dict[str, Any], jobs_dir: Path) -> str:
         from models.jobs.endpoint import run_endpoint_job
 
         return run_endpoint_job(job)
+    if job["kind"] == "churn":
+        from models.jobs.churn import run_churn_job
+
+        return run_churn_job(job)
     from models import cli
     code = cli.main([job["kind"], *job.get("cli_args", [])])
     return "succeeded" if not code else "failed"
