@@ -164,3 +164,21 @@ def totals(plan: Plan, linked: LinkedBudget) -> Totals:
     return Totals(stages_usd=float(sum(s.budget_usd for s in plan.stages)), linked_usd=linked.total_usd,
                   measured_usd=linked.measured_usd,
                   people=float(sum(s.people or 0.0 for s in plan.stages)))
+
+
+def run_choices(ws: Workspace) -> list[tuple[str, str]]:
+    """(run_id, 'run_id · method model on dataset') of the succeeded runs a training line can link, newest
+    first."""
+    rows = ws.rows("select run_id, method, model, dataset from runs where state = 'succeeded' "
+                   "order by finished_at desc nulls last, run_id")
+    return [(str(r), f"{r} · {m} {model} on {d}") for r, m, model, d in rows]
+
+
+def candidate_choices(ws: Workspace, dataset: str, requests_per_month: float) -> list[tuple[str, str]]:
+    """(leaderboard key, candidate name) of the candidates on `dataset` with a serving price at
+    `requests_per_month`, cheapest first; empty when Compare cannot price the set."""
+    board = _board(ws, dataset, requests_per_month, {})
+    if isinstance(board, str):
+        return []
+    priced = board.priced.sort_values(["monthly_usd", "candidate"])
+    return [(str(k), str(c)) for k, c in zip(priced["key"], priced["candidate"], strict=True)]

@@ -149,17 +149,22 @@ class Plan:
     """The whole roadmap."""
 
     stages: tuple[Stage, ...] = ()
-    """Stages in position order."""
+    """Stages (kept in position order)."""
     risks: tuple[Risk, ...] = ()
-    """Risks, highest score first."""
+    """Risks (kept in id order; schedule.risk_table orders them by score)."""
     milestones: tuple[Milestone, ...] = ()
-    """Milestones by due date."""
+    """Milestones (kept in id order; schedule.milestone_table orders them by due date)."""
     links: tuple[BudgetLink, ...] = ()
-    """Budget lines linked to measured costs."""
+    """Budget lines linked to measured costs (kept in id order)."""
     names: dict[int, str] = field(init=False, repr=False, compare=False)
     """stage_id -> name (derived)."""
 
     def __post_init__(self) -> None:
+        # one canonical order, so two plans with the same records compare equal however they were built
+        object.__setattr__(self, "stages", tuple(sorted(self.stages, key=lambda s: (s.position, s.stage_id))))
+        object.__setattr__(self, "risks", tuple(sorted(self.risks, key=lambda r: r.risk_id)))
+        object.__setattr__(self, "milestones", tuple(sorted(self.milestones, key=lambda m: m.milestone_id)))
+        object.__setattr__(self, "links", tuple(sorted(self.links, key=lambda b: b.link_id)))
         object.__setattr__(self, "names", {s.stage_id: s.name for s in self.stages})
 
     @property
@@ -185,9 +190,7 @@ class Plan:
     # -- pure edits: each returns a new Plan --------------------------------------------------------------
     def with_stage(self, stage: Stage) -> Plan:
         """The plan with `stage` replacing the stage of the same id, or added."""
-        kept = [s for s in self.stages if s.stage_id != stage.stage_id]
-        stages = tuple(sorted([*kept, stage], key=lambda s: (s.position, s.stage_id)))
-        return replace(self, stages=stages)
+        return replace(self, stages=(*[s for s in self.stages if s.stage_id != stage.stage_id], stage))
 
     def without_stage(self, stage_id: int) -> Plan:
         """The plan without the stage and everything that points at it (its risks, milestones, budget lines,
