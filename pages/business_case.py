@@ -122,13 +122,13 @@ def _churn(gen: int, facts) -> tuple[float, str]:
         options.append(f"Metrics: logo churn ({format_percent(facts.monthly_churn.value)} a month)")
     model = business.expected_churn(gen)
     if model is not None:
-        options.append(f"Churn model: expected ({format_percent(model.monthly_churn)} a month)")
+        options.append(f"Churn model: expected ({format_percent(model.monthly_churn_rate)} a month)")
     options.append(TYPED)
     choice = st.radio("Monthly churn", options, key="bc_churn_from")
     if choice.startswith("Metrics"):
         return float(facts.monthly_churn.value), facts.monthly_churn.source
     if choice.startswith("Churn model") and model is not None:
-        return float(model.monthly_churn), str(model.source)
+        return float(model.monthly_churn_rate), f"Churn page: {model.provenance}"
     rate = st.number_input(
         "Monthly churn (%)", min_value=0.0, max_value=99.0, value=3.0, step=0.5, key="bc_churn"
     )

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from analytics.compute.business.facts import ServingCost, WorkspaceFacts
     from analytics.compute.business.model import BusinessCase, BusinessInputs
+    from analytics.compute.churn.results import ExpectedChurn
 
 
 @st.cache_data(show_spinner=False)
@@ -49,18 +50,12 @@ def serving(gen: int, dataset: str, requests_per_month: float, key: str | None) 
     return serving_cost(workspace(), dataset, requests_per_month, key)
 
 
-def expected_churn(gen: int) -> object | None:
-    """The churn model's expected monthly churn (analytics.compute.churn), when a churn run exists."""
-    try:
-        from analytics.compute.churn import expected_churn as churn
-    except ImportError:  # the churn package is optional for this page
-        return None
-    return _expected(gen, churn)
-
-
 @st.cache_data(show_spinner=False)
-def _expected(gen: int, _churn: object) -> object | None:
-    return _churn(workspace())  # type: ignore[operator]
+def expected_churn(gen: int) -> ExpectedChurn | None:
+    """The churn model's expected monthly churn (the best model of the newest churn run), or None."""
+    from analytics.compute.churn.results import expected_churn as expected
+
+    return expected(workspace())
 
 
 def case(inputs: BusinessInputs, sources: dict[str, str]) -> BusinessCase:

@@ -13,7 +13,10 @@ PAGE = "pages/business_case.py"
 
 
 @pytest.mark.slow
-def test_the_business_case_joins_the_workspace_and_shows_a_loss_as_a_loss(app_env):
+def test_the_business_case_joins_the_workspace_and_shows_a_loss_as_a_loss(app_env, tmp_path):
+    from tests.analytics.churn_fixtures import make_churn_set
+
+    make_churn_set(tmp_path / "runs")  # ingested when the page starts, like any finished run
     ws = Workspace.open(app_env)
     try:
         facts = workspace_facts(ws)
@@ -31,6 +34,10 @@ def test_the_business_case_joins_the_workspace_and_shows_a_loss_as_a_loss(app_en
     assert sources["Monthly churn"] == facts.monthly_churn.source
     assert sources["Serving $ per request"] == "your input"  # nothing measured on Compare in this workspace
     assert len(at.get("plotly_chart")) == 2
+    churn = at.radio(key="bc_churn_from")
+    assert any(o.startswith("Churn model: expected") for o in churn.options)
+    churn.set_value(next(o for o in churn.options if o.startswith("Churn model"))).run()
+    assert at.dataframe[0].value.set_index("input")["source"]["Monthly churn"].startswith("Churn page: ")
     at.number_input(key="bc_price").set_value(1.0).run()  # far below the cost of serving and support
     assert not at.exception
     assert at.dataframe[0].value.set_index("input")["source"]["Price per seat"] == "your input"
