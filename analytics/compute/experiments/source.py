@@ -161,7 +161,8 @@ def check_raw(found: dict[str, Any], where: str, start: date | None, end: date |
         if int(found[key]):
             problems.append(f"{int(found[key]):,} rows have {what}; fill it in or drop those rows")
     if int(found["bad_converted"]):
-        shown = ", ".join(repr(v) for v in (found["bad_examples"] or [])) or "empty cells"
+        examples = found["bad_examples"]
+        shown = ", ".join(repr(str(v)) for v in ([] if examples is None else list(examples))) or "empty cells"
         problems.append(f"the conversion column must hold 0 or 1 (or true/false) in every row; "
                         f"{int(found['bad_converted']):,} rows hold something else ({shown}): map a 0/1 "
                         f"column or recode it")
