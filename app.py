@@ -20,7 +20,9 @@ st.navigation(
             st.Page("pages/compare.py", title="Compare", icon=":material/balance:"),
         ],
         "Strategy": [
+            st.Page("pages/roadmap.py", title="Roadmap", icon=":material/timeline:"),
             st.Page("pages/business_case.py", title="Business case", icon=":material/request_quote:"),
+            st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
         ],
     }
 ).run()

@@ -53,12 +53,24 @@ def seed_workspace(workspace, events: int = DEFAULT_EVENTS, seed: int = 7) -> di
             tx.execute(f"delete from {name}", label=f"emptying {name}")  # noqa: S608 - fixed table names
         for name, frame in tables.items():
             tx.insert_frame(name, frame)
+        seed_strategy(tx, seed)
         tx.set_meta("demo_seeded", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         tx.set_meta("demo_label", SAMPLE_LABEL.format(seed=seed))
         tx.set_meta("demo_events", str(len(tables["events"])))
     counts = {name: len(frame) for name, frame in tables.items()}
     log.info("seeded sample data: %s", counts)
     return counts
+
+
+def seed_strategy(tx, seed: int = 7) -> None:
+    """The sample roadmap and the sample experiment (on the sample users' activation), inside `tx`; also
+    called once for a sample workspace created before they existed (analytics.db.Workspace.open)."""
+    from analytics.ingest.sample_experiment import seed_sample_experiment
+    from analytics.ingest.sample_roadmap import seed_sample_roadmap
+
+    seed_sample_roadmap(tx)
+    seed_sample_experiment(tx, seed=seed)
+    tx.set_meta("strategy_seeded", datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
