@@ -166,3 +166,21 @@ def test_no_churn_run_yet(empty_ws):
                                                        (0.19, 60.875, 0.1)])
 def test_monthly_rate(rate, days, monthly):
     assert churn_results.monthly_rate(rate, days) == pytest.approx(monthly)
+
+
+def test_figures_are_readable(ingested):
+    from analytics.charts.churn import churn_figures
+    from tests.readable import figure_texts, unreadable
+
+    res = churn_results.churn_results(ingested[0])
+    figures = churn_figures(res, {"tenure_days": "days from sign-up"})
+    for fig in (figures.models, figures.calibration, figures.importance, figures.at_risk):
+        texts = list(figure_texts(fig))
+        assert not unreadable(texts), unreadable(texts)
+    assert [t.name for t in figures.models.data] == ["ROC-AUC", "PR-AUC"]
+    assert list(figures.models.data[0].text) == ["80.0%", "75.0%", "70.0%"]
+    assert [t.name for t in figures.calibration.data] == ["perfectly calibrated", "Gradient boosting", "MLP",
+                                                          "Logistic regression"]
+    assert list(figures.importance.data[0].y) == ["plan_tier", "sessions_4w", "tenure_days"]  # largest on top
+    assert "days from sign-up" in figures.importance.data[0].hovertext[-1]
+    assert list(figures.at_risk.data[0].text) == ["$0", "$5", "$8", "$50"]

@@ -293,6 +293,17 @@ def write_feature_folder(features: ChurnFeatures, target: Path | str, workspace_
     return target
 
 
+def new_folder_path(root: Path | str, request: ChurnRequest) -> Path:
+    """A folder name not taken yet under `root`: <dataset>-<UTC time>[-n]."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    target = Path(root) / f"{request.dataset}-{stamp}"
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = Path(root) / f"{request.dataset}-{stamp}-{suffix}"
+    return target
+
+
 def new_feature_folder(ws: Workspace, request: ChurnRequest, root: Path | str | None = None) -> Path:
     """Build the features of `request` and write them to a new folder <root>/<dataset>-<UTC time>
     (root: `default_feature_root()` when None). Validates before writing anything.
@@ -302,11 +313,14 @@ def new_feature_folder(ws: Workspace, request: ChurnRequest, root: Path | str | 
         AnalyticsError: the folder cannot be written.
     """
     features = build_features(ws, request)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = Path(root) if root is not None else default_feature_root()
-    target = base / f"{request.dataset}-{stamp}"
-    suffix = 1
-    while target.exists():
-        suffix += 1
-        target = base / f"{request.dataset}-{stamp}-{suffix}"
+    target = new_folder_path(default_feature_root() if root is None else root, request)
     return write_feature_folder(features, target, ws.path)
+
+
+def feature_description(name: str) -> str:
+    """What a feature column means (plan_<name> columns included)."""
+    if name in BASE_FEATURES:
+        return BASE_FEATURES[name]
+    if name.startswith("plan_"):
+        return f"1 when the plan at the cut-off is {name.removeprefix('plan_')}, else 0"
+    return name
