@@ -3,7 +3,10 @@
     roc_auc, pr_auc   sklearn.metrics roc_auc_score and average_precision_score (PR-AUC as average
                       precision), each with a 95% percentile-bootstrap interval: n_bootstrap resamples of
                       the test accounts with replacement (numpy Generator seeded with the config's seed);
-                      a resample holding one class only is drawn again (it has no ROC-AUC).
+                      a resample holding one class only is drawn again (it has no ROC-AUC). The resamples
+                      are scored by `fast_roc_auc` / `fast_average_precision`, the same formulas in plain
+                      numpy (tests check them equal to sklearn's): sklearn's input validation costs ~20 ms
+                      a call on a busy machine, 40 s for 2 x 1000 resamples of three models.
     brier             sklearn.metrics.brier_score_loss (mean squared error of the probability).
     calibration       sklearn.calibration.calibration_curve with quantile bins; each bin's count beside it.
     importance        sklearn.inspection.permutation_importance, scoring roc_auc, on the test accounts.
@@ -15,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.calibration import calibration_curve
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -27,6 +31,28 @@ THRESHOLD = 0.5
 """Score above which an account is predicted to churn (accuracy; predictions.parquet's argmax agrees)."""
 CI_METHOD = ("roc_auc, pr_auc: percentile bootstrap over test accounts ({n} resamples, seed {seed}); "
              "accuracy: Wilson score interval")
+
+
+def fast_roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC-AUC of 0/1 labels `y` and scores `p` as the Mann-Whitney statistic (ties count one half), as
+    roc_auc_score; both classes must be present."""
+    ranks = rankdata(p)  # average ranks of tied scores
+    positives = y == 1
+    n1 = int(positives.sum())
+    n0 = len(y) - n1
+    return float((ranks[positives].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def fast_average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Average precision (sum over distinct thresholds of recall step x precision), as
+    average_precision_score; at least one positive."""
+    order = np.argsort(-p, kind="mergesort")
+    scores, hits = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # end of each group of tied scores
+    tp = np.cumsum(hits)[last]
+    precision = tp / (last + 1)
+    recall_steps = np.diff(np.r_[0, tp]) / tp[-1]
+    return float((recall_steps * precision).sum())
 
 
 def bootstrap_interval(y: np.ndarray, p: np.ndarray, metric: Any, *, seed: int,
@@ -81,9 +107,9 @@ def churn_metrics(y: np.ndarray, p: np.ndarray, config: ChurnConfig) -> dict[str
     """Every eval.json figure that depends only on the test labels `y` (0/1) and scores `p` (P(churn))."""
     n, positives = len(y), int(y.sum())
     correct = int(((p > THRESHOLD).astype(np.int64) == y).sum())
-    auc_low, auc_high = bootstrap_interval(y, p, roc_auc_score, seed=config.seed,
+    auc_low, auc_high = bootstrap_interval(y, p, fast_roc_auc, seed=config.seed,
                                            n_resamples=config.n_bootstrap)
-    pr_low, pr_high = bootstrap_interval(y, p, average_precision_score, seed=config.seed + 1,
+    pr_low, pr_high = bootstrap_interval(y, p, fast_average_precision, seed=config.seed + 1,
                                          n_resamples=config.n_bootstrap)
     acc_low, acc_high = wilson_interval(correct, n)
     return {

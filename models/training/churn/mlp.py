@@ -93,10 +93,8 @@ def torch_threads(count: int) -> Iterator[None]:
 def train_mlp(config: ChurnConfig, x: np.ndarray, y: np.ndarray, writer: RunWriter) -> MlpResult:
     """Train the MLP on the training part (`x` [n, features] raw, `y` [n] 0/1), validation share held out.
 
-    Runs on config.num_threads torch threads, one when it is None: a step of a 64-32 MLP on 64 rows is a
-    few small matrix products, and thread hand-offs cost more than they save (measured on a loaded 2-core
-    machine: 1.3 ms per step on one thread, 68 ms on two). Raises DeviceError for a missing device,
-    TrainingError when the loss stops being finite.
+    Runs on config.num_threads torch threads, one when it is None (see ChurnConfig.num_threads).
+    Raises DeviceError for a missing device, TrainingError when the loss stops being finite.
     """
     with torch_threads(config.num_threads or 1):
         return _train(config, x, y, writer)

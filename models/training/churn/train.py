@@ -37,7 +37,6 @@ from models.core.runs import (
     RunWriter,
     atomic_path,
     cpu_environment_info,
-    environment_info,
     read_json,
     run_status,
     write_json_atomic,
@@ -83,13 +82,11 @@ def train_churn(config: ChurnConfig, *, resume: bool = False) -> list[RunResult]
 
 @contextmanager
 def _thread_limit(config: ChurnConfig) -> Iterator[None]:
-    """config.num_threads for scikit-learn's OpenMP / BLAS pools (the MLP sets torch's own: mlp.train_mlp)."""
-    if config.num_threads is None:
-        yield
-        return
+    """config.num_threads (one when None) for scikit-learn's OpenMP / BLAS pools, fitting and evaluating
+    alike (the MLP sets torch's own: mlp.train_mlp)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=config.num_threads):
+    with threadpool_limits(limits=config.num_threads or 1):
         yield
 
 
@@ -108,9 +105,21 @@ def _open_run(config: ChurnConfig, model: str, data: ChurnData, run_dir: Path, r
                 "method": CHURN_METHODS[model], "model": config.model_name(model), "churn_model": model,
                 "dataset": str(data.meta["dataset"]), "task": "tabular"}
     write_json_atomic(run_dir / "config.json", resolved)
-    environment = environment_info() if model == "mlp" else cpu_environment_info()
-    write_json_atomic(run_dir / "environment.json", {**environment, "num_threads": config.num_threads})
+    write_json_atomic(run_dir / "environment.json", _environment(model, config))
     return RunWriter(run_dir)
+
+
+def _environment(model: str, config: ChurnConfig) -> dict[str, Any]:
+    """Library versions from package metadata (models.core.runs.cpu_environment_info: importing
+    transformers and peft for their versions would cost seconds); the MLP adds torch's threads and GPU."""
+    info = {**cpu_environment_info(), "num_threads": config.num_threads or 1}
+    if model == "mlp":
+        import torch
+
+        info["cuda_available"] = torch.cuda.is_available()
+        if config.device != "cpu" and torch.cuda.is_available():
+            info.update(gpu_name=torch.cuda.get_device_name(0), hardware=torch.cuda.get_device_name(0))
+    return info
 
 
 def _finished_result(run_dir: Path, model: str, config: ChurnConfig) -> RunResult | None:
