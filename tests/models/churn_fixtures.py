@@ -45,7 +45,8 @@ def write_feature_folder(folder: Path, n: int = 400, n_score: int = 60, seed: in
     train.to_parquet(folder / "train.parquet", index=False)
     score.to_parquet(folder / "score.parquet", index=False)
     meta = {"cutoff": "2026-06-30", "horizon_days": 60, "score_cutoff": "2026-11-30",
-            "feature_names": list(FEATURES), "feature_descriptions": {f: f.replace("_", " ") for f in FEATURES},
+            "feature_names": list(FEATURES),
+            "feature_descriptions": {f: f.replace("_", " ") for f in FEATURES},
             "workspace": "synthetic", "source": "DuckDB SQL analytics/sql/churn_features.sql",
             "sql_sha256": "0" * 64, "n_train": n, "positives": int(train["label"].sum()), "n_score": n_score,
             "created_at": "2026-12-01T21:00:00+00:00", "dataset": "workspace_churn_2026-06-30_60d"}
