@@ -248,7 +248,7 @@ st.dataframe(shown[["stage", "start_date", "end_date", "days", "status", "critic
                     "people", "compute", "budget", "notes", "sample"]],
              hide_index=True, width="stretch")
 
-left, right = st.columns([3, 2])
+left, right = st.columns(2)
 left.plotly_chart(section.risk_matrix, width="stretch", theme=None)
 right.markdown("**Risks** (score = likelihood x impact)")
 right.dataframe(section.risks[["risk_id", "stage", "title", "score", "mitigation"]], hide_index=True,
@@ -265,11 +265,12 @@ st.markdown(f"{format_usd(t.total_usd)} in all: {format_usd(t.stages_usd)} in th
 if section.linked.lines.empty:
     st.caption("No linked budget lines yet: add one under 'Edit the plan'.")
 else:
-    lines = section.linked.lines
-    st.dataframe(lines.assign(amount=[format_usd(v) for v in lines["amount_usd"]],
-                              measured=["measured" if m else "not measured" for m in lines["measured"]])[
-        ["stage", "label", "amount", "measured", "candidate", "provenance", "price_source"]],
-        hide_index=True, width="stretch")
+    # One line each, in full: the provenance is the point (run, price row and date, or 'your estimate').
+    for line in section.linked.lines.itertuples():
+        mark = ":material/verified:" if line.measured else ":material/edit_note:"
+        source = f" · price {line.price_source}" if line.price_source else ""
+        st.markdown(f"{mark} **{line.stage} · {line.label}: {format_usd(line.amount_usd)}**  \n"
+                    f"{line.provenance}{source}")
 
 st.subheader("Edit the plan")
 st.caption("Each save checks the whole plan first: dates, dependencies (a dependency must end before its "

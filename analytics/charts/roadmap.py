@@ -14,10 +14,10 @@ from analytics.money import format_count, format_usd
 
 CRITICAL, OTHER, MILESTONE, TODAY = ORANGE, BLUE, TEXT, RED
 """Gantt colours: stages on the critical path, the other stages, milestone markers, today's line."""
-LIKELIHOOD_WORDS = ("rare", "unlikely", "possible", "likely", "almost certain")
-IMPACT_WORDS = ("minor", "moderate", "serious", "major", "severe")
 SCORE_SCALE = ((0.0, "#e3f4e9"), (0.35, "#fff1c7"), (0.65, "#ffd3a8"), (1.0, "#f6b3ad"))
 """Background of the risk matrix by score (1 pale green ... 25 pale red): the risks on top stay readable."""
+DONE_OPACITY = 0.45
+"""Stages that ended before today are drawn paler (hover says 'done')."""
 _DAY_MS = 86_400_000
 
 
@@ -47,16 +47,16 @@ def gantt_chart(stages: pd.DataFrame, plan: Plan, today: date) -> go.Figure:
                  for r in part.itertuples()]
         fig.add_trace(go.Bar(
             y=part["stage"], base=[_ts(d) for d in part["start_date"]],
-            x=[int(d) * _DAY_MS for d in part["days"]],
-            orientation="h", name=name, marker={"color": colour, "opacity": 0.9}, hovertext=hover,
-            hoverinfo="text", text=part["status"], textposition="inside", insidetextanchor="start",
-            textfont={"color": "white"}))
+            x=[int(d) * _DAY_MS for d in part["days"]], orientation="h", name=name,
+            marker={"color": colour,
+                    "opacity": [DONE_OPACITY if s == "done" else 0.95 for s in part["status"]]},
+            hovertext=hover, hoverinfo="text"))
     _add_milestones(fig, plan)
     _add_today(fig, today)
     order = list(stages.sort_values(["position", "stage_id"])["stage"])
-    fig.update_layout(template=TEMPLATE, title=title, height=max(360, 90 + 56 * len(stages)),
-                      barmode="overlay", margin={"l": 20, "r": 20, "t": 90, "b": 40},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
+    fig.update_layout(template=TEMPLATE, title=title, height=max(380, 170 + 52 * len(stages)),
+                      barmode="overlay", margin={"l": 20, "r": 20, "t": 80, "b": 20},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0})
     fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed", title_text=None)
     fig.update_xaxes(type="date", title_text=None, tickformat="%b %Y")
     return fig
@@ -105,13 +105,11 @@ def risk_matrix_chart(risks: pd.DataFrame) -> go.Figure:
         hovertext=[f"<b>{r.risk_id}. {r.title}</b><br>stage: {r.stage}<br>likelihood {r.likelihood} x impact "
                    f"{r.impact} = score {r.score}<br>mitigation: {r.mitigation or 'none yet'}"
                    for r in placed.itertuples()], hoverinfo="text"))
-    fig.update_layout(template=TEMPLATE, title=title, height=560, margin={"l": 20, "r": 20, "t": 70, "b": 20})
-    fig.update_xaxes(title_text="impact", tickvals=list(range(1, 6)),
-                     ticktext=[f"{i} {w}" for i, w in enumerate(IMPACT_WORDS, 1)], range=[0.5, 5.5],
-                     showgrid=False, zeroline=False)
-    fig.update_yaxes(title_text="likelihood", tickvals=list(range(1, 6)),
-                     ticktext=[f"{i} {w}" for i, w in enumerate(LIKELIHOOD_WORDS, 1)], range=[0.5, 5.5],
-                     showgrid=False, zeroline=False)
+    fig.update_layout(template=TEMPLATE, title=title, height=520, margin={"l": 20, "r": 20, "t": 70, "b": 20})
+    fig.update_xaxes(title_text="impact (1 minor, 5 severe)",
+                     tickvals=list(range(1, 6)), range=[0.5, 5.5], showgrid=False, zeroline=False)
+    fig.update_yaxes(title_text="likelihood (1 rare, 5 almost certain)", tickvals=list(range(1, 6)),
+                     range=[0.5, 5.5], showgrid=False, zeroline=False)
     return fig
 
 
