@@ -161,7 +161,7 @@ def _link_form(plan: Plan, gen: int) -> None:
     kind = c[2].radio("Cost", list(kinds), index=list(kinds).index(link.kind), format_func=kinds.get,
                       key=f"rm_link_kind_{k}")
     values: dict[str, object] = {"run_id": None, "dataset": None, "candidate_key": None,
-                                 "requests_per_month": None}
+                                 "requests_per_month": link.requests_per_month or 1_000_000.0}
     if kind == "training":
         runs = roadmap_view.run_options(gen)
         if not runs:
