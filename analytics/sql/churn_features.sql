@@ -17,36 +17,59 @@ with bounds as (
         $cutoff::date + 1 - 31 as mrr_from
 ),
 
-seen as (
-    select e.account_id, e.user_id, e.event_time, e.event_type, e.plan, e.amount_usd
+recent_users as (
+    -- sessions of the last 12 weeks per user (a time-range scan: the events are stored in time order)
+    select
+        e.account_id,
+        e.user_id,
+        count(*) as sessions_12w,
+        count(*) filter (where e.event_time >= b.w4_from) as sessions_4w
     from events as e, bounds as b
-    where e.event_time < b.seen_before
+    where e.event_type = 'session'
+        and e.event_time >= b.w12_from
+        and e.event_time < b.seen_before
+    group by e.account_id, e.user_id
 ),
 
-activity as (
+recent as (
     select
-        s.account_id,
-        count(*) filter (where s.event_type = 'session' and s.event_time >= b.w4_from) as sessions_4w,
-        count(*) filter (where s.event_type = 'session' and s.event_time >= b.w12_from) as sessions_12w,
-        count(distinct s.user_id) filter (where s.event_type = 'session' and s.event_time >= b.w4_from)
-            as active_users_4w,
-        count(distinct s.user_id) filter (where s.event_type = 'session' and s.event_time >= b.w12_from)
-            as active_users_12w,
-        max(s.event_time) filter (where s.event_type = 'session') as last_session_at,
-        count(*) filter (where s.event_type = 'invoice' and s.amount_usd > 0) as invoices,
-        coalesce(sum(s.amount_usd) filter (where s.event_type = 'invoice' and s.amount_usd > 0), 0)
+        account_id,
+        sum(sessions_4w) as sessions_4w,
+        sum(sessions_12w) as sessions_12w,
+        count(user_id) filter (where sessions_4w > 0) as active_users_4w,
+        count(user_id) as active_users_12w
+    from recent_users
+    group by account_id
+),
+
+last_sessions as (
+    select e.account_id, max(e.event_time) as last_session_at
+    from events as e, bounds as b
+    where e.event_type = 'session'
+        and e.event_time < b.seen_before
+    group by e.account_id
+),
+
+history as (
+    -- account events (invoices, plan changes, cancels) before the cut-off: a few percent of the rows
+    select
+        e.account_id,
+        count(*) filter (where e.event_type = 'invoice' and e.amount_usd > 0) as invoices,
+        coalesce(sum(e.amount_usd) filter (where e.event_type = 'invoice' and e.amount_usd > 0), 0)
             as invoiced_usd,
-        arg_max(s.amount_usd, s.event_time) filter (
-            where s.event_type = 'invoice' and s.amount_usd > 0 and s.event_time >= b.mrr_from) as mrr_usd,
-        arg_max(s.plan, s.event_time) filter (
-            where s.event_type in ('upgrade', 'downgrade') and s.plan is not null) as changed_plan,
-        arg_min(s.plan, s.event_time) filter (where s.event_type = 'invoice' and s.plan is not null)
+        arg_max(e.amount_usd, e.event_time) filter (
+            where e.event_type = 'invoice' and e.amount_usd > 0 and e.event_time >= b.mrr_from) as mrr_usd,
+        arg_max(e.plan, e.event_time) filter (
+            where e.event_type in ('upgrade', 'downgrade') and e.plan is not null) as changed_plan,
+        arg_min(e.plan, e.event_time) filter (where e.event_type = 'invoice' and e.plan is not null)
             as first_invoice_plan,
-        count(*) filter (where s.event_type = 'upgrade') as upgrades,
-        count(*) filter (where s.event_type = 'downgrade') as downgrades,
-        count(*) filter (where s.event_type = 'cancel') as cancels
-    from seen as s, bounds as b
-    group by s.account_id
+        count(*) filter (where e.event_type = 'upgrade') as upgrades,
+        count(*) filter (where e.event_type = 'downgrade') as downgrades,
+        count(*) filter (where e.event_type = 'cancel') as cancels
+    from events as e, bounds as b
+    where e.event_type in ('invoice', 'upgrade', 'downgrade', 'cancel')
+        and e.event_time < b.seen_before
+    group by e.account_id
 ),
 
 seats as (
@@ -73,11 +96,11 @@ eligible as (
         a.account_id,
         a.signup_date,
         coalesce(act.changed_plan, act.first_invoice_plan, lp.plan, 'free') as plan,
-        act.sessions_4w,
-        act.sessions_12w,
-        act.active_users_4w,
-        act.active_users_12w,
-        act.last_session_at,
+        r.sessions_4w,
+        r.sessions_12w,
+        r.active_users_4w,
+        r.active_users_12w,
+        ls.last_session_at,
         act.invoices,
         act.invoiced_usd,
         act.mrr_usd,
@@ -87,7 +110,9 @@ eligible as (
     from accounts as a
     cross join bounds as b
     cross join lowest_plan as lp
-    left join activity as act on act.account_id = a.account_id
+    left join history as act on act.account_id = a.account_id
+    left join recent as r on r.account_id = a.account_id
+    left join last_sessions as ls on ls.account_id = a.account_id
     left join seats as s on s.account_id = a.account_id
     where a.signup_date < b.seen_before
         and coalesce(act.cancels, 0) = 0
