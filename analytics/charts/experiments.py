@@ -34,7 +34,8 @@ def conversion_chart(result: ExperimentResult) -> go.Figure:
     """One bar per variant (control, treatment) at its conversion rate, with its 95% Wilson CI as error bars
     and the rate, CI and units written on the bar."""
     frame = result.variants
-    labels = [f"{v} ({role})" for v, role in zip(frame["variant"], frame["role"], strict=True)]
+    labels = [v if v == role else f"{v} ({role})" for v, role in zip(frame["variant"], frame["role"],
+                                                                       strict=True)]
     texts = [format_percent(r) for r in frame["rate"]]
     hovers = [f"{label}<br>{format_percent(r)} of {format_count(n)} units converted<br>95% CI "
               f"{format_percent(lo)} to {format_percent(hi)}"

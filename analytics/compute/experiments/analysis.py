@@ -151,9 +151,10 @@ class ExperimentResult:
         """The result in one plain sentence."""
         rates = self.variants.set_index("role")["rate"]
         c, t = self.plan.control, self.plan.treatment
+        low, high = (format_points(x).removesuffix(" points") for x in self.absolute_ci)
         numbers = (f"{format_percent(rates['treatment'])} vs {format_percent(rates['control'])}, "
-                   f"{format_points(self.absolute_lift)} (95% CI {format_points(self.absolute_ci[0])} to "
-                   f"{format_points(self.absolute_ci[1])}), p = {format_p_value(self.p_value)}")
+                   f"{format_points(self.absolute_lift)} (95% CI {low} to {high} points), "
+                   f"p = {format_p_value(self.p_value)}")
         if self.sample_ratio_mismatch:
             return (f"Do not act on this test yet: its split is off plan, so the comparison of {t!r} with "
                     f"{c!r} ({numbers}) cannot be trusted.")
