@@ -231,7 +231,8 @@ def test_linked_budget_follows_a_cheaper_candidate(empty_ws) -> None:
     assert before.loc[1, "measured"] and before.loc[1, "run_id"] == "r-slow"
     monthly = 0.0725 / (100 * 0.5 * 3600) * 1000 * 1000
     assert before.loc[1, "amount_usd"] == pytest.approx(monthly * months_c)
-    assert "recommended on Compare now" in before.loc[1, "provenance"]
+    assert "(run r-slow, recommended on Compare now): $0.403 a month at 1,000,000 requests" in before.loc[
+        1, "provenance"]
     assert "months of C" in before.loc[1, "provenance"]
     assert before.loc[1, "price_source"].startswith("catalog")
     # training: 1 h on CPU x2 = $0.0725, with the run named

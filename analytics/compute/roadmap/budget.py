@@ -121,7 +121,8 @@ def _serving_line(ws: Workspace, link: BudgetLink, stage: Stage, boards: dict) -
         return _unmeasured(f"{row['candidate']} has no serving price: {row['flag']}",
                            candidate=str(row["candidate"]))
     run_id = None if pd.isna(row["run_id"]) else str(row["run_id"])
-    provenance = (f"{row['candidate']} ({how}): {format_usd(monthly)} a month at "
+    source = f"run {run_id}, {how}" if run_id else how
+    provenance = (f"{row['candidate']} ({source}): {format_usd(monthly)} a month at "
                   f"{format_count(volume)} requests a month on {link.dataset} ({row['cost_basis']}) x "
                   f"{format_number(stage.months)} months of {stage.name}")
     return {"amount_usd": monthly * stage.months, "measured": True, "candidate": str(row["candidate"]),
