@@ -12,6 +12,7 @@ from analytics.compute.roadmap.plan import Plan, load_plan
 from analytics.compute.roadmap.store import save_plan
 from analytics.db import Workspace
 from analytics.ingest.sample_roadmap import seed_sample_roadmap
+from tests.analytics.compare_fixtures import insert_run
 from tests.support import ROOT
 
 PAGE = ROOT / "pages" / "roadmap.py"
@@ -92,8 +93,14 @@ def test_sample_roadmap_renders_then_refuses_a_bad_edit_and_saves_a_good_one(app
 
 
 @pytest.mark.slow
-def test_empty_roadmap_starts_from_the_sample(app_env):
+def test_empty_roadmap_starts_from_the_sample_with_measured_lines(app_env):
     _clear(app_env)
+    ws = Workspace.open(app_env)
+    try:  # a measured candidate on the demo evaluation set: the sample's serving lines price from it
+        insert_run(ws, "r-fast", method="classic", model="tfidf", accuracy=0.9, n_test=100, train_seconds=36,
+                   throughput_per_s=1000)
+    finally:
+        ws.close()
     at = _page()
     assert not at.exception and not at.error
     assert any("No roadmap yet" in i.value for i in at.info)
@@ -101,3 +108,10 @@ def test_empty_roadmap_starts_from_the_sample(app_env):
     assert not at.exception
     assert len(_plan(app_env).stages) == 7
     assert len(at.get("plotly_chart")) == 2
+    # 300,000 requests a month at $0.0725/h / (1000/s x 50%) = $0.0121 a month, x 124 days of beta
+    lines = [m.value for m in at.markdown if "Serving the intent classifier during beta" in m.value]
+    assert len(lines) == 1 and "(run r-fast, recommended on Compare now): $0.0121 a month" in lines[0]
+    assert "price catalog: " in lines[0]
+    # + 3,000,000 a month: $0.121 x 261 days of scale = $1.036; together $1.09 (the estimates no longer count)
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Measured"] == "$1.09" and cards["Budget"] == "$555k"
