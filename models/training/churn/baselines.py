@@ -34,7 +34,8 @@ def build_baseline(model: str, config: ChurnConfig) -> Any:
                                                        random_state=config.seed))])
     return HistGradientBoostingClassifier(max_iter=config.gbm_max_iter,
                                           learning_rate=config.gbm_learning_rate,
-                                          max_leaf_nodes=config.gbm_max_leaf_nodes, early_stopping=False,
+                                          max_leaf_nodes=config.gbm_max_leaf_nodes,
+                                          min_samples_leaf=config.gbm_min_samples_leaf, early_stopping=False,
                                           random_state=config.seed)
 
 
