@@ -17,7 +17,8 @@ from pages._shared import metrics as metrics_view
 from pages._shared import page, workspace
 
 SAMPLE, MINE, NONE = "Sample experiment", "A table of mine", "(none)"
-EVENTS_TRAFFIC, TYPED_TRAFFIC = "Step events in the events table", "I'll type it"
+EVENTS_TRAFFIC, MAPPED_TRAFFIC, TYPED_TRAFFIC = ("Step events in the events table", "Assignments in my table",
+                                                 "I'll type it")
 POINTS, RELATIVE = "points (absolute)", "% of baseline (relative)"
 COLUMN_GUESSES = {
     "unit": ("user_id", "unit", "unit_id", "user", "account_id", "visitor_id", "id"),
@@ -92,13 +93,19 @@ def _design_inputs(default_baseline: float) -> DesignInput | None:
         return None
 
 
-def _traffic(gen: int):
-    """The daily traffic into the step: the events table or a typed number (None when refused)."""
+def _traffic(gen: int, source: Source | None):
+    """The daily traffic into the step: the events table, the mapped table's assignments or a typed number
+    (None when refused)."""
     c = st.columns([1.6, 1, 1, 1])
-    how = c[0].radio("Daily traffic from", [EVENTS_TRAFFIC, TYPED_TRAFFIC], key="ex_traffic")
+    choices = [EVENTS_TRAFFIC, TYPED_TRAFFIC]
+    if isinstance(source, ExperimentMapping):
+        choices.insert(1, MAPPED_TRAFFIC)
+    how = c[0].radio("Daily traffic from", choices, key="ex_traffic")
     c[3].number_input("Treatment share (%)", value=50.0, step=5.0, key="ex_share",
                       help="Planned share of the test's units that get the treatment")
     try:
+        if how == MAPPED_TRAFFIC and isinstance(source, ExperimentMapping):
+            return experiments_view.mapped_traffic(gen, source)
         if how == TYPED_TRAFFIC:
             return typed_traffic(c[1].number_input("Units per day", value=100.0, step=10.0, key="ex_per_day"))
         types = metrics_view.column_values(gen, "events", "event_type")
@@ -112,11 +119,11 @@ def _traffic(gen: int):
         return None
 
 
-def _design_tab(gen: int, default_baseline: float) -> SampleSize | None:
+def _design_tab(gen: int, source: Source | None, default_baseline: float) -> SampleSize | None:
     st.caption("Two-sided test of two conversion rates; units per variant from statsmodels' power "
                "calculation (NormalIndPower on Cohen's h).")
     inputs = _design_inputs(default_baseline)
-    traffic = _traffic(gen)
+    traffic = _traffic(gen, source)
     exposure = st.slider("Share of the step's traffic in the test (%)", 1, 100, 100, key="ex_exposure")
     if inputs is None:
         return None
@@ -254,6 +261,6 @@ else:
     baseline = 0.10
 design_tab, analysis_tab = st.tabs(["Design", "Analysis"])
 with design_tab:
-    planned = _design_tab(gen, baseline)
+    planned = _design_tab(gen, source, baseline)
 with analysis_tab:
     _analysis_tab(gen, source, None if planned is None else planned.control_units)

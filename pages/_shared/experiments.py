@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from analytics.compute.experiments.analysis import AnalysisPlan, ExperimentResult
     from analytics.compute.experiments.design import DesignInput, SampleSize, Traffic
-    from analytics.compute.experiments.source import Source
+    from analytics.compute.experiments.source import ExperimentMapping, Source
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,13 @@ def sample_traffic(gen: int, event_type: str, days: int) -> Traffic:
     """Daily units into the step from the events table."""
     from analytics.compute.experiments.design import sample_traffic as traffic
     return traffic(workspace(), event_type, days)
+
+
+@st.cache_data(show_spinner=False)
+def mapped_traffic(gen: int, mapping: ExperimentMapping) -> Traffic:
+    """Daily units assigned in a mapped experiment table of the user's."""
+    from analytics.compute.experiments.design import mapped_traffic as traffic
+    return traffic(workspace(), mapping)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

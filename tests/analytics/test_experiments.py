@@ -118,6 +118,10 @@ def test_mapped_exposures_collapse_to_one_row_per_unit(xws):
                             ("12", "blue", pd.Timestamp("2026-02-01 12:00"), 1, None),
                             ("13", "blue", pd.Timestamp("2026-02-03 12:00"), 0, None)]
     assert source.assignment_span(xws, mapping) == (date(2026, 2, 1), date(2026, 2, 3))
+    traffic = design.mapped_traffic(xws, mapping)  # units first assigned on 02-01: 3, 02-02: 0, 02-03: 1
+    assert (traffic.units_per_day, traffic.days) == (4 / 3, 3)
+    assert traffic.source == ("table exposures (your import): units assigned per day, 2026-02-01 to "
+                              "2026-02-03 (3 days)")
     assert source.mapped_values(xws, mapping, "arm") == ["red", "blue"]
 
 

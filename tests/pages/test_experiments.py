@@ -104,6 +104,9 @@ def test_mapped_table_is_analysed_and_a_text_conversion_column_refused(expected)
     assert (metrics["Control"], metrics["Treatment"], metrics["Lift"]) == (
         expected["Control"], expected["Treatment"], expected["Lift"])
     assert any("table my_test (your import)" in c.value for c in at.caption)
+    at.radio(key="ex_traffic").set_value("Assignments in my table").run()  # the design's traffic from it
+    assert any(c.value.startswith("Traffic: ") and "table my_test (your import): units assigned per day, "
+               "2026-08-01 to 2026-10-24" in c.value for c in at.caption)
     at.selectbox(key="ex_table").set_value("my_text_test").run()
     at.selectbox(key="ex_col_converted").set_value("won").run()
     assert not at.exception

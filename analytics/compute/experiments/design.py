@@ -12,6 +12,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 from analytics.compute.experiments.errors import ExperimentInputError
+from analytics.compute.experiments.source import ExperimentMapping, daily_units, prepare_units
 from analytics.db import Workspace
 from analytics.money import format_percent, format_points
 
@@ -225,3 +226,15 @@ def duration(size: SampleSize, traffic: Traffic, exposure: float = 1.0) -> Durat
     per_day = traffic.units_per_day * exposure
     return Duration(days=math.ceil(size.total_units / per_day - 1e-9), units_per_day=per_day,
                     exposure=float(exposure), traffic=traffic)
+
+
+def mapped_traffic(ws: Workspace, mapping: ExperimentMapping) -> Traffic:
+    """Daily units from a mapped experiment table of the user's: units first assigned per day, from its first
+    to its last assignment day (after the same checks as an analysis).
+
+    Raises:
+        ExperimentInputError: the mapping or the table's data is refused (see source.prepare_units).
+    """
+    prepare_units(ws, mapping)
+    what = f"table {mapping.table} (your import): units assigned per day"
+    return daily_units_traffic(daily_units(ws), what)
