@@ -244,7 +244,16 @@ def _analysis_tab(gen: int, source: Source | None, planned_units: int | None) ->
     st.caption(f"Units from {result.source}; assigned {result.variants['first_assigned'].min():%Y-%m-%d} to "
                f"{result.variants['last_assigned'].max():%Y-%m-%d}.")
     with st.expander("Per-variant table"):
-        st.dataframe(result.variants, hide_index=True, width="stretch")
+        st.dataframe(_variant_rows(result), hide_index=True, width="stretch")
+
+
+def _variant_rows(result: ExperimentResult) -> list[dict[str, str]]:
+    """The per-variant table as text written by analytics.money."""
+    return [{"variant": row["variant"], "role": row["role"], "units": format_count(row["units"]),
+             "conversions": format_count(row["conversions"]), "rate": format_percent(row["rate"]),
+             "95% CI (Wilson)": f"{format_percent(row['ci_low'])} to {format_percent(row['ci_high'])}",
+             "assigned": f"{row['first_assigned']:%Y-%m-%d} to {row['last_assigned']:%Y-%m-%d}"}
+            for _, row in result.variants.iterrows()]
 
 
 page.start_page("Experiments", "Design an A/B test on a conversion step (sample size and duration), then "
