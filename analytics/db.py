@@ -265,7 +265,8 @@ class Workspace:
             from analytics.ingest import sample_data as demo
             events = demo_events or settings().demo_events
             demo.seed_workspace(workspace, events=events)
-        elif workspace.meta("demo_seeded") is not None and workspace.meta("strategy_seeded") is None:
+        elif (seed_demo and workspace.has_table("workspace_meta")
+              and workspace.meta("demo_seeded") is not None and workspace.meta("strategy_seeded") is None):
             # a sample workspace older than the Strategy pages: add their sample roadmap and experiment once
             from analytics.ingest import sample_data as demo
             with workspace.transaction() as tx:
