@@ -18,6 +18,7 @@ from analytics.charts.theme import (
     ORANGE,
     PALETTE,
     TEMPLATE,
+    TEXT,
     percent_ticks,
     usd_linear_ticks,
 )
@@ -41,32 +42,44 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     return fig
 
 
+def _wrap(label: str) -> str:
+    """'Logistic regression' -> 'Logistic<br>regression': category labels on two lines, never rotated."""
+    return label.replace(" ", "<br>", 1)
+
+
 def models_chart(models: pd.DataFrame) -> go.Figure:
     """ROC-AUC and PR-AUC of each model with their 95% bootstrap intervals (models from churn_models), and
-    the test set's churn rate: what PR-AUC is for a model that ranks at random (ROC-AUC: 50%)."""
+    the test set's churn rate: what PR-AUC is for a model that ranks at random (ROC-AUC: 50%). Each value
+    is written above its interval."""
     fig = go.Figure()
-    for column, name, colour in METRICS:
+    labels = [_wrap(str(label)) for label in models["label"]]
+    for i, (column, name, colour) in enumerate(METRICS):
         value = models[column].astype(float)
         low, high = models[f"{column}_ci_low"].astype(float), models[f"{column}_ci_high"].astype(float)
         texts = [format_percent(v, fixed=True) for v in value]
         hover = [f"{label}: {name} {t} (95% CI {format_percent(lo)} to {format_percent(hi)})"
                  for label, t, lo, hi in zip(models["label"], texts, low, high, strict=True)]
         fig.add_trace(go.Bar(
-            x=models["label"], y=value, name=name, marker_color=colour, text=texts, textposition="outside",
+            x=labels, y=value, name=name, marker_color=colour, offsetgroup=str(i),
             error_y={"type": "data", "symmetric": False, "array": (high - value).clip(lower=0),
-                     "arrayminus": (value - low).clip(lower=0), "color": "#1b1f24", "thickness": 1.5},
-            hovertext=hover, hoverinfo="text", cliponaxis=False))
-    fig.add_hline(y=0.5, line={"color": GREY, "dash": "dot", "width": 2},
-                  annotation_text="ROC-AUC of a random ranking", annotation_position="top left",
-                  annotation_font={"size": COMPACT_FONT_SIZE - 2})
+                     "arrayminus": (value - low).clip(lower=0), "color": TEXT, "thickness": 1.5},
+            hovertext=hover, hoverinfo="text"))
+        fig.add_trace(go.Bar(  # the value written just above the interval's top, same offset as its bar
+            x=labels, y=high.fillna(value), offsetgroup=str(i), marker={"color": "rgba(0,0,0,0)"},
+            text=texts, textposition="outside", cliponaxis=False, showlegend=False, hoverinfo="skip",
+            base=0, textfont={"size": COMPACT_FONT_SIZE - 2, "color": TEXT}, name=f"{name} value"))
+    lines = [(0.5, GREY, "random ranking: ROC-AUC 50%")]
     base = models["base_rate"].dropna()
     if len(base):
-        fig.add_hline(y=float(base.iloc[0]), line={"color": ORANGE, "dash": "dot", "width": 2},
-                      annotation_text=f"churn rate {format_percent(float(base.iloc[0]))} (random PR-AUC)",
-                      annotation_position="bottom right", annotation_font={"size": COMPACT_FONT_SIZE - 2})
-    fig = _layout(fig, "Models on the held-out test accounts (95% CI)")
-    fig.update_layout(barmode="group", bargap=0.3)
-    fig.update_yaxes(**(percent_ticks(0, 1) | {"range": [0, 1.08]}))
+        rate = float(base.iloc[0])
+        lines.append((rate, ORANGE, f"churn rate {format_percent(rate)}: PR-AUC of a random ranking"))
+    for y, colour, name in lines:  # full-width reference lines, named in the legend
+        style = {"color": colour, "dash": "dot", "width": 2}
+        fig.add_hline(y=y, line=style)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=style, name=name, hoverinfo="skip"))
+    fig = _layout(fig, "Models on the held-out test accounts (95% CI)", height=460)
+    fig.update_layout(barmode="group", bargap=0.35, legend={"y": -0.18})
+    fig.update_yaxes(**(percent_ticks(0, 1) | {"range": [0, 1.12]}))
     return fig
 
 
@@ -83,7 +96,9 @@ def calibration_chart(calibration: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Scatter(x=part["predicted"], y=part["observed"], mode="lines+markers",
                                  name=str(label), line={"color": PALETTE[i % len(PALETTE)], "width": 3},
                                  marker={"size": sizes}, hovertext=hover, hoverinfo="text"))
-    fig = _layout(fig, "Calibration: predicted vs observed churn")
+    fig = _layout(fig, "Calibration: predicted vs observed churn", height=460)
+    fig.update_layout(legend={"orientation": "v", "x": 0.02, "xanchor": "left", "y": 0.98, "yanchor": "top",
+                              "bgcolor": "rgba(255,255,255,0.85)"})
     top = max(0.1, float(pd.concat([calibration["predicted"], calibration["observed"]]).max())
               if len(calibration) else 1.0)
     top = min(1.0, top * 1.1)
@@ -105,13 +120,20 @@ def importance_chart(importance: pd.DataFrame, descriptions: dict[str, str] | No
              for f, m, s in zip(shown["feature"], drop_points, std_points, strict=True)]
     fig = go.Figure(go.Bar(
         x=drop_points, y=shown["feature"], orientation="h", marker_color=BLUE, name="ROC-AUC drop",
-        error_x={"type": "data", "array": std_points, "color": "#1b1f24", "thickness": 1.5},
-        text=[format_number(m) for m in drop_points], textposition="outside", cliponaxis=False,
+        error_x={"type": "data", "array": std_points, "color": TEXT, "thickness": 1.5},
         hovertext=hover, hoverinfo="text"))
+    ends = (drop_points.clip(lower=0) + std_points).to_numpy()
+    fig.add_trace(go.Scatter(x=ends, y=shown["feature"], mode="text",
+                             text=[format_number(m) for m in drop_points], textposition="middle right",
+                             cliponaxis=False, hoverinfo="skip",
+                             textfont={"size": COMPACT_FONT_SIZE - 2}, name="value"))
     title = "What drives the score" + (f" ({model})" if model else "")
     fig = _layout(fig, title, height=max(360, 34 * len(shown) + 120))
     fig.update_layout(showlegend=False)
-    fig.update_xaxes(title_text="ROC-AUC drop when shuffled (points)", tickformat=",.1f")
+    right = float(max(ends.max(), 0.0)) if len(ends) else 1.0
+    low = float(min(drop_points.min(), 0.0)) if len(drop_points) else 0.0
+    fig.update_xaxes(title_text="ROC-AUC drop, points", tickformat=",.1f",
+                     range=[low * 1.1, right * 1.25 + 0.1])
     return fig
 
 
@@ -119,7 +141,7 @@ def at_risk_chart(at_risk: pd.DataFrame) -> go.Figure:
     """The accounts with the most MRR at risk (score x MRR), largest on top."""
     shown = at_risk.head(10).iloc[::-1]
     accounts = zip(shown["account_name"], shown["account_id"], strict=True)
-    names = [f"{n} (#{a})" if isinstance(n, str) else f"#{a}" for n, a in accounts]
+    names = [n if isinstance(n, str) else f"account #{a}" for n, a in accounts]
     hover = [f"{name}: {format_percent(s)} churn risk x {format_usd(m)} MRR = {format_usd(r)} at risk"
              for name, s, m, r in zip(names, shown["score"], shown["mrr_usd"], shown["mrr_at_risk_usd"],
                                       strict=True)]
@@ -129,7 +151,8 @@ def at_risk_chart(at_risk: pd.DataFrame) -> go.Figure:
     fig = _layout(fig, "MRR at risk, top accounts", height=max(360, 34 * len(shown) + 120))
     fig.update_layout(showlegend=False)
     top = float(shown["mrr_at_risk_usd"].max()) if len(shown) else 0.0
-    fig.update_xaxes(title_text="score x MRR", **usd_linear_ticks(0.0, top * 1.15, count=4))
+    fig.update_xaxes(title_text="score x MRR", range=[0, top * 1.3 or 1.0],
+                     **usd_linear_ticks(0.0, top * 1.15, count=4))
     return fig
 
 

@@ -177,10 +177,14 @@ def test_figures_are_readable(ingested):
     for fig in (figures.models, figures.calibration, figures.importance, figures.at_risk):
         texts = list(figure_texts(fig))
         assert not unreadable(texts), unreadable(texts)
-    assert [t.name for t in figures.models.data] == ["ROC-AUC", "PR-AUC"]
-    assert list(figures.models.data[0].text) == ["80.0%", "75.0%", "70.0%"]
+    assert [t.name for t in figures.models.data if t.showlegend is not False] == [
+        "ROC-AUC", "PR-AUC", "random ranking: ROC-AUC 50%", "churn rate 10%: PR-AUC of a random ranking"]
+    assert list(figures.models.data[1].text) == ["80.0%", "75.0%", "70.0%"]  # written above the CI
+    assert list(figures.models.data[1].y) == pytest.approx([0.85, 0.8, 0.75])
     assert [t.name for t in figures.calibration.data] == ["perfectly calibrated", "Gradient boosting", "MLP",
                                                           "Logistic regression"]
     assert list(figures.importance.data[0].y) == ["plan_tier", "sessions_4w", "tenure_days"]  # largest on top
+    assert list(figures.importance.data[1].text) == ["-1", "2", "12"]  # points of ROC-AUC
     assert "days from sign-up" in figures.importance.data[0].hovertext[-1]
     assert list(figures.at_risk.data[0].text) == ["$0", "$5", "$8", "$50"]
+    assert list(figures.at_risk.data[0].y) == ["Co 3", "Co 2", "Co 4", "Co 1"]
