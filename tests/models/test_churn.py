@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from models.errors import ConfigError
@@ -240,3 +241,17 @@ def test_bootstrap_metrics_equal_sklearn_with_ties_and_calibration_counts_by_han
     assert calibration_table(y, p, 2) == [
         {"bin": 0, "predicted": pytest.approx(0.25), "observed": 0.25, "n": 4},
         {"bin": 1, "predicted": pytest.approx(0.75), "observed": 0.75, "n": 4}]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_mlp_trains_on_the_gpu_with_bf16_autocast(tmp_path) -> None:
+    folder = write_feature_folder(tmp_path / "features", n=300)
+    config = ChurnConfig(features_dir=str(folder), runs_dir=str(tmp_path / "runs"), models=("mlp",),
+                         device="cuda", precision="auto", n_bootstrap=50, epochs=10)
+    result = train_churn(config)[0]
+    assert result.state == "succeeded" and result.extra["device"].startswith("cuda")
+    assert result.extra["mixed_precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "no")
+    assert 0 <= result.metrics["roc_auc"] <= 1
+    status = json.loads((result.run_dir / "status.json").read_text())
+    assert status["device"].startswith("cuda")

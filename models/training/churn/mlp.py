@@ -51,6 +51,8 @@ class MlpResult:
     """Fitted on the rows the MLP trained on."""
     device: str
     """Where it trained, e.g. 'cpu', 'cuda:0'."""
+    mixed_precision: str
+    """accelerate's mixed precision: 'no' (fp32) or 'bf16' (autocast)."""
     train_seconds: float
     """Wall time of the epochs (validation included)."""
     steps: int
@@ -154,7 +156,8 @@ def _train(config: ChurnConfig, x: np.ndarray, y: np.ndarray, writer: RunWriter)
     final.eval()
     log.info("churn mlp: %d epochs, best %d (val loss %.4f), %.1f s on %s", len(history), best["epoch"],
              best["loss"], seconds, device)
-    return MlpResult(model=final, standardiser=standardiser, device=str(device), train_seconds=seconds,
+    return MlpResult(model=final, standardiser=standardiser, device=str(device),
+                     mixed_precision=str(accelerator.mixed_precision), train_seconds=seconds,
                      steps=step, best_epoch=best["epoch"], stopped_early=stopped_early,
                      samples_per_s=len(fit) * len(history) / max(seconds, 1e-9), n_validation=len(held),
                      history=history)
