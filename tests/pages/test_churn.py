@@ -74,7 +74,7 @@ def test_refusals_in_place_and_too_few_churned(app_env, tmp_path):
     at.button[0].click().run()  # the 30,000-event sample has a handful of churned accounts: refused
     assert not at.exception, at.exception
     assert "the models need at least 20 churned" in at.error[0].value
-    assert not (tmp_path / "churn").exists()  # refused before anything was written
+    assert not (tmp_path / "jobs" / "churn-features").exists()  # refused before anything was written
 
 
 def test_train_button_writes_the_features_and_queues_the_job(app_env, tmp_path, monkeypatch):
@@ -92,7 +92,7 @@ def test_train_button_writes_the_features_and_queues_the_job(app_env, tmp_path, 
     assert not at.error, [e.value for e in at.error]
     assert "Queued job 20261201-120000-churn-abc123" in at.success[0].value
     (folder, runs_dir), = submitted
-    assert runs_dir == tmp_path / "runs" and folder.parent == tmp_path / "churn"
+    assert runs_dir == tmp_path / "runs" and folder.parent == tmp_path / "jobs" / "churn-features"
     assert sorted(p.name for p in folder.iterdir()) == ["features.json", "score.parquet", "train.parquet"]
     meta = json.loads((folder / "features.json").read_text(encoding="utf-8"))
     assert meta["horizon_days"] == 90 and meta["workspace"] == str(app_env)

@@ -43,8 +43,9 @@ MAX_HORIZON_DAYS = 365
 """Longest horizon accepted, in days."""
 DAYS_PER_MONTH = 30.4375
 """Mean days of a calendar month (365.25 / 12): converts a horizon into months."""
-DEFAULT_FEATURE_ROOT = "churn"
-"""Feature folders live in <jobs dir's parent>/churn/ (data/churn by default)."""
+DEFAULT_FEATURE_ROOT = "churn-features"
+"""Feature folders live in <jobs dir>/churn-features/ (data/jobs/churn-features by default: beside the jobs
+that train on them, ignored by git; the queue skips folders without a job.json)."""
 BASE_FEATURES: dict[str, str] = {
     "plan_tier": "tier of the plan at the cut-off (plans.tier: 0 free ... 3 enterprise)",
     "tenure_days": "days from the account's sign-up day to the cut-off day",
@@ -238,10 +239,10 @@ def _check_label(train: pd.DataFrame, request: ChurnRequest) -> None:
 
 
 def default_feature_root() -> Path:
-    """Where the Churn page writes feature folders: <jobs dir's parent>/churn (data/churn by default)."""
+    """Where the Churn page writes feature folders: <jobs dir>/churn-features (settings().jobs_dir)."""
     from analytics.settings import settings
 
-    return settings().jobs_dir.parent / DEFAULT_FEATURE_ROOT
+    return settings().jobs_dir / DEFAULT_FEATURE_ROOT
 
 
 def features_manifest(features: ChurnFeatures, workspace_path: Path | str) -> dict[str, Any]:
