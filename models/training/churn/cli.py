@@ -46,7 +46,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--test-share", type=float, default=0.25, help="held-out share of accounts (0.25)")
     p.add_argument("--epochs", type=int, default=60, help="MLP: most epochs (early stopping may end sooner)")
     p.add_argument("--device", default="cpu", choices=("cpu", "auto", "cuda"), help="MLP device (cpu)")
-    p.add_argument("--num-threads", type=int, help="CPU threads (default: 1 for the MLP, sklearn's own)")
+    p.add_argument("--num-threads", type=int,
+                   help="CPU threads for torch and scikit-learn (default 1: fastest for models this small)")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples of the intervals")
 
 
@@ -74,7 +75,7 @@ def summary_line(method: str, state: str, metrics: dict[str, Any], train_seconds
     m = metrics
     return (f"{method:<13} ROC-AUC {m['roc_auc']:.3f} [{m['roc_auc_ci_low']:.3f}, {m['roc_auc_ci_high']:.3f}]"
             f"  PR-AUC {m['pr_auc']:.3f} [{m['pr_auc_ci_low']:.3f}, {m['pr_auc_ci_high']:.3f}]"
-            f"  Brier {m['brier']:.3f}  accuracy {m['accuracy']:.3f}  trained {train_seconds:.2f} s"
+            f"  Brier {m['brier']:.4f}  accuracy {m['accuracy']:.3f}  trained {train_seconds:.2f} s"
             f"  n_test {m['n_test']} ({m['positives_test']} churned)  {run_dir}")
 
 

@@ -169,7 +169,7 @@ def _fit(model: str, config: ChurnConfig, data: ChurnData, split: ChurnSplit,
         extra = {"device": mlp.device, "mixed_precision": mlp.mixed_precision, "steps": mlp.steps,
                  "epochs_run": len(mlp.history), "best_epoch": mlp.best_epoch,
                  "stopped_early": mlp.stopped_early, "samples_per_s": round(mlp.samples_per_s, 1),
-                 "n_validation": mlp.n_validation}
+                 "n_validation": mlp.n_validation, "loop_seconds": round(mlp.train_seconds, 3)}
         return predict, ProbabilityEstimator(predict), extra
     from models.training.churn.baselines import churn_probabilities, fit_baseline, save_baseline
 
