@@ -1,5 +1,5 @@
 -- Succeeded churn runs whose scores are ingested (churn_runs), newest feature set first, best ROC-AUC first
--- within a set. $dataset: one feature set (runs.dataset, e.g. workspace_churn_2026-08-02_90d), null for all.
+-- within a set; a model trained again on the same set (same cut-off and horizon) shows its newest run only. $dataset: one feature set (runs.dataset, e.g. workspace_churn_2026-08-02_90d), null for all.
 -- Figures come from the run's eval.json (models.training.churn): ROC-AUC and PR-AUC with their 95% bootstrap
 -- intervals on the held-out test accounts, Brier score, accuracy at the 0.5 threshold, test counts.
 with churn as (
@@ -11,6 +11,7 @@ with churn as (
     inner join churn_runs as c on c.run_id = r.run_id
     where r.state = 'succeeded'
         and ($dataset is null or r.dataset = $dataset)
+    qualify row_number() over (partition by r.dataset, r.method order by r.finished_at desc, r.run_id desc) = 1
 ),
 
 sets as (

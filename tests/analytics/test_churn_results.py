@@ -119,6 +119,15 @@ def test_newest_feature_set_comes_first(own):
     assert len(churn_results.churn_results(ws, fx.DATASET).models) == 3
 
 
+def test_a_set_trained_again_shows_its_newest_runs(own):
+    ws, runs = own
+    fx.make_churn_run(runs, "20261203-churn-logreg", method="churn_logreg", roc_auc=0.9,
+                      finished_at="2026-12-03T09:00:00+00:00")
+    ingest_all(ws, runs)
+    models = churn_results.churn_models(ws)
+    assert models["run_id"].tolist() == ["20261203-churn-logreg", f"{PREFIX}-gbm", f"{PREFIX}-mlp"]
+
+
 def test_results_of_the_best_model(ingested):
     ws, _ = ingested
     res = churn_results.churn_results(ws)
