@@ -121,18 +121,8 @@ def _train(config: ChurnConfig, x: np.ndarray, y: np.ndarray, writer: RunWriter)
     history: list[dict[str, Any]] = []
     step, stale, stopped_early = 0, 0, False
     for epoch in range(config.epochs):
-        model.train()
         order = torch.from_numpy(np.random.default_rng(config.seed + epoch).permutation(len(fit))).to(device)
-        for start in range(0, len(fit), config.batch_size):
-            rows = order[start:start + config.batch_size]
-            with accelerator.autocast():
-                logits = model(x_fit[rows])
-            loss = F.binary_cross_entropy_with_logits(logits.float(), y_fit[rows])
-            accelerator.backward(loss)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            meter.add(loss.detach(), len(rows), 0)
-            step += 1
+        step += train_epoch(model, optimizer, accelerator, x_fit, y_fit, order, config.batch_size, meter)
         with meter.paused():
             record = _end_epoch(model, accelerator, standardiser, x[held], y[held], meter, writer,
                                 epoch=epoch, step=step, n_batches=n_batches, lr=config.learning_rate)
@@ -151,6 +141,9 @@ def _train(config: ChurnConfig, x: np.ndarray, y: np.ndarray, writer: RunWriter)
         if stopped_early:
             break
     seconds = time.monotonic() - started
+    if best["state"] is None:
+        raise TrainingError("the MLP's validation loss was never a finite number; lower learning_rate "
+                            f"(now {config.learning_rate}) or check the features for extreme values")
     final = accelerator.unwrap_model(model)
     final.load_state_dict(best["state"])
     final.eval()
@@ -161,6 +154,25 @@ def _train(config: ChurnConfig, x: np.ndarray, y: np.ndarray, writer: RunWriter)
                      steps=step, best_epoch=best["epoch"], stopped_early=stopped_early,
                      samples_per_s=len(fit) * len(history) / max(seconds, 1e-9), n_validation=len(held),
                      history=history)
+
+
+def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, accelerator: Any, x: torch.Tensor,
+                y: torch.Tensor, order: torch.Tensor, batch_size: int, meter: ThroughputMeter) -> int:
+    """One pass over standardised rows `x` [n, features] with labels `y` [n] in `order`, one optimizer step
+    per `batch_size` rows (binary cross-entropy on the logits, in fp32); returns the steps taken."""
+    model.train()
+    steps = 0
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        with accelerator.autocast():
+            logits = model(x[rows])
+        loss = F.binary_cross_entropy_with_logits(logits.float(), y[rows])
+        accelerator.backward(loss)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        meter.add(loss.detach(), len(rows), 0)
+        steps += 1
+    return steps
 
 
 def _end_epoch(model: torch.nn.Module, accelerator: Any, standardiser: Standardiser, x_val: np.ndarray,
