@@ -28,10 +28,10 @@ def _app():
     return at
 
 
-def _last_day(path: Path):
+def _span(path: Path):
     ws = Workspace.open(path)
     try:
-        return churn_span(ws).last_day
+        return churn_span(ws)
     finally:
         ws.close()
 
@@ -58,7 +58,8 @@ def test_results_of_fake_runs(app_env, tmp_path):
 
 
 def test_refusals_in_place_and_too_few_churned(app_env, tmp_path):
-    last = _last_day(app_env)
+    span = _span(app_env)
+    last = span.last_day
     at = _app()
     assert not at.exception, at.exception
     assert any("No churn model trained yet" in i.value for i in at.info)
@@ -69,6 +70,8 @@ def test_refusals_in_place_and_too_few_churned(app_env, tmp_path):
     assert "leaves no later data" in at.warning[0].value and at.button[0].disabled
     at.date_input[0].set_value(last - timedelta(days=40)).run()
     assert "past the data's last day" in at.warning[0].value and at.button[0].disabled
+    at.date_input[0].set_value(span.first_signup - timedelta(days=1)).run()
+    assert "no account exists on cut-off" in at.warning[0].value and at.button[0].disabled
     at.date_input[0].set_value(last - timedelta(days=90)).run()
     assert not at.warning
     at.button[0].click().run()  # the 30,000-event sample has a handful of churned accounts: refused
