@@ -23,13 +23,14 @@ def _pick_request(gen: int) -> tuple[date, int] | None:
     the reason, in place) when the data cannot answer them."""
     span = churn_view.span(gen)
     if span.last_day is None or span.first_signup is None:
-        st.info("Churn needs accounts and events: the sample data has them, or import yours on the Data "
-                "page.", icon=":material/info:")
+        st.info("Churn reads the workspace's accounts, users and events tables (the sample data fills them); "
+                "this workspace has none yet.", icon=":material/info:")
         return None
     left, right, note = st.columns([1, 1, 3])
     horizon = left.selectbox("Horizon (days)", HORIZONS_DAYS, index=len(HORIZONS_DAYS) - 1, key="ch_horizon",
                              help="Churned = a cancel within this many days after the cut-off")
     default = max(span.first_signup, span.default_cutoff(horizon) or span.last_day)
+    # one cut-off widget per horizon, so that changing the horizon moves the default with it
     cutoff = right.date_input("Cut-off day", value=default, key=f"ch_cutoff_{horizon}", format="YYYY-MM-DD",
                               min_value=span.first_signup - timedelta(days=365), max_value=span.last_day,
                               help="Features see the events up to the end of this day; the label looks at "
