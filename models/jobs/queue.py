@@ -79,6 +79,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SUBMIT_KINDS = ("train", "evaluate", "bench")
 """Kinds `submit` accepts; measure jobs are queued by models.jobs.measure.submit_measure."""
 MEASURE_KIND = "measure"
+SINGLE_PROCESS_KINDS = (MEASURE_KIND, "churn")
+"""Kinds whose process runs alone on at most one device (models.jobs.churn trains small tabular models)."""
 """An exclusive step: the scheduler starts it only when no other job runs, and starts nothing while it runs
 (models.jobs.scheduler.pick_starts)."""
 KINDS = (*SUBMIT_KINDS, MEASURE_KIND)
@@ -630,8 +632,8 @@ def _start(job_dir: Path, gpus: list[int]) -> None:
     job = _read(job_dir / "job.json") or {}
     job["attempts"] = int(job.get("attempts", 0)) + 1
     job["scheduler_cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if job.get("kind") == MEASURE_KIND:
-        gpus = gpus[:1]  # one process on one device: a measurement never runs under DDP
+    if job.get("kind") in SINGLE_PROCESS_KINDS:
+        gpus = gpus[:1]  # one process on one device: a measurement or a churn job never runs under DDP
     write_json_atomic(job_dir / "job.json", job)
     command = build_command(job_dir, num_processes=max(1, len(gpus)),
                             main_process_port=29500 + (gpus[0] if gpus else 0))

@@ -199,10 +199,12 @@ def generation_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def classifier_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The playground_runs rows of classifiers: every run but the reply-drafting ones."""
-    from models.core.config import SFT_METHODS
+    """The playground_runs rows of text classifiers a predictor can load: the training methods but the
+    reply-drafting ones (endpoint runs live at their endpoint, churn runs score accounts, not texts)."""
+    from models.core.config import METHODS, SFT_METHODS
 
-    return runs[~runs["method"].isin(SFT_METHODS)].reset_index(drop=True)
+    classifiers = [m for m in METHODS if m not in SFT_METHODS]
+    return runs[runs["method"].isin(classifiers)].reset_index(drop=True)
 
 
 def draft_messages(request: str, system_prompt: str | None) -> list[tuple[str, str]]:
