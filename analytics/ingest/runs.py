@@ -20,6 +20,10 @@ evaluate-endpoint`) is ingested like any run: its eval.json accuracy with CI, it
 run_predictions (so cascades and paired comparisons work), and its client-measured p50/p95 latency into the
 latency columns (inference_measured_by 'client: evaluate-endpoint'); Compare prices it as an API from its
 measured tokens per request. serving.json (load tests, analytics.ingest.serving) is attached by `ingest_all`.
+
+A churn run (methods churn_logreg, churn_gbm, churn_mlp; config.json task 'tabular') is ingested like a
+classifier (eval.json accuracy at 0.5, predictions.parquet of its test accounts) with task 'tabular'; its
+scores.parquet goes to churn_scores (analytics.ingest.churn_runs, migration 012), attached by `ingest_all`.
 """
 
 from __future__ import annotations
