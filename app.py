@@ -13,6 +13,7 @@ st.navigation(
         "Analytics": [
             st.Page("pages/market.py", title="Market", icon=":material/public:"),
             st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
+            st.Page("pages/churn.py", title="Churn", icon=":material/person_remove:"),
         ],
         "Models": [
             st.Page("pages/finetune.py", title="Fine-tune", icon=":material/model_training:"),

@@ -116,19 +116,27 @@ def _serving(gen: int, requests_per_month: float) -> tuple[float, str, str | Non
     return float(per_1k) / 1000.0, YOUR_INPUT, None
 
 
+def _model_rate(model) -> float:
+    """The churn model's expected monthly churn over paying accounts (the business case's customers); over
+    every active account when none pays."""
+    rate = model.paying_monthly_churn_rate
+    return float(rate if rate is not None else model.monthly_churn_rate)
+
+
 def _churn(gen: int, facts) -> tuple[float, str]:
     options = []
     if facts.monthly_churn.value is not None:
         options.append(f"Metrics: logo churn ({format_percent(facts.monthly_churn.value)} a month)")
     model = business.expected_churn(gen)
     if model is not None:
-        options.append(f"Churn model: expected ({format_percent(model.monthly_churn_rate)} a month)")
+        options.append(f"Churn model: expected ({format_percent(_model_rate(model))} a month)")
     options.append(TYPED)
     choice = st.radio("Monthly churn", options, key="bc_churn_from")
     if choice.startswith("Metrics"):
         return float(facts.monthly_churn.value), facts.monthly_churn.source
     if choice.startswith("Churn model") and model is not None:
-        return float(model.monthly_churn_rate), f"Churn page: {model.provenance}"
+        over = "paying accounts" if model.paying_monthly_churn_rate is not None else "active accounts"
+        return _model_rate(model), f"Churn page: expected monthly churn over {over}; {model.provenance}"
     rate = st.number_input(
         "Monthly churn (%)", min_value=0.0, max_value=99.0, value=3.0, step=0.5, key="bc_churn"
     )

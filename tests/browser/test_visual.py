@@ -32,8 +32,10 @@ from tests.browser.visual import Findings, inspect, wait_for_charts
 SCREENS = ROOT / "test-artifacts" / "screens"
 SIZES = ({"width": 1400, "height": 900}, {"width": 1280, "height": 720})
 PAGES = (
-    ("Home", ""), ("Data", "data"), ("Market", "market"), ("Metrics", "metrics"), ("Fine-tune", "finetune"),
-    ("Playground", "playground"), ("Compare", "compare"),
+    ("Home", ""), ("Data", "data"), ("Market", "market"), ("Metrics", "metrics"), ("Churn", "churn"),
+    ("Fine-tune", "finetune"),
+    ("Playground", "playground"), ("Compare", "compare"), ("Roadmap", "roadmap"),
+    ("Business case", "business_case"), ("Experiments", "experiments"),
 )
 """Sidebar title and URL path of every page, in the sidebar's order."""
 RUNS = (("sentiment_labelled_sentences", 20), ("sentiment_labelled_sentences", 120))
