@@ -250,16 +250,17 @@ def _finite(value: object) -> bool:
         return False
 
 
-def format_points(fraction: float | None, digits: int = 2, signed: bool = True) -> str:
+def format_points(fraction: float | None, digits: int = 2, signed: bool = True, unit: str = " points") -> str:
     """A difference of two shares in percentage points: 0.052 -> '+5.2 points', -0.0031 -> '-0.31 points'
-    (`digits` significant digits, never e-notation; `signed` adds '+' to positive values)."""
+    (`digits` significant digits, never e-notation; `signed` adds '+' to positive values; `unit=""` for a
+    card whose label names the unit)."""
     if not _finite(fraction):
         return MISSING
     points = float(fraction) * 100.0  # type: ignore[arg-type]
     text = format_number(points, digits)
     if signed and points > 0:
         text = "+" + text
-    return f"{text} points"
+    return f"{text}{unit}"
 
 
 def format_p_value(p: float | None) -> str:

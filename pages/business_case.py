@@ -59,7 +59,7 @@ def _customers(facts) -> tuple[float, str, float, str]:
         )
         source = YOUR_INPUT
     start_today = st.checkbox(
-        "Start from today's paying accounts",
+        "Start at today's accounts",
         value=False,
         key="bc_start_today",
         help="Off: a new product starting at 0 customers.",
@@ -238,8 +238,9 @@ def _kpis(case, model: str | None) -> None:
         "–" if unit.ltv_to_cac is None else f"{format_number(unit.ltv_to_cac)}x",
         help=f"LTV {format_usd(unit.ltv_usd)} ({unit.ltv_basis}) / CAC",
     )
-    even = f"> {case.inputs.months} mo" if case.break_even_month is None else f"month {case.break_even_month}"
-    c[5].metric("Break-even", even, help="First month the cumulative profit is back at 0 or above")
+    even = f"{case.inputs.months}+ mo" if case.break_even_month is None else f"{case.break_even_month} mo"
+    c[5].metric("Break-even", even,
+                help="The month the cumulative profit is back at $0 or above (month 1 = the first)")
     served = f" with {model}" if model else ""
     st.markdown(
         f"Serving costs {format_usd(unit.serving_usd)} a customer a month{served}: "

@@ -209,7 +209,7 @@ def _result_cards(result: ExperimentResult) -> None:
                         f"{format_count(row['units'])} units converted; 95% CI "
                         f"{format_percent(row['ci_low'])} to "
                         f"{format_percent(row['ci_high'])} (Wilson)")
-    c[2].metric("Lift", format_points(result.absolute_lift),
+    c[2].metric("Lift, points", format_points(result.absolute_lift, unit=""),
                 help=f"95% CI {format_points(result.absolute_ci[0])} to "
                      f"{format_points(result.absolute_ci[1])} (statsmodels confint_proportions_2indep, "
                      f"Newcombe)")

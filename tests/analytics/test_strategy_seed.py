@@ -19,8 +19,8 @@ def test_sample_workspaces_get_the_strategy_samples_once(template_workspace, tmp
         assert stages >= 5 and units > 0
         # as if it had been created before the Strategy pages: no samples, no mark
         with ws.transaction() as tx:
-            for table in ("roadmap_risks", "roadmap_milestones", "roadmap_budget_links", "roadmap_dependencies",
-                          "roadmap_stages", "experiment_assignments", "experiments"):
+            for table in ("roadmap_risks", "roadmap_milestones", "roadmap_budget_links",
+                          "roadmap_dependencies", "roadmap_stages", "experiment_assignments", "experiments"):
                 if ws.has_table(table):
                     tx.execute(f"delete from {table}")  # noqa: S608 - fixed table names
             tx.execute("delete from workspace_meta where key = 'strategy_seeded'")

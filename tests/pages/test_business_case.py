@@ -1,5 +1,6 @@
-"""AppTest of the Business case page on the sample workspace: inputs prefilled from the workspace with their
-sources, KPIs and both charts, a typed input becomes 'your input', a price below cost shows a labelled loss."""
+"""AppTest of the Business case page on the sample workspace: inputs prefilled from the workspace with
+their sources, KPIs and both charts, a typed input becomes 'your input', a price below cost shows a labelled
+loss."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Which runs the Playground offers: text classifiers and reply writers only, never an endpoint run (it lives at
-its endpoint) or a churn run (it scores accounts), whose configs a predictor cannot load."""
+"""Which runs the Playground offers: text classifiers and reply writers only, never an endpoint run (it
+lives at its endpoint) or a churn run (it scores accounts), whose configs a predictor cannot load."""
 
 from __future__ import annotations
 
