@@ -1,6 +1,7 @@
 """One real-browser journey: the app in a Streamlit server, driven by Debian's Chromium through Playwright.
 
-Home -> Data (upload a CSV, preview, import) -> Market -> Metrics, with a full-page screenshot at each step in
+Home -> Data (upload a CSV, preview, import) -> Market -> Metrics -> Roadmap -> Business case -> Experiments
+(analysis), with a full-page screenshot at each step in
 test-artifacts/browser/ and no app errors in the browser console. Without Chromium (or Playwright) the test
 skips locally and FAILS when $CI is set: a journey that cannot run in CI must not pass silently.
 
@@ -47,6 +48,7 @@ def test_journey_home_import_market_metrics(app_server: Server, browser_page, tm
     _import_csv(page, tmp_path)
     _market(page)
     _metrics(page)
+    _strategy(page)
 
     console = page.console_log
     assert not console.errors, "browser console errors from the app:\n" + "\n".join(console.errors)
@@ -127,3 +129,30 @@ def _metrics(page) -> None:
     assert charts.count() >= 6, f"expected the six Metrics charts, found {charts.count()}"
     no_exceptions(page, "Metrics")
     screenshot(page, "05-metrics.png")
+
+
+def _strategy(page) -> None:
+    """Roadmap (the sample plan's Gantt), Business case (six KPI cards with numbers, the P&L) and the sample
+    experiment's analysis."""
+    go(page, "Roadmap")
+    see(page, "sample")
+    _visible_chart(page)
+    no_exceptions(page, "Roadmap")
+    screenshot(page, "06-roadmap.png")
+
+    go(page, "Business case")
+    page.get_by_test_id("stMetric").nth(5).wait_for(state="visible")
+    values = [t.strip() for t in page.get_by_test_id("stMetricValue").all_inner_texts()]
+    assert len(values) == 6 and all(v and v != "–" for v in values[:4]), f"business case cards: {values}"
+    _visible_chart(page)
+    see(page, "Where every input comes from")
+    no_exceptions(page, "Business case")
+    screenshot(page, "07-business-case.png")
+
+    go(page, "Experiments")
+    page.get_by_role("tab", name="Analysis").click()
+    settle(page)
+    _visible_chart(page, "Analysis")
+    see(page, "p-value")
+    no_exceptions(page, "Experiments")
+    screenshot(page, "08-experiment.png")
