@@ -214,38 +214,6 @@ def test_lm_server_is_never_exposed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         check_exposure(target, "0.0.0.0", PASSWORD)
 
 
-def test_graceful_stop_finishes_requests_in_flight(run_dir: Path, server: object) -> None:
-    """Last in the module: SIGTERM while 16 requests are sent on open keep-alive connections; every one is
-    answered and the server exits 0."""
-    import time
-
-    client = _client(server)
-    with ThreadPoolExecutor(16) as pool:  # 16 pooled connections, accepted by the server
-        list(pool.map(lambda i: _ask(client, server.model, f"warm {i}"), range(16)))
-    go = threading.Barrier(17)
-    results: list[str] = []
-    failures: list[BaseException] = []
-
-    def send(i: int) -> None:
-        go.wait(30)
-        try:
-            results.append(_ask(client, server.model, f"request {i}").choices[0].message.content)
-        except Exception as e:  # noqa: BLE001 - reported by the assertion below
-            failures.append(e)
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    go.wait(30)
-    time.sleep(0.05)
-    code = server.stop()
-    for thread in threads:
-        thread.join(60)
-    assert failures == [] and len(results) == 16
-    assert code == 0 and server.process.poll() == 0
-    assert server.stop() == 0  # stopping twice is harmless
-
-
 def test_evaluate_endpoint_on_our_own_server_gives_the_in_process_predictions(
         server: object, run_dir: Path, tmp_path: Path) -> None:
     """End to end on 127.0.0.1: `serve` (LitServe, the app's password) scored by `evaluate-endpoint` through
@@ -276,3 +244,35 @@ def test_evaluate_endpoint_on_our_own_server_gives_the_in_process_predictions(
     for path in (tmp_path / "runs").rglob("*"):
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_graceful_stop_finishes_requests_in_flight(run_dir: Path, server: object) -> None:
+    """Last in the module: SIGTERM while 16 requests are sent on open keep-alive connections; every one is
+    answered and the server exits 0."""
+    import time
+
+    client = _client(server)
+    with ThreadPoolExecutor(16) as pool:  # 16 pooled connections, accepted by the server
+        list(pool.map(lambda i: _ask(client, server.model, f"warm {i}"), range(16)))
+    go = threading.Barrier(17)
+    results: list[str] = []
+    failures: list[BaseException] = []
+
+    def send(i: int) -> None:
+        go.wait(30)
+        try:
+            results.append(_ask(client, server.model, f"request {i}").choices[0].message.content)
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            failures.append(e)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    go.wait(30)
+    time.sleep(0.05)
+    code = server.stop()
+    for thread in threads:
+        thread.join(60)
+    assert failures == [] and len(results) == 16
+    assert code == 0 and server.process.poll() == 0
+    assert server.stop() == 0  # stopping twice is harmless
