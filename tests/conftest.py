@@ -66,3 +66,14 @@ def empty_ws(tmp_path: Path):
     workspace = Workspace.open(tmp_path / "empty.duckdb", seed_demo=False)
     yield workspace
     workspace.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): each test file stays on one worker
+    (its module fixtures, such as a served model, start once and its tests keep their order), and every test
+    that starts the app server with Chromium or many sessions (tests/browser, tests/integration) runs on one
+    worker, one after another, so two of them never compete for the cores with their time limits running."""
+    for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
+        servers = path.startswith(("tests/browser/", "tests/integration/"))
+        item.add_marker(pytest.mark.xdist_group("servers" if servers else path))
