@@ -265,6 +265,12 @@ except AnalyticsError as e:
     st.stop()
 page.sample_badge()
 _kpis(result, model)
+plan, experiment = business.context(gen)
+left, right = st.columns(2)
+left.markdown(f":material/timeline: {plan.text}." if plan else
+              ":material/timeline: No roadmap yet: plan the stages and their budget on the Roadmap page.")
+right.markdown(f":material/science: {experiment.text}." if experiment else
+               ":material/science: No experiment yet: design one on the Experiments page.")
 for flag in result.flags:
     st.warning(flag, icon=":material/trending_down:")
 st.plotly_chart(pnl_chart(result), width="stretch", theme=None, key="bc_pnl")

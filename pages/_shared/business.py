@@ -11,6 +11,7 @@ from pages._shared.workspace import workspace
 if TYPE_CHECKING:
     import pandas as pd
 
+    from analytics.compute.business.context import ExperimentSummary, PlanSummary
     from analytics.compute.business.facts import ServingCost, WorkspaceFacts
     from analytics.compute.business.model import BusinessCase, BusinessInputs
     from analytics.compute.churn.results import ExpectedChurn
@@ -56,6 +57,15 @@ def expected_churn(gen: int) -> ExpectedChurn | None:
     from analytics.compute.churn.results import expected_churn as expected
 
     return expected(workspace())
+
+
+@st.cache_data(show_spinner=False)
+def context(gen: int) -> tuple[PlanSummary | None, ExperimentSummary | None]:
+    """What the roadmap costs and what the newest experiment says (Roadmap and Experiments pages)."""
+    from analytics.compute.business.context import experiment_summary, plan_summary
+
+    ws = workspace()
+    return plan_summary(ws), experiment_summary(ws)
 
 
 def case(inputs: BusinessInputs, sources: dict[str, str]) -> BusinessCase:

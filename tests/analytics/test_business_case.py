@@ -127,3 +127,25 @@ def test_the_memo_gains_the_business_case_served_by_the_recommended_model(ws, em
     assert len(re.findall(r"<script[^>]*>", text)) == 1 + 3 + 2  # plus the P&L and the tornado
     empty_board = leaderboard(empty_ws, CompareSettings(dataset="banking77", requests_per_month=250_000))
     assert default_case(empty_ws, empty_board) is None
+
+
+def test_the_plan_and_the_experiment_beside_the_business_case(ws, empty_ws) -> None:
+    """The sample workspace's roadmap total and critical path, and its experiment analysed with its plan,
+    as the Roadmap and Experiments pages compute them; nothing for a workspace without either."""
+    from analytics.compute.business.context import experiment_summary, plan_summary
+    from analytics.compute.experiments.analysis import analyse
+    from analytics.compute.experiments.catalog import stored_plan
+    from analytics.compute.roadmap import budget, schedule
+    from analytics.compute.roadmap.plan import load_plan
+
+    plan = load_plan(ws)
+    summary = plan_summary(ws)
+    expected = budget.totals(plan, budget.linked_budget(ws, plan))
+    assert summary is not None and summary.total_usd == pytest.approx(expected.total_usd)
+    assert summary.critical_days == schedule.critical_path(plan).days and summary.stages == len(plan.stages)
+    experiment = experiment_summary(ws)
+    analysis_plan, _, _ = stored_plan(ws, "onboarding_checklist")
+    result = analyse(ws, "onboarding_checklist", analysis_plan)
+    assert experiment is not None and experiment.p_value == pytest.approx(result.p_value)
+    assert experiment.verdict == result.verdict()
+    assert plan_summary(empty_ws) is None and experiment_summary(empty_ws) is None

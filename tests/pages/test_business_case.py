@@ -35,6 +35,9 @@ def test_the_business_case_joins_the_workspace_and_shows_a_loss_as_a_loss(app_en
     assert sources["Monthly churn"] == facts.monthly_churn.source
     assert sources["Serving $ per request"] == "your input"  # nothing measured on Compare in this workspace
     assert len(at.get("plotly_chart")) == 2
+    shown = " ".join(m.value for m in at.markdown)
+    assert "Roadmap (sample): " in shown and "critical path" in shown  # what the plan costs
+    assert "Experiment 'Onboarding checklist (sample)': " in shown and "p = " in shown  # what the test says
     churn = at.radio(key="bc_churn_from")
     assert any(o.startswith("Churn model: expected") for o in churn.options)
     churn.set_value(next(o for o in churn.options if o.startswith("Churn model"))).run()
