@@ -16,7 +16,7 @@ from pages._shared import experiments as experiments_view
 from pages._shared import metrics as metrics_view
 from pages._shared import page, workspace
 
-SAMPLE, MINE, NONE = "Sample experiment", "A table of mine", "(none)"
+SAMPLE, MINE = "Sample experiment", "A table of mine"
 EVENTS_TRAFFIC, MAPPED_TRAFFIC, TYPED_TRAFFIC = ("Step events in the events table", "Assignments in my table",
                                                  "I'll type it")
 POINTS, RELATIVE = "points (absolute)", "% of baseline (relative)"
@@ -29,18 +29,9 @@ COLUMN_GUESSES = {
 }
 
 
-def _user_tables(gen: int) -> list[str]:
-    tables = workspace.workspace_summary(gen).tables
-    return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
-
-
 def _pick(label: str, columns: list[str], role: str, optional: bool = False) -> str | None:
     """A column selectbox that starts on the column named like the role, when there is one."""
-    options = ([NONE] if optional else []) + columns
-    lower = [c.lower() for c in options]
-    index = next((lower.index(g) for g in COLUMN_GUESSES[role] if g in lower), 0)
-    choice = st.selectbox(label, options, index=index, key=f"ex_col_{role}")
-    return None if choice == NONE else choice
+    return page.pick_column(label, columns, COLUMN_GUESSES[role], key=f"ex_col_{role}", optional=optional)
 
 
 def _source(gen: int) -> Source | None:
@@ -53,7 +44,7 @@ def _source(gen: int) -> Source | None:
             return None
         titles = dict(zip(stored["experiment"], stored["title"], strict=True))
         return st.selectbox("Experiment", list(titles), format_func=titles.get, key="ex_experiment")
-    tables = _user_tables(gen)
+    tables = workspace.user_tables(gen)
     if not tables:
         st.info("No tables of yours yet: import one on the Data page (one row per unit: unit id, variant, "
                 "assignment time, converted 0/1).", icon=":material/upload:")

@@ -19,7 +19,7 @@ from analytics.money import format_count, format_percent, format_usd
 from pages._shared import metrics as metrics_view
 from pages._shared import page, workspace
 
-SAMPLE, MINE, NONE, ALL = "Sample events", "A table of mine", "(none)", "All"
+SAMPLE, MINE, ALL = "Sample events", "A table of mine", "All"
 COLUMN_GUESSES = {
     "event_time": ("event_time", "timestamp", "time", "created_at", "ts", "date"),
     "user_id": ("user_id", "user", "uid"),
@@ -30,18 +30,9 @@ COLUMN_GUESSES = {
 }
 
 
-def _user_tables(gen: int) -> list[str]:
-    tables = workspace.workspace_summary(gen).tables
-    return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
-
-
 def _pick(label: str, columns: list[str], role: str, optional: bool = False) -> str | None:
     """A column selectbox that starts on the column named like the role, when there is one."""
-    options = ([NONE] if optional else []) + columns
-    lower = [c.lower() for c in options]
-    index = next((lower.index(g) for g in COLUMN_GUESSES[role] if g in lower), 0)
-    choice = st.selectbox(label, options, index=index, key=f"mt_col_{role}")
-    return None if choice == NONE else choice
+    return page.pick_column(label, columns, COLUMN_GUESSES[role], key=f"mt_col_{role}", optional=optional)
 
 
 def _mapping(gen: int) -> EventMapping | None:
@@ -49,7 +40,7 @@ def _mapping(gen: int) -> EventMapping | None:
     source = st.radio("Events from", [SAMPLE, MINE], horizontal=True, key="mt_source")
     if source == SAMPLE:
         return None
-    tables = _user_tables(gen)
+    tables = workspace.user_tables(gen)
     if not tables:
         st.info("No tables of yours yet: import an events table on the Data page.", icon=":material/upload:")
         st.stop()

@@ -85,3 +85,18 @@ def sample_badge() -> None:
 def show_error(error: Exception) -> None:
     """One clear message for an error from analytics/ or models/."""
     st.error(str(error), icon=":material/error:")
+
+
+NO_COLUMN = "(none)"
+"""The choice of an optional column left out."""
+
+
+def pick_column(label: str, columns: list[str], guesses: tuple[str, ...], key: str,
+                optional: bool = False) -> str | None:
+    """A column selectbox that starts on the first column named like one of `guesses` (case ignored);
+    None when an optional column is left out."""
+    options = ([NO_COLUMN] if optional else []) + columns
+    lower = [c.lower() for c in options]
+    index = next((lower.index(g) for g in guesses if g in lower), 0)
+    choice = st.selectbox(label, options, index=index, key=key)
+    return None if choice == NO_COLUMN else choice

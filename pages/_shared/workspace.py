@@ -71,3 +71,9 @@ def display_tables(tables):
     for column in ("rows", "columns"):
         shown[column] = [format_count(n) for n in shown[column]]
     return shown
+
+
+def user_tables(gen: int) -> list[str]:
+    """The user's own tables (imported or created), for the pages that map one onto their schema."""
+    tables = workspace_summary(gen).tables
+    return tables.loc[tables["owner"].isin(["imported", "user"]), "table"].tolist()
