@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics.charts.business import pnl_chart, tornado_chart
 from analytics.compute.business.facts import Fact
-from analytics.compute.business.model import YOUR_INPUT, BusinessInputs, label
+from analytics.compute.business.model import EXAMPLE_COSTS, YOUR_INPUT, BusinessInputs, label
 from analytics.errors import AnalyticsError
 from analytics.money import format_count, format_number, format_percent, format_usd, format_usd_per_requests
 from pages._shared import business, page, workspace
@@ -76,25 +76,17 @@ def _serving(gen: int, requests_per_month: float) -> tuple[float, str, str | Non
     if sets:
         dataset = st.selectbox("Evaluation set on Compare", sets, key="bc_dataset")
         try:
-            table = business.candidates(gen, dataset, requests_per_month)
+            options = business.serving_options(gen, dataset, requests_per_month)
         except AnalyticsError as e:
             page.show_error(e)
-            table = None
-        if table is not None and len(table):
-            names = [
-                f"{r.candidate} ({format_usd_per_requests(r.cost_per_1k_usd / 1000.0, 1000)})"
-                + (" · recommended" if r.recommended else "")
-                for r in table.itertuples()
-            ]
-            start = int(table.index[table["recommended"]][0]) if table["recommended"].any() else 0
-            picked = st.selectbox(
-                "Model serving the requests",
-                range(len(names)),
-                index=start,
-                format_func=names.__getitem__,
-                key="bc_candidate",
-            )
-            cost = business.serving(gen, dataset, requests_per_month, str(table.loc[picked, "key"]))
+            options = ()
+        if options:
+            names = [f"{o.candidate} ({format_usd_per_requests(o.usd_per_request, 1000)})"
+                     + (" · recommended" if o.recommended else "") for o in options]
+            start = next((i for i, o in enumerate(options) if o.recommended), 0)
+            picked = st.selectbox("Model serving the requests", range(len(names)), index=start,
+                                  format_func=names.__getitem__, key="bc_candidate")
+            cost = options[picked]
             return cost.usd_per_request, cost.source, cost.candidate
         st.info(
             f"No priced candidate on Compare for {dataset} yet: type a serving cost.",
@@ -171,29 +163,32 @@ def _inputs(gen: int, facts) -> tuple[BusinessInputs, dict[str, str], str | None
     with right:
         st.markdown("**Costs (your inputs)**")
         support = st.number_input(
-            "Support $ per customer a month", min_value=0.0, value=40.0, step=5.0, key="bc_support"
+            "Support $ per customer a month", min_value=0.0,
+            value=EXAMPLE_COSTS["support_usd_per_customer"], step=5.0, key="bc_support"
         )
         other = st.number_input(
             "Other variable $ per customer a month",
             min_value=0.0,
-            value=15.0,
+            value=EXAMPLE_COSTS["other_usd_per_customer"],
             step=5.0,
             key="bc_other",
             help="Payment fees, third-party tools",
         )
         cac = st.number_input(
-            "CAC: $ to acquire a customer", min_value=0.0, value=6000.0, step=500.0, key="bc_cac"
+            "CAC: $ to acquire a customer", min_value=0.0, value=EXAMPLE_COSTS["cac_usd"], step=500.0,
+            key="bc_cac"
         )
         fixed = st.number_input(
             "Fixed costs $ a month",
             min_value=0.0,
-            value=250_000.0,
+            value=EXAMPLE_COSTS["fixed_usd_per_month"],
             step=10_000.0,
             key="bc_fixed",
             help="Team and base infrastructure",
         )
         ramp = st.number_input(
-            "Months to reach the customers", min_value=1, max_value=120, value=12, key="bc_ramp"
+            "Months to reach the customers", min_value=1, max_value=120, value=EXAMPLE_COSTS["ramp_months"],
+            key="bc_ramp"
         )
     inputs = BusinessInputs(
         customers=customers,

@@ -35,20 +35,11 @@ def evaluation_sets(gen: int) -> list[str]:
 
 
 @st.cache_data(show_spinner=False)
-def candidates(gen: int, dataset: str, requests_per_month: float) -> pd.DataFrame:
-    """Priced Compare candidates of `dataset` at this volume (key, candidate, cost_per_1k_usd,
-    recommended)."""
-    from analytics.compute.business.facts import serving_candidates
+def serving_options(gen: int, dataset: str, requests_per_month: float) -> tuple[ServingCost, ...]:
+    """Priced Compare candidates of `dataset` at this volume, each with its $ per request and provenance."""
+    from analytics.compute.business.facts import serving_options as options
 
-    return serving_candidates(workspace(), dataset, requests_per_month)
-
-
-@st.cache_data(show_spinner=False)
-def serving(gen: int, dataset: str, requests_per_month: float, key: str | None) -> ServingCost:
-    """The chosen candidate's $ per request with its provenance."""
-    from analytics.compute.business.facts import serving_cost
-
-    return serving_cost(workspace(), dataset, requests_per_month, key)
+    return options(workspace(), dataset, requests_per_month)
 
 
 @st.cache_data(show_spinner=False)

@@ -122,6 +122,12 @@ def test_the_memo_gains_the_business_case_served_by_the_recommended_model(ws, em
     assert case.inputs.price_per_seat_usd == pytest.approx(facts.price_per_seat_usd.value)
     assert case.sources["serving_usd_per_request"].startswith(f"Compare, banking77: {best['candidate']}")
     assert case.sources["cac_usd"].startswith("example value")
+    from analytics.compute.business.facts import serving_options
+
+    options = serving_options(ws, "banking77", 250_000)  # what the page's model picker offers
+    assert [o.key for o in options] == list(board.priced["key"])
+    assert [o.key for o in options if o.recommended] == [best["key"]]
+    assert next(o for o in options if o.recommended).source == case.sources["serving_usd_per_request"]
     text = memo.memo_html(board, memo.standard_figures(board), business=case)
     assert "<h2>Business case</h2>" in text and facts.monthly_churn.source in text
     assert len(re.findall(r"<script[^>]*>", text)) == 1 + 3 + 2  # plus the P&L and the tornado

@@ -6,7 +6,7 @@
   unless the user says otherwise);
 - monthly churn: the Metrics page's logo churn, mean of the last three complete months (or the churn model's
   expected churn, when the page passes it);
-- serving $ per request: a Compare candidate's measured $ per 1k requests (`serving_cost`).
+- serving $ per request: a Compare candidate's measured $ per 1k requests (`serving_options`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from analytics.compute.market.sizing import MarketAssumptions, bottom_up
 from analytics.compute.metrics.report import revenue
 from analytics.compute.metrics.schema import MetricFilters
 from analytics.db import Workspace
-from analytics.errors import BusinessCaseError
 from analytics.money import format_count, format_usd
 
 log = logging.getLogger(__name__)
@@ -130,7 +129,7 @@ def _som(ws: Workspace, assumptions: MarketAssumptions | None) -> Fact:
 
 @dataclass(frozen=True)
 class ServingCost:
-    """The $ per request of the model chosen on Compare, with its provenance."""
+    """The $ per request of one priced Compare candidate, with its provenance."""
 
     usd_per_request: float
     """Measured $ per request at the volume asked for."""
@@ -140,47 +139,30 @@ class ServingCost:
     """Its leaderboard key (run:<id>, api:<id>...)."""
     source: str
     """How Compare priced it (cost basis and price source)."""
+    recommended: bool = False
+    """Whether it is Compare's recommendation at this volume."""
 
 
-def serving_candidates(ws: Workspace, dataset: str, requests_per_month: float) -> pd.DataFrame:
-    """Priced Compare candidates of `dataset` at this volume: key, candidate, cost_per_1k_usd, recommended,
-    in the leaderboard's order (frontier first)."""
+def serving_options(ws: Workspace, dataset: str, requests_per_month: float) -> tuple[ServingCost, ...]:
+    """Every priced Compare candidate of `dataset` at this volume, in the leaderboard's order (frontier
+    first); empty when nothing on the set is priced."""
     board = leaderboard(ws, CompareSettings(dataset=dataset, requests_per_month=max(requests_per_month, 1.0)))
-    priced = board.priced
+    return board_options(board)
+
+
+def board_options(board: Leaderboard) -> tuple[ServingCost, ...]:
+    """The priced rows of an already computed leaderboard as serving costs, the recommended one marked."""
     best = recommended(board)
-    out = priced[["key", "candidate", "cost_per_1k_usd", "accuracy"]].copy()
-    out["recommended"] = out["key"] == (best["key"] if best is not None else None)
-    return out.reset_index(drop=True)
-
-
-def serving_cost(
-    ws: Workspace, dataset: str, requests_per_month: float, key: str | None = None
-) -> ServingCost:
-    """$ per request of candidate `key` on Compare's evaluation set `dataset` (None: Compare's recommended
-    one). Raises BusinessCaseError when the set has no priced candidate or `key` is not one of them."""
-    board = leaderboard(ws, CompareSettings(dataset=dataset, requests_per_month=max(requests_per_month, 1.0)))
-    priced = board.priced
-    if priced.empty:
-        raise BusinessCaseError(
-            f"no priced candidate on Compare for {dataset!r}: train a model or add an API "
-            f"there, or type a serving cost per 1k requests"
-        )
-    if key is None:
-        best = recommended(board)
-        row = best if best is not None else priced.iloc[0]
-    else:
-        matches = priced[priced["key"] == key]
-        if matches.empty:
-            raise BusinessCaseError(
-                f"candidate {key!r} is not priced on Compare for {dataset!r}; choose one "
-                f"of: {', '.join(priced['candidate'].astype(str))}"
-            )
-        row = matches.iloc[0]
-    basis = str(row.get("cost_basis") or "")
-    price = row.get("price_source")
-    source = f"Compare, {dataset}: {row['candidate']} ({basis}"
-    source += f"; priced by {price})" if isinstance(price, str) and price else ")"
-    return ServingCost(float(row["cost_per_1k_usd"]) / 1000.0, str(row["candidate"]), str(row["key"]), source)
+    chosen = best["key"] if best is not None else None
+    dataset = board.settings.dataset
+    options = []
+    for row in board.priced.to_dict("records"):
+        price = row.get("price_source")
+        source = f"Compare, {dataset}: {row['candidate']} ({row.get('cost_basis') or ''}"
+        source += f"; priced by {price})" if isinstance(price, str) and price else ")"
+        options.append(ServingCost(float(row["cost_per_1k_usd"]) / 1000.0, str(row["candidate"]),
+                                   str(row["key"]), source, row["key"] == chosen))
+    return tuple(options)
 
 
 def _finite(value: object) -> float | None:
@@ -197,25 +179,22 @@ def default_case(ws: Workspace, board: Leaderboard) -> BusinessCase | None:
     workspace, the costs it cannot know at EXAMPLE_COSTS (labelled as examples). None when the workspace
     cannot supply the price, seats, requests or churn, or the board has nothing priced."""
     facts = workspace_facts(ws)
-    best = recommended(board)
+    best = next((option for option in board_options(board) if option.recommended), None)
     needed = (facts.som_customers, facts.price_per_seat_usd, facts.seats_per_account,
               facts.requests_per_customer, facts.monthly_churn)
     if best is None or any(f.value is None for f in needed):
         return None
-    if not math.isfinite(float(best["cost_per_1k_usd"])):
-        return None
     example = "example value (change it on the Business case page)"
-    basis = f"Compare, {board.settings.dataset}: {best['candidate']} ({best.get('cost_basis') or ''})"
     inputs = BusinessInputs(customers=float(facts.som_customers.value),
                             price_per_seat_usd=float(facts.price_per_seat_usd.value),
                             seats_per_account=float(facts.seats_per_account.value),
                             requests_per_customer=float(facts.requests_per_customer.value),
-                            serving_usd_per_request=float(best["cost_per_1k_usd"]) / 1000.0,
+                            serving_usd_per_request=best.usd_per_request,
                             monthly_churn=float(facts.monthly_churn.value), **EXAMPLE_COSTS)
     sources = {"customers": facts.som_customers.source, "price_per_seat_usd": facts.price_per_seat_usd.source,
                "seats_per_account": facts.seats_per_account.source,
                "requests_per_customer": facts.requests_per_customer.source,
-               "serving_usd_per_request": basis, "monthly_churn": facts.monthly_churn.source,
+               "serving_usd_per_request": best.source, "monthly_churn": facts.monthly_churn.source,
                "starting_customers": "a new product: 0 customers at month 0",
                **dict.fromkeys(EXAMPLE_COSTS, example)}
     return business_case(inputs, sources)

@@ -66,18 +66,7 @@ class BusinessInputs:
     """Horizon of the projection, 1 to 120 months."""
 
     def __post_init__(self) -> None:
-        for name in (
-            "customers",
-            "price_per_seat_usd",
-            "seats_per_account",
-            "requests_per_customer",
-            "serving_usd_per_request",
-            "support_usd_per_customer",
-            "other_usd_per_customer",
-            "cac_usd",
-            "fixed_usd_per_month",
-            "starting_customers",
-        ):
+        for name in NON_NEGATIVE:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise BusinessCaseError(f"{_LABELS[name]} must be a number of 0 or more, got {value!r}")
@@ -119,6 +108,8 @@ TORNADO_INPUTS = (
     "monthly_churn",
     "fixed_usd_per_month",
 )
+NON_NEGATIVE = (*(n for n in TORNADO_INPUTS if n != "monthly_churn"), "starting_customers")
+"""Inputs that must be finite numbers of 0 or more (churn is a share below 1; ramp and horizon are months)."""
 
 
 def label(name: str) -> str:
