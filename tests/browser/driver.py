@@ -168,8 +168,19 @@ def settle(page) -> None:
 
 
 def see(page, text: str, exact: bool = False) -> None:
-    """Wait until `text` is visible in the app (first match)."""
-    page.get_by_text(text, exact=exact).first.wait_for(state="visible", timeout=STEP_MS)
+    """Wait until `text` is visible in the app (first match). When it never shows, fail with what the app
+    shows instead (its alerts and exceptions) and a screenshot, so a CI failure says why."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(text, exact=exact).first.wait_for(state="visible", timeout=STEP_MS)
+    except PlaywrightTimeout:
+        shown = page.locator('[data-testid="stAlert"], [data-testid="stException"]').all_inner_texts()
+        shot = ARTIFACTS / f"not-seen-{re.sub(r'[^A-Za-z0-9]+', '-', text)[:40]}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        pytest.fail(f"{text!r} did not show in {STEP_MS / 1000:.0f} s; the app shows "
+                    f"{[t.strip()[:300] for t in shown] or 'no alert'} (screenshot: {shot})", pytrace=False)
 
 
 def screenshot(page, name: str) -> Path:

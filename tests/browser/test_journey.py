@@ -75,6 +75,7 @@ def _import_csv(page, tmp_path: Path) -> None:
     see(page, f"Created table '{IMPORT_TABLE}' from {csv_path.name}: 4 rows, 4 columns.")
     see(page, f"{tables_before + 1} tables ·")  # the sidebar counts the new table
     no_exceptions(page, "Data import")
+    settle(page)  # the import's rerun draws the Tables tab last: let it finish before using its widgets
     page.get_by_role("tab", name="Tables").click()
     _choose(page, "Inspect a table", IMPORT_TABLE)
     see(page, f"First 100 rows of {IMPORT_TABLE}")
@@ -87,12 +88,22 @@ def _sidebar_table_count(page) -> int:
     return int(caption.split()[0])
 
 
-def _choose(page, label: str, option: str) -> None:
-    """Pick `option` in the Streamlit selectbox labelled `label`."""
+def _choose(page, label: str, option: str, tries: int = 3) -> None:
+    """Pick `option` in the Streamlit selectbox labelled `label`, and check that the box shows it.
+
+    A rerun that redraws the box while its list is open drops the pick (CI saw the box keep its first table);
+    then the pick is made again, up to `tries` times, and a box that never shows it fails here, by name."""
     box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    settle(page)
+    for _ in range(tries):
+        settle(page)
+        box.click()
+        page.get_by_role("option", name=option, exact=True).click()
+        settle(page)
+        shown = box.get_by_role("combobox").input_value()  # the box's value is its combobox input's
+        if shown == option:
+            return
+    pytest.fail(f"the selectbox {label!r} shows {shown!r}, not {option!r}, after {tries} picks",
+                pytrace=False)
 
 
 def _market(page) -> None:
