@@ -163,8 +163,10 @@ def test_three_queued_jobs_all_finish_after_one_tick(jobs_dir: Path, tmp_path: P
     jobs.tick()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        # read-only: list_jobs never starts anything (tick does)
-        if all(j.state == "succeeded" for j in jobs.list_jobs()):
+        # read-only: list_jobs never starts anything (tick does). A job is 'succeeded' once its exit.json is
+        # written, a moment before its process logs the hand-over: wait for the last one's line too.
+        if (all(j.state == "succeeded" for j in jobs.list_jobs())
+                and "handed over" in jobs.tail_log(submitted[2].job_id, lines=200)):
             break
         time.sleep(0.2)
     states = {j.job_id: j.state for j in jobs.list_jobs()}
