@@ -41,6 +41,7 @@ import pandas as pd
 from analytics.db import Workspace, register_app_tables
 from analytics.errors import RunIngestError, RunNotFoundError
 from analytics.ingest import churn_runs, generation_runs, serving
+from analytics.ingest.run_files import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,7 @@ def read_run_folder(run_dir: Path | str) -> RunRecord | None:
     Raises RunIngestError when a file is unreadable or a succeeded run lacks eval.json / predictions.parquet.
     """
     run_dir = Path(run_dir)
-    status = _read_json(run_dir / "status.json", required=False)
+    status = read_json_object(run_dir / "status.json", required=False)
     if status is None:
         return None
     state = status.get("state")
@@ -255,10 +256,10 @@ def read_run_folder(run_dir: Path | str) -> RunRecord | None:
     if finished_at is None:
         raise RunIngestError(f"{run_dir}/status.json has no valid finished_at")
     succeeded = state == "succeeded"
-    config = _read_json(run_dir / "config.json", required=True)
-    environment = _read_json(run_dir / "environment.json", required=False) or {}
-    evaluation = _read_json(run_dir / "eval.json", required=succeeded) or {}
-    job = _read_json(run_dir / "job.json", required=False) or {}
+    config = read_json_object(run_dir / "config.json", required=True)
+    environment = read_json_object(run_dir / "environment.json", required=False) or {}
+    evaluation = read_json_object(run_dir / "eval.json", required=succeeded) or {}
+    job = read_json_object(run_dir / "job.json", required=False) or {}
     events = _read_events(run_dir / "events.jsonl")
     run_row = _run_row(run_dir.name, config, environment, evaluation, status, events, job)
     try:
@@ -279,23 +280,9 @@ def read_run_folder(run_dir: Path | str) -> RunRecord | None:
                      predictions=_prediction_rows(run_dir, required=succeeded))
 
 
-def _read_json(path: Path, *, required: bool) -> dict[str, Any] | None:
-    if not path.is_file():
-        if required:
-            raise RunIngestError(f"{path} is missing; the run folder is incomplete")
-        return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise RunIngestError(f"cannot read {path}: {e}") from e
-    if not isinstance(value, dict):
-        raise RunIngestError(f"{path} must hold a JSON object")
-    return value
-
-
 def _inference_values(run_dir: Path) -> dict[str, Any]:
     """INFERENCE_COLUMNS from inference.json (all None when the file is absent)."""
-    bench = _read_json(run_dir / INFERENCE_FILE, required=False) or {}
+    bench = read_json_object(run_dir / INFERENCE_FILE, required=False) or {}
     api = bench.get("api_prompt") if isinstance(bench.get("api_prompt"), dict) else {}
     params = _number(bench.get("model_params"))
     return {

@@ -13,7 +13,6 @@ under its folder name; Compare uses the records of its runs only.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -24,6 +23,7 @@ import pandas as pd
 
 from analytics.db import Workspace
 from analytics.errors import RunIngestError
+from analytics.ingest.run_files import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,10 @@ def read_serving_file(run_dir: Path | str) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=list(LEVEL_COLUMNS))
     try:
-        mtime = path.stat().st_mtime
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+        mtime = path.stat().st_mtime  # before the read: a rewrite after it is seen by the next scan
+    except OSError as e:
         raise RunIngestError(f"cannot read {path}: {e}") from e
-    records = document.get("records") if isinstance(document, dict) else None
+    records = read_json_object(path, required=True).get("records")
     if not isinstance(records, list):
         raise RunIngestError(f"{path} must hold {{\"records\": [...]}} (written by `python -m models "
                              f"loadtest`)")

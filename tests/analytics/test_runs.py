@@ -19,6 +19,7 @@ from analytics.ingest.runs import (
     list_runs,
     run_detail,
 )
+from analytics.ingest.serving import read_serving_file
 
 CONFIG = {"method": "full", "model": "all-MiniLM-L6-v2", "dataset": "banking77", "epochs": 2}
 
@@ -258,3 +259,28 @@ def test_an_old_inference_record_leaves_the_new_columns_null(empty_ws, tmp_path:
     assert ingest_all(empty_ws, tmp_path) == ["r1"]
     assert empty_ws.rows("select p50_ms, p50_spread, inference_repeats, inference_busy from runs") == [
         (3.0, None, None, None)]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "cannot read .*config.json"),
+    ("[1, 2]", "config.json must hold a JSON object"),
+])
+def test_a_broken_run_file_is_refused_by_name_and_nothing_is_written(empty_ws, tmp_path: Path, text: str,
+                                                                     message: str) -> None:
+    run = make_run(tmp_path / "runs", "broken")
+    (run / "config.json").write_text(text)
+    with pytest.raises(RunIngestError, match=message):
+        ingest_run(empty_ws, run)
+    assert counts(empty_ws) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "cannot read .*serving.json"),
+    ("[]", "serving.json must hold a JSON object"),
+    ('{"levels": []}', r'serving.json must hold \{"records": \[...\]\}'),
+])
+def test_a_broken_serving_file_is_refused_by_name(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "serving.json").write_text(text)
+    with pytest.raises(RunIngestError, match=message):
+        read_serving_file(tmp_path)
+    assert read_serving_file(tmp_path / "absent").empty
