@@ -11,7 +11,6 @@ logs and error messages cannot carry it.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from analytics.settings import settings
+from models.core.checks import finite as _finite
+from models.core.checks import whole as _whole
 from models.errors import ConfigError
 
 TASKS = ("classification", "generation")
@@ -211,15 +212,3 @@ class EndpointConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (paths as text)."""
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _whole(name: str, value: object, low: int, high: int, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        none = " or None" if optional else ""
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}{none}, got {value!r}")

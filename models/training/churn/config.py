@@ -10,12 +10,13 @@ resolved, plus that model's method, model, dataset and task. No torch at import.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from analytics.settings import settings
+from models.core.checks import finite as _finite
+from models.core.checks import whole as _whole
 from models.errors import ConfigError
 
 CHURN_MODELS = ("logreg", "gbm", "mlp")
@@ -173,18 +174,6 @@ def _hidden_sizes(value: Any) -> tuple[int, ...]:
         raise ConfigError(f"hidden_sizes must be 1 to 8 layer widths from 1 to 4096, e.g. (64, 32); "
                           f"got {value!r}")
     return sizes
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _whole(name: str, value: object, low: int, high: int, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        none = " or None" if optional else ""
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}{none}, got {value!r}")
 
 
 def _share(name: str, value: object, low: float, high: float) -> None:
