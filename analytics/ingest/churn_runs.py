@@ -26,6 +26,7 @@ import pandas as pd
 
 from analytics.db import Workspace
 from analytics.errors import RunIngestError
+from analytics.ingest.run_files import read_parquet_columns
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,7 @@ def read_scores(run_dir: Path) -> pd.DataFrame:
     path = run_dir / SCORES_FILE
     if not path.is_file():
         raise RunIngestError(f"{path} is missing; a succeeded churn run writes it last but one")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a torn or foreign file
-        raise RunIngestError(f"cannot read {path}: {e}") from e
-    missing = [c for c in ("account_id", "score", "mrr_usd") if c not in frame.columns]
-    if missing:
-        raise RunIngestError(f"{path} lacks columns {missing}; it has: {', '.join(map(str, frame.columns))}")
+    frame = read_parquet_columns(path, ("account_id", "score", "mrr_usd"))
     try:
         out = pd.DataFrame({"run_id": run_dir.name, "account_id": frame["account_id"].astype("int64"),
                             "score": frame["score"].astype("float64"),

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analytics.errors import RunIngestError
+from analytics.ingest.run_files import read_parquet_columns
 
 GENERATION_METHODS = ("sft", "sft_lora")
 """Training methods whose runs are judged on generated replies (models.core.config.METHODS)."""
@@ -87,13 +88,7 @@ def generation_rows(run_dir: Path, *, required: bool) -> pd.DataFrame:
             raise RunIngestError(f"{path} is missing; a succeeded generation run stores every judged reply "
                                  f"there, so the run folder is incomplete")
         return pd.DataFrame(columns=list(GENERATION_COLUMNS))
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a torn or foreign file
-        raise RunIngestError(f"cannot read {path}: {e}") from e
-    missing = [c for c in REQUIRED_GENERATION_COLUMNS if c not in frame.columns]
-    if missing:
-        raise RunIngestError(f"{path} lacks columns {missing}; it has: {', '.join(map(str, frame.columns))}")
+    frame = read_parquet_columns(path, REQUIRED_GENERATION_COLUMNS)
     if frame["id"].astype(str).duplicated().any():
         raise RunIngestError(f"{path} repeats some ids; each judged test request must appear once")
     out = pd.DataFrame({"run_id": run_dir.name, "id": frame["id"].astype(str)}, index=frame.index)

@@ -1,12 +1,15 @@
-"""Reading a run folder's JSON files (status.json, config.json, eval.json, inference.json, serving.json, ...):
-one reader, so that every file the ingest reads is refused with the same message when it is missing, broken or
-not a JSON object."""
+"""Reading a run folder's files: its JSON files (status.json, config.json, eval.json, inference.json,
+serving.json, ...) and its parquet tables (predictions, generations, churn scores), one reader of each, so
+that every file the ingest reads is refused with the same message when it is broken or of another shape."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from analytics.errors import RunIngestError
 
@@ -25,3 +28,16 @@ def read_json_object(path: Path, *, required: bool) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise RunIngestError(f"{path} must hold a JSON object")
     return value
+
+
+def read_parquet_columns(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """The table in the parquet file `path` (which must exist: each caller says why a missing one matters).
+    Raises RunIngestError when it cannot be read or lacks one of `columns`, naming the ones it has."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a torn or foreign file
+        raise RunIngestError(f"cannot read {path}: {e}") from e
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise RunIngestError(f"{path} lacks columns {missing}; it has: {', '.join(map(str, frame.columns))}")
+    return frame

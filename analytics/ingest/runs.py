@@ -41,7 +41,7 @@ import pandas as pd
 from analytics.db import Workspace, register_app_tables
 from analytics.errors import RunIngestError, RunNotFoundError
 from analytics.ingest import churn_runs, generation_runs, serving
-from analytics.ingest.run_files import read_json_object
+from analytics.ingest.run_files import read_json_object, read_parquet_columns
 
 log = logging.getLogger(__name__)
 
@@ -447,13 +447,7 @@ def _prediction_rows(run_dir: Path, *, required: bool) -> pd.DataFrame:
         if required:
             raise RunIngestError(f"{path} is missing; the run folder is incomplete")
         return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a torn or foreign file
-        raise RunIngestError(f"cannot read {path}: {e}") from e
-    missing = [c for c in ("text_id", "true_label", "pred_label") if c not in frame.columns]
-    if missing:
-        raise RunIngestError(f"{path} lacks columns {missing}; it has: {', '.join(map(str, frame.columns))}")
+    frame = read_parquet_columns(path, ("text_id", "true_label", "pred_label"))
     out = pd.DataFrame({
         "run_id": run_dir.name,
         "text_id": frame["text_id"].astype(str),

@@ -13,6 +13,8 @@ import pytest
 
 from analytics import db
 from analytics.errors import RunIngestError, RunNotFoundError
+from analytics.ingest.churn_runs import read_scores
+from analytics.ingest.generation_runs import generation_rows
 from analytics.ingest.runs import (
     ingest_all,
     ingest_run,
@@ -284,3 +286,20 @@ def test_a_broken_serving_file_is_refused_by_name(tmp_path: Path, text: str, mes
     with pytest.raises(RunIngestError, match=message):
         read_serving_file(tmp_path)
     assert read_serving_file(tmp_path / "absent").empty
+
+
+@pytest.mark.parametrize("file", ["predictions.parquet", "generations.parquet", "scores.parquet"])
+def test_a_torn_or_foreign_parquet_table_is_refused_by_name(empty_ws, tmp_path: Path, file: str) -> None:
+    """Each parquet table the ingest reads: a torn file and one without the needed columns say so, by path
+    (a run's predictions through ingest_run, which then writes nothing)."""
+    run = make_run(tmp_path / "runs", "r1")
+    readers = {"predictions.parquet": lambda d: ingest_run(empty_ws, d),
+               "generations.parquet": lambda d: generation_rows(d, required=True),
+               "scores.parquet": read_scores}
+    (run / file).write_bytes(b"PAR1 torn")
+    with pytest.raises(RunIngestError, match=f"cannot read .*{file}"):
+        readers[file](run)
+    pd.DataFrame({"other": [1]}).to_parquet(run / file)
+    with pytest.raises(RunIngestError, match=rf"{file} lacks columns \[.*\]; it has: other"):
+        readers[file](run)
+    assert counts(empty_ws) == (0, 0, 0)
